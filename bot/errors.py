@@ -1,0 +1,41 @@
+"""Error types, raised where a problem is detected and turned into a message at the edge (CLI, chat, HTTP)."""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot reports to a person; its message is written for that person."""
+
+
+class ConfigurationError(NewsbotError):
+    """A setting is missing or malformed."""
+
+
+class StoryRejected(NewsbotError):
+    """Input could not become a story: empty, binary, oversized, unreadable or malformed front matter."""
+
+
+class TopicNotFound(NewsbotError):
+    """A topic name that the taxonomy does not know; carries close matches for a "did you mean" hint."""
+
+    def __init__(self, name: str, suggestions: list[str] | None = None) -> None:
+        self.name = name
+        self.suggestions = suggestions or []
+        hint = f" (did you mean {', '.join(self.suggestions)}?)" if self.suggestions else ""
+        super().__init__(f"unknown topic {name!r}{hint}")
+
+
+class InvalidSubscriber(NewsbotError):
+    """A subscriber record that cannot be stored: bad email address, no address at all, bad cadence."""
+
+
+class SubscriberNotFound(NewsbotError):
+    """No subscriber matches the given address or id."""
+
+
+class RenderError(NewsbotError):
+    """A template is missing, broken or produced output a channel cannot send (names the template)."""
+
+
+class InvalidToken(NewsbotError):
+    """A signed link that is forged, altered, meant for another purpose or expired."""

@@ -1,0 +1,64 @@
+"""Opening the store: engine creation, per-backend connection settings and automatic migration.
+
+This is the dialect layer: everything that differs between SQLite and PostgreSQL lives here, so the rest
+of the code changes backend by changing only ``NEWSBOT_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+from bot.errors import ConfigurationError
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An async engine for *database_url*; SQLite files get WAL mode, foreign keys and a busy timeout."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise ConfigurationError(f"NEWSBOT_DATABASE_URL: cannot parse {database_url!r}") from None
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url)
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _create_sqlite_engine(url: URL) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit off at the driver level; SQLAlchemy issues BEGIN itself (see "begin" below) so that
+        # writers take the lock up front instead of failing to upgrade a read lock under concurrency.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect: how the store stays idempotent."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    raise ConfigurationError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")

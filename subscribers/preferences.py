@@ -1,0 +1,181 @@
+"""Validating what a reader (or an editor on their behalf) asks for: addresses, topics and cadence per channel.
+
+Everything is checked before anything is stored, so a bad row in an import or a typo in a command changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot.errors import InvalidSubscriber, NewsbotError
+from bot.taxonomy import Taxonomy
+from subscribers.queries import NewAddress, NewSubscriber
+from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
+
+_CHAT_ID = re.compile(r"^-?[0-9]{1,20}$")
+_TRUE = {"1", "true", "yes", "y"}
+_FALSE = {"", "0", "false", "no", "n"}
+CSV_COLUMNS = ("telegram_chat", "email", "topics", "confirmed", "telegram_cadence", "email_cadence")
+
+
+def normalise_email(address: str) -> str:
+    """A syntactically valid address in normal form (no DNS look-up: that would make imports slow and flaky)."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidSubscriber(f"invalid email address {address!r}: {exc}") from None
+
+
+def normalise_chat_id(chat: str) -> str:
+    chat = chat.strip()
+    if not _CHAT_ID.match(chat):
+        raise InvalidSubscriber(f"invalid Telegram chat id {chat!r}: expected a number such as 123456789")
+    return str(int(chat))
+
+
+def parse_cadence(value: str) -> Cadence:
+    try:
+        return Cadence(value.strip().lower())
+    except ValueError:
+        raise InvalidSubscriber(
+            f"invalid cadence {value!r}: expected one of {', '.join(c.value for c in Cadence)}"
+        ) from None
+
+
+def parse_cadence_options(options: Iterable[str]) -> dict[ChannelName, Cadence]:
+    """``CHANNEL=CADENCE`` pairs, as in ``--cadence email=instant``."""
+    cadences: dict[ChannelName, Cadence] = {}
+    for option in options:
+        channel, sep, cadence = option.partition("=")
+        if not sep:
+            raise InvalidSubscriber(f"invalid --cadence {option!r}: expected CHANNEL=CADENCE, e.g. email=instant")
+        try:
+            cadences[ChannelName(channel.strip().lower())] = parse_cadence(cadence)
+        except ValueError:
+            raise InvalidSubscriber(
+                f"invalid --cadence {option!r}: channel must be {' or '.join(c.value for c in ChannelName)}"
+            ) from None
+    return cadences
+
+
+def build_subscriber(
+    taxonomy: Taxonomy,
+    *,
+    telegram_chat: str | None,
+    email: str | None,
+    topics: Iterable[str],
+    confirmed: bool = False,
+    cadences: Mapping[ChannelName, Cadence] | None = None,
+) -> NewSubscriber:
+    """A validated subscriber: at least one address, at least one known topic, a valid cadence per channel.
+
+    An email address starts pending (double opt-in) unless *confirmed*: it receives nothing until then.
+    """
+    cadences = dict(cadences or {})
+    found: list[NewAddress] = []
+    if telegram_chat:
+        found.append(
+            NewAddress(
+                ChannelName.TELEGRAM,
+                normalise_chat_id(telegram_chat),
+                cadences.get(ChannelName.TELEGRAM, DEFAULT_CADENCE[ChannelName.TELEGRAM]),
+                AddressStatus.ACTIVE,
+            )
+        )
+    if email:
+        found.append(
+            NewAddress(
+                ChannelName.EMAIL,
+                normalise_email(email),
+                cadences.get(ChannelName.EMAIL, DEFAULT_CADENCE[ChannelName.EMAIL]),
+                AddressStatus.ACTIVE if confirmed else AddressStatus.PENDING,
+            )
+        )
+    if not found:
+        raise InvalidSubscriber("a subscriber needs a Telegram chat id or an email address")
+    unused = set(cadences) - {a.channel for a in found}
+    if unused:
+        raise InvalidSubscriber(f"cadence given for {', '.join(sorted(unused))} but no such address")
+    slugs = taxonomy.resolve_all(t for t in topics if t.strip())
+    if not slugs:
+        raise InvalidSubscriber("a subscriber must follow at least one topic")
+    return NewSubscriber(addresses=tuple(found), topics=tuple(slugs))
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvImport:
+    subscribers: list[NewSubscriber]
+    errors: list[RowError]
+    rows: int
+
+
+def read_subscribers_csv(text: str, taxonomy: Taxonomy) -> CsvImport:
+    """Validate every row of a subscriber CSV, collecting errors with their line numbers.
+
+    Columns: ``telegram_chat``, ``email``, ``topics`` (slugs separated by ';'), and optionally ``confirmed``,
+    ``telegram_cadence``, ``email_cadence``. An address that appears twice in the file is an error on the
+    second line.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = {"topics"} - set(header)
+    if not header or missing or not ({"telegram_chat", "email"} & set(header)):
+        raise InvalidSubscriber(
+            "line 1: the header must name the columns telegram_chat and/or email, and topics "
+            f"(optional: confirmed, telegram_cadence, email_cadence); found {', '.join(header) or 'nothing'}"
+        )
+    unknown = set(header) - set(CSV_COLUMNS)
+    if unknown:
+        raise InvalidSubscriber(f"line 1: unknown column(s) {', '.join(sorted(unknown))}")
+    valid: list[NewSubscriber] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[str, str], int] = {}
+    rows = 0
+    for row in reader:
+        rows += 1
+        line = reader.line_num
+        try:
+            if None in row:
+                raise InvalidSubscriber("more fields than the header has columns")
+            cells = {key.strip(): (value or "").strip() for key, value in row.items()}
+            confirmed = cells.get("confirmed", "").lower()
+            if confirmed not in _TRUE | _FALSE:
+                raise InvalidSubscriber(f"confirmed must be yes/no or true/false, not {cells['confirmed']!r}")
+            cadences = {
+                channel: parse_cadence(cells[f"{channel.value}_cadence"])
+                for channel in ChannelName
+                if cells.get(f"{channel.value}_cadence")
+            }
+            subscriber = build_subscriber(
+                taxonomy,
+                telegram_chat=cells.get("telegram_chat") or None,
+                email=cells.get("email") or None,
+                topics=cells.get("topics", "").split(";"),
+                confirmed=confirmed in _TRUE,
+                cadences=cadences,
+            )
+            for address in subscriber.addresses:
+                key = (address.channel.value, address.address)
+                if key in seen:
+                    raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")
+            for address in subscriber.addresses:
+                seen[(address.channel.value, address.address)] = line
+            valid.append(subscriber)
+        except NewsbotError as exc:
+            errors.append(RowError(line, str(exc)))
+    return CsvImport(subscribers=valid, errors=errors, rows=rows)

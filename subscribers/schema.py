@@ -1,0 +1,183 @@
+"""The subscriber store's tables, in SQLAlchemy Core.
+
+Migrations (``subscribers/migrations``) create these tables; this module is what queries are written
+against. Any change here needs a new migration, and `tests/test_migrations.py` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class ChannelName(enum.StrEnum):
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+
+
+class Cadence(enum.StrEnum):
+    """How often a reader hears from us on one channel."""
+
+    INSTANT = "instant"
+    WEEKLY = "weekly"
+    OFF = "off"
+
+
+class AddressStatus(enum.StrEnum):
+    PENDING = "pending"  # email waiting for double opt-in confirmation
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # chat blocked the bot, left, or was deleted
+    BOUNCED = "bounced"  # email hard-bounced too often
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker; returned to pending if that worker dies
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the address went away before we could send
+
+
+class Priority(enum.IntEnum):
+    """Lower is sent first: breaking news jumps the queue."""
+
+    BREAKING = 0
+    NORMAL = 10
+    DIGEST = 20
+
+
+DEFAULT_CADENCE = {ChannelName.TELEGRAM: Cadence.INSTANT, ChannelName.EMAIL: Cadence.WEEKLY}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones; store naive UTC there)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+addresses = Table(
+    "addresses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("cadence", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("breaking_email", Boolean, nullable=False, default=False),
+    Column("bounce_count", Integer, nullable=False, default=0),
+    Column("confirmed_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel", "address"),
+    UniqueConstraint("subscriber_id", "channel"),
+    CheckConstraint("channel IN ('telegram', 'email')", name="channel"),
+    CheckConstraint("cadence IN ('instant', 'weekly', 'off')", name="cadence"),
+    CheckConstraint("status IN ('pending', 'active', 'inactive', 'bounced')", name="status"),
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(64), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    # Planning looks follows up by topic; the primary key serves lookups by subscriber.
+    Index(None, "topic", "subscriber_id"),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("url", Text),
+    Column("breaking", Boolean, nullable=False, default=False),
+    Column("author", Text),
+    Column("published_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+story_topics = Table(
+    "story_topics",
+    metadata,
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(64), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),
+    Index(None, "topic"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # What is delivered: "story:<story id>" or "digest:<ISO week>"; with subscriber and channel: unique.
+    Column("item_key", String(220), nullable=False),
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE")),
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("provider_id", Text),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    UniqueConstraint("item_key", "subscriber_id", "channel"),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
+    # The worker's claim query: due pending rows, breaking first, oldest first.
+    Index(None, "status", "priority", "not_before", "id"),
+    Index(None, "story_id", "status"),
+)

@@ -1,0 +1,66 @@
+"""Fixtures for the application itself: settings on a temporary data dir, an opened newsroom, sample readers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.newsroom import Newsroom
+from subscribers import queries
+from subscribers.preferences import build_subscriber
+from subscribers.schema import Cadence, ChannelName
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.delenv(name)
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret",
+        public_url="https://news.example.org",
+        mail_from="Fairview Gazette <newsletter@fairview-gazette.example>",
+    )
+
+
+@pytest.fixture
+async def newsroom(settings: Settings) -> AsyncIterator[Newsroom]:
+    room = await Newsroom.open(settings)
+    try:
+        yield room
+    finally:
+        await room.close()
+
+
+async def add_reader(
+    newsroom: Newsroom,
+    *topics: str,
+    telegram_chat: str | None = None,
+    email: str | None = None,
+    confirmed: bool = True,
+    cadences: dict[ChannelName, Cadence] | None = None,
+) -> int:
+    """Add one reader and return their subscriber id."""
+    subscriber = build_subscriber(
+        newsroom.taxonomy,
+        telegram_chat=telegram_chat,
+        email=email,
+        topics=topics,
+        confirmed=confirmed,
+        cadences=cadences,
+    )
+    async with newsroom.engine.begin() as conn:
+        await queries.add_subscribers(conn, [subscriber], datetime.now(UTC))
+        first = subscriber.addresses[0]
+        found = await queries.find_subscriber_ids(conn, [(first.channel.value, first.address)])
+    return found[(first.channel.value, first.address)]
