@@ -1,0 +1,92 @@
+"""From a draft to a stored story with its deliveries planned: the one path every intake (CLI, bot, API, feeds)
+goes through, so a story is parsed, tagged and deduplicated the same way wherever it comes from."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.errors import StoryRejected
+from bot.newsroom import Newsroom
+from bot.story import Story
+from bot.story_input import StoryDraft
+from bot.summarising import derive_headline, paragraphs_of, sentences, strip_sign_off, summarise
+from bot.tagging import TopicTagger
+from bot.taxonomy import Taxonomy
+from subscribers import queries
+from subscribers.schema import ChannelName
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    story: Story
+    #: False when the story was already there: nothing new was stored or queued.
+    created: bool
+    #: Readers per channel: newly queued deliveries, or on a dry run, those who would get it.
+    recipients: dict[str, int]
+    dry_run: bool = False
+
+
+def story_id_for(draft: StoryDraft) -> str:
+    """The stable id: front matter ``id``, else a hash of the URL, else a hash of the normalised text."""
+    if draft.id:
+        return draft.id
+    if draft.url:
+        return "u" + hashlib.sha256(draft.url.encode()).hexdigest()[:24]
+    normalised = " ".join(unicodedata.normalize("NFKC", draft.body).casefold().split())
+    return "t" + hashlib.sha256(normalised.encode()).hexdigest()[:24]
+
+
+def prepare_story(
+    draft: StoryDraft,
+    *,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    tagger: TopicTagger,
+    extra_topics: Iterable[str] = (),
+    breaking: bool | None = None,
+) -> Story:
+    """Title, summary and topics for a draft; editor-given topics must exist (TopicNotFound otherwise)."""
+    given = taxonomy.resolve_all([*draft.topics, *extra_topics])
+    paragraphs = strip_sign_off(paragraphs_of(draft.body), settings.outlet_name)
+    if not paragraphs:
+        raise StoryRejected("story has no text")
+    title = draft.title or draft.heading
+    if not title:
+        lead = sentences(paragraphs[0])
+        title = derive_headline(lead[0] if lead else paragraphs[0])
+    topics = tagger.tag(title, "\n".join(paragraphs), given=given)
+    return Story(
+        id=story_id_for(draft),
+        title=title,
+        body=draft.body,
+        summary=summarise(paragraphs, settings.summary_chars),
+        topics=tuple(topics),
+        url=draft.url,
+        breaking=draft.breaking if breaking is None else breaking or draft.breaking,
+        author=draft.author,
+        published=draft.published,
+        given_topics=tuple(given),
+    )
+
+
+async def ingest_story(newsroom: Newsroom, story: Story, *, dry_run: bool = False) -> IngestResult:
+    """Store the story and queue it for its readers in one transaction; a duplicate changes nothing."""
+    now = datetime.now(UTC)
+    if dry_run:
+        async with newsroom.engine.connect() as conn:
+            existing = await queries.load_story(conn, story.id)
+            audience = await queries.count_story_audience(conn, story.topics, story.breaking)
+        return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
+    async with newsroom.engine.begin() as conn:
+        created = await queries.save_story(conn, story, now)
+        if not created:
+            stored = await queries.load_story(conn, story.id)
+            return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
+        await queries.plan_story_deliveries(conn, story, now)
+        recipients = await queries.count_story_deliveries(conn, story.id)
+    return IngestResult(story=story, created=True, recipients=recipients)

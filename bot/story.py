@@ -1,0 +1,27 @@
+"""The Story value: what every channel renders and every reader receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A parsed, tagged and summarised story, ready to store, plan and render.
+
+    ``id`` is stable: the front matter ``id``, else the URL, else a hash of the normalised text, so ingesting the
+    same story twice is recognised as the same story.
+    """
+
+    id: str
+    title: str
+    body: str
+    summary: str
+    topics: tuple[str, ...]
+    url: str | None = None
+    breaking: bool = False
+    author: str | None = None
+    published: datetime | None = None
+    #: Topics the editor named explicitly (always kept, even when the tagger would not assign them).
+    given_topics: tuple[str, ...] = field(default=(), compare=False)

@@ -1,0 +1,111 @@
+"""Story input: what editors hand over becomes a draft, or a clear refusal before anything is written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoryRejected
+from bot.story_input import parse_story, read_story_file
+from tests.newsroom_fixtures import SAMPLE_STORY
+
+LIMIT = 1_000_000
+
+
+def test_sample_story_is_plain_text_without_title_or_metadata() -> None:
+    draft = read_story_file(SAMPLE_STORY, LIMIT)
+    assert draft.title is None and draft.url is None and draft.topics == ()
+    assert draft.body.startswith("In a candid exchange with reporters on Monday")
+    assert "Fairview Gazette will keep you posted" in draft.body  # the body is kept whole; summaries drop it
+
+
+def test_front_matter_fields_are_read() -> None:
+    draft = parse_story(
+        "---\n"
+        "title: Council passes budget\n"
+        "url: https://fairview-gazette.example/budget\n"
+        "topics: [local, Business]\n"
+        "breaking: true\n"
+        "published: 2026-11-27T18:30:00Z\n"
+        "author: City desk\n"
+        "id: budget-2026\n"
+        "---\n"
+        "The council passed the **budget** on Friday. [Details](https://example.org) follow.\n",
+        max_bytes=LIMIT,
+    )
+    assert draft.title == "Council passes budget"
+    assert draft.url == "https://fairview-gazette.example/budget"
+    assert draft.topics == ("local", "Business")
+    assert draft.breaking is True
+    assert draft.published == datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
+    assert draft.author == "City desk"
+    assert draft.id == "budget-2026"
+    assert draft.body == "The council passed the budget on Friday. Details follow."
+
+
+def test_topics_may_be_a_comma_separated_string_and_dates_plain_dates() -> None:
+    draft = parse_story("---\ntopics: local, weather\npublished: 2026-11-27\n---\nRain.\n", max_bytes=LIMIT)
+    assert draft.topics == ("local", "weather")
+    assert draft.published == datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def test_first_markdown_heading_becomes_the_heading() -> None:
+    draft = parse_story("# Storm closes schools\n\nAll schools close on Monday.\n", max_bytes=LIMIT)
+    assert draft.heading == "Storm closes schools"
+    assert draft.body == "All schools close on Monday."
+
+
+def test_a_less_than_sign_in_prose_is_text_not_markup() -> None:
+    draft = parse_story("Turnout was < 40% & falling; 3 > 2.\n", max_bytes=LIMIT)
+    assert "< 40% & falling" in draft.body
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "story is empty"),
+        (b"   \n\t\n", "story is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("caf\u00e9".encode("latin-1") + b" au lait", "not UTF-8 text"),
+        (b"Hello <script>alert(1)</script> world", "HTML markup (<script>)"),
+        (b"Tap <b>here</b> now", "HTML markup (<b>)"),
+        (b'See <a href="https://evil.example">this</a>', "HTML markup"),
+        (b"<!-- hidden --> text", "HTML markup"),
+        (b"---\ntitle: [unclosed\n---\nBody\n", "front matter is not valid YAML"),
+        (b"---\ntitel: Typo\n---\nBody\n", "unknown front matter key(s) titel"),
+        (b"---\ntitle: Only metadata\n---\n\n", "story has no text after its front matter"),
+        (b"---\nurl: javascript:alert(1)\n---\nBody\n", "not an absolute http(s) URL"),
+        (b"---\nurl: /relative/path\n---\nBody\n", "not an absolute http(s) URL"),
+        (b"---\nbreaking: maybe\n---\nBody\n", "'breaking' must be true or false"),
+        (b"---\npublished: last tuesday\n---\nBody\n", "not an ISO date"),
+        (b"---\ntitle: <i>Loud</i> title\n---\nBody\n", "front matter 'title' contains HTML markup"),
+        (b"---\nid: ../../etc/passwd\n---\nBody\n", "story id"),
+        (b"---\ntopics: {a: 1}\n---\nBody\n", "'topics' must be a list"),
+    ],
+)
+def test_bad_story_input_is_refused_with_a_clear_reason(raw: bytes, message: str) -> None:
+    with pytest.raises(StoryRejected) as caught:
+        parse_story(raw, max_bytes=LIMIT)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 1_000_000)  # 5 MB
+    with pytest.raises(StoryRejected, match=r"big.txt: story is 5.0 MB; the limit is 1.0 MB"):
+        read_story_file(big, LIMIT)
+
+
+@pytest.mark.parametrize("name", ["missing.txt", "folder"])
+def test_unreadable_paths_are_named_in_the_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(StoryRejected, match=name):
+        read_story_file(tmp_path / name, LIMIT)
+
+
+def test_windows_line_endings_and_byte_order_mark_are_accepted() -> None:
+    draft = parse_story("\ufeffFirst paragraph.\r\nSecond paragraph.\r\n".encode(), max_bytes=LIMIT)
+    assert draft.body == "First paragraph.\nSecond paragraph."
