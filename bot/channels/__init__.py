@@ -1,0 +1,65 @@
+"""Delivery channels: one small contract (`Channel`), several implementations, chosen from settings.
+
+The delivery worker only talks to the contract in `bot.channels.base`; which implementation sits behind
+each channel name is decided once, here, so that no credentials means file outboxes and the full
+pipeline still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from bot.channels.base import (
+    Channel,
+    DeliveryFailed,
+    OutgoingMessage,
+    PermanentFailure,
+    Receipt,
+    RecipientGone,
+    RecipientMoved,
+    TemporaryFailure,
+)
+from bot.channels.outbox import EmailOutbox, TelegramOutbox
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = [
+    "Channel",
+    "DeliveryFailed",
+    "EmailOutbox",
+    "OutgoingMessage",
+    "PermanentFailure",
+    "Receipt",
+    "RecipientGone",
+    "RecipientMoved",
+    "TelegramOutbox",
+    "TemporaryFailure",
+    "build_channels",
+    "describe",
+]
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """Live channels where credentials are configured, file outboxes under the data directory elsewhere."""
+    channels: dict[str, Channel] = {}
+    if settings.telegram_token:
+        # Imported here so that running on outboxes never pays for importing python-telegram-bot.
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel.from_settings(settings)
+    else:
+        channels["telegram"] = TelegramOutbox(settings.outbox_dir / "telegram")
+    if settings.smtp_url:
+        from bot.channels.smtp import SmtpChannel
+
+        channels["email"] = SmtpChannel.from_settings(settings)
+    else:
+        channels["email"] = EmailOutbox(settings.outbox_dir / "email")
+    return channels
+
+
+def describe(channels: Mapping[str, Channel]) -> dict[str, str]:
+    """One line per channel for start-up logs, e.g. "email: file outbox data/outbox/email"; no secrets."""
+    return {name: getattr(channel, "description", name) for name, channel in channels.items()}

@@ -1,0 +1,37 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.fakes import FakeBotAPI, SmtpSink
+from tests.newsroom_fixtures import newsroom, settings  # noqa: F401  (fixtures shared by every test module)
+
+# --- delivery channel fakes: a Telegram Bot API server and an SMTP sink, both on 127.0.0.1 -------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # PTB 22 itself reads RetryAfter.retry_after while building the exception and warns that it will
+    # become a timedelta; the channel already accepts both forms, so this one warning is noise.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
+    )
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotAPI]:
+    """A started fake Bot API; point settings at it with `telegram_api_url=bot_api.base_url`."""
+    async with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A started aiosmtpd sink; `smtp_sink.url` is an `smtp://127.0.0.1:PORT` URL."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+# --- end of delivery channel fakes ----------------------------------------------------------------------
