@@ -1,0 +1,234 @@
+"""The delivery worker: claim due deliveries from the outbox, send them, record what happened.
+
+Its whole life fits here (like arq's worker): claim a batch, render each item once, personalise per reader, send
+concurrently through the channels, then write every outcome of the batch in one transaction. Delivery state lives
+in the database, so a worker that dies loses nothing: rows it had claimed go back to the queue when a worker starts
+again, and only messages already handed to a channel but not yet recorded (at most one batch) can be sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.channels import (
+    Channel,
+    DeliveryFailed,
+    OutgoingMessage,
+    PermanentFailure,
+    RecipientGone,
+    RecipientMoved,
+    TemporaryFailure,
+)
+from bot.email_message import EmailTemplate
+from bot.newsroom import Newsroom
+from subscribers import queries
+from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
+
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class DrainReport:
+    """What one drain of the outbox did, by outcome and by channel."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    retrying: Counter[str] = field(default_factory=Counter)
+    cancelled: Counter[str] = field(default_factory=Counter)
+    #: Deliveries still waiting for a retry time in the future when the drain stopped.
+    deferred: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.sent.values()) + sum(self.failed.values()) + sum(self.cancelled.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    telegram_html: str
+    email: EmailTemplate
+
+
+class RenderedItems:
+    """Rendered messages per story, compiled once and reused for every reader (bounded, least recently used)."""
+
+    def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
+        self._newsroom = newsroom
+        self._capacity = capacity
+        self._items: OrderedDict[str, _Rendered] = OrderedDict()
+
+    async def get(self, story_id: str) -> _Rendered | None:
+        cached = self._items.get(story_id)
+        if cached is not None:
+            self._items.move_to_end(story_id)
+            return cached
+        async with self._newsroom.engine.connect() as conn:
+            story = await queries.load_story(conn, story_id)
+        if story is None:
+            return None
+        renderer = self._newsroom.renderer
+        rendered = _Rendered(
+            telegram_html=renderer.telegram_message(story),
+            email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
+        )
+        self._items[story_id] = rendered
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return rendered
+
+
+ProgressCallback = Callable[[int], None]
+
+
+class DeliveryWorker:
+    """Drains the outbox through the given channels (live ones, or file outboxes when there are no credentials)."""
+
+    def __init__(
+        self,
+        newsroom: Newsroom,
+        channels: Mapping[str, Channel],
+        *,
+        batch_size: int | None = None,
+        concurrency: int = 32,
+    ) -> None:
+        self.newsroom = newsroom
+        self.channels = channels
+        self.batch_size = batch_size or newsroom.settings.delivery_batch_size
+        self._limit = asyncio.Semaphore(concurrency)
+        self._rendered = RenderedItems(newsroom)
+
+    async def recover(self) -> int:
+        """Return deliveries a dead worker left claimed to the queue (one worker per SQLite store)."""
+        now = datetime.now(UTC)
+        async with self.newsroom.engine.begin() as conn:
+            return await queries.requeue_abandoned_deliveries(conn, claimed_before=now + timedelta(seconds=1), now=now)
+
+    async def run_batch(self) -> list[queries.DeliveryOutcome]:
+        """Claim, send and record one batch; returns its outcomes (empty when nothing is due)."""
+        now = datetime.now(UTC)
+        async with self.newsroom.engine.begin() as conn:
+            claimed = await queries.claim_due_deliveries(conn, self.batch_size, now)
+        if not claimed:
+            return []
+        results = await asyncio.gather(*(self._deliver(item) for item in claimed))
+        outcomes = [outcome for outcome, _ in results]
+        side_effects = [effect for _, effect in results if effect is not None]
+        now = datetime.now(UTC)
+        async with self.newsroom.engine.begin() as conn:
+            for effect in side_effects:
+                await effect(conn, now)
+            await queries.record_outcomes(conn, outcomes, now)
+        return outcomes
+
+    async def drain(self, progress: ProgressCallback | None = None) -> DrainReport:
+        """Send everything that is due now; stop when the only deliveries left wait for a later retry."""
+        await self.recover()
+        report = DrainReport()
+        while True:
+            outcomes = await self.run_batch()
+            if not outcomes:
+                break
+            for outcome in outcomes:
+                bucket = {
+                    DeliveryStatus.SENT: report.sent,
+                    DeliveryStatus.FAILED: report.failed,
+                    DeliveryStatus.PENDING: report.retrying,
+                    DeliveryStatus.CANCELLED: report.cancelled,
+                }[outcome.status]
+                bucket[outcome.channel] += 1
+            if progress is not None:
+                progress(len(outcomes))
+        async with self.newsroom.engine.connect() as conn:
+            report.deferred = await queries.count_due_deliveries(conn)
+        return report
+
+    async def _deliver(self, item: queries.ClaimedDelivery) -> tuple[queries.DeliveryOutcome, _SideEffect | None]:
+        if item.address is None:
+            return _outcome(item, DeliveryStatus.CANCELLED, "address no longer active"), None
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            return self._failed(item, f"no channel configured for {item.channel!r}"), None
+        message = await self._message_for(item)
+        if message is None:
+            return _outcome(item, DeliveryStatus.CANCELLED, "story no longer exists"), None
+        try:
+            async with self._limit:
+                receipt = await channel.send(message)
+        except RecipientMoved as moved:
+            return self._retry(item, str(moved), delay=0.0, counts=False), _move(item, moved.new_address)
+        except RecipientGone as gone:
+            status = AddressStatus.INACTIVE if item.channel == ChannelName.TELEGRAM else AddressStatus.BOUNCED
+            return self._failed(item, str(gone)), _deactivate(item, status, str(gone))
+        except TemporaryFailure as temporary:
+            return self._retry(item, str(temporary), delay=temporary.retry_after), None
+        except (PermanentFailure, DeliveryFailed) as failure:
+            return self._failed(item, str(failure)), None
+        return _outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id), None
+
+    async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | None:
+        if item.story_id is None:
+            return None
+        rendered = await self._rendered.get(item.story_id)
+        if rendered is None:
+            return None
+        key = f"{_UNSAFE_KEY_CHARS.sub('_', item.item_key)}-{item.subscriber_id}"
+        assert item.address is not None
+        if item.channel == ChannelName.TELEGRAM:
+            return OutgoingMessage(key=key, address=item.address, content=rendered.telegram_html)
+        signer = self.newsroom.signer
+        content = rendered.email.for_recipient(
+            to=item.address,
+            unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
+            preferences_url=signer.preferences_url(item.subscriber_id),
+        )
+        return OutgoingMessage(key=key, address=item.address, content=content)
+
+    def _failed(self, item: queries.ClaimedDelivery, reason: str) -> queries.DeliveryOutcome:
+        return _outcome(item, DeliveryStatus.FAILED, reason)
+
+    def _retry(
+        self, item: queries.ClaimedDelivery, reason: str, *, delay: float | None, counts: bool = True
+    ) -> queries.DeliveryOutcome:
+        attempts = item.attempts + 1
+        if counts and attempts >= self.newsroom.settings.max_attempts:
+            return self._failed(item, f"gave up after {attempts} attempts: {reason}")
+        if delay is None:
+            # Exponential backoff with full jitter, so retries of one outage don't arrive together.
+            delay = random.uniform(0.5, 1.0) * min(3600.0, 30.0 * 2 ** (attempts - 1))
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+        return _outcome(item, DeliveryStatus.PENDING, reason, retry_at=retry_at)
+
+
+_SideEffect = Callable[..., Awaitable[None]]
+
+
+def _outcome(
+    item: queries.ClaimedDelivery,
+    status: DeliveryStatus,
+    error: str | None = None,
+    *,
+    provider_id: str | None = None,
+    retry_at: datetime | None = None,
+) -> queries.DeliveryOutcome:
+    return queries.DeliveryOutcome(item.id, item.channel, status, error, provider_id=provider_id, retry_at=retry_at)
+
+
+def _deactivate(item: queries.ClaimedDelivery, status: AddressStatus, reason: str) -> _SideEffect:
+    async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        await queries.deactivate_address(conn, item.channel, item.subscriber_id, status, reason, now)
+
+    return effect
+
+
+def _move(item: queries.ClaimedDelivery, new_address: str) -> _SideEffect:
+    async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        assert item.address is not None
+        await queries.move_address(conn, item.channel, item.address, new_address, now)
+
+    return effect
