@@ -21,7 +21,7 @@ DEVELOPMENT_SECRET = "newsbot-development-secret-change-me"
 class Settings(BaseSettings):
     """All of newsbot's settings; see `.env.example` for one line on each."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Path("data")
     database_url: str = ""
@@ -62,12 +62,17 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} does not exist")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a SQLAlchemy URL such as sqlite+aiosqlite:///data/newsbot.sqlite3")
+        return value
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'newsbot.sqlite3'}"
-        elif "://" not in self.database_url:
-            raise ValueError("database_url must be a SQLAlchemy URL such as sqlite+aiosqlite:///data/newsbot.db")
         return self
 
     @property

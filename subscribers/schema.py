@@ -7,7 +7,9 @@ against. Any change here needs a new migration, and `tests/test_migrations.py` c
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -79,6 +81,24 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """Convert each distinct datetime once: bulk inserts bind the same ``now`` on every row."""
+        convert = super().bind_processor(dialect)
+        if convert is None:
+            return None
+        last: tuple[Any, Any] = (None, None)
+
+        def process(value: Any) -> Any:
+            nonlocal last
+            seen, converted = last
+            if value is seen and value is not None:
+                return converted
+            converted = convert(value)
+            last = (value, converted)
+            return converted
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -1,0 +1,277 @@
+"""The command line, as an editor uses it: real files, a real SQLite store, file outboxes."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bot.cli import app
+from tests.newsroom_fixtures import SAMPLE_STORY
+
+REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "business", "tech", "science",
+                  "health", "sports", "local", "weather", "culture"}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh directory with no .env and no NEWSBOT_* variables: the embedded defaults."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def newsbot(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def count_rows(workdir: Path, table: str) -> int:
+    database = workdir / "data" / "newsbot.sqlite3"
+    if not database.exists():
+        return 0
+    with sqlite3.connect(database) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("newsbot: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def add_sample_readers() -> None:
+    assert newsbot("subscribers", "add", "--telegram-chat", "101", "--topic", "north-korea").exit_code == 0
+    assert newsbot("subscribers", "add", "--telegram-chat", "102", "--topic", "sports").exit_code == 0
+    result = newsbot("subscribers", "add", "--email", "nk@example.org", "--confirmed", "--topic", "North Korea",
+                     "--cadence", "email=instant")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_ingest_json_reports_story_and_recipients_per_channel(workdir: Path) -> None:
+    add_sample_readers()
+    result = newsbot("ingest", str(SAMPLE_STORY), "--json")
+    assert result.exit_code == 0, result.stderr
+    story = json.loads(result.stdout.strip())
+    assert {"id", "title", "topics", "summary", "breaking", "recipients"} <= set(story)
+    assert story["topics"][0] == "north-korea" and story["breaking"] is False
+    assert story["recipients"] == {"telegram": 1, "email": 1}
+
+    again = json.loads(newsbot("ingest", str(SAMPLE_STORY), "--json").stdout.strip())
+    assert again["id"] == story["id"] and again["created"] is False
+    assert again["recipients"] == {"telegram": 0, "email": 0}
+    assert count_rows(workdir, "deliveries") == 2
+
+
+def test_ingest_human_output_names_title_topics_and_counts(workdir: Path) -> None:
+    add_sample_readers()
+    result = newsbot("ingest", str(SAMPLE_STORY), "--breaking", "--topic", "world")
+    assert result.exit_code == 0, result.stderr
+    assert "topics:   world, north-korea" in result.stdout
+    assert "breaking: yes" in result.stdout
+    assert "queued for: telegram 1, email 1" in result.stdout
+
+
+def test_dry_run_stores_nothing(workdir: Path) -> None:
+    add_sample_readers()
+    result = newsbot("ingest", str(SAMPLE_STORY), "--dry-run", "--json")
+    assert json.loads(result.stdout)["recipients"] == {"telegram": 1, "email": 1}
+    assert count_rows(workdir, "stories") == 0 and count_rows(workdir, "deliveries") == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (b"", ("bad.txt", "story is empty")),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00", ("bad.txt", "binary file")),
+        (b"Breaking: <script>alert('x')</script> in the council", ("bad.txt", "HTML markup (<script>)")),
+        (b"A <b>bold</b> claim about Pyongyang", ("bad.txt", "HTML markup (<b>)")),
+        (b"word " * 1_000_000, ("bad.txt", "5.0 MB", "NEWSBOT_MAX_STORY_BYTES")),
+    ],
+    ids=["empty", "binary", "script", "telegram-markup", "5mb"],
+)
+def test_bad_story_files_get_one_line_errors_and_nothing_is_written(
+    workdir: Path, content: bytes, fragments: tuple[str, ...]
+) -> None:
+    add_sample_readers()
+    bad = workdir / "bad.txt"
+    bad.write_bytes(content)
+    # The good story comes first: a bad file anywhere in the batch must leave nothing half-ingested.
+    result = newsbot("ingest", str(SAMPLE_STORY), str(bad))
+    assert_one_line_error(result, *fragments)
+    assert count_rows(workdir, "stories") == 0 and count_rows(workdir, "deliveries") == 0
+
+
+def test_unreadable_path_is_named(workdir: Path) -> None:
+    assert_one_line_error(newsbot("ingest", "no/such/story.txt"), "no/such/story.txt", "no such file")
+    assert_one_line_error(newsbot("ingest", str(workdir)), "is a directory")
+
+
+def test_unknown_topic_is_refused_with_a_suggestion(workdir: Path) -> None:
+    result = newsbot("ingest", str(SAMPLE_STORY), "--topic", "nort-korea")
+    assert_one_line_error(result, "unknown topic 'nort-korea'", "did you mean north-korea")
+    assert count_rows(workdir, "stories") == 0
+
+
+def test_invalid_email_address_is_refused_and_nothing_is_added(workdir: Path) -> None:
+    result = newsbot("subscribers", "add", "--email", "not-an-address", "--topic", "local")
+    assert_one_line_error(result, "invalid email address 'not-an-address'")
+    assert count_rows(workdir, "subscribers") == 0
+
+
+def test_subscriber_needs_an_address_and_a_known_topic(workdir: Path) -> None:
+    assert_one_line_error(newsbot("subscribers", "add", "--topic", "local"), "Telegram chat id or an email")
+    assert_one_line_error(
+        newsbot("subscribers", "add", "--telegram-chat", "5", "--topic", "footbal"), "unknown topic 'footbal'"
+    )
+    assert_one_line_error(
+        newsbot("subscribers", "add", "--telegram-chat", "5", "--topic", "local", "--cadence", "sms=instant"),
+        "invalid --cadence",
+    )
+    assert count_rows(workdir, "subscribers") == 0
+
+
+def test_subscribers_add_list_and_remove(workdir: Path) -> None:
+    add_sample_readers()
+    listed = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert [s["topics"] for s in listed] == [["north-korea"], ["sports"], ["north-korea"]]
+    assert listed[2]["addresses"]["email"] == {"address": "nk@example.org", "cadence": "instant", "status": "active"}
+
+    pending = newsbot("subscribers", "add", "--email", "new@example.org", "--topic", "local")
+    assert "nothing until it is confirmed" in pending.stdout
+
+    assert newsbot("subscribers", "remove", "--email", "nk@example.org").exit_code == 0
+    assert newsbot("subscribers", "remove", "--telegram-chat", "101").exit_code == 0
+    assert_one_line_error(newsbot("subscribers", "remove", "--telegram-chat", "101"), "no subscriber")
+    assert len(json.loads(newsbot("subscribers", "list", "--json").stdout)) == 2
+    assert "3 subscriber(s)" not in newsbot("subscribers", "list").stdout
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["telegram_chat", "email", "topics", "confirmed", "telegram_cadence",
+                                    "email_cadence"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_csv_import_with_errors_imports_nothing_and_names_the_lines(workdir: Path) -> None:
+    path = write_csv(workdir / "readers.csv", [
+        {"telegram_chat": "1", "topics": "north-korea;world"},
+        {"email": "broken@", "topics": "local"},
+        {"telegram_chat": "2", "topics": "no-such-topic"},
+        {"telegram_chat": "1", "topics": "sports"},
+        {"email": "ok@example.org", "topics": "local", "confirmed": "perhaps"},
+    ])
+    result = newsbot("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert "readers.csv:line 3: invalid email address 'broken@'" in result.stderr
+    assert "readers.csv:line 4: unknown topic 'no-such-topic'" in result.stderr
+    assert "readers.csv:line 5: 1 already appears on line 2" in result.stderr
+    assert "readers.csv:line 6: confirmed must be" in result.stderr
+    assert "4 of 5 rows are invalid; nothing imported" in result.stderr
+    assert count_rows(workdir, "subscribers") == 0
+
+    skipped = newsbot("subscribers", "import", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0
+    assert "Imported 1 of 5 rows" in skipped.stdout
+    assert count_rows(workdir, "subscribers") == 1
+
+
+def test_csv_import_of_many_rows_is_bulk_and_merges_existing_addresses(workdir: Path) -> None:
+    add_sample_readers()
+    rows = [{"telegram_chat": str(10_000 + i), "email": f"reader{i}@example.org", "topics": "north-korea;local",
+             "confirmed": "yes", "email_cadence": "instant"} for i in range(3000)]
+    rows.append({"telegram_chat": "101", "topics": "weather"})  # already subscribed: gets weather added
+    result = newsbot("subscribers", "import", str(write_csv(workdir / "many.csv", rows)))
+    assert result.exit_code == 0, result.stderr
+    assert "3000 new subscribers, 1 existing ones updated" in result.stdout
+    assert count_rows(workdir, "subscribers") == 3003
+    assert count_rows(workdir, "addresses") == 6003
+    topics = {s["addresses"].get("telegram", {}).get("address"): s["topics"]
+              for s in json.loads(newsbot("subscribers", "list", "--json").stdout)}
+    assert topics["101"] == ["north-korea", "weather"]
+
+
+def test_csv_with_a_bad_header_is_refused(workdir: Path) -> None:
+    path = workdir / "bad.csv"
+    path.write_text("chat,topic\n1,local\n", encoding="utf-8")
+    assert_one_line_error(newsbot("subscribers", "import", str(path)), "line 1")
+
+
+def test_topics_lists_the_default_taxonomy(workdir: Path) -> None:
+    topics = json.loads(newsbot("topics", "--json").stdout)
+    assert len(topics) >= 15
+    assert {t["slug"] for t in topics} >= REQUIRED_SLUGS
+    assert "north-korea" in newsbot("topics").stdout
+
+
+def test_deliver_writes_file_outboxes_then_has_nothing_left(workdir: Path) -> None:
+    add_sample_readers()
+    newsbot("ingest", str(SAMPLE_STORY))
+    result = newsbot("deliver")
+    assert result.exit_code == 0, result.stderr
+    assert "sent: email 1, telegram 1" in result.stdout
+    telegram = list((workdir / "data" / "outbox" / "telegram").glob("*.html"))
+    emails = list((workdir / "data" / "outbox" / "email").glob("*.eml"))
+    assert len(telegram) == 1 and len(emails) == 1
+    message = email.message_from_bytes(emails[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == "nk@example.org"
+    assert newsbot("deliver").stdout.strip() == "Nothing to deliver."
+
+
+def test_preview_writes_the_rendered_message_without_storing_anything(workdir: Path) -> None:
+    result = newsbot("preview", str(SAMPLE_STORY), "--channel", "telegram")
+    assert result.exit_code == 0, result.stderr
+    page = Path(result.stdout.strip())
+    assert page.exists() and "<b>" in page.read_text(encoding="utf-8")
+    mail = newsbot("preview", str(SAMPLE_STORY), "--channel", "email")
+    html_page, eml = (Path(line) for line in mail.stdout.split())
+    assert "<html" in html_page.read_text(encoding="utf-8").lower() and eml.suffix == ".eml"
+    assert count_rows(workdir, "stories") == 0
+
+
+def test_db_upgrade_reports_the_revision(workdir: Path) -> None:
+    result = newsbot("db", "upgrade")
+    assert result.exit_code == 0 and "revision 0001" in result.stdout
+
+
+def test_bad_setting_fails_at_start_naming_it(workdir: Path) -> None:
+    result = newsbot("topics", env={"NEWSBOT_PUBLIC_URL": "ftp://example.org"})
+    assert_one_line_error(result, "NEWSBOT_PUBLIC_URL")
+    result = newsbot("topics", env={"NEWSBOT_SUMMARY_CHARS": "lots"})
+    assert_one_line_error(result, "NEWSBOT_SUMMARY_CHARS")
+
+
+def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(workdir: Path) -> None:
+    first = newsbot("demo")
+    assert first.exit_code == 0, first.stderr
+    assert "telegram 100001: received it" in first.stdout
+    assert "sports.fan@example.org: nothing: does not follow" in first.stdout
+    assert "weekly.reader@example.org: nothing now: gets it in the weekly digest" in first.stdout
+    assert "not.confirmed@example.org: nothing: waiting for double opt-in" in first.stdout
+    outbox = workdir / "data" / "outbox"
+    files = sorted(p.name for p in outbox.rglob("*") if p.is_file())
+    index = outbox / "index.html"
+    assert index.exists() and f"Every rendered message: {index.relative_to(workdir)}" in first.stdout
+    assert "candid exchange" in index.read_text(encoding="utf-8")
+    counts = {t: count_rows(workdir, t) for t in ("subscribers", "stories", "deliveries")}
+
+    second = newsbot("demo")
+    assert second.exit_code == 0
+    assert "already ingested" in second.stdout
+    assert sorted(p.name for p in outbox.rglob("*") if p.is_file()) == files
+    assert {t: count_rows(workdir, t) for t in counts} == counts

@@ -1,0 +1,68 @@
+"""Settings: embedded defaults, .env files, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigurationError
+from tests.newsroom_fixtures import REPO
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults_need_no_credentials_and_use_sqlite_in_the_data_dir(clean_env: Path) -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///data/newsbot.sqlite3"
+    assert settings.telegram_token == "" and settings.smtp_url == ""
+    assert settings.outbox_dir == Path("data/outbox")
+    assert settings.mail_domain == "fairview-gazette.example"
+
+
+def test_env_example_documents_every_setting_and_loads_as_is(clean_env: Path) -> None:
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^NEWSBOT_([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert documented == {name.upper() for name in Settings.model_fields}
+    lines = example.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("NEWSBOT_"):
+            assert lines[index - 1].startswith("# "), f"{line} needs a one-line comment above it"
+    shutil.copy(REPO / ".env.example", clean_env / ".env")
+    assert load_settings().database_url.endswith("data/newsbot.sqlite3")
+
+
+def test_dotenv_file_is_read(clean_env: Path) -> None:
+    (clean_env / ".env").write_text("NEWSBOT_OUTLET_NAME=Valley Courier\n", encoding="utf-8")
+    assert load_settings().outlet_name == "Valley Courier"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSBOT_PUBLIC_URL", "news.example.org"),
+        ("NEWSBOT_TELEGRAM_API_URL", "ftp://api.example.org"),
+        ("NEWSBOT_SMTP_URL", "http://mail.example.org"),
+        ("NEWSBOT_TOPICS_FILE", "missing-topics.toml"),
+        ("NEWSBOT_MAX_STORY_BYTES", "-1"),
+        ("NEWSBOT_DATABASE_URL", "not a url"),
+    ],
+)
+def test_bad_setting_is_named_in_the_error(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
