@@ -21,6 +21,7 @@ from rich.table import Table
 from bot.channels import build_channels
 from bot.config import Settings, load_settings
 from bot.delivery import DeliveryWorker, DrainReport
+from bot.email_message import EmailTemplate
 from bot.errors import InvalidSubscriber, NewsbotError, SubscriberNotFound
 from bot.ingest import IngestResult, ingest_story, prepare_story
 from bot.newsroom import Newsroom
@@ -131,7 +132,7 @@ def _prepare_all(newsroom: Newsroom, paths: list[Path], topics: list[str], break
             taxonomy=newsroom.taxonomy,
             tagger=newsroom.tagger,
             extra_topics=topics,
-            breaking=breaking or None,
+            breaking=breaking,
         )
         for path in paths
     ]
@@ -179,8 +180,6 @@ def preview(
             target = folder / f"{story.id}.telegram.html"
             target.write_text(newsroom.renderer.telegram_message(story), encoding="utf-8")
             return [target]
-        from bot.email_message import EmailTemplate
-
         compiled = newsroom.renderer.compile_email(story)
         page = folder / f"{story.id}.email.html"
         page.write_text(compiled.html, encoding="utf-8")

@@ -48,7 +48,7 @@ def prepare_story(
     taxonomy: Taxonomy,
     tagger: TopicTagger,
     extra_topics: Iterable[str] = (),
-    breaking: bool | None = None,
+    breaking: bool = False,
 ) -> Story:
     """Title, summary and topics for a draft; editor-given topics must exist (TopicNotFound otherwise)."""
     given = taxonomy.resolve_all([*draft.topics, *extra_topics])
@@ -67,7 +67,7 @@ def prepare_story(
         summary=summarise(paragraphs, settings.summary_chars),
         topics=tuple(topics),
         url=draft.url,
-        breaking=draft.breaking if breaking is None else breaking or draft.breaking,
+        breaking=draft.breaking or breaking,
         author=draft.author,
         published=draft.published,
         given_topics=tuple(given),

@@ -21,7 +21,7 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_wheel_ships_templates_taxonomy_migrations_and_sample_story(tmp_path: Path) -> None:
+def build_wheel(tmp_path: Path) -> Path:
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path),
          str(REPO)],
@@ -30,7 +30,11 @@ def test_wheel_ships_templates_taxonomy_migrations_and_sample_story(tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("newsbot-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    return wheel
+
+
+def test_wheel_ships_templates_taxonomy_migrations_and_sample_story(tmp_path: Path) -> None:
+    names = set(zipfile.ZipFile(build_wheel(tmp_path)).namelist())
     for expected in (
         "bot/topics.toml",
         "bot/templates/telegram/story.html.j2",
@@ -49,3 +53,22 @@ def test_wheel_ships_templates_taxonomy_migrations_and_sample_story(tmp_path: Pa
 def test_sample_story_is_the_shared_one() -> None:
     story = (REPO / "examples" / "stories" / "north-korea.txt").read_text(encoding="utf-8")
     assert story.startswith("In a candid exchange with reporters on Monday")
+
+
+def test_an_installed_wheel_finds_its_own_templates_taxonomy_and_sample(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    zipfile.ZipFile(build_wheel(tmp_path)).extractall(site)
+    probe = (
+        "import bot.resources as r, bot.rendering as g, bot.taxonomy as t;"
+        "print(g.builtin_templates_dir()); print(t.DEFAULT_TOPICS_FILE); print(r.sample_story_path())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    templates, topics, sample = (Path(line) for line in result.stdout.splitlines())
+    for found in (templates, topics, sample):
+        assert found.is_relative_to(site) and found.exists(), found
