@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,8 +25,8 @@ from bot.channels import (
     RecipientMoved,
     TemporaryFailure,
 )
-from bot.email_message import EmailTemplate
 from bot.newsroom import Newsroom
+from bot.story_messages import MessageSource, StoryMessages
 from subscribers import queries
 from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
 
@@ -49,40 +49,6 @@ class DrainReport:
         return sum(self.sent.values()) + sum(self.failed.values()) + sum(self.cancelled.values())
 
 
-@dataclass(frozen=True, slots=True)
-class _Rendered:
-    telegram_html: str
-    email: EmailTemplate
-
-
-class RenderedItems:
-    """Rendered messages per story, compiled once and reused for every reader (bounded, least recently used)."""
-
-    def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
-        self._newsroom = newsroom
-        self._capacity = capacity
-        self._items: OrderedDict[str, _Rendered] = OrderedDict()
-
-    async def get(self, story_id: str) -> _Rendered | None:
-        cached = self._items.get(story_id)
-        if cached is not None:
-            self._items.move_to_end(story_id)
-            return cached
-        async with self._newsroom.engine.connect() as conn:
-            story = await queries.load_story(conn, story_id)
-        if story is None:
-            return None
-        renderer = self._newsroom.renderer
-        rendered = _Rendered(
-            telegram_html=renderer.telegram_message(story),
-            email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
-        )
-        self._items[story_id] = rendered
-        if len(self._items) > self._capacity:
-            self._items.popitem(last=False)
-        return rendered
-
-
 ProgressCallback = Callable[[int], None]
 
 
@@ -96,12 +62,15 @@ class DeliveryWorker:
         *,
         batch_size: int | None = None,
         concurrency: int = 32,
+        sources: Mapping[str, MessageSource] | None = None,
     ) -> None:
         self.newsroom = newsroom
         self.channels = channels
         self.batch_size = batch_size or newsroom.settings.delivery_batch_size
+        #: Message builders by item kind (the part of ``item_key`` before the first ':').
+        self.sources: dict[str, MessageSource] = dict(sources or {StoryMessages.prefix: StoryMessages(newsroom)})
         self._limit = asyncio.Semaphore(concurrency)
-        self._rendered = RenderedItems(newsroom)
+        self._wake = asyncio.Event()
 
     async def recover(self) -> int:
         """Return deliveries a dead worker left claimed to the queue (one worker per SQLite store)."""
@@ -125,6 +94,33 @@ class DeliveryWorker:
                 await effect(conn, now)
             await queries.record_outcomes(conn, outcomes, now)
         return outcomes
+
+    def wake(self) -> None:
+        """Something was queued: a sleeping :meth:`run` looks at the queue now instead of at its next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, poll_interval: float = 5.0) -> None:
+        """Deliver until *stop* is set: the long-running worker of ``newsbot run``.
+
+        Between batches it sleeps until the next retry is due, :meth:`wake` is called, or *poll_interval* passes.
+        A batch in flight when *stop* is set is finished and recorded, so a graceful stop sends nothing twice.
+        """
+        await self.recover()
+        while not stop.is_set():
+            if await self.run_batch():
+                continue
+            self._wake.clear()
+            async with self.newsroom.engine.connect() as conn:
+                next_due = await queries.next_retry_time(conn)
+            timeout = poll_interval
+            if next_due is not None:
+                timeout = min(poll_interval, max(0.0, (next_due - datetime.now(UTC)).total_seconds()))
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     async def drain(self, progress: ProgressCallback | None = None) -> DrainReport:
         """Send everything that is due now; stop when the only deliveries left wait for a later retry."""
@@ -156,7 +152,7 @@ class DeliveryWorker:
             return self._failed(item, f"no channel configured for {item.channel!r}"), None
         message = await self._message_for(item)
         if message is None:
-            return _outcome(item, DeliveryStatus.CANCELLED, "story no longer exists"), None
+            return _outcome(item, DeliveryStatus.CANCELLED, "its story or digest no longer exists"), None
         try:
             async with self._limit:
                 receipt = await channel.send(message)
@@ -172,22 +168,11 @@ class DeliveryWorker:
         return _outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id), None
 
     async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | None:
-        if item.story_id is None:
-            return None
-        rendered = await self._rendered.get(item.story_id)
-        if rendered is None:
+        source = self.sources.get(item.item_key.partition(":")[0])
+        if source is None or item.address is None:
             return None
         key = f"{_UNSAFE_KEY_CHARS.sub('_', item.item_key)}-{item.subscriber_id}"
-        assert item.address is not None
-        if item.channel == ChannelName.TELEGRAM:
-            return OutgoingMessage(key=key, address=item.address, content=rendered.telegram_html)
-        signer = self.newsroom.signer
-        content = rendered.email.for_recipient(
-            to=item.address,
-            unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
-            preferences_url=signer.preferences_url(item.subscriber_id),
-        )
-        return OutgoingMessage(key=key, address=item.address, content=content)
+        return await source.message_for(item, key, item.address)
 
     def _failed(self, item: queries.ClaimedDelivery, reason: str) -> queries.DeliveryOutcome:
         return _outcome(item, DeliveryStatus.FAILED, reason)

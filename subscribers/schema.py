@@ -135,6 +135,10 @@ addresses = Table(
     Column("breaking_email", Boolean, nullable=False, default=False),
     Column("bounce_count", Integer, nullable=False, default=0),
     Column("confirmed_at", UtcDateTime),
+    # Telegram: private, group, supergroup or channel (who may change a group's topics depends on it).
+    Column("chat_type", String(16)),
+    # Email: when the last double opt-in mail went out, so repeated signups cannot flood an inbox.
+    Column("confirmation_sent_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("channel", "address"),
@@ -165,7 +169,12 @@ stories = Table(
     Column("breaking", Boolean, nullable=False, default=False),
     Column("author", Text),
     Column("published_at", UtcDateTime),
+    # Where it came from (cli, telegram, api, feed) and the caller's own id, for idempotent API ingests.
+    Column("source", String(32)),
+    Column("external_id", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
+    # A unique index, not a constraint: SQLite adds it without rebuilding the table (see migrations/env.py).
+    Index(None, "external_id", unique=True),
 )
 
 story_topics = Table(
@@ -200,4 +209,59 @@ deliveries = Table(
     # The worker's claim query: due pending rows, breaking first, oldest first.
     Index(None, "status", "priority", "not_before", "id"),
     Index(None, "story_id", "status"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    # Who: "telegram:<user id>", "cli", "api".
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("subject", String(220)),
+    Column("recipients", Integer),
+    Column("details", Text),
+    Index(None, "at"),
+)
+
+social_posts = Table(
+    "social_posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    # A Telegram channel ("telegram:@channel") or an Apprise URL's id; one post per story and destination.
+    Column("destination", String(300), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("provider_id", Text),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    UniqueConstraint("story_id", "destination"),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
+    Index(None, "status", "not_before"),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_polled_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, default=0),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed_url", String(2000), primary_key=True),
+    # The entry's GUID, else its link: each entry is ingested once.
+    Column("entry_key", String(2000), primary_key=True),
+    Column("story_id", ForeignKey("stories.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime, nullable=False),
 )

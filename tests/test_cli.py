@@ -246,7 +246,7 @@ def test_preview_writes_the_rendered_message_without_storing_anything(workdir: P
 
 def test_db_upgrade_reports_the_revision(workdir: Path) -> None:
     result = newsbot("db", "upgrade")
-    assert result.exit_code == 0 and "revision 0001" in result.stdout
+    assert result.exit_code == 0 and "revision 0002" in result.stdout
 
 
 def test_bad_setting_fails_at_start_naming_it(workdir: Path) -> None:

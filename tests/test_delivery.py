@@ -297,3 +297,22 @@ async def test_without_credentials_messages_land_in_file_outboxes(newsroom: News
     (chat,) = (outbox / "telegram").glob("*.html")
     assert email.message_from_bytes(eml.read_bytes())["To"] == "nk@example.org"
     assert "<b>" in chat.read_text(encoding="utf-8")
+
+
+async def test_running_worker_sends_what_is_queued_and_stops_cleanly(live, bot_api: FakeBotAPI) -> None:
+    newsroom, worker = live
+    await add_reader(newsroom, "north-korea", telegram_chat="101")
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, poll_interval=30))
+    await asyncio.sleep(0.1)  # it is idle now, sleeping until woken
+    await ingest_story(newsroom, sample(newsroom))
+    worker.wake()
+    for _ in range(100):
+        if bot_api.sent_to(101):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+    assert len(bot_api.sent_to(101)) == 1
+    (row,) = await delivery_rows(newsroom)
+    assert row.status == "sent"

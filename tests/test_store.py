@@ -31,7 +31,7 @@ async def test_migrations_create_exactly_the_schema_the_code_uses(newsroom: News
 
 
 async def test_migrating_twice_is_harmless_and_reports_the_revision(newsroom: Newsroom) -> None:
-    assert await upgrade_database(newsroom.engine) == "0001"
+    assert await upgrade_database(newsroom.engine) == "0002"
 
 
 async def test_sqlite_store_runs_in_wal_mode_with_foreign_keys(newsroom: Newsroom) -> None:
@@ -43,7 +43,7 @@ async def test_sqlite_store_runs_in_wal_mode_with_foreign_keys(newsroom: Newsroo
 async def test_store_directory_is_created_on_first_use(tmp_path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'dir' / 'store.db'}")
     try:
-        assert await upgrade_database(engine) == "0001"
+        assert await upgrade_database(engine) == "0002"
     finally:
         await engine.dispose()
     assert (tmp_path / "nested" / "dir" / "store.db").exists()
@@ -175,3 +175,34 @@ async def test_claiming_skips_nothing_and_returns_inactive_addresses_for_cancell
         await conn.execute(addresses.update().where(addresses.c.subscriber_id == reader).values(status="inactive"))
         claimed = await queries.claim_due_deliveries(conn, 10, datetime.now(UTC))
     assert len(claimed) == 1 and claimed[0].address is None
+
+
+async def test_upgrading_a_populated_store_keeps_every_row(tmp_path) -> None:
+    """Migrations run with foreign keys on: a careless table rebuild would cascade-delete deliveries."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade_database(engine, "0001")
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO subscribers (id, created_at) VALUES (1, '2026-01-01 00:00:00')"
+            ))
+            await conn.execute(text(
+                "INSERT INTO stories (id, title, body, summary, breaking, created_at) "
+                "VALUES ('s1', 't', 'b', 's', 0, '2026-01-01 00:00:00')"
+            ))
+            await conn.execute(text(
+                "INSERT INTO story_topics (story_id, topic, position) VALUES ('s1', 'world', 0)"
+            ))
+            await conn.execute(text(
+                "INSERT INTO deliveries (item_key, story_id, subscriber_id, channel, priority, status, attempts,"
+                " not_before, created_at, updated_at) VALUES ('story:s1', 's1', 1, 'telegram', 10, 'sent', 1,"
+                " :now, :now, :now)"
+            ), {"now": now.replace(tzinfo=None)})
+        assert await upgrade_database(engine) == "0002"
+        async with engine.connect() as conn:
+            for table in ("stories", "story_topics", "deliveries"):
+                count = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                assert count == 1, table
+    finally:
+        await engine.dispose()

@@ -16,6 +16,9 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         # SQLite cannot ALTER most things in place; batch mode copies the table, elsewhere it is a no-op.
+        # Careful: migrations run with foreign keys ON (SQLite ignores the pragma inside a transaction), so a
+        # table rebuild of a referenced table would cascade-delete its children. Prefer operations SQLite does
+        # in place (add column, create index); tests/test_store.py upgrades a populated store to catch this.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

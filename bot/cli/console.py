@@ -1,0 +1,67 @@
+"""The ``newsbot`` Typer app and the edge where errors become messages.
+
+Commands live in the sibling modules, one per area; each raises newsbot's error types, and :func:`run_command`
+turns them into one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.config import Settings, load_settings
+from bot.errors import NewsbotError
+from bot.newsroom import Newsroom
+
+app = typer.Typer(
+    help="newsbot: newsletter and social distribution for a newsroom (Telegram, email, weekly digests).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj
+    return settings
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Read the settings once; a bad setting stops every command with a message naming it."""
+    try:
+        ctx.obj = load_settings()
+    except NewsbotError as exc:
+        fail(str(exc))
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Stop the command with one line on stderr."""
+    err.print(f"newsbot: error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine, turning newsbot's errors into one line on stderr and exit code 1."""
+    try:
+        return asyncio.run(coroutine)
+    except NewsbotError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+async def with_newsroom(settings: Settings, work: Callable[[Newsroom], Awaitable[T]]) -> T:
+    """Open the newsroom (migrating the store), run *work*, close it whatever happens."""
+    newsroom = await Newsroom.open(settings)
+    try:
+        return await work(newsroom)
+    finally:
+        await newsroom.close()

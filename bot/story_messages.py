@@ -1,0 +1,77 @@
+"""The messages of story deliveries: each story rendered once, personalised per reader.
+
+The delivery worker asks a message source for the message of each claimed delivery; sources are keyed by the
+prefix of the delivery's ``item_key`` (``story:<id>`` here, ``digest:<week>`` for digests), so new kinds of
+mail plug in without touching the worker.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.channels import OutgoingMessage
+from bot.email_message import EmailTemplate
+from bot.newsroom import Newsroom
+from subscribers import queries
+from subscribers.schema import ChannelName
+
+
+class MessageSource(Protocol):
+    """Builds the message for one claimed delivery, or None when its item no longer exists (it is cancelled)."""
+
+    async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _RenderedStory:
+    telegram_html: str
+    email: EmailTemplate
+
+
+class StoryMessages:
+    """Story messages, compiled once per story and kept for the next readers (bounded, least recently used)."""
+
+    prefix = "story"
+
+    def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
+        self._newsroom = newsroom
+        self._capacity = capacity
+        self._rendered: OrderedDict[str, _RenderedStory] = OrderedDict()
+
+    async def _render(self, story_id: str) -> _RenderedStory | None:
+        cached = self._rendered.get(story_id)
+        if cached is not None:
+            self._rendered.move_to_end(story_id)
+            return cached
+        async with self._newsroom.engine.connect() as conn:
+            story = await queries.load_story(conn, story_id)
+        if story is None:
+            return None
+        renderer = self._newsroom.renderer
+        rendered = _RenderedStory(
+            telegram_html=renderer.telegram_message(story),
+            email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
+        )
+        self._rendered[story_id] = rendered
+        if len(self._rendered) > self._capacity:
+            self._rendered.popitem(last=False)
+        return rendered
+
+    async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+        if item.story_id is None:
+            return None
+        rendered = await self._render(item.story_id)
+        if rendered is None:
+            return None
+        if item.channel == ChannelName.TELEGRAM:
+            return OutgoingMessage(key=key, address=address, content=rendered.telegram_html)
+        signer = self._newsroom.signer
+        content = rendered.email.for_recipient(
+            to=address,
+            unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
+            preferences_url=signer.preferences_url(item.subscriber_id),
+        )
+        return OutgoingMessage(key=key, address=address, content=content)

@@ -1,0 +1,107 @@
+"""chat types, story sources, audit log, social posts, feeds
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28 00:43:06.983535
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=50), nullable=False),
+        sa.Column("subject", sa.String(length=220), nullable=True),
+        sa.Column("recipients", sa.Integer(), nullable=True),
+        sa.Column("details", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+
+    op.create_table(
+        "feeds",
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("etag", sa.Text(), nullable=True),
+        sa.Column("last_modified", sa.Text(), nullable=True),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("url", name=op.f("pk_feeds")),
+    )
+    op.create_table(
+        "feed_entries",
+        sa.Column("feed_url", sa.String(length=2000), nullable=False),
+        sa.Column("entry_key", sa.String(length=2000), nullable=False),
+        sa.Column("story_id", sa.String(length=200), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["story_id"], ["stories.id"], name=op.f("fk_feed_entries_story_id_stories"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("feed_url", "entry_key", name=op.f("pk_feed_entries")),
+    )
+    op.create_table(
+        "social_posts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("story_id", sa.String(length=200), nullable=False),
+        sa.Column("destination", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("provider_id", sa.Text(), nullable=True),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name=op.f("ck_social_posts_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["story_id"], ["stories.id"], name=op.f("fk_social_posts_story_id_stories"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_social_posts")),
+        sa.UniqueConstraint("story_id", "destination", name=op.f("uq_social_posts_story_id_destination")),
+    )
+    with op.batch_alter_table("social_posts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_social_posts_status_not_before"), ["status", "not_before"], unique=False)
+
+    with op.batch_alter_table("addresses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chat_type", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("confirmation_sent_at", sa.DateTime(timezone=True), nullable=True))
+
+    with op.batch_alter_table("stories", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("source", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("external_id", sa.String(length=200), nullable=True))
+        batch_op.create_index(batch_op.f("ix_stories_external_id"), ["external_id"], unique=True)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("stories", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stories_external_id"))
+        batch_op.drop_column("external_id")
+        batch_op.drop_column("source")
+
+    with op.batch_alter_table("addresses", schema=None) as batch_op:
+        batch_op.drop_column("confirmation_sent_at")
+        batch_op.drop_column("chat_type")
+
+    with op.batch_alter_table("social_posts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_social_posts_status_not_before"))
+
+    op.drop_table("social_posts")
+    op.drop_table("feed_entries")
+    op.drop_table("feeds")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_at"))
+
+    op.drop_table("audit_log")
