@@ -317,6 +317,13 @@ async def count_story_deliveries(conn: AsyncConnection, story_id: str) -> dict[s
 # --- Sending -----------------------------------------------------------------------------------------------
 
 
+#: Each delivery with the address it goes to (the subscriber's address on the delivery's channel, if any).
+_deliveries_with_addresses = deliveries.outerjoin(
+    addresses,
+    and_(addresses.c.subscriber_id == deliveries.c.subscriber_id, addresses.c.channel == deliveries.c.channel),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     id: int
@@ -358,15 +365,7 @@ async def claim_due_deliveries(conn: AsyncConnection, limit: int, now: datetime)
             active_address.label("address"),
             deliveries.c.attempts,
         )
-        .select_from(
-            deliveries.outerjoin(
-                addresses,
-                and_(
-                    addresses.c.subscriber_id == deliveries.c.subscriber_id,
-                    addresses.c.channel == deliveries.c.channel,
-                ),
-            )
-        )
+        .select_from(_deliveries_with_addresses)
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.priority, deliveries.c.not_before, deliveries.c.id)
     )
@@ -510,15 +509,7 @@ async def list_deliveries(conn: AsyncConnection, limit: int = 1000) -> list[Sent
             deliveries.c.provider_id,
             deliveries.c.last_error,
         )
-        .select_from(
-            deliveries.outerjoin(
-                addresses,
-                and_(
-                    addresses.c.subscriber_id == deliveries.c.subscriber_id,
-                    addresses.c.channel == deliveries.c.channel,
-                ),
-            )
-        )
+        .select_from(_deliveries_with_addresses)
         .order_by(deliveries.c.id.desc())
         .limit(limit)
     )

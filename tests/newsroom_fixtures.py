@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +19,19 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
 
 
+def use_embedded_defaults(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in *directory* with no NEWSBOT_* variables and no .env: what a fresh machine sees."""
+    for name in list(os.environ):
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(directory)
+    return directory
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(__import__("os").environ):
-        if name.startswith("NEWSBOT_"):
-            monkeypatch.delenv(name)
+    use_embedded_defaults(tmp_path, monkeypatch)
     return Settings(
         data_dir=tmp_path / "data",
         secret_key="test-secret",

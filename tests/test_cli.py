@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from tests.newsroom_fixtures import SAMPLE_STORY
+from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
 
 REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "business", "tech", "science",
                   "health", "sports", "local", "weather", "culture"}
@@ -22,13 +22,7 @@ REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "b
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh directory with no .env and no NEWSBOT_* variables: the embedded defaults."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("NEWSBOT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return use_embedded_defaults(tmp_path, monkeypatch)
 
 
 def newsbot(*args: str, env: dict[str, str] | None = None) -> Result:

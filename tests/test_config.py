@@ -10,18 +10,12 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
-from tests.newsroom_fixtures import REPO
+from tests.newsroom_fixtures import REPO, use_embedded_defaults
 
 
 @pytest.fixture
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("NEWSBOT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return use_embedded_defaults(tmp_path, monkeypatch)
 
 
 def test_defaults_need_no_credentials_and_use_sqlite_in_the_data_dir(clean_env: Path) -> None:
