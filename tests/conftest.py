@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.newsroom_fixtures import newsroom, settings  # noqa: F401  (fixtures shared by every test module)
+from tests.newsroom_fixtures import database_url, newsroom, settings  # noqa: F401  (fixtures shared by every test module)
 
 # --- delivery channel fakes: a Telegram Bot API server and an SMTP sink, both on 127.0.0.1 -------------
 
@@ -35,3 +35,10 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 # --- end of delivery channel fakes ----------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the migrated PostgreSQL template the scratch databases were cloned from (if one was made)."""
+    from tests.postgres_databases import drop_template_database
+
+    drop_template_database()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from bot.newsroom import Newsroom
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName
+from tests import postgres_databases
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
@@ -28,11 +29,24 @@ def use_embedded_defaults(directory: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return directory
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every store test runs on SQLite, and on a scratch PostgreSQL database when one is configured."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'newsbot.sqlite3'}"
+        return
+    if not postgres_databases.POSTGRES_URL:
+        pytest.skip(postgres_databases.SKIP_REASON)
+    with postgres_databases.scratch_database() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Settings:
     """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests."""
     use_embedded_defaults(tmp_path, monkeypatch)
     return Settings(
+        database_url=database_url,
         data_dir=tmp_path / "data",
         secret_key="test-secret",
         public_url="https://news.example.org",

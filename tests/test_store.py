@@ -34,6 +34,7 @@ async def test_migrating_twice_is_harmless_and_reports_the_revision(newsroom: Ne
     assert await upgrade_database(newsroom.engine) == "0002"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_sqlite_store_runs_in_wal_mode_with_foreign_keys(newsroom: Newsroom) -> None:
     async with newsroom.engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
