@@ -1,18 +1,23 @@
-"""The command line, as an editor uses it: real files, a real SQLite store, file outboxes."""
+"""The command line, as an editor uses it: real files, a real store (SQLite, and PostgreSQL when configured),
+file outboxes."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import email
 import email.policy
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from subscribers.database import create_engine
 from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
 
 REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "business", "tech", "science",
@@ -20,9 +25,12 @@ REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "b
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh directory with no .env and no NEWSBOT_* variables: the embedded defaults."""
-    return use_embedded_defaults(tmp_path, monkeypatch)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+    """A fresh directory with no .env and no NEWSBOT_* variables: the embedded defaults (or a scratch PostgreSQL)."""
+    use_embedded_defaults(tmp_path, monkeypatch)
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", database_url)
+    return tmp_path
 
 
 def newsbot(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -30,11 +38,23 @@ def newsbot(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def count_rows(workdir: Path, table: str) -> int:
+    url = os.environ.get("NEWSBOT_DATABASE_URL")
+    if url:
+        return asyncio.run(_count_rows(url, table))
     database = workdir / "data" / "newsbot.sqlite3"
     if not database.exists():
         return 0
     with sqlite3.connect(database) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+async def _count_rows(url: str, table: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+    finally:
+        await engine.dispose()
 
 
 def assert_one_line_error(result: Result, *fragments: str) -> None:
