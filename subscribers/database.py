@@ -76,6 +76,20 @@ async def reserve_ids(conn: AsyncConnection, table: Table, count: int) -> range:
     raise ConfigurationError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")
 
 
+async def reset_id_sequences(conn: AsyncConnection, tables: list[Table]) -> None:
+    """After rows were inserted with explicit ids, make the next generated id follow the largest one.
+
+    SQLite derives the next rowid from the table itself; PostgreSQL's sequences must be told.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        top = select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
+        # is_called=false when empty, so the first id is 1 and not 2.
+        await conn.execute(select(func.setval(sequence, func.greatest(top, 1), top > 0)))
+
+
 def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect: how the store stays idempotent."""
     dialect = conn.dialect.name

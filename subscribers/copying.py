@@ -1,0 +1,60 @@
+"""Moving an installation from one store to another (typically SQLite to PostgreSQL), table by table.
+
+The target is migrated to the same revision first and must be empty, so a copy never merges two installations by
+accident. Rows stream in chunks (memory stays flat however large the store), parents before children, all in one
+transaction on the target: a failed copy leaves the target as empty as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Integer, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.errors import NewsbotError
+from subscribers.database import reset_id_sequences
+from subscribers.migrate import upgrade_database
+from subscribers.schema import metadata
+
+CHUNK_ROWS = 5000
+
+
+class CopyRefused(NewsbotError):
+    """The copy would overwrite or merge data; nothing was copied."""
+
+
+@dataclass
+class CopyReport:
+    revision: str | None
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+async def copy_store(
+    source: AsyncEngine, target: AsyncEngine, progress: Callable[[str, int], None] | None = None
+) -> CopyReport:
+    """Copy every table of *source* into the empty, freshly migrated *target*."""
+    source_revision = await upgrade_database(source)
+    target_revision = await upgrade_database(target)
+    if source_revision != target_revision:  # pragma: no cover - both were just upgraded to head
+        raise CopyRefused(f"source is at revision {source_revision}, target at {target_revision}")
+    tables = metadata.sorted_tables
+    async with target.connect() as conn:
+        for table in tables:
+            if (await conn.execute(select(func.count()).select_from(table))).scalar_one():
+                raise CopyRefused(f"the target store is not empty (table {table.name} has rows); nothing copied")
+    report = CopyReport(revision=target_revision)
+    async with source.connect() as reading, target.begin() as writing:
+        for table in tables:
+            copied = 0
+            order = list(table.primary_key.columns)
+            result = await reading.stream(select(table).order_by(*order))
+            async for chunk in result.mappings().partitions(CHUNK_ROWS):
+                await writing.execute(table.insert(), [dict(row) for row in chunk])
+                copied += len(chunk)
+                if progress is not None:
+                    progress(table.name, len(chunk))
+            report.rows[table.name] = copied
+        await reset_id_sequences(writing, [t for t in tables if "id" in t.c and isinstance(t.c.id.type, Integer)])
+    return report
