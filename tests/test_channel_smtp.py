@@ -255,3 +255,17 @@ def test_from_settings_uses_the_smtp_url_and_sender(tmp_path: object) -> None:
     assert channel.target == SmtpTarget("smtp+starttls", "relay.example.org", 587)
     assert channel.sender == "newsletter@fairview-gazette.example"
     assert channel.local_hostname == "fairview-gazette.example"
+
+
+async def test_the_pool_has_as_many_connections_as_newsbot_smtp_connections(
+    smtp_sink: SmtpSink, tmp_path: object
+) -> None:
+    assert Settings().smtp_connections == 4
+    settings = Settings(smtp_url=smtp_sink.url, mail_from=MAIL_FROM, data_dir=tmp_path, smtp_connections=2)
+    channel = SmtpChannel.from_settings(settings)
+    await asyncio.gather(*(channel.send(outgoing(f"r{n}@example.org", key=f"d-{n}")) for n in range(12)))
+    assert smtp_sink.connections_opened == 2
+    smtp_sink.drop_connections_after(1)  # the relay hangs up after every message now: the pool reconnects unnoticed
+    await asyncio.gather(*(channel.send(outgoing(f"s{n}@example.org", key=f"e-{n}")) for n in range(6)))
+    await channel.aclose()
+    assert len(smtp_sink.messages) == 18

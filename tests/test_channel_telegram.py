@@ -22,6 +22,7 @@ from bot.channels import (
 )
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
+from bot.telegram_http import AiohttpRequest
 from tests.fakes import FakeBotAPI, SentMessage
 
 TOKEN = "123:ABC"
@@ -231,3 +232,36 @@ async def test_a_ptb_rate_limiter_can_be_plugged_in(bot_api: FakeBotAPI, tmp_pat
     await channel.send(message())
     await channel.aclose()
     assert len(bot_api.sent_messages) == 1
+
+
+async def test_the_aiohttp_backend_turns_a_slow_api_into_a_temporary_timeout(bot_api: FakeBotAPI) -> None:
+    bot_api.delay("sendMessage", 0.3)
+    request = AiohttpRequest(read_timeout=0.05)
+    channel = TelegramChannel(ExtBot(TOKEN, base_url=f"{bot_api.base_url}/bot", request=request))
+    try:
+        with pytest.raises(TemporaryFailure) as failure:
+            await channel.send(message())
+        assert failure.value.reason == "timeout"
+    finally:
+        await channel.aclose()
+
+
+async def test_the_aiohttp_backend_keeps_its_connections_alive(bot_api: FakeBotAPI, tmp_path: Path) -> None:
+    channel = TelegramChannel.from_settings(settings_for(bot_api.base_url, tmp_path))
+    assert isinstance(channel.bot.request, AiohttpRequest)
+    for chat in range(1, 6):
+        await channel.send(message(str(chat)))
+    connector = channel.bot.request._session.connector  # type: ignore[attr-defined]
+    await channel.aclose()
+    assert len(bot_api.sent_messages) == 5
+    assert connector is not None and connector.limit == Settings().sends_in_flight
+
+
+async def test_a_shut_down_aiohttp_backend_refuses_requests_until_initialised_again(bot_api: FakeBotAPI) -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request(f"{bot_api.base_url}/bot{TOKEN}/getMe", "POST")
+    await request.initialize()
+    status, body = await request.do_request(f"{bot_api.base_url}/bot{TOKEN}/getMe", "POST")
+    await request.shutdown()
+    assert status == 200 and b'"ok":true' in body

@@ -47,8 +47,10 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     if settings.telegram_token:
         # Imported here so that running on outboxes never pays for importing python-telegram-bot.
         from bot.channels.telegram import TelegramChannel
+        from bot.telegram_rate_limit import TelegramRateLimiter
 
-        channels["telegram"] = TelegramChannel.from_settings(settings)
+        limiter = TelegramRateLimiter.from_settings(settings)
+        channels["telegram"] = TelegramChannel.from_settings(settings, rate_limiter=limiter)
     else:
         channels["telegram"] = TelegramOutbox(settings.outbox_dir / "telegram")
     if settings.smtp_url:

@@ -126,8 +126,9 @@ class SmtpChannel:
             self._pool.put_nowait(None)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, connections: int = 1) -> SmtpChannel:
-        return cls(settings.smtp_url, settings.mail_from, connections=connections)
+    def from_settings(cls, settings: Settings, *, connections: int | None = None) -> SmtpChannel:
+        """The relay of `NEWSBOT_SMTP_URL` with `NEWSBOT_SMTP_CONNECTIONS` pooled connections."""
+        return cls(settings.smtp_url, settings.mail_from, connections=connections or settings.smtp_connections)
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         content = message.content if isinstance(message.content, bytes) else message.content.encode()
@@ -216,7 +217,7 @@ class SmtpChannel:
 
     async def _transaction(self, client: SMTP, recipient: str, content: bytes) -> str:
         options = []
-        if client.supports_extension("8bitmime") and any(byte > 0x7F for byte in content):
+        if client.supports_extension("8bitmime") and not content.isascii():
             options.append("BODY=8BITMIME")
         if not (self.sender.isascii() and recipient.isascii()) and client.supports_extension("smtputf8"):
             options.append("SMTPUTF8")

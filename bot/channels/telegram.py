@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -21,8 +19,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.base import (
     DeliveryFailed,
@@ -33,6 +30,8 @@ from bot.channels.base import (
     RecipientMoved,
     TemporaryFailure,
 )
+from bot.telegram_http import AiohttpRequest
+from bot.telegram_rate_limit import retry_after_seconds
 
 if TYPE_CHECKING:
     from telegram.ext import BaseRateLimiter
@@ -42,19 +41,29 @@ if TYPE_CHECKING:
 #: BadRequest descriptions that mean the chat itself is unreachable, not that this message is wrong.
 _GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid")
 
+# `TelegramChannel.send` calls sendMessage through `do_api_request` on purpose (see there); PTB would warn each time.
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.sendMessage' instead of 'Bot\.do_api_request", category=PTBUserWarning
+)
+
 
 class TelegramChannel:
     """Sends HTML messages with a `telegram.Bot`, initialising it lazily on the first send.
 
     `owns_bot=False` is for a bot shared with the chat front end: the channel then never shuts it down.
+    `paid_broadcast` sends with ``allow_paid_broadcast``: Telegram then accepts up to 1000 messages a second
+    and bills Stars for those above the free 30.
     """
 
     name = "telegram"
 
-    def __init__(self, bot: Bot, *, owns_bot: bool = True, link_previews: bool = True) -> None:
+    def __init__(
+        self, bot: Bot, *, owns_bot: bool = True, link_previews: bool = True, paid_broadcast: bool = False
+    ) -> None:
         self.bot = bot
         self.owns_bot = owns_bot
-        self.description = f"telegram: Bot API at {_api_root(bot)}"
+        self.paid_broadcast = paid_broadcast
+        self.description = f"telegram: Bot API at {_api_root(bot)}" + (" (paid broadcast)" if paid_broadcast else "")
         self._link_previews = None if link_previews else LinkPreviewOptions(is_disabled=True)
         self._initialized = False
         self._init_lock = asyncio.Lock()
@@ -64,28 +73,26 @@ class TelegramChannel:
         cls,
         settings: Settings,
         *,
-        connections: int = 32,
+        connections: int | None = None,
         rate_limiter: BaseRateLimiter[Any] | None = None,
     ) -> TelegramChannel:
-        """Build the bot from settings; `connections` should match the worker's send concurrency.
+        """Build the bot from settings; `connections` defaults to what the worker keeps in flight at the rate.
 
-        An `ExtBot` is used so that a PTB rate limiter (e.g. `AIORateLimiter()`) can be passed in.
-        Every pooled connection is also kept alive: HTTPXRequest only sets httpx's `max_connections`,
-        and httpx's default of 20 keep-alive connections would otherwise re-handshake the rest.
+        An `ExtBot` is used so that a rate limiter can be passed in: `build_channels` passes
+        `TelegramRateLimiter.from_settings(settings)`; without one nothing holds sends back. Requests go
+        through aiohttp (`AiohttpRequest`), a third of httpx's CPU per request.
         """
-        request = HTTPXRequest(
-            connection_pool_size=connections,
-            # Waiting for a free connection is not a failure; the read timeout still bounds each call.
-            pool_timeout=30.0,
-            httpx_kwargs={"limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections)},
-        )
+        if connections is None:
+            connections = settings.sends_in_flight
+        # Waiting for a free connection is not a failure; the read timeout still bounds each call.
+        request = AiohttpRequest(connections, pool_timeout=30.0)
         bot: Bot = ExtBot(
             settings.telegram_token,
             base_url=f"{settings.telegram_api_url}/bot",
             request=request,
             rate_limiter=rate_limiter,
         )
-        return cls(bot)
+        return cls(bot, paid_broadcast=settings.telegram_paid_broadcast)
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         if not isinstance(message.content, str):
@@ -93,15 +100,17 @@ class TelegramChannel:
         chat_id = _chat_id(message.address)
         try:
             await self._ensure_initialized()
-            sent = await self.bot.send_message(
-                chat_id=chat_id,
-                text=message.content,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=self._link_previews,
-            )
+            params: dict[str, Any] = {"chat_id": chat_id, "text": message.content, "parse_mode": ParseMode.HTML}
+            if self._link_previews is not None:
+                params["link_preview_options"] = self._link_previews
+            if self.paid_broadcast:
+                params["allow_paid_broadcast"] = True
+            # The raw answer, not a `Message`: building PTB's object tree costs more CPU than the request itself,
+            # and only the message id is kept. Errors, rate limiting and retries are PTB's as usual.
+            sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
         except TelegramError as exc:
             raise translate_error(exc) from exc
-        return Receipt(provider_id=str(sent.message_id))
+        return Receipt(provider_id=str(sent["message_id"]))
 
     async def aclose(self) -> None:
         if self.owns_bot:
@@ -126,7 +135,7 @@ def translate_error(exc: TelegramError) -> DeliveryFailed:
     leading "Bad Request: " from descriptions and capitalises the rest, so matching is case-insensitive.
     """
     if isinstance(exc, RetryAfter):
-        seconds = _retry_after_seconds(exc)
+        seconds = retry_after_seconds(exc)
         return TemporaryFailure(f"telegram 429: retry after {seconds:g}s", retry_after=seconds)
     if isinstance(exc, ChatMigrated):
         new_address = str(exc.new_chat_id)
@@ -147,14 +156,6 @@ def translate_error(exc: TelegramError) -> DeliveryFailed:
     if isinstance(exc, NetworkError):
         return TemporaryFailure(f"telegram network error: {exc.message}")
     return TemporaryFailure(f"telegram error: {exc.message}")
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns on reading `retry_after` as an int unless PTB_TIMEDELTA is set; accept both forms.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 def _chat_id(address: str) -> int | str:

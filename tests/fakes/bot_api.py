@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -94,8 +94,10 @@ class _Failure:
 class FakeBotAPI:
     """Telegram Bot API on 127.0.0.1, served by uvicorn inside the caller's event loop.
 
-    Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends,
-    `sent_to(chat_id)`, `messages` keyed by (chat_id, message_id), `too_many_requests` (429s answered).
+    Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends and
+    `accepted_at` (their `time.monotonic()` on the server), `sent_to(chat_id)`, `messages` keyed by
+    (chat_id, message_id), `too_many_requests` (429s answered) and `too_many_at` (when). `GET /stats`
+    answers these counts as JSON, for a fake running in its own process.
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
     `set_member_status`, `push_update` / `push_message` / `push_callback_query`.
     """
@@ -117,6 +119,8 @@ class FakeBotAPI:
 
         self.calls: list[tuple[str, Params]] = []
         self.sent_messages: list[SentMessage] = []
+        self.accepted_at: list[float] = []
+        self.too_many_at: list[float] = []
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
         self.too_many_requests = 0
         self.commands: list[Any] = []
@@ -133,6 +137,9 @@ class FakeBotAPI:
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._per_second: int | None = None
         self._per_chat_per_second: int | None = None
+        self._per_group: tuple[int, float] | None = None
+        self._paid_per_second = 1000
+        self._paid_window: deque[float] = deque()
         self._window: deque[float] = deque()
         self._chat_windows: dict[int | str, deque[float]] = defaultdict(deque)
         self._message_ids: dict[int | str, int] = defaultdict(int)
@@ -158,7 +165,12 @@ class FakeBotAPI:
             "close": self._true,
             "logout": self._true,
         }
-        self.app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/stats", self._stats, methods=["GET"]),
+                Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+            ]
+        )
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -253,15 +265,28 @@ class FakeBotAPI:
             )
         self._failures[method.lower()].append(_Failure(code, description, parameters, times))
 
-    def rate_limit(self, per_second: int | None = 30, *, per_chat_per_second: int | None = None) -> None:
-        """Enforce Telegram-like flood control on sendMessage over a sliding one-second window.
+    def rate_limit(
+        self,
+        per_second: int | None = 30,
+        *,
+        per_chat_per_second: int | None = None,
+        per_group: tuple[int, float] | None = None,
+        paid_per_second: int = 1000,
+    ) -> None:
+        """Enforce Telegram-like flood control on sendMessage over sliding windows.
 
-        Only accepted sends count; above the limit the answer is 429 with retry_after=1. `None`
+        `per_second` counts every send without `allow_paid_broadcast`; paid sends count against
+        `paid_per_second` instead. `per_chat_per_second` limits each chat; `per_group` = (messages,
+        seconds) limits each group or channel (negative or @name chat ids) on top, e.g. (20, 60.0).
+        Only accepted sends count; above a limit the answer is 429 with retry_after=1. `None`
         switches a limit off.
         """
         self._per_second = per_second
         self._per_chat_per_second = per_chat_per_second
+        self._per_group = per_group
+        self._paid_per_second = paid_per_second
         self._window.clear()
+        self._paid_window.clear()
         self._chat_windows.clear()
 
     def delay(self, method: str, seconds: float) -> None:
@@ -336,7 +361,10 @@ class FakeBotAPI:
     async def _endpoint(self, request: Request) -> Response:
         token = request.path_params["token"]
         method = request.path_params["method"]
-        params = await _read_params(request)
+        try:
+            params = await _read_params(request)
+        except ClientDisconnect:  # the client died mid-request (a crash test kills it on purpose)
+            return Response(status_code=499)
         self.calls.append((method, params))
         key = method.lower()
         if self.expected_token is not None and token != self.expected_token:
@@ -350,7 +378,7 @@ class FakeBotAPI:
             if failure.times <= 0:
                 failures.popleft()
             if failure.code == 429:
-                self.too_many_requests += 1
+                self._count_too_many()
             return _error(failure.code, failure.description, failure.parameters)
         handler = self._methods.get(key)
         if handler is None:
@@ -359,9 +387,23 @@ class FakeBotAPI:
             result = await handler(params, token)
         except ApiError as exc:
             if exc.code == 429:
-                self.too_many_requests += 1
+                self._count_too_many()
             return _error(exc.code, exc.description, exc.parameters)
         return Response(_dumps({"ok": True, "result": result}), media_type="application/json")
+
+    def _count_too_many(self) -> None:
+        self.too_many_requests += 1
+        self.too_many_at.append(time.monotonic())
+
+    async def _stats(self, request: Request) -> Response:
+        stats = {
+            "sent": len(self.sent_messages),
+            "too_many_requests": self.too_many_requests,
+            "calls": len(self.calls),
+            "first_accepted_at": self.accepted_at[0] if self.accepted_at else None,
+            "last_accepted_at": self.accepted_at[-1] if self.accepted_at else None,
+        }
+        return Response(_dumps(stats), media_type="application/json")
 
     # -- methods -----------------------------------------------------------------------------------
 
@@ -380,15 +422,17 @@ class FakeBotAPI:
 
     async def _send_message(self, params: Params, token: str) -> dict[str, Any]:
         chat_id = self._reachable_chat(params)
-        self._check_flood(chat_id)
+        overall = self._paid_window if params.get("allow_paid_broadcast") is True else self._window
+        self._check_flood(chat_id, overall)
         text = params.get("text")
         parse_mode = params.get("parse_mode") or None
         plain, entities = self._parse(text, parse_mode, params)
         now = time.monotonic()
         if self._per_second is not None:
-            self._window.append(now)
-        if self._per_chat_per_second is not None:
+            overall.append(now)
+        if self._per_chat_per_second is not None or self._per_group is not None:
             self._chat_windows[chat_id].append(now)
+        self.accepted_at.append(now)
         message = self._message(token, chat_id, self._next_message_id(chat_id), plain, entities, params)
         self.messages[(chat_id, message["message_id"])] = message
         self.sent_messages.append(SentMessage(chat_id, text, parse_mode))  # type: ignore[arg-type]
@@ -532,20 +576,28 @@ class FakeBotAPI:
             )
         return chat_id
 
-    def _check_flood(self, chat_id: int | str) -> None:
-        if self._per_second is None and self._per_chat_per_second is None:
+    def _check_flood(self, chat_id: int | str, overall: deque[float]) -> None:
+        now = time.monotonic()
+        if self._per_second is not None:
+            limit = self._paid_per_second if overall is self._paid_window else self._per_second
+            while overall and overall[0] <= now - 1.0:
+                overall.popleft()
+            if len(overall) >= limit:
+                raise _flood()
+        chat_limits = []
+        if self._per_chat_per_second is not None:
+            chat_limits.append((self._per_chat_per_second, 1.0))
+        if self._per_group is not None and (isinstance(chat_id, str) or chat_id < 0):
+            chat_limits.append(self._per_group)
+        if not chat_limits:
             return
-        horizon = time.monotonic() - 1.0
-        for window, limit in (
-            (self._window, self._per_second),
-            (self._chat_windows[chat_id], self._per_chat_per_second),
-        ):
-            if limit is None:
-                continue
-            while window and window[0] <= horizon:
-                window.popleft()
-            if len(window) >= limit:
-                raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        window = self._chat_windows[chat_id]
+        horizon = now - max(seconds for _, seconds in chat_limits)
+        while window and window[0] <= horizon:
+            window.popleft()
+        for limit, seconds in chat_limits:
+            if sum(1 for at in window if at > now - seconds) >= limit:
+                raise _flood()
 
     def _parse(self, text: Any, parse_mode: Any, params: Params) -> tuple[str, list[Any]]:
         if not isinstance(text, str) or not text:
@@ -589,6 +641,10 @@ class FakeBotAPI:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+
+def _flood() -> ApiError:
+    return ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
 
 
 class _Server(uvicorn.Server):
@@ -717,11 +773,20 @@ async def _serve_forever(host: str, port: int, per_second: int | None) -> None:
 
 
 def main() -> None:
-    """Run the fake in its own process (e.g. for a benchmark): python -m tests.fakes --port 8081."""
+    """Run the fake in its own process (e.g. for a benchmark): python -m tests.fakes --port 8081.
+
+    `--port 0` picks a free port; the first line printed names it. uvloop is used when installed.
+    """
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--rate-limit", type=int, default=None, help="sendMessage calls per second")
     options = parser.parse_args()
+    try:
+        import uvloop
+    except ImportError:
+        run = asyncio.run
+    else:
+        run = uvloop.run
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(options.host, options.port, options.rate_limit))
+        run(_serve_forever(options.host, options.port, options.rate_limit))

@@ -1,0 +1,167 @@
+"""What the benchmarks share: measured child processes, fakes in their own processes, and bulk test readers.
+
+Each measured part runs in its own process so that its wall time, CPU time and peak RSS are its own (read with
+`os.wait4`), and the fakes it talks to run in other processes, on 127.0.0.1 only, so they never share its core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NEWSBOT = Path(sys.executable).with_name("newsbot")
+SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
+#: Topics of the built-in taxonomy that bench readers follow besides the story's own.
+OTHER_TOPICS = ("us-politics", "world", "local", "sports", "business", "weather", "tech", "science", "health")
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A finished child process: wall seconds, CPU seconds (user + system), peak RSS in MB, its stdout."""
+
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    stdout: str
+
+    def last_json(self) -> dict[str, object]:
+        """The JSON object a child printed as its last line (how children report their own timings)."""
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def run_child(argv: Sequence[str | Path], env: dict[str, str], cwd: Path) -> ChildRun:
+    """Run a command to completion and measure it; a failure stops the benchmark with the child's stderr."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            sys.exit(f"{' '.join(map(str, argv))} failed:\n{err.read().decode(errors='replace')}")
+        stdout = out.read().decode()
+    return ChildRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+
+
+def newsbot_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment for a newsbot child: no NEWSBOT_* of the machine, only what the benchmark sets."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("NEWSBOT_")}
+    env["NEWSBOT_DATA_DIR"] = str(data_dir)
+    env["NEWSBOT_SECRET_KEY"] = "bench-secret"
+    env.update({f"NEWSBOT_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """CPU time so far of another process (Linux), e.g. a fake server, to show it was not the bottleneck."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def fake_bot_api(rate_limit: int | None = None) -> Iterator[tuple[str, int]]:
+    """The fake Bot API in its own process on 127.0.0.1; yields (base URL, pid)."""
+    argv = [sys.executable, "-m", "tests.fakes", "--port", "0"]
+    if rate_limit:
+        argv += ["--rate-limit", str(rate_limit)]
+    server = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        if not url.startswith("http://127.0.0.1:"):
+            sys.exit("the fake Bot API did not start")
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def fake_stats(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/stats", timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def migrate(data_dir: Path) -> Path:
+    """A fresh, migrated store; returns the SQLite file."""
+    run_child([NEWSBOT, "db", "upgrade"], newsbot_env(data_dir), data_dir.parent)
+    return data_dir / "newsbot.sqlite3"
+
+
+def add_bench_readers(
+    database: Path,
+    count: int,
+    *,
+    story_topic_share: float,
+    telegram_cadence: str = "instant",
+    email_cadence: str | None = None,
+    email_share: float = 0.0,
+    topics_per_reader: int = 3,
+    telegram: bool = True,
+) -> int:
+    """Insert *count* readers straight into SQLite (fast); returns how many follow "north-korea".
+
+    Reader *i* has Telegram chat 10,000,000 + i (unless *telegram* is false), a share of them an email address;
+    *story_topic_share* of them follow north-korea (spread evenly), and each follows a varied set of other topics.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    db = sqlite3.connect(database)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    followers = 0
+    step = 50_000
+    with db:
+        start = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()[0] + 1
+        for low in range(start, start + count, step):
+            ids = range(low, min(low + step, start + count))
+            db.executemany("INSERT INTO subscribers (id, created_at) VALUES (?, ?)", ((i, now) for i in ids))
+            if telegram:
+                db.executemany(
+                    "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
+                    " bounce_count, created_at, updated_at) VALUES (?, 'telegram', ?, ?, 'active', 0, 0, ?, ?)",
+                    ((i, str(10_000_000 + i), telegram_cadence, now, now) for i in ids),
+                )
+            if email_cadence and email_share:
+                db.executemany(
+                    "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
+                    " bounce_count, confirmed_at, created_at, updated_at)"
+                    " VALUES (?, 'email', ?, ?, 'active', 0, 0, ?, ?, ?)",
+                    (
+                        (i, f"reader{i}@example.org", email_cadence, now, now, now)
+                        for i in ids
+                        if (i * 7919) % 1000 < email_share * 1000
+                    ),
+                )
+            rows = []
+            for i in ids:
+                if (i * 7919) % 1000 < story_topic_share * 1000:
+                    rows.append((i, "north-korea", now))
+                    followers += 1
+                for k in range(topics_per_reader):
+                    rows.append((i, OTHER_TOPICS[(i * (k + 3) + k) % len(OTHER_TOPICS)], now))
+            db.executemany("INSERT OR IGNORE INTO follows (subscriber_id, topic, created_at) VALUES (?, ?, ?)", rows)
+    db.execute("ANALYZE")
+    db.close()
+    return followers
+
+
+def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:
+    """The figures, with the machine's load average: other work on the machine skews them."""
+    print(title)
+    rows = [*rows, ("load average (1, 5, 15 min)", ", ".join(f"{x:.1f}" for x in os.getloadavg()))]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
