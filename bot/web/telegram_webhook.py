@@ -1,0 +1,62 @@
+"""The Telegram webhook: Telegram POSTs each update to ``NEWSBOT_WEBHOOK_URL``; this route hands it to the bot.
+
+Anyone can POST to a public URL, so every request must carry the secret given to setWebhook in the
+``X-Telegram-Bot-Api-Secret-Token`` header; without it the answer is 403 and nothing is processed. Accepted
+updates go on the Application's update queue, as with long polling, and are answered 200 at once: Telegram
+retries anything else, so an update that arrives while the bot is stopping gets 503 and comes back later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_secret(settings: Settings) -> str:
+    """``NEWSBOT_WEBHOOK_SECRET``, or one derived from the secret key so that nothing else needs configuring."""
+    if settings.webhook_secret:
+        return settings.webhook_secret
+    return hmac.new(settings.secret_key.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+
+
+def webhook_path(settings: Settings) -> str:
+    """The path Telegram posts to: the path of ``NEWSBOT_WEBHOOK_URL``."""
+    return urlsplit(settings.webhook_url).path or "/"
+
+
+def webhook_router(application: Application[Any, Any, Any, Any, Any, Any], *, secret: str, path: str) -> APIRouter:
+    """A router with one route, ``POST <path>``, feeding *application*."""
+    router = APIRouter()
+    expected = secret.encode()
+
+    @router.post(path, include_in_schema=False)
+    async def telegram_update(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            logger.warning("webhook call without the right secret token from %s: refused", request.client)
+            return Response(status_code=403)
+        if not application.running:
+            return Response(status_code=503)
+        try:
+            update = Update.de_json(json.loads(await request.body()), application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return Response(status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    return router

@@ -1,0 +1,340 @@
+"""Readers manage everything from a private chat: commands and buttons, against the fake Bot API over real HTTP."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.telegram_app import handler_table
+from bot.topic_keyboards import TOPICS_PER_PAGE
+from subscribers import queries
+from subscribers.schema import addresses, follows
+from tests.fakes import FakeBotAPI, SmtpSink
+from tests.telegram_session import ChatSession, buttons, chat, eventually, labels, live_settings, running_service
+
+__all__ = ["chat"]  # the fixture, imported for this module's tests
+
+READER = 5001
+
+
+async def test_start_welcomes_the_reader_and_shows_the_topic_picker(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/start")
+    assert "Welcome to Fairview Gazette" in reply["text"]
+    assert "/help" in reply["text"]
+    rows = buttons(reply)
+    topic_buttons = [button for row in rows[:-2] for button in row]
+    assert len(topic_buttons) == TOPICS_PER_PAGE
+    assert topic_buttons[0] == ("North Korea", "tp:0:north-korea")
+    assert [label for label, _ in rows[-2]] == ["‹ Back", "1 / 3", "More ›"]
+    assert rows[-1] == [("Done", "done")]
+    assert all(len(data.encode()) <= 64 for row in rows for _, data in row)
+    reader = await chat.reader(READER)
+    assert reader is not None and reader.status == "active" and reader.topics == []
+    assert reader.chat_type == "private"
+
+
+async def test_the_command_menu_is_registered_at_start_up(chat: ChatSession) -> None:
+    registered = [command["command"] for command in chat.api.commands]
+    assert registered == ["start", "topics", "follow", "unfollow", "mytopics", "settings", "email", "stop", "help"]
+    assert all(3 <= len(command["description"]) <= 256 for command in chat.api.commands)
+
+
+async def test_help_lists_every_command_with_one_line_each(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/help")
+    for command in ("/start", "/topics", "/follow", "/unfollow", "/mytopics", "/settings", "/email", "/stop"):
+        assert sum(line.startswith(command + " ") for line in reply["text"].splitlines()) == 1, command
+
+
+async def test_a_deep_link_follows_its_topic_at_once_and_says_so(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/start north-korea")
+    assert "now follows North Korea" in reply["text"]
+    assert "✅ North Korea" in labels(reply)
+    reader = await chat.reader(READER)
+    assert reader is not None and reader.topics == ["north-korea"]
+
+
+async def test_a_deep_link_opens_the_picker_on_the_page_of_its_topic(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/start obituaries")
+    assert "✅ Obituaries" in labels(reply)
+    assert "3 / 3" in labels(reply)
+
+
+async def test_a_deep_link_to_an_unknown_topic_suggests_one_and_follows_nothing(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/start north-koreaa")
+    assert "did you mean north-korea?" in reply["text"].lower()
+    assert await chat.reader(READER) is None or (await chat.reader(READER)).topics == []
+
+
+async def test_tapping_a_topic_toggles_it_and_edits_the_same_message(chat: ChatSession) -> None:
+    picker = await chat.say(READER, "/topics")
+    message_id = picker["message_id"]
+
+    answer = await chat.press(READER, message_id, "tp:0:north-korea")
+    assert answer.get("text") == "Following North Korea"
+    edited = chat.api.messages[(READER, message_id)]
+    assert "edit_date" in edited and "✅ North Korea" in labels(edited)
+    assert "follows 1 topic" in edited["text"]
+    assert (await chat.reader(READER)).topics == ["north-korea"]
+
+    answer = await chat.press(READER, message_id, "tp:0:north-korea")
+    assert answer.get("text") == "Stopped following North Korea"
+    assert "North Korea" in labels(chat.api.messages[(READER, message_id)])
+    assert (await chat.reader(READER)).topics == []
+    assert len(chat.api.sent_to(READER)) == 1, "toggles edit the picker instead of sending new messages"
+
+
+async def test_the_picker_pages_through_a_long_taxonomy_and_keeps_its_page_on_toggles(chat: ChatSession) -> None:
+    message_id = (await chat.say(READER, "/topics"))["message_id"]
+
+    await chat.press(READER, message_id, "pg:2")
+    last_page = chat.api.messages[(READER, message_id)]
+    shown = labels(last_page)
+    assert "Obituaries" in shown and "North Korea" not in shown and "3 / 3" in shown
+    assert len([row for row in buttons(last_page)[:-2] for _ in row]) == 21 - 2 * TOPICS_PER_PAGE
+
+    await chat.press(READER, message_id, "tp:2:obituaries")
+    assert "✅ Obituaries" in labels(chat.api.messages[(READER, message_id)])
+
+    more = dict(buttons(chat.api.messages[(READER, message_id)])[-2][2:])
+    await chat.press(READER, message_id, next(iter(more.values())))  # "More ›" on the last page wraps around
+    assert "North Korea" in labels(chat.api.messages[(READER, message_id)])
+
+    answer = await chat.press(READER, message_id, "noop")
+    assert not answer.get("text")
+
+
+async def test_done_closes_the_picker_with_a_summary(chat: ChatSession) -> None:
+    message_id = (await chat.say(READER, "/start local"))["message_id"]
+    await chat.press(READER, message_id, "done")
+    closed = chat.api.messages[(READER, message_id)]
+    assert "follows Local" in closed["text"] and "reply_markup" not in closed
+
+
+async def test_follow_accepts_slugs_names_and_aliases_in_any_case(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/follow NORTH-KOREA, us politics, Technology")
+    assert "now follows North Korea, US Politics and Tech" in reply["text"]
+    reply = await chat.say(READER, "/follow dprk")
+    assert "already follows North Korea" in reply["text"]
+    reply = await chat.say(READER, "/follow Middle East")
+    assert "now follows Middle East" in reply["text"]
+    assert (await chat.reader(READER)).topics == ["middle-east", "north-korea", "tech", "us-politics"]
+
+
+async def test_follow_with_an_unknown_name_suggests_the_closest_and_changes_nothing(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/follow local, nort-korea")
+    assert "I don't know the topic “nort-korea”. Did you mean north-korea?" in reply["text"]
+    assert "Nothing was changed" in reply["text"]
+    reader = await chat.reader(READER)
+    assert reader is None or reader.topics == []
+
+
+async def test_follow_without_a_name_explains_itself(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/follow")
+    assert "/follow north-korea" in reply["text"]
+
+
+async def test_unfollow_some_topics_or_all_of_them(chat: ChatSession) -> None:
+    await chat.say(READER, "/follow north-korea, local, sports")
+    reply = await chat.say(READER, "/unfollow Local weather")
+    assert "no longer follows Local" in reply["text"]
+    assert "was not following Weather" in reply["text"]
+    assert (await chat.reader(READER)).topics == ["north-korea", "sports"]
+    reply = await chat.say(READER, "/unfollow spotrs")
+    assert "did you mean sports?" in reply["text"].lower()
+    reply = await chat.say(READER, "/unfollow all")
+    assert "no longer follows North Korea and Sports" in reply["text"]
+    assert (await chat.reader(READER)).topics == []
+
+
+async def test_mytopics_lists_the_topics_and_the_cadence(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/mytopics")
+    assert "follows no topic yet" in reply["text"]
+    await chat.say(READER, "/follow north-korea, local")
+    reply = await chat.say(READER, "/mytopics")
+    assert "follows 2 topics" in reply["text"]
+    assert "• Local" in reply["text"] and "• North Korea" in reply["text"]
+    assert "every story as it is published" in reply["text"]
+
+
+async def test_settings_buttons_change_the_cadence_in_place(chat: ChatSession) -> None:
+    await chat.say(READER, "/follow north-korea")
+    settings = await chat.say(READER, "/settings")
+    assert labels(settings) == ["💬 ✅ Instant", "💬 Weekly digest", "💬 Off"]
+    assert "/email" in settings["text"]
+
+    answer = await chat.press(READER, settings["message_id"], "cad:telegram:weekly")
+    assert answer.get("text") == "Telegram: weekly digest"
+    edited = chat.api.messages[(READER, settings["message_id"])]
+    assert labels(edited) == ["💬 Instant", "💬 ✅ Weekly digest", "💬 Off"]
+    assert (await chat.reader(READER)).cadences == {"telegram": "weekly"}
+
+    await chat.press(READER, settings["message_id"], "cad:telegram:off")
+    assert (await chat.reader(READER)).cadences == {"telegram": "off"}
+    answer = await chat.press(READER, settings["message_id"], "cad:fax:daily")
+    assert answer.get("show_alert") is True
+    assert (await chat.reader(READER)).cadences == {"telegram": "off"}
+
+
+@pytest.fixture
+async def chat_with_mail(settings, bot_api: FakeBotAPI, smtp_sink: SmtpSink):
+    async with running_service(live_settings(settings, bot_api, smtp_url=smtp_sink.url)) as service:
+        yield ChatSession(bot_api, service)
+
+
+async def test_email_sends_a_double_opt_in_mail_and_the_address_waits(
+    chat_with_mail: ChatSession, smtp_sink: SmtpSink
+) -> None:
+    chat = chat_with_mail
+    await chat.say(READER, "/follow north-korea")
+    reply = await chat.say(READER, "/email Reader@Example.org")
+    assert "sent a confirmation email to Reader@example.org" in reply["text"]
+    (mail,) = smtp_sink.messages
+    assert mail.rcpt_tos == ["Reader@example.org"]
+    parsed = email.message_from_bytes(mail.data, policy=email.policy.default)
+    assert "/confirm/" in parsed.get_body(preferencelist=("plain",)).get_content()
+    reader = await chat.reader(READER)
+    assert reader.email == "Reader@example.org" and reader.email_status == "pending"
+    assert reader.cadences == {"telegram": "instant", "email": "weekly"}
+
+    mytopics = await chat.say(READER, "/mytopics")
+    assert "Reader@example.org (waiting for you to confirm it): a weekly digest" in mytopics["text"]
+    settings = await chat.say(READER, "/settings")
+    assert "✉️ ✅ Weekly digest" in labels(settings)
+    await chat.press(READER, settings["message_id"], "cad:email:instant")
+    assert (await chat.reader(READER)).cadences["email"] == "instant"
+
+
+async def test_email_with_a_bad_address_says_why_and_stores_nothing(
+    chat_with_mail: ChatSession, smtp_sink: SmtpSink
+) -> None:
+    chat = chat_with_mail
+    reply = await chat.say(READER, "/email not-an-address")
+    assert "invalid email address" in reply["text"]
+    assert smtp_sink.messages == []
+    reader = await chat.reader(READER)
+    assert reader is None or reader.email is None
+
+
+async def test_email_asked_twice_at_once_is_throttled(chat_with_mail: ChatSession, smtp_sink: SmtpSink) -> None:
+    chat = chat_with_mail
+    await chat.say(READER, "/email reader@example.org")
+    reply = await chat.say(READER, "/email reader@example.org")
+    assert "a moment ago" in reply["text"]
+    assert len(smtp_sink.messages) == 1
+
+
+async def test_email_without_an_address_explains_itself(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/email")
+    assert "/email you@example.org" in reply["text"]
+
+
+async def test_stop_asks_first_and_confirming_erases_everything(chat_with_mail: ChatSession) -> None:
+    chat = chat_with_mail
+    await chat.say(READER, "/follow north-korea, local")
+    await chat.say(READER, "/email reader@example.org")
+
+    question = await chat.say(READER, "/stop")
+    assert "2 topics, the email address reader@example.org" in question["text"]
+    await chat.press(READER, question["message_id"], "stop:no")
+    assert "Nothing changed" in chat.api.messages[(READER, question["message_id"])]["text"]
+    assert (await chat.reader(READER)).topics == ["local", "north-korea"]
+
+    question = await chat.say(READER, "/stop")
+    await chat.press(READER, question["message_id"], "stop:yes")
+    assert "erased" in chat.api.messages[(READER, question["message_id"])]["text"]
+    async with chat.newsroom.engine.connect() as conn:
+        assert await queries.count_subscribers(conn) == 0
+        assert (await conn.execute(select(func.count()).select_from(addresses))).scalar_one() == 0
+        assert (await conn.execute(select(func.count()).select_from(follows))).scalar_one() == 0
+
+    again = await chat.say(READER, "/start")
+    assert "Welcome back" not in again["text"]
+    assert (await chat.reader(READER)).topics == []
+
+
+async def test_stop_without_a_subscription_says_there_is_nothing_to_stop(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/stop")
+    assert "nothing to stop" in reply["text"]
+
+
+async def test_unknown_commands_and_free_text_get_a_pointer_not_silence(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/subscribe <b>now</b>")
+    assert "I don't know /subscribe" in reply["text"] and "/help" in reply["text"]
+    reply = await chat.say(READER, "hello?")
+    assert "/topics" in reply["text"] and "/help" in reply["text"]
+    reply = await chat.say(READER, "north korea")
+    assert "/follow north-korea" in reply["text"]
+    chat.api.push_update(
+        {
+            "message": {
+                "message_id": 999,
+                "from": {"id": READER, "is_bot": False, "first_name": "Reader"},
+                "chat": {"id": READER, "type": "private", "first_name": "Reader"},
+                "date": 1_700_000_000,
+                "sticker": {
+                    "file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
+                    "is_animated": False, "is_video": False,
+                },
+            }
+        }
+    )  # fmt: skip
+    await eventually(lambda: len(chat.api.sent_to(READER)) == 4, what="an answer to a sticker")
+    assert "I only understand commands" in chat.api.sent_to(READER)[-1]
+
+
+async def test_text_a_reader_typed_is_escaped_in_replies(chat: ChatSession) -> None:
+    reply = await chat.say(READER, "/follow <b>&amp;</b>")
+    assert "“<b>&amp;</b>”" in reply["text"]  # the fake parsed our HTML: the reader's markup came back as text
+
+
+async def test_two_hundred_readers_subscribing_at_once_lose_nothing(
+    chat: ChatSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    slugs = [topic.slug for topic in chat.newsroom.taxonomy]
+    readers = {7000 + n: slugs[n % len(slugs)] for n in range(200)}
+    with caplog.at_level(logging.WARNING):
+        for chat_id, slug in readers.items():
+            chat.api.push_message(chat_id, f"/start {slug}")
+            chat.api.push_message(chat_id, "/follow local")
+        await eventually(
+            lambda: all(len(chat.api.sent_to(chat_id)) == 2 for chat_id in readers),
+            what="two answers for each of 200 readers",
+            within=60,
+        )
+    async with chat.newsroom.engine.connect() as conn:
+        views = await queries.list_subscribers(conn)
+    followed = {int(view.addresses["telegram"]["address"]): set(view.topics) for view in views}
+    assert followed == {chat_id: {slug, "local"} for chat_id, slug in readers.items()}
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert all("now follows" in chat.api.sent_to(chat_id)[0] for chat_id in readers)
+
+
+async def test_one_chats_updates_are_handled_in_the_order_they_arrived(chat: ChatSession) -> None:
+    message_id = (await chat.say(READER, "/topics"))["message_id"]
+    for _ in range(5):  # five quick taps: followed, unfollowed, ... followed
+        chat.api.push_callback_query(READER, message_id, "tp:0:north-korea")
+    await eventually(
+        lambda: len(chat.api.calls_to("answerCallbackQuery")) == 5, what="five answered taps"
+    )
+    assert [call.get("text") for call in chat.api.calls_to("answerCallbackQuery")] == [
+        "Following North Korea",
+        "Stopped following North Korea",
+    ] * 2 + ["Following North Korea"]
+    assert (await chat.reader(READER)).topics == ["north-korea"]
+
+
+def test_the_handler_table_takes_other_modules_handlers_before_its_fallbacks() -> None:
+    from telegram.ext import CommandHandler
+
+    async def push(update: object, context: object) -> None:
+        """An editor command from another module."""
+
+    table = handler_table([CommandHandler("push", push)])
+    names = [next(iter(h.commands)) if isinstance(h, CommandHandler) else type(h).__name__ for h in table]
+    assert names.index("push") > names.index("stop")
+    assert names[-3:] == ["MessageHandler", "MessageHandler", "CallbackQueryHandler"]
+
