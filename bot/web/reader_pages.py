@@ -1,0 +1,274 @@
+"""The reader's pages for email: sign up, confirm, unsubscribe in one click, change preferences; no account needed.
+
+Personal pages are reached through signed links (``bot.tokens``): the token is the whole authorisation, so no
+cookie or session is ever set, and ``POST /unsubscribe/{token}`` is exactly what mailbox providers call for RFC 8058
+one-click unsubscribe (body ``List-Unsubscribe=One-Click``). A forged or expired link gets a friendly page and
+changes nothing. Every page is plain HTML from ``templates/web/`` (autoescaped), works without JavaScript and is
+sized for a phone.
+
+The signup form at ``/subscribe`` is meant to be linked to or embedded by the outlet's site; ``?topic=local``
+pre-ticks topics. Confirmation emails go through ``app.state.email_channel`` when the process set one (``newsbot
+run`` shares its channel), else through an email channel built from the settings on first use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+
+from bot.channels import Channel, EmailOutbox
+from bot.email_compiling import render_template
+from bot.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
+from bot.errors import InvalidSubscriber, InvalidToken, TopicNotFound
+from bot.newsroom import Newsroom
+from subscribers import queries
+from subscribers.preferences import parse_cadence
+from subscribers.schema import ChannelName
+
+router = APIRouter()
+
+
+def newsroom_of(request: Request) -> Newsroom:
+    """The app's newsroom (defined here too: ``bot.web`` imports this module before its own helper exists)."""
+    newsroom: Newsroom = request.app.state.newsroom
+    return newsroom
+
+
+_CHANNEL_LABELS = {ChannelName.EMAIL.value: "Email", ChannelName.TELEGRAM.value: "Telegram"}
+_CADENCE_LABELS = (
+    ("instant", "Every story, as it is published"),
+    ("weekly", "A weekly digest"),
+    ("off", "Nothing"),
+)
+
+
+def email_channel_of(request: Request) -> Channel:
+    """The channel confirmation emails go out through (see the module docstring)."""
+    channel: Channel | None = getattr(request.app.state, "email_channel", None)
+    if channel is None:
+        settings = request.app.state.newsroom.settings
+        if settings.smtp_url:
+            from bot.channels.smtp import SmtpChannel
+
+            channel = SmtpChannel.from_settings(settings)
+        else:
+            channel = EmailOutbox(settings.outbox_dir / "email")
+        request.app.state.email_channel = channel
+    return channel
+
+
+def _page(
+    newsroom: Newsroom, template: str, context: dict[str, Any], *, status: int = 200, personal: bool = True
+) -> HTMLResponse:
+    """A rendered page with headers that keep tokens private: not cached, never sent on as a Referer, not framed.
+
+    The signup form (``personal=False``) may be framed, so that the outlet's site can embed it.
+    """
+    html = render_template(
+        newsroom.renderer,
+        f"web/{template}",
+        {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
+    )
+    policy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    if personal:
+        headers["Cache-Control"] = "no-store"
+        policy += "; frame-ancestors 'none'"
+    headers["Content-Security-Policy"] = policy
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _notice(
+    newsroom: Newsroom, title: str, message: str, *, status: int = 200, links: list[tuple[str, str]] | None = None
+) -> HTMLResponse:
+    return _page(newsroom, "notice.html.j2", {"title": title, "message": message, "links": links or []}, status=status)
+
+
+def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
+    message = str(problem)
+    return _notice(
+        newsroom,
+        "This link does not work",
+        message[:1].upper() + message[1:] + ". Nothing was changed.",
+        status=400,
+        links=[("/subscribe", "Sign up again")],
+    )
+
+
+# --- signup and confirmation -------------------------------------------------------------------------------
+
+
+def _signup_form(
+    newsroom: Newsroom, *, email: str = "", chosen: list[str] | None = None, error: str = "", status: int = 200
+) -> HTMLResponse:
+    context = {"topics": list(newsroom.taxonomy), "email": email, "chosen": set(chosen or []), "error": error}
+    return _page(newsroom, "subscribe.html.j2", context, status=status, personal=False)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+async def subscribe_form(request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    chosen = [t for t in request.query_params.getlist("topic") if t in newsroom.taxonomy]
+    return _signup_form(newsroom, chosen=chosen)
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+async def subscribe(
+    newsroom: Newsroom = Depends(newsroom_of),
+    channel: Channel = Depends(email_channel_of),
+    email: str = Form(""),
+    topic: list[str] = Form([]),
+) -> HTMLResponse:
+    try:
+        await request_email_confirmation(newsroom, channel, address=email, topics=topic)
+    except (InvalidSubscriber, TopicNotFound) as problem:
+        return _signup_form(newsroom, email=email, chosen=topic, error=str(problem), status=400)
+    except SignupThrottled as throttled:
+        return _notice(newsroom, "Check your inbox", str(throttled).capitalize() + ".", status=429)
+    except ConfirmationNotSent as unsent:
+        return _notice(newsroom, "Please try again later", str(unsent).capitalize() + ".", status=503)
+    return _notice(
+        newsroom,
+        "Check your inbox",
+        "We sent a confirmation link to the address you gave. Click it to start receiving news; until then you "
+        "will get nothing else from us.",
+    )
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+async def confirm(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    try:
+        confirmation = await confirm_address(newsroom, token)
+    except InvalidToken as problem:
+        return _bad_link(newsroom, problem)
+    preferences = newsroom.signer.preferences_url(confirmation.subscriber_id)
+    title = "You are subscribed" if confirmation.newly_confirmed else "You were already subscribed"
+    return _notice(
+        newsroom,
+        title,
+        f"{confirmation.address} will receive news from {newsroom.settings.outlet_name}. By default that is a "
+        "weekly digest of the topics you follow.",
+        links=[(preferences, "Choose topics and how often")],
+    )
+
+
+# --- unsubscribe -------------------------------------------------------------------------------------------
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    try:
+        subscriber_id = newsroom.signer.verify("unsubscribe", token)["subscriber_id"]
+    except InvalidToken as problem:
+        return _bad_link(newsroom, problem)
+    async with newsroom.engine.connect() as conn:
+        current = await queries.find_email_of_subscriber(conn, subscriber_id)
+    context = {
+        "address": current.address if current else "",
+        "action": request.url.path,
+        "preferences_url": newsroom.signer.preferences_url(subscriber_id),
+    }
+    return _page(newsroom, "unsubscribe.html.j2", context)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    """One click, no questions: the form's button and RFC 8058 one-click POSTs both land here; idempotent."""
+    try:
+        subscriber_id = newsroom.signer.verify("unsubscribe", token)["subscriber_id"]
+    except InvalidToken as problem:
+        return _bad_link(newsroom, problem)
+    async with newsroom.engine.begin() as conn:
+        await queries.unsubscribe_email(conn, subscriber_id, datetime.now(UTC))
+    return _notice(
+        newsroom,
+        "You are unsubscribed",
+        f"You will get no more emails from {newsroom.settings.outlet_name}. Changed your mind? You can sign up again "
+        "at any time.",
+        links=[("/subscribe", "Sign up again")],
+    )
+
+
+# --- preferences -------------------------------------------------------------------------------------------
+
+
+def _preferences_page(
+    newsroom: Newsroom,
+    reader: queries.ReaderPreferences,
+    action: str,
+    *,
+    saved: bool = False,
+    error: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    context = {
+        "reader": reader,
+        "topics": list(newsroom.taxonomy),
+        "followed": set(reader.topics),
+        "channels": [(_CHANNEL_LABELS.get(name, name), address) for name, address in reader.addresses.items()],
+        "cadences": _CADENCE_LABELS,
+        "action": action,
+        "unsubscribe_url": newsroom.signer.unsubscribe_url(reader.subscriber_id) if "email" in reader.addresses else "",
+        "saved": saved,
+        "error": error,
+    }
+    return _page(newsroom, "preferences.html.j2", context, status=status)
+
+
+async def _reader_for(newsroom: Newsroom, token: str) -> queries.ReaderPreferences | HTMLResponse:
+    try:
+        subscriber_id = newsroom.signer.verify("preferences", token)["subscriber_id"]
+    except InvalidToken as problem:
+        return _bad_link(newsroom, problem)
+    async with newsroom.engine.connect() as conn:
+        reader = await queries.load_reader_preferences(conn, subscriber_id)
+    if reader is None:
+        return _notice(
+            newsroom,
+            "No subscription here",
+            "We have no subscription for this link any more.",
+            status=404,
+            links=[("/subscribe", "Sign up")],
+        )
+    return reader
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    reader = await _reader_for(newsroom, token)
+    if isinstance(reader, HTMLResponse):
+        return reader
+    return _preferences_page(newsroom, reader, request.url.path)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def save_preferences(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    reader = await _reader_for(newsroom, token)
+    if isinstance(reader, HTMLResponse):
+        return reader
+    form = await request.form()
+    topics = [str(value) for value in form.getlist("topic")]
+    try:
+        unknown = [t for t in topics if t not in newsroom.taxonomy]
+        if unknown:
+            raise TopicNotFound(unknown[0])
+        cadences = {
+            channel: parse_cadence(str(form.get(f"cadence_{channel}", address.cadence)))
+            for channel, address in reader.addresses.items()
+        }
+    except (InvalidSubscriber, TopicNotFound) as problem:
+        return _preferences_page(newsroom, reader, request.url.path, error=str(problem), status=400)
+    async with newsroom.engine.begin() as conn:
+        await queries.save_reader_preferences(
+            conn,
+            reader.subscriber_id,
+            topics=list(dict.fromkeys(topics)),
+            cadences=cadences,
+            breaking_email=form.get("breaking_email") == "on",
+            now=datetime.now(UTC),
+        )
+        updated = await queries.load_reader_preferences(conn, reader.subscriber_id)
+    assert updated is not None
+    return _preferences_page(newsroom, updated, request.url.path, saved=True)
