@@ -1,0 +1,276 @@
+"""The stories API: a CMS or a wire desk posts stories; newsbot tags, plans and publishes them.
+
+``POST /api/stories`` with ``Authorization: Bearer $NEWSBOT_API_TOKEN`` and a JSON body
+``{title?, body, url?, topics?, breaking?, external_id?}`` answers with the story id, its topics, summary and the
+readers planned per channel (201 when new, 200 when the story, or its ``external_id``, was already there: retrying
+is safe). ``GET /api/stories/{id}`` returns the story with its delivery counts and social posts. The schema is
+served at ``/openapi.json`` and browsable at ``/docs``.
+
+Refusals, none of which writes anything: no token configured, 503 (the API is off until a token is set); a
+missing or wrong token, 401 (checked before the body is read, compared in constant time); a body larger than
+``NEWSBOT_MAX_API_BODY_BYTES``, 413 (checked while reading, before parsing); invalid fields, 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.types import Message
+
+from bot.errors import StoryRejected, TopicNotFound
+from bot.ingest import prepare_story
+from bot.newsroom import Newsroom
+from bot.publishing import publish_story
+from bot.story_input import check_story_url, parse_story
+from subscribers import queries
+
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")
+
+
+class StoryIn(BaseModel):
+    """A story as a CMS sends it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Council passes the 2027 budget",
+                    "body": "The city council on Friday approved the 2027 budget ...",
+                    "url": "https://fairview-gazette.example/council-budget",
+                    "topics": ["local"],
+                    "breaking": False,
+                    "external_id": "cms-48213",
+                }
+            ]
+        },
+    )
+
+    title: str | None = Field(default=None, max_length=300, description="Headline; derived from the lead if absent.")
+    body: str = Field(min_length=1, description="Plain text or Markdown (optional front matter); no HTML.")
+    url: str | None = Field(default=None, max_length=2000, description="Absolute http(s) link to the full story.")
+    topics: list[str] = Field(
+        default_factory=list, max_length=30, description="Topic slugs, names or aliases; the tagger adds more."
+    )
+    breaking: bool = Field(default=False, description="Breaking news: weekly-cadence chats get it now too.")
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Your own id; posting it again changes nothing."
+    )
+
+    @field_validator("title")
+    @classmethod
+    def _plain_title(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _MARKUP.search(value):
+            raise ValueError("must be plain text, without HTML markup")
+        return " ".join(value.split()) or None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return check_story_url(value)
+        except StoryRejected as exc:
+            raise ValueError(str(exc)) from None
+
+
+class StoryOut(BaseModel):
+    id: str
+    title: str
+    topics: list[str]
+    summary: str
+    breaking: bool
+    url: str | None
+    external_id: str | None
+    created: bool = Field(description="False when the story was already there: nothing new was queued.")
+    recipients: dict[str, int] = Field(description="Readers the story is queued for, per channel.")
+    social: list[str] = Field(description="Social destinations it will be posted to (new stories only).")
+
+
+class SocialPostOut(BaseModel):
+    destination: str
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class StoryStatusOut(BaseModel):
+    id: str
+    title: str
+    topics: list[str]
+    summary: str
+    breaking: bool
+    url: str | None
+    source: str | None
+    external_id: str | None
+    deliveries: dict[str, dict[str, int]] = Field(description="Per channel, deliveries by status.")
+    failures: dict[str, int] = Field(description="Failed deliveries by reason.")
+    social_posts: list[SocialPostOut]
+
+
+def newsroom_of(request: Request) -> Newsroom:
+    """The app's newsroom (as ``bot.web.newsroom_of``; not imported from there, which imports this module)."""
+    newsroom: Newsroom = request.app.state.newsroom
+    return newsroom
+
+
+def _check_token(request: Request) -> None:
+    expected = newsroom_of(request).settings.api_token
+    if not expected:
+        raise HTTPException(503, "the stories API is disabled: set NEWSBOT_API_TOKEN to enable it")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+class GuardedRoute(APIRoute):
+    """Checks the token, then reads the body against the size limit, before FastAPI parses anything."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            _check_token(request)
+            if request.method in ("POST", "PUT", "PATCH"):
+                request = await _within_limit(request, newsroom_of(request).settings.max_api_body_bytes)
+            return await handler(request)
+
+        return guarded
+
+
+async def _within_limit(request: Request, limit: int) -> Request:
+    too_large = HTTPException(413, f"request body is larger than {limit} bytes (NEWSBOT_MAX_API_BODY_BYTES)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    received = False
+
+    async def replay() -> Message:
+        nonlocal received
+        if received:
+            return {"type": "http.disconnect"}
+        received = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return Request(request.scope, replay)
+
+
+# Declared for the OpenAPI schema (so clients see the bearer scheme); GuardedRoute does the actual check.
+_bearer = HTTPBearer(auto_error=False, description="NEWSBOT_API_TOKEN")
+router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
+
+
+def _invalid(loc: tuple[str | int, ...], message: str, value: object) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}])
+
+
+@router.post(
+    "/stories",
+    response_model=StoryOut,
+    status_code=201,
+    responses={
+        200: {"description": "Already ingested (same story or external_id): nothing new queued", "model": StoryOut},
+        401: {"description": "Missing or wrong bearer token"},
+        413: {"description": "Body larger than NEWSBOT_MAX_API_BODY_BYTES"},
+        503: {"description": "The API is disabled: NEWSBOT_API_TOKEN is not set"},
+    },
+)
+async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom = Depends(newsroom_of)) -> StoryOut:
+    """Ingest a story: tag, summarise, queue it for its readers and its social destinations."""
+    settings = newsroom.settings
+    try:
+        draft = parse_story(story_in.body, max_bytes=settings.max_story_bytes)
+    except StoryRejected as exc:
+        raise _invalid(("body",), str(exc), story_in.body[:100]) from None
+    draft = dataclasses.replace(
+        draft,
+        title=story_in.title or draft.title,
+        url=story_in.url or draft.url,
+        breaking=story_in.breaking or draft.breaking,
+    )
+    for index, name in enumerate(story_in.topics):
+        try:
+            newsroom.taxonomy.resolve(name)
+        except TopicNotFound as exc:
+            raise _invalid(("topics", index), str(exc), name) from None
+    try:
+        story = prepare_story(
+            draft,
+            settings=settings,
+            taxonomy=newsroom.taxonomy,
+            tagger=newsroom.tagger,
+            extra_topics=story_in.topics,
+            source="api",
+            external_id=story_in.external_id,
+        )
+    except TopicNotFound as exc:  # a front matter topic in the body
+        raise _invalid(("body",), str(exc), exc.name) from None
+    except StoryRejected as exc:
+        raise _invalid(("body",), str(exc), story_in.body[:100]) from None
+    published = await publish_story(newsroom, story, actor="api")
+    stored = published.story
+    if not published.created:
+        response.status_code = 200
+    async with newsroom.engine.connect() as conn:
+        recipients = await queries.count_story_deliveries(conn, stored.id)
+    return StoryOut(
+        id=stored.id,
+        title=stored.title,
+        topics=list(stored.topics),
+        summary=stored.summary,
+        breaking=stored.breaking,
+        url=stored.url,
+        external_id=stored.external_id,
+        created=published.created,
+        recipients=recipients,
+        social=[destination.label for destination in published.social],
+    )
+
+
+@router.get(
+    "/stories/{story_id}",
+    response_model=StoryStatusOut,
+    responses={404: {"description": "No such story"}, 401: {"description": "Missing or wrong bearer token"}},
+)
+async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StoryStatusOut:
+    """A story with its delivery counts per channel and status, failure reasons and social posts."""
+    async with newsroom.engine.connect() as conn:
+        story = await queries.load_story(conn, story_id)
+        if story is None:
+            raise HTTPException(404, f"no story with id {story_id!r}")
+        deliveries = await queries.story_delivery_status_counts(conn, story_id)
+        failures = await queries.story_failure_reasons(conn, story_id)
+        posts = await queries.list_social_posts(conn, story_id)
+    return StoryStatusOut(
+        id=story.id,
+        title=story.title,
+        topics=list(story.topics),
+        summary=story.summary,
+        breaking=story.breaking,
+        url=story.url,
+        source=story.source,
+        external_id=story.external_id,
+        deliveries=deliveries,
+        failures=failures,
+        social_posts=[
+            SocialPostOut(destination=p.destination, status=p.status, attempts=p.attempts, last_error=p.last_error)
+            for p in posts
+        ],
+    )

@@ -1,0 +1,411 @@
+"""Editors push stories from Telegram (the bot's Application against the fake Bot API), the CLI and the API.
+
+Telegram updates are pushed into the fake Bot API in the real Bot API JSON shape and handed to the bot's
+Application one at a time, so every step is deterministic; everything the bot says goes over real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from telegram import Update
+from typer.testing import CliRunner, Result
+
+from bot.channels import build_channels
+from bot.cli import app as cli_app
+from bot.config import Settings, load_settings
+from bot.delivery import DeliveryWorker
+from bot.errors import ConfigurationError
+from bot.newsroom import Newsroom
+from bot.social import SocialPoster
+from bot.telegram_app import NewsbotApplication, build_application
+from bot.web import create_app
+from subscribers import queries
+from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
+from tests.editor_fixtures import API_TOKEN, EDITOR, OTHER_EDITOR, OUTLET_CHANNEL, READER, sample_story
+from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.http_endpoints import Webhook
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+
+
+class EditorChat:
+    """Talk to the bot as a Telegram user; each update is fully handled before the call returns."""
+
+    def __init__(self, application: NewsbotApplication, api: FakeBotAPI) -> None:
+        self.application = application
+        self.api = api
+
+    async def send(self, text: str, *, user_id: int = EDITOR, chat_id: int | None = None) -> list[str]:
+        """Send a message; returns the texts the bot sent in answer."""
+        before = len(self.api.sent_messages)
+        update = self.api.push_message(chat_id if chat_id is not None else user_id, text, user_id=user_id)
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+        return [sent.text for sent in self.api.sent_messages[before:]]
+
+    async def tap(self, message: dict[str, Any], label: str, *, user_id: int = EDITOR) -> dict[str, Any]:
+        """Press the button whose label contains *label*; returns the bot's answerCallbackQuery parameters."""
+        data = next(d for text, d in buttons(message) if label in text)
+        return await self.tap_data(message, data, user_id=user_id)
+
+    async def tap_data(self, message: dict[str, Any], data: str, *, user_id: int = EDITOR) -> dict[str, Any]:
+        chat_id = message["chat"]["id"]
+        mark = len(self.api.calls)
+        update = self.api.push_callback_query(chat_id, message["message_id"], data, user_id=user_id)
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+        answers = [params for method, params in self.api.calls[mark:] if method.lower() == "answercallbackquery"]
+        assert answers, f"the button {data!r} was not answered"
+        return answers[-1]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        return self.api.messages[(chat_id, message_id)]
+
+    def panel(self, chat_id: int = EDITOR) -> dict[str, Any]:
+        """The latest message with a Send button: the review panel of the open draft."""
+        panels = [m for (chat, _), m in sorted(self.api.messages.items()) if chat == chat_id and has_send(m)]
+        assert panels, "the bot showed no review panel"
+        return panels[-1]
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [(button["text"], button["callback_data"]) for row in rows for button in row]
+
+
+def has_send(message: dict[str, Any]) -> bool:
+    return any(text.startswith("Send to") for text, _ in buttons(message))
+
+
+@pytest.fixture
+async def editor_chat(desk: Newsroom, bot_api: FakeBotAPI) -> AsyncIterator[EditorChat]:
+    application = build_application(desk, polling=False)
+    async with application:
+        yield EditorChat(application, bot_api)
+
+
+@pytest.fixture
+async def readers(desk: Newsroom) -> None:
+    """Followers of north-korea: an instant chat, a weekly chat, an instant email; and a sports-only chat."""
+    await add_reader(desk, "north-korea", telegram_chat="101")
+    await add_reader(desk, "north-korea", telegram_chat="102", cadences={ChannelName.TELEGRAM: Cadence.WEEKLY})
+    await add_reader(desk, "north-korea", email="nk@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT})
+    await add_reader(desk, "sports", telegram_chat="103")
+
+
+async def count(newsroom: Newsroom, table: Any) -> int:
+    async with newsroom.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def audit_entries(newsroom: Newsroom) -> list[Any]:
+    async with newsroom.engine.connect() as conn:
+        return list(await conn.execute(select(audit_log).order_by(audit_log.c.id)))
+
+
+SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
+
+
+# --- /push and /story ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("readers")
+async def test_push_previews_the_exact_reader_message_with_topics_and_counts_and_sends_nothing_yet(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    (ask,) = await editor_chat.send("/push")
+    assert "Send the story" in ask
+
+    preview, panel_text = await editor_chat.send(SAMPLE)
+
+    expected = desk.renderer.telegram_message(sample_story(desk, breaking=True))
+    assert preview == expected and "BREAKING" in preview
+    assert "telegram 2, email 1 (total 3)" in panel_text
+    assert "Nothing goes out until you press Send" in panel_text
+    labels = [text for text, _ in buttons(editor_chat.panel())]
+    assert labels == ["✅ North Korea", "✅ US Politics", "✅ Russia", "Send to 3 readers", "Cancel"]
+    assert await count(desk, stories) == 0 and await count(desk, deliveries) == 0
+
+
+@pytest.mark.usefixtures("readers")
+async def test_send_queues_the_breaking_story_for_every_follower_and_audits_who_sent_it(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    await editor_chat.send("/push\n" + SAMPLE)
+
+    answer = await editor_chat.tap(editor_chat.panel(), "Send to")
+
+    assert answer["text"] == "Sent"
+    closed = [m for (chat, _), m in editor_chat.api.messages.items() if chat == EDITOR and "✅ Sent" in m["text"]]
+    assert len(closed) == 1 and "telegram 2, email 1 (total 3)" in closed[0]["text"]
+    assert "reply_markup" not in closed[0]
+    async with desk.engine.connect() as conn:
+        rows = list(await conn.execute(select(deliveries.c.channel, deliveries.c.priority)))
+        (story,) = list(await conn.execute(select(stories)))
+    assert sorted(channel for channel, _ in rows) == ["email", "telegram", "telegram"]
+    assert story.breaking is True and story.source == "telegram"
+    (entry,) = await audit_entries(desk)
+    assert entry.actor == f"telegram:{EDITOR}" and entry.action == "push" and entry.recipients == 3
+    assert entry.subject == story.id and entry.at is not None
+    assert json.loads(entry.details)["recipients"] == {"telegram": 2, "email": 1}
+
+
+@pytest.mark.usefixtures("readers")
+async def test_toggling_a_topic_updates_the_preview_and_the_counts(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/story " + SAMPLE)
+    panel = editor_chat.panel()
+    preview_before = editor_chat.message(EDITOR, panel["message_id"] - 1)["text"]
+    assert "#Russia" in preview_before and "BREAKING" not in preview_before
+
+    await editor_chat.tap(panel, "Russia")
+
+    panel = editor_chat.panel()
+    assert [text for text, _ in buttons(panel)][:3] == ["✅ North Korea", "✅ US Politics", "⬜ Russia"]
+    assert "#Russia" not in editor_chat.message(EDITOR, panel["message_id"] - 1)["text"]
+
+    await editor_chat.tap(panel, "North Korea")
+    panel = editor_chat.panel()
+    assert "telegram 0, email 0 (total 0)" in panel["text"]  # nobody here follows the remaining topic
+    await editor_chat.tap(panel, "North Korea")
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+
+    async with desk.engine.connect() as conn:
+        (story_id,) = (await conn.execute(select(stories.c.id))).scalars()
+        loaded = await queries.load_story(conn, story_id)
+    assert loaded is not None and loaded.topics == ("north-korea", "us-politics") and loaded.breaking is False
+    # a normal story reaches instant readers only: the weekly chat waits for the digest
+    assert await count(desk, deliveries) == 2
+
+
+async def test_send_without_any_topic_is_refused(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/story Our reporter met an old friend on Monday and they talked for an hour about nothing.")
+    panel = editor_chat.panel()
+    assert [text for text, _ in buttons(panel)] == ["Send to 0 readers", "Cancel"]
+    answer = await editor_chat.tap(panel, "Send to")
+    assert "Choose at least one topic" in answer["text"] and answer["show_alert"] is True
+    assert await count(desk, stories) == 0
+
+
+@pytest.mark.usefixtures("readers")
+async def test_cancel_sends_nothing_and_is_in_the_audit_log(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    panel = editor_chat.panel()
+
+    await editor_chat.tap(panel, "Cancel")
+
+    assert editor_chat.message(EDITOR, panel["message_id"])["text"] == "Cancelled: nothing was sent."
+    assert await count(desk, stories) == 0 and await count(desk, deliveries) == 0
+    (entry,) = await audit_entries(desk)
+    assert (entry.actor, entry.action, entry.recipients) == (f"telegram:{EDITOR}", "push.cancelled", 0)
+    again = await editor_chat.tap_data(panel, buttons(panel)[-2][1])  # Send on the cancelled draft
+    assert "closed" in again["text"] and await count(desk, stories) == 0
+
+
+async def test_cancel_command_drops_the_open_draft(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/push")
+    assert await editor_chat.send("/cancel") == ["Cancelled: nothing was sent."]
+    replies = await editor_chat.send(SAMPLE)  # no longer a draft: the reader side answers free text
+    assert await count(desk, stories) == 0 and not any("Send to" in r for r in replies)
+
+
+@pytest.mark.usefixtures("readers")
+async def test_a_second_tap_on_send_sends_nothing_twice(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    panel = editor_chat.panel()
+    send = next(data for text, data in buttons(panel) if text.startswith("Send to"))
+    await editor_chat.tap_data(panel, send)
+    again = await editor_chat.tap_data(panel, send)
+    assert "closed" in again["text"]
+    assert await count(desk, deliveries) == 3 and len(await audit_entries(desk)) == 1
+
+
+@pytest.mark.usefixtures("readers")
+async def test_pushing_an_already_published_story_says_so_and_reaches_nobody(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+    await editor_chat.send("/push " + SAMPLE)
+    assert "already published" in editor_chat.panel()["text"]
+    answer = await editor_chat.tap(editor_chat.panel(), "Send to")
+    assert answer["text"] == "Already published"
+    assert await count(desk, deliveries) == 3
+    assert [e.action for e in await audit_entries(desk)] == ["push", "push.duplicate"]
+
+
+async def test_a_rejected_story_is_explained_and_the_editor_can_send_it_again(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    await editor_chat.send("/push")
+    (refusal,) = await editor_chat.send("Kim Jong-un <b>said</b> something.")
+    assert refusal.startswith("Not sent: story text contains HTML markup")
+    preview, _ = await editor_chat.send(SAMPLE)
+    assert "BREAKING" in preview
+
+
+async def test_a_link_on_the_first_line_becomes_the_story_link(desk: Newsroom, editor_chat: EditorChat) -> None:
+    link = "https://fairview-gazette.example/north-korea"
+    preview, _ = await editor_chat.send(f"/story {link}\n{SAMPLE}")
+    assert f'<a href="{link}">' in preview
+    (refusal,) = await editor_chat.send(f"/story {link}")
+    assert "send the story's text along with the link" in refusal
+
+
+async def test_non_editors_get_editors_only_and_nothing_happens(
+    desk: Newsroom, editor_chat: EditorChat, bot_api: FakeBotAPI
+) -> None:
+    for command in ("/push", "/story " + SAMPLE, "/stats", "/push " + SAMPLE):
+        assert await editor_chat.send(command, user_id=READER) == ["editors only"]
+    replies = await editor_chat.send(SAMPLE, user_id=READER)
+    assert not any("Send to" in reply for reply in replies)
+
+    await editor_chat.send("/push " + SAMPLE)  # an editor's draft; a reader forges a tap on its Send button
+    send = next(data for text, data in buttons(editor_chat.panel()) if text.startswith("Send to"))
+    forged = await editor_chat.tap_data({"chat": {"id": READER}, "message_id": 1}, send, user_id=READER)
+    assert forged["text"] == "editors only" and forged["show_alert"] is True
+    assert await count(desk, stories) == 0 and await count(desk, audit_log) == 0
+
+
+async def test_editor_commands_are_refused_in_groups(desk: Newsroom, editor_chat: EditorChat) -> None:
+    replies = await editor_chat.send("/push " + SAMPLE, chat_id=-500)
+    assert replies == ["Editor commands work in a private chat with the bot, not in groups."]
+    assert await count(desk, stories) == 0
+
+
+@pytest.mark.usefixtures("readers")
+async def test_stats_shows_the_queue_and_the_last_stories_with_counts_by_status_and_reason(
+    desk: Newsroom, desk_settings: Settings, editor_chat: EditorChat, bot_api: FakeBotAPI
+) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+    bot_api.block(102)
+    channels = build_channels(desk_settings)
+    try:
+        await DeliveryWorker(desk, channels).drain()
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+
+    (stats,) = await editor_chat.send("/stats", user_id=OTHER_EDITOR)
+
+    lines = stats.splitlines()
+    assert lines[:3] == [
+        "<b>Queue</b>",
+        "deliveries: 0 pending (0 due now), 0 sending, 2 sent, 1 failed",
+        "social posts: 2 pending, 0 sent, 0 failed",
+    ]
+    assert lines[5].startswith("🔴 <b>President Donald Trump") and lines[5].endswith("(telegram)")
+    assert lines[6:] == [
+        "  telegram: 1 failed, 1 sent; email: 1 sent",
+        "  failed (1): telegram 403: Forbidden: bot was blocked by the user",
+    ]
+
+
+# --- CLI -----------------------------------------------------------------------------------------------
+
+
+def cli(settings: Settings, *args: str, input: str | None = None) -> Result:
+    env = {
+        "NEWSBOT_DATA_DIR": str(settings.data_dir),
+        "NEWSBOT_DATABASE_URL": settings.database_url,
+        "NEWSBOT_SECRET_KEY": "test-secret",
+        "NEWSBOT_DISTRIBUTION_FILE": str(settings.distribution_file or ""),
+    }
+    return CliRunner().invoke(cli_app, list(args), env=env, input=input)
+
+
+@pytest.mark.usefixtures("readers")
+async def test_cli_push_shows_the_message_and_counts_and_asks_first(desk: Newsroom, desk_settings: Settings) -> None:
+    declined = await asyncio.to_thread(cli, desk_settings, "push", str(SAMPLE_STORY), input="n\n")
+    assert declined.exit_code != 0
+    assert "BREAKING" in declined.stdout and "In a candid exchange" in declined.stdout
+    assert "readers now: telegram 2, email 1 (total 3)" in declined.stdout
+    assert f"social:  Telegram {OUTLET_CHANNEL}" in declined.stdout
+    assert "Send this breaking story to 3 readers now?" in declined.stdout
+    assert declined.stdout.rstrip().endswith("Nothing was sent.")
+    assert await count(desk, stories) == 0 and await count(desk, audit_log) == 0
+
+    accepted = await asyncio.to_thread(cli, desk_settings, "push", str(SAMPLE_STORY), "--topic", "world", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "queued for telegram 2, email 1; 2 social posts" in accepted.stdout
+    assert await count(desk, deliveries) == 3 and await count(desk, social_posts) == 2
+
+    again = await asyncio.to_thread(cli, desk_settings, "push", str(SAMPLE_STORY), "--yes")
+    assert again.exit_code == 0 and "Already published earlier" in again.stdout
+    assert await count(desk, deliveries) == 3
+
+
+@pytest.mark.usefixtures("readers")
+async def test_newsbot_audit_lists_who_did_what_when_and_to_how_many(
+    desk: Newsroom, desk_settings: Settings, editor_chat: EditorChat
+) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+    table = await asyncio.to_thread(cli, desk_settings, "audit")
+    assert table.exit_code == 0, table.stderr
+    assert f"telegram:{EDITOR}" in table.stdout and "push" in table.stdout and "3" in table.stdout
+
+    listing = await asyncio.to_thread(cli, desk_settings, "audit", "--json")
+    (entry,) = json.loads(listing.stdout)
+    assert entry["actor"] == f"telegram:{EDITOR}" and entry["action"] == "push" and entry["recipients"] == 3
+    assert entry["details"]["topics"] == ["north-korea", "us-politics", "russia"] and entry["at"]
+
+
+# --- the whole way -------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("readers")
+async def test_the_sample_story_pushed_from_telegram_cli_and_api_reaches_readers_once_and_social_once(
+    desk: Newsroom,
+    desk_settings: Settings,
+    editor_chat: EditorChat,
+    bot_api: FakeBotAPI,
+    webhook: Webhook,
+    smtp_sink: SmtpSink,
+) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+    from_cli = await asyncio.to_thread(cli, desk_settings, "push", str(SAMPLE_STORY), "--yes")
+    transport = httpx.ASGITransport(app=create_app(desk))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        from_api = await client.post(
+            "/api/stories",
+            json={"body": SAMPLE, "breaking": True},
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+    assert "Already published" in from_cli.stdout and from_api.status_code == 200
+
+    channels = build_channels(desk_settings.model_copy(update={"smtp_url": smtp_sink.url}))
+    try:
+        report = await DeliveryWorker(desk, channels).drain()
+        posted = await SocialPoster(desk, channels["telegram"]).drain()
+        assert await DeliveryWorker(desk, channels).drain() == type(report)()
+        assert (await SocialPoster(desk, channels["telegram"]).drain()).sent == 0
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+
+    message = desk.renderer.telegram_message(sample_story(desk, breaking=True))
+    assert report.sent == {"telegram": 2, "email": 1} and posted.sent == 2
+    assert bot_api.sent_to(101) == [message] and bot_api.sent_to(102) == [message] and bot_api.sent_to(103) == []
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [["nk@example.org"]]
+    assert bot_api.sent_to(OUTLET_CHANNEL) == [message]
+    (post,) = webhook.posts
+    assert post["title"].startswith(sample_story(desk).title[:30])
+    # the CLI stopped at its preview ("already published"); the API's duplicate is on record
+    assert [(e.actor, e.action) for e in await audit_entries(desk)] == [
+        (f"telegram:{EDITOR}", "push"),
+        ("api", "push.duplicate"),
+    ]
+
+
+def test_editor_ids_are_a_comma_separated_list_of_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_EDITOR_IDS", "4242, 4343")
+    assert load_settings().editor_ids == (4242, 4343)
+    monkeypatch.setenv("NEWSBOT_EDITOR_IDS", "4242,@someone")
+    with pytest.raises(ConfigurationError, match="NEWSBOT_EDITOR_IDS: must be Telegram user ids"):
+        load_settings()
