@@ -6,16 +6,26 @@ no Telegram token and no SMTP URL mean the file outboxes under the data director
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigurationError
 
 #: Used only when no secret is configured; links signed with it are refused outside demo data dirs.
 DEVELOPMENT_SECRET = "newsbot-development-secret-change-me"
+#: Weekday names for NEWSBOT_DIGEST_WEEKDAY, Monday first as in ISO 8601.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: Telegram's broadcast limits in messages per second: free, and with `allow_paid_broadcast` (paid in Stars).
+FREE_TELEGRAM_RATE = 30.0
+PAID_TELEGRAM_RATE = 1000.0
 
 
 class Settings(BaseSettings):
@@ -39,6 +49,103 @@ class Settings(BaseSettings):
     summary_chars: int = Field(default=500, ge=80, le=1500)
     delivery_batch_size: int = Field(default=200, gt=0, le=10_000)
     max_attempts: int = Field(default=5, ge=1, le=100)
+    #: `newsbot run`: where the web side listens; a webhook URL switches the bot from long polling to a webhook.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_url: str = ""
+    webhook_secret: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$")
+    #: Email readers: confirmation links expire, repeated signups of one address wait, hard bounces add up.
+    confirm_max_age: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    signup_cooldown: int = Field(default=600, ge=0, le=7 * 24 * 3600)
+    bounce_limit: int = Field(default=3, ge=1, le=100)
+    #: DKIM (both or neither): a PEM private key file and the DNS selector its public key is published under.
+    dkim_key_file: Path | None = None
+    dkim_selector: str = ""
+    #: The weekly digest goes out on this weekday, at this local time, in this IANA time zone.
+    digest_weekday: str = "monday"
+    digest_time: dt.time = dt.time(7, 0)
+    digest_timezone: str = "UTC"
+
+    @field_validator("dkim_key_file")
+    @classmethod
+    def _readable_key(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file (expected a PEM private key)")
+        return value
+
+    @field_validator("dkim_selector")
+    @classmethod
+    def _dkim_selector(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*", value):
+            raise ValueError("must be a DNS label such as newsbot2026 (the <selector>._domainkey TXT record)")
+        return value
+
+    @field_validator("digest_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        key = value.strip().lower()
+        matches = [day for day in WEEKDAYS if len(key) >= 3 and day.startswith(key)]
+        if len(matches) != 1:
+            raise ValueError(f"must be a weekday such as monday (one of {', '.join(WEEKDAYS)})")
+        return matches[0]
+
+    @field_validator("digest_time")
+    @classmethod
+    def _local_time(cls, value: dt.time) -> dt.time:
+        if value.tzinfo is not None:
+            raise ValueError("must be a local time such as 07:00; set the zone with NEWSBOT_DIGEST_TIMEZONE")
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            if value != "UTC":
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
+        return value
+
+    @model_validator(mode="after")
+    def _dkim_pair(self) -> Settings:
+        if bool(self.dkim_key_file) != bool(self.dkim_selector):
+            raise ValueError("NEWSBOT_DKIM_KEY_FILE and NEWSBOT_DKIM_SELECTOR must be set together")
+        return self
+    #: Telegram messages per second overall; unset means Telegram's limit: 30, or 1000 with paid broadcast.
+    telegram_rate: float | None = Field(default=None, gt=0, le=1000)
+    telegram_paid_broadcast: bool = False
+    smtp_connections: int = Field(default=4, ge=1, le=64)
+    #: Editors (Telegram user ids) may push stories; comma-separated in the environment.
+    editor_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    #: Bearer token of POST /api/stories; empty disables the API (503).
+    api_token: str = ""
+    max_api_body_bytes: int = Field(default=2_000_000, gt=0)
+    #: RSS/Atom feeds to ingest; comma- or space-separated URLs in the environment.
+    feeds: Annotated[tuple[str, ...], NoDecode] = ()
+    feed_interval: float = Field(default=300.0, ge=10)
+    feed_max_age_hours: float = Field(default=48.0, gt=0)
+    distribution_file: Path | None = None
+
+    @field_validator("editor_ids", mode="before")
+    @classmethod
+    def _editor_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = value.replace(",", " ").split()
+            if not all(item.lstrip("-").isdigit() for item in items):
+                raise ValueError("must be Telegram user ids (numbers) separated by commas, e.g. 12345,67890")
+            return tuple(int(item) for item in items)
+        return value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds(cls, value: object) -> object:
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if isinstance(items, list | tuple):
+            for url in items:
+                parts = urlsplit(str(url))
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise ValueError(f"{url!r} is not an http(s) feed URL")
+        return items
 
     @field_validator("telegram_api_url", "public_url")
     @classmethod
@@ -48,6 +155,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://news.example.org")
         return value.rstrip("/")
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError("must be the public https URL Telegram posts updates to, e.g. https://news.example.org/tg")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
@@ -55,7 +170,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://user:password@host:587 (schemes: smtp, smtps, smtp+starttls)")
         return value
 
-    @field_validator("topics_file", "templates_dir")
+    @field_validator("topics_file", "templates_dir", "distribution_file")
     @classmethod
     def _existing_path(cls, value: Path | None) -> Path | None:
         if value is not None and not value.exists():
@@ -74,6 +189,27 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'newsbot.sqlite3'}"
         return self
+
+    @model_validator(mode="after")
+    def _free_telegram_rate(self) -> Settings:
+        if self.telegram_rate and self.telegram_rate > FREE_TELEGRAM_RATE and not self.telegram_paid_broadcast:
+            raise ValueError(
+                f"NEWSBOT_TELEGRAM_RATE above {FREE_TELEGRAM_RATE:g} needs NEWSBOT_TELEGRAM_PAID_BROADCAST=1 "
+                "(Telegram answers 429 above 30 messages/s unless the bot pays for broadcasts)"
+            )
+        return self
+
+    @property
+    def telegram_messages_per_second(self) -> float:
+        """The overall Telegram send rate the worker keeps to."""
+        if self.telegram_rate:
+            return self.telegram_rate
+        return PAID_TELEGRAM_RATE if self.telegram_paid_broadcast else FREE_TELEGRAM_RATE
+
+    @property
+    def sends_in_flight(self) -> int:
+        """Concurrent sends that keep the Telegram rate over round trips of up to 100 ms: 8 at 30/s, 100 at 1000/s."""
+        return max(8, min(128, math.ceil(self.telegram_messages_per_second / 10)))
 
     @property
     def outbox_dir(self) -> Path:

@@ -25,6 +25,7 @@ from bot.channels import (
     RecipientMoved,
     TemporaryFailure,
 )
+from bot.digest import DigestMessages
 from bot.newsroom import Newsroom
 from bot.story_messages import MessageSource, StoryMessages
 from subscribers import queries
@@ -61,15 +62,18 @@ class DeliveryWorker:
         channels: Mapping[str, Channel],
         *,
         batch_size: int | None = None,
-        concurrency: int = 32,
+        concurrency: int | None = None,
         sources: Mapping[str, MessageSource] | None = None,
     ) -> None:
         self.newsroom = newsroom
         self.channels = channels
         self.batch_size = batch_size or newsroom.settings.delivery_batch_size
         #: Message builders by item kind (the part of ``item_key`` before the first ':').
-        self.sources: dict[str, MessageSource] = dict(sources or {StoryMessages.prefix: StoryMessages(newsroom)})
-        self._limit = asyncio.Semaphore(concurrency)
+        self.sources: dict[str, MessageSource] = dict(
+            sources or {StoryMessages.prefix: StoryMessages(newsroom), DigestMessages.prefix: DigestMessages(newsroom)}
+        )
+        # Enough sends in flight to keep the Telegram rate over real round trips; SMTP has its own pool.
+        self._limit = asyncio.Semaphore(concurrency or newsroom.settings.sends_in_flight)
         self._wake = asyncio.Event()
 
     async def recover(self) -> int:
@@ -155,19 +159,22 @@ class DeliveryWorker:
             return _outcome(item, DeliveryStatus.CANCELLED, "its story or digest no longer exists"), None
         try:
             async with self._limit:
-                receipt = await channel.send(message)
+                # A long Telegram digest comes as several messages, sent in order as one delivery.
+                for part in message if isinstance(message, tuple) else (message,):
+                    receipt = await channel.send(part)
         except RecipientMoved as moved:
             return self._retry(item, str(moved), delay=0.0, counts=False), _move(item, moved.new_address)
         except RecipientGone as gone:
-            status = AddressStatus.INACTIVE if item.channel == ChannelName.TELEGRAM else AddressStatus.BOUNCED
-            return self._failed(item, str(gone)), _deactivate(item, status, str(gone))
+            if item.channel == ChannelName.EMAIL:
+                return self._failed(item, str(gone)), _hard_bounce(item, str(gone), self.newsroom.settings.bounce_limit)
+            return self._failed(item, str(gone)), _deactivate(item, AddressStatus.INACTIVE, str(gone))
         except TemporaryFailure as temporary:
             return self._retry(item, str(temporary), delay=temporary.retry_after), None
         except (PermanentFailure, DeliveryFailed) as failure:
             return self._failed(item, str(failure)), None
         return _outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id), None
 
-    async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | None:
+    async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         source = self.sources.get(item.item_key.partition(":")[0])
         if source is None or item.address is None:
             return None
@@ -207,6 +214,13 @@ def _outcome(
 def _deactivate(item: queries.ClaimedDelivery, status: AddressStatus, reason: str) -> _SideEffect:
     async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
         await queries.deactivate_address(conn, item.channel, item.subscriber_id, status, reason, now)
+
+    return effect
+
+
+def _hard_bounce(item: queries.ClaimedDelivery, reason: str, limit: int) -> _SideEffect:
+    async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        await queries.record_hard_bounce(conn, item.channel, item.subscriber_id, reason, limit, now)
 
     return effect
 

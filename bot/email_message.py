@@ -24,6 +24,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, formataddr
 
 from bot.config import Settings
+from bot.dkim_signing import DkimSigner
 from bot.errors import InvalidSubscriber
 from bot.rendering import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail
 
@@ -157,6 +158,7 @@ class EmailTemplate:
         self._mailto = f"<mailto:unsubscribe@{self.domain}?subject=unsubscribe>"
         self._date_second = -1
         self._date = ""
+        self._dkim = DkimSigner.from_settings(settings)
 
     def _now(self) -> str:
         """RFC 5322 date, formatted at most once a second."""
@@ -200,7 +202,7 @@ class EmailTemplate:
             UNSUBSCRIBE_URL_SENTINEL: _qp_open(html.escape(unsubscribe_url)),
             PREFERENCES_URL_SENTINEL: _qp_open(html.escape(preferences_url)),
         }
-        return b"".join(
+        message = b"".join(
             (
                 self._head,
                 to_line,
@@ -212,3 +214,5 @@ class EmailTemplate:
                 self._tail,
             )
         )
+        # DKIM covers the personal headers too (To, List-Unsubscribe), so it is computed per reader.
+        return message if self._dkim is None else self._dkim.sign(message)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Settings
 from bot.errors import StoryRejected
@@ -31,6 +33,10 @@ class IngestResult:
     dry_run: bool = False
 
 
+#: Extra work done in the ingest transaction of a new story.
+AlsoOnCreate = Callable[[AsyncConnection, IngestResult], Awaitable[None]]
+
+
 def story_id_for(draft: StoryDraft) -> str:
     """The stable id: front matter ``id``, else a hash of the URL, else a hash of the normalised text."""
     if draft.id:
@@ -49,6 +55,8 @@ def prepare_story(
     tagger: TopicTagger,
     extra_topics: Iterable[str] = (),
     breaking: bool = False,
+    source: str | None = None,
+    external_id: str | None = None,
 ) -> Story:
     """Title, summary and topics for a draft; editor-given topics must exist (TopicNotFound otherwise)."""
     given = taxonomy.resolve_all([*draft.topics, *extra_topics])
@@ -71,22 +79,38 @@ def prepare_story(
         author=draft.author,
         published=draft.published,
         given_topics=tuple(given),
+        source=source,
+        external_id=external_id,
     )
 
 
-async def ingest_story(newsroom: Newsroom, story: Story, *, dry_run: bool = False) -> IngestResult:
-    """Store the story and queue it for its readers in one transaction; a duplicate changes nothing."""
+async def ingest_story(
+    newsroom: Newsroom, story: Story, *, dry_run: bool = False, also: AlsoOnCreate | None = None
+) -> IngestResult:
+    """Store the story and queue it for its readers in one transaction; a duplicate changes nothing.
+
+    *also* runs inside that transaction when the story is new (queue social posts, write the audit entry), so
+    either all of it is stored or none of it.
+    """
     now = datetime.now(UTC)
     if dry_run:
         async with newsroom.engine.connect() as conn:
             existing = await queries.load_story(conn, story.id)
+            if existing is None and story.external_id:
+                existing = await queries.load_story_by_external_id(conn, story.external_id)
             audience = await queries.count_story_audience(conn, story.topics, story.breaking)
         return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
     async with newsroom.engine.begin() as conn:
         created = await queries.save_story(conn, story, now)
         if not created:
+            # The same id, or the same external id under another id (the caller re-sent an edited story).
             stored = await queries.load_story(conn, story.id)
+            if stored is None and story.external_id:
+                stored = await queries.load_story_by_external_id(conn, story.external_id)
             return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
         await queries.plan_story_deliveries(conn, story, now)
         recipients = await queries.count_story_deliveries(conn, story.id)
-    return IngestResult(story=story, created=True, recipients=recipients)
+        result = IngestResult(story=story, created=True, recipients=recipients)
+        if also is not None:
+            await also(conn, result)
+    return result

@@ -6,7 +6,8 @@ depends on hidden globals and tests build exactly the pieces they need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,9 @@ class Newsroom:
     tagger: TopicTagger
     renderer: Renderer
     signer: LinkSigner
+    #: Called after a new story was stored and queued, whatever the door (bot, API, feed): `newsroom run`
+    #: registers its worker's and social poster's wake-ups here, so sending starts at once instead of at the next poll.
+    published_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Newsroom:
@@ -48,6 +52,10 @@ class Newsroom:
             renderer=Renderer(settings, taxonomy),
             signer=LinkSigner(settings.secret_key, settings.public_url),
         )
+
+    def notify_published(self) -> None:
+        for listener in self.published_listeners:
+            listener()
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -25,3 +25,7 @@ class Story:
     published: datetime | None = None
     #: Topics the editor named explicitly (always kept, even when the tagger would not assign them).
     given_topics: tuple[str, ...] = field(default=(), compare=False)
+    #: Where it came from ("cli", "telegram", "api", "feed"), for the audit trail and /stats.
+    source: str | None = field(default=None, compare=False)
+    #: The caller's own id (e.g. a CMS's), which makes API ingests idempotent even when the text changes.
+    external_id: str | None = field(default=None, compare=False)

@@ -7,6 +7,7 @@ mail plug in without touching the worker.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,9 +20,14 @@ from subscribers.schema import ChannelName
 
 
 class MessageSource(Protocol):
-    """Builds the message for one claimed delivery, or None when its item no longer exists (it is cancelled)."""
+    """Builds the message for one claimed delivery, or None when its item no longer exists (it is cancelled).
 
-    async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+    A tuple of messages is sent in order as one delivery (a Telegram digest longer than one message).
+    """
+
+    async def message_for(
+        self, item: queries.ClaimedDelivery, key: str, address: str
+    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         ...
 
 
@@ -40,12 +46,19 @@ class StoryMessages:
         self._newsroom = newsroom
         self._capacity = capacity
         self._rendered: OrderedDict[str, _RenderedStory] = OrderedDict()
+        # A batch asks for the same story hundreds of times at once: the first renders it, the rest wait for it.
+        self._rendering = asyncio.Lock()
 
     async def _render(self, story_id: str) -> _RenderedStory | None:
         cached = self._rendered.get(story_id)
         if cached is not None:
             self._rendered.move_to_end(story_id)
             return cached
+        async with self._rendering:
+            cached = self._rendered.get(story_id)
+            return cached if cached is not None else await self._load_and_render(story_id)
+
+    async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
         async with self._newsroom.engine.connect() as conn:
             story = await queries.load_story(conn, story_id)
         if story is None:

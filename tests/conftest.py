@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.editor_fixtures import desk, desk_settings, feed_host, webhook  # noqa: F401  (editor-side fixtures)
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.newsroom_fixtures import database_url, newsroom, settings  # noqa: F401  (fixtures shared by every test module)
 
@@ -17,6 +18,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # become a timedelta; the channel already accepts both forms, so this one warning is noise.
     config.addinivalue_line(
         "filterwarnings", "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
+    )
+    # Apprise imports the stdlib's imghdr for PGP mail, which we never use; Python 3.11 warns on that import.
+    config.addinivalue_line("filterwarnings", "ignore:'imghdr' is deprecated:DeprecationWarning")
+    # pytest resets warning filters around each test, undoing the one bot/channels/telegram.py installs on import.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Please use 'Bot.sendMessage' instead of:telegram.warnings.PTBUserWarning"
     )
 
 
@@ -42,3 +49,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.postgres_databases import drop_template_database
 
     drop_template_database()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once why tests were skipped, instead of one line per PostgreSQL variant."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.write_line(f"skipped {count}: {reason}")

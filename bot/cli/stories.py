@@ -11,9 +11,11 @@ from rich.table import Table
 
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
 from bot.config import Settings
+from bot.editors import cli_actor
 from bot.email_message import EmailTemplate
-from bot.ingest import IngestResult, ingest_story, prepare_story
+from bot.ingest import IngestResult, prepare_story
 from bot.newsroom import Newsroom
+from bot.publishing import publish_story
 from bot.story import Story
 from bot.story_input import read_story_file
 from bot.taxonomy import Taxonomy
@@ -62,6 +64,7 @@ def _prepare_all(newsroom: Newsroom, paths: list[Path], topics: list[str], break
             tagger=newsroom.tagger,
             extra_topics=topics,
             breaking=breaking,
+            source="cli",
         )
         for path in paths
     ]
@@ -80,7 +83,8 @@ def ingest(
 
     async def work(newsroom: Newsroom) -> list[IngestResult]:
         stories = _prepare_all(newsroom, paths, topic, breaking)
-        return [await ingest_story(newsroom, story, dry_run=dry_run) for story in stories]
+        # publish_story: ingest, plus social posts and the audit entry (bot.publishing)
+        return [(await publish_story(newsroom, s, actor=cli_actor(), dry_run=dry_run)).ingested for s in stories]
 
     results = run_command(with_newsroom(settings_of(ctx), work))
     for result in results:

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 
 import bot
 from bot.newsroom import Newsroom
-from bot.web import health
+from bot.web import health, reader_pages, stories_api
 
 
 def create_app(newsroom: Newsroom) -> FastAPI:
@@ -18,6 +18,8 @@ def create_app(newsroom: Newsroom) -> FastAPI:
     app = FastAPI(title="newsbot", version=bot.__version__, summary="Newsletter and social distribution for a newsroom")
     app.state.newsroom = newsroom
     app.include_router(health.router)
+    app.include_router(stories_api.router)
+    app.include_router(reader_pages.router)
     return app
 
 
