@@ -89,6 +89,7 @@ class DeliveryWorker:
             claimed = await queries.claim_due_deliveries(conn, self.batch_size, now)
         if not claimed:
             return []
+        await self._prepare(claimed)
         results = await asyncio.gather(*(self._deliver(item) for item in claimed))
         outcomes = [outcome for outcome, _ in results]
         side_effects = [effect for _, effect in results if effect is not None]
@@ -114,7 +115,7 @@ class DeliveryWorker:
             if await self.run_batch():
                 continue
             self._wake.clear()
-            async with self.newsroom.engine.connect() as conn:
+            async with self.newsroom.reader.connect() as conn:
                 next_due = await queries.next_retry_time(conn)
             timeout = poll_interval
             if next_due is not None:
@@ -144,7 +145,7 @@ class DeliveryWorker:
                 bucket[outcome.channel] += 1
             if progress is not None:
                 progress(len(outcomes))
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             report.deferred = await queries.count_due_deliveries(conn)
         return report
 
@@ -173,6 +174,16 @@ class DeliveryWorker:
         except (PermanentFailure, DeliveryFailed) as failure:
             return self._failed(item, str(failure)), None
         return _outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id), None
+
+    async def _prepare(self, claimed: list[queries.ClaimedDelivery]) -> None:
+        by_kind: dict[str, list[queries.ClaimedDelivery]] = {}
+        for item in claimed:
+            if item.address is not None:
+                by_kind.setdefault(item.item_key.partition(":")[0], []).append(item)
+        for kind, items in by_kind.items():
+            source = self.sources.get(kind)
+            if source is not None:
+                await source.prepare(items)
 
     async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         source = self.sources.get(item.item_key.partition(":")[0])

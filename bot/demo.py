@@ -120,7 +120,7 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
     channels = demo_outboxes(newsroom)
     delivery = await DeliveryWorker(newsroom, channels).drain()
 
-    async with newsroom.engine.connect() as conn:
+    async with newsroom.reader.connect() as conn:
         records = {
             (r.channel, r.address): r
             for r in await queries.list_deliveries(conn)

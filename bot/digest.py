@@ -18,10 +18,11 @@ can repeat the earlier parts (the same bounded duplicate window as a worker cras
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -144,7 +145,7 @@ async def queue_weekly_digests(newsroom: Newsroom, week: str | None = None, *, d
         opens = target.end.astimezone(zone)
         raise InvalidWeek(f"{target.key} is not over yet; its digest can be sent from {opens:%A %Y-%m-%d %H:%M %Z}")
     if dry_run:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             stories = await queries.load_week_stories(conn, target.start, target.end)
             queued = await queries.count_digest_audience(conn, target.key, target.start, target.end)
         return DigestReport(target.key, target.label, len(stories), queued, dry_run=True)
@@ -266,13 +267,24 @@ class DigestMessages:
         self._week_lock = asyncio.Lock()
         self._emails: OrderedDict[tuple[str, frozenset[str]], EmailTemplate] = OrderedDict()
         self._telegram: OrderedDict[tuple[str, frozenset[str]], tuple[str, ...]] = OrderedDict()
+        self._contents: OrderedDict[tuple[str, frozenset[str]], DigestContent] = OrderedDict()
+        #: Followed topics of the readers in the batch being sent, loaded in one query by `prepare`.
+        self._batch_follows: dict[int, frozenset[str]] = {}
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        """Before a batch: load its weeks and its readers' topics in one query, not one query per reader."""
+        for week_key in {item.item_key.partition(":")[2] for item in items}:
+            with contextlib.suppress(InvalidWeek):
+                await self._load_week(week_key)
+        async with self._newsroom.reader.connect() as conn:
+            self._batch_follows = await queries.followed_topics_of(conn, {item.subscriber_id for item in items})
 
     async def _load_week(self, key: str) -> _LoadedWeek:
         async with self._week_lock:  # a batch asks for the same week many times at once: load it once
             loaded = self._weeks.get(key)
             if loaded is None:
                 week = parse_week(key, digest_zone(self._newsroom.settings))
-                async with self._newsroom.engine.connect() as conn:
+                async with self._newsroom.reader.connect() as conn:
                     stories = await queries.load_week_stories(conn, week.start, week.end)
                 loaded = _LoadedWeek(week, stories, frozenset(t for s in stories for t in s.topics))
                 self._weeks[key] = loaded
@@ -310,13 +322,19 @@ class DigestMessages:
             loaded = await self._load_week(week_key)
         except InvalidWeek:
             return None
-        async with self._newsroom.engine.connect() as conn:
-            followed = await queries.followed_topics(conn, item.subscriber_id)
+        followed = self._batch_follows.get(item.subscriber_id)
+        if followed is None:
+            async with self._newsroom.reader.connect() as conn:
+                followed = await queries.followed_topics(conn, item.subscriber_id)
         effective = followed & loaded.topics
-        content = digest_content(loaded.stories, effective, self._newsroom.taxonomy)
-        if content is None:
+        if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest
         cache_key = (week_key, effective)
+        if cache_key not in self._contents:
+            content = digest_content(loaded.stories, effective, self._newsroom.taxonomy)
+            assert content is not None  # effective topics all have stories this week
+            self._cached(self._contents, cache_key, lambda: content)
+        content = self._contents[cache_key]
         if item.channel == ChannelName.TELEGRAM:
             parts = self._cached(self._telegram, cache_key, lambda: self._telegram_parts(loaded, content))
             if len(parts) == 1:

@@ -232,7 +232,7 @@ class EditorDesk:
 
     async def stats_text(self) -> str:
         now = datetime.now(UTC)
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             totals = await queries.delivery_status_totals(conn)
             due = await queries.count_due_deliveries(conn, now)
             social = await queries.social_post_status_totals(conn)
@@ -303,7 +303,7 @@ class EditorDesk:
                 f"Not sent: {html.escape(str(exc), quote=False)}\nFix it and send the story again, or /cancel."
             )
             return STORY
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             already = await queries.load_story(conn, story.id) is not None
         pending = PendingStory(
             nonce=secrets.token_hex(4),
@@ -322,7 +322,7 @@ class EditorDesk:
         assert chat is not None
         story = pending.current()
         preview = self.newsroom.renderer.telegram_message(story)
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             pending.recipients = await queries.count_story_audience(conn, story.topics, story.breaking)
         panel, keyboard = self._panel(pending)
         if pending.preview is None:

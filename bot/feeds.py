@@ -117,7 +117,7 @@ class FeedPoller:
 
     async def poll_feed(self, client: httpx.AsyncClient, url: str) -> FeedResult:
         """Fetch one feed conditionally and ingest its new entries; failures are recorded, not raised."""
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             state = await queries.load_feed_state(conn, url) or FeedState(url)
         now = datetime.now(UTC)
         try:
@@ -142,7 +142,7 @@ class FeedPoller:
     async def _ingest_entries(self, url: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
         keyed = {_entry_key(entry): entry for entry in entries}
         keyed.pop("", None)
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             known = await queries.known_feed_entries(conn, url, list(keyed))
         fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
         fresh.sort(key=lambda item: _published(item[1]) or now)  # oldest first, as they happened

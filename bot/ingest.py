@@ -94,7 +94,7 @@ async def ingest_story(
     """
     now = datetime.now(UTC)
     if dry_run:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             existing = await queries.load_story(conn, story.id)
             if existing is None and story.external_id:
                 existing = await queries.load_story_by_external_id(conn, story.external_id)

@@ -17,7 +17,7 @@ from bot.rendering import Renderer
 from bot.tagging import TopicTagger
 from bot.taxonomy import Taxonomy
 from bot.tokens import LinkSigner
-from subscribers.database import create_engine
+from subscribers.database import create_engine, read_only
 from subscribers.migrate import upgrade_database
 
 
@@ -32,6 +32,15 @@ class Newsroom:
     #: Called after a new story was stored and queued, whatever the door (bot, API, feed): `newsroom run`
     #: registers its worker's and social poster's wake-ups here, so sending starts at once instead of at the next poll.
     published_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def reader(self) -> AsyncEngine:
+        """The store for reads: ``newsroom.reader.connect()`` reads, ``newsroom.engine.begin()`` writes.
+
+        On SQLite every write transaction takes the write lock up front; reads through this view don't, so
+        readers (a worker rendering a batch, the web side) never wait for writers or for each other.
+        """
+        return read_only(self.engine)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Newsroom:

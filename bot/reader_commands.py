@@ -211,7 +211,7 @@ async def mytopics(update: Update, context: ChatContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
-    async with context.newsroom.engine.connect() as conn:
+    async with context.newsroom.reader.connect() as conn:
         reader = await queries.find_chat_reader(conn, str(chat.id))
     if reader is None or not reader.topics:
         await message.reply_text("This chat follows no topic yet. Pick some with /topics.")
@@ -278,7 +278,7 @@ async def stop(update: Update, context: ChatContext) -> None:
     if not await may_change_follows(update, context):
         await refuse(update)
         return
-    async with context.newsroom.engine.connect() as conn:
+    async with context.newsroom.reader.connect() as conn:
         reader = await queries.find_chat_reader(conn, str(chat.id))
     if reader is None:
         await message.reply_text("There is nothing to stop: this chat has no subscription. /start begins one.")
@@ -469,7 +469,7 @@ async def report_error(update: object, context: ChatContext) -> None:
 
 
 async def _followed(context: ChatContext, chat_id: int) -> list[str]:
-    async with context.newsroom.engine.connect() as conn:
+    async with context.newsroom.reader.connect() as conn:
         reader = await queries.find_chat_reader(conn, str(chat_id))
     return reader.topics if reader else []
 

@@ -274,7 +274,7 @@ class SocialPoster:
             if report.sent + report.retrying + report.failed + report.cancelled:
                 continue
             self._wake.clear()
-            async with self.newsroom.engine.connect() as conn:
+            async with self.newsroom.reader.connect() as conn:
                 next_due = await queries.next_social_retry_time(conn)
             timeout = poll_interval
             if next_due is not None:
@@ -288,7 +288,7 @@ class SocialPoster:
 
     async def _post(self, item: queries.ClaimedSocialPost, report: PostingReport) -> None:
         destination = self.distribution.destinations.get(item.destination)
-        async with self.newsroom.engine.connect() as conn:
+        async with self.newsroom.reader.connect() as conn:
             story = await queries.load_story(conn, item.story_id)
         status, error, provider_id, retry_at = DeliveryStatus.SENT, None, None, None
         if destination is None or story is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +25,11 @@ class MessageSource(Protocol):
 
     A tuple of messages is sent in order as one delivery (a Telegram digest longer than one message).
     """
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        """Called once per batch with the batch's items of this kind, before any `message_for`: the place to
+        load what the whole batch needs in one go."""
+        ...
 
     async def message_for(
         self, item: queries.ClaimedDelivery, key: str, address: str
@@ -59,7 +65,7 @@ class StoryMessages:
             return cached if cached is not None else await self._load_and_render(story_id)
 
     async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
-        async with self._newsroom.engine.connect() as conn:
+        async with self._newsroom.reader.connect() as conn:
             story = await queries.load_story(conn, story_id)
         if story is None:
             return None
@@ -72,6 +78,10 @@ class StoryMessages:
         if len(self._rendered) > self._capacity:
             self._rendered.popitem(last=False)
         return rendered
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        for story_id in {item.story_id for item in items if item.story_id is not None}:
+            await self._render(story_id)
 
     async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
         if item.story_id is None:

@@ -18,6 +18,17 @@ from sqlalchemy.sql.dml import Insert
 
 from bot.errors import ConfigurationError
 
+#: Execution option marking connections that only read (see :func:`read_only`).
+READ_ONLY_OPTION = "newsbot_read_only"
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same store (same pool) for reading only: on SQLite its transactions don't take the write lock.
+
+    Convention: ``engine.begin()`` for anything that writes, ``read_only(engine).connect()`` for reads.
+    """
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
+
 
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine for *database_url*; SQLite files get WAL mode, foreign keys and a busy timeout."""
@@ -49,7 +60,10 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (a deferred transaction that reads, then writes, fails at once
+        # when another writer got in between); readers must not, or they queue behind every write.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

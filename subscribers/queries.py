@@ -1213,21 +1213,34 @@ async def plan_digest_deliveries(
         literal(now, deliveries.c.created_at.type),
         literal(now, deliveries.c.updated_at.type),
     ).where(true())  # SQLite needs a WHERE to tell the SELECT's end from the ON CONFLICT clause
-    columns = ["item_key", "subscriber_id", "channel", "priority", "status", "attempts", "not_before", "created_at",
-               "updated_at"]
+    columns = [
+        "item_key",
+        "subscriber_id",
+        "channel",
+        "priority",
+        "status",
+        "attempts",
+        "not_before",
+        "created_at",
+        "updated_at",
+    ]
     result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
     return max(result.rowcount, 0)
 
 
 async def count_digest_audience(conn: AsyncConnection, week: str, start: datetime, end: datetime) -> dict[str, int]:
     """Per channel, how many digests planning *week* now would add (readers not yet queued for it)."""
-    audience = _digest_audience(start, end).where(
-        ~exists().where(
-            deliveries.c.item_key == digest_item_key(week),
-            deliveries.c.subscriber_id == addresses.c.subscriber_id,
-            deliveries.c.channel == addresses.c.channel,
+    audience = (
+        _digest_audience(start, end)
+        .where(
+            ~exists().where(
+                deliveries.c.item_key == digest_item_key(week),
+                deliveries.c.subscriber_id == addresses.c.subscriber_id,
+                deliveries.c.channel == addresses.c.channel,
+            )
         )
-    ).subquery()
+        .subquery()
+    )
     counts = {c.value: 0 for c in ChannelName}
     rows = await conn.execute(select(audience.c.channel, func.count()).group_by(audience.c.channel))
     counts.update({row[0]: row[1] for row in rows})
@@ -1249,8 +1262,14 @@ async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetim
     """The stories stored in [start, end) with their topics, newest first."""
     rows = list(
         await conn.execute(
-            select(stories.c.id, stories.c.title, stories.c.summary, stories.c.url, stories.c.breaking,
-                   stories.c.created_at)
+            select(
+                stories.c.id,
+                stories.c.title,
+                stories.c.summary,
+                stories.c.url,
+                stories.c.breaking,
+                stories.c.created_at,
+            )
             .where(stories.c.created_at >= start, stories.c.created_at < end)
             .order_by(stories.c.created_at.desc(), stories.c.id)
         )
@@ -1270,6 +1289,20 @@ async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetim
 async def followed_topics(conn: AsyncConnection, subscriber_id: int) -> frozenset[str]:
     rows = await conn.execute(select(follows.c.topic).where(follows.c.subscriber_id == subscriber_id))
     return frozenset(rows.scalars())
+
+
+async def followed_topics_of(conn: AsyncConnection, subscriber_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """What each of these subscribers follows (those following nothing map to an empty set)."""
+    ids = list(subscriber_ids)
+    found: dict[int, set[str]] = {subscriber_id: set() for subscriber_id in ids}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = await conn.execute(
+            select(follows.c.subscriber_id, follows.c.topic).where(follows.c.subscriber_id.in_(chunk))
+        )
+        for subscriber_id, topic in rows:
+            found[subscriber_id].add(topic)
+    return {subscriber_id: frozenset(topics) for subscriber_id, topics in found.items()}
 
 
 # --- Delivery status (`newsbot status`) ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
     channels = build_channels(newsroom.settings)
     worker = DeliveryWorker(newsroom, channels)
     try:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             due = await queries.count_due_deliveries(conn, datetime.now(UTC))
         if not show_progress or due == 0:
             return await worker.drain()
@@ -126,7 +126,7 @@ def status(
 
     async def work(newsroom: Newsroom) -> queries.DeliveryStatusReport:
         now = datetime.now(UTC)
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             return await queries.delivery_status_report(
                 conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - FAILURE_WINDOW
             )

@@ -89,7 +89,7 @@ def audit(
     """The audit log: who pushed, ingested or cancelled what, when, and to how many readers."""
 
     async def work(newsroom: Newsroom) -> list:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             return await list_audit(conn, limit)
 
     entries = run_command(with_newsroom(settings_of(ctx), work))

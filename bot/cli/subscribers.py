@@ -68,7 +68,7 @@ def subscribers_list(
     """List subscribers with their addresses, cadences and topics."""
 
     async def work(newsroom: Newsroom) -> list[queries.SubscriberView]:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             return await queries.list_subscribers(conn)
 
     views = run_command(with_newsroom(settings_of(ctx), work))

@@ -13,7 +13,7 @@ router = APIRouter()
 async def healthz(request: Request) -> JSONResponse:
     newsroom = request.app.state.newsroom
     try:
-        async with newsroom.engine.connect() as conn:
+        async with newsroom.reader.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any store failure means unhealthy; the reason is for the operator
         return JSONResponse({"status": "unhealthy", "store": str(exc)[:200]}, status_code=503)

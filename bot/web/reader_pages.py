@@ -163,7 +163,7 @@ async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = De
         subscriber_id = newsroom.signer.verify("unsubscribe", token)["subscriber_id"]
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
-    async with newsroom.engine.connect() as conn:
+    async with newsroom.reader.connect() as conn:
         current = await queries.find_email_of_subscriber(conn, subscriber_id)
     context = {
         "address": current.address if current else "",
@@ -222,7 +222,7 @@ async def _reader_for(newsroom: Newsroom, token: str) -> queries.ReaderPreferenc
         subscriber_id = newsroom.signer.verify("preferences", token)["subscriber_id"]
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
-    async with newsroom.engine.connect() as conn:
+    async with newsroom.reader.connect() as conn:
         reader = await queries.load_reader_preferences(conn, subscriber_id)
     if reader is None:
         return _notice(

@@ -228,7 +228,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
     stored = published.story
     if not published.created:
         response.status_code = 200
-    async with newsroom.engine.connect() as conn:
+    async with newsroom.reader.connect() as conn:
         recipients = await queries.count_story_deliveries(conn, stored.id)
     return StoryOut(
         id=stored.id,
@@ -251,7 +251,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
 )
 async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StoryStatusOut:
     """A story with its delivery counts per channel and status, failure reasons and social posts."""
-    async with newsroom.engine.connect() as conn:
+    async with newsroom.reader.connect() as conn:
         story = await queries.load_story(conn, story_id)
         if story is None:
             raise HTTPException(404, f"no story with id {story_id!r}")
