@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     summary_chars: int = Field(default=500, ge=80, le=1500)
     delivery_batch_size: int = Field(default=200, gt=0, le=10_000)
     max_attempts: int = Field(default=5, ge=1, le=100)
+    delivery_lease_seconds: int = Field(default=60, ge=5, le=3600)
     #: `newsbot run`: where the web side listens; a webhook URL switches the bot from long polling to a webhook.
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)

@@ -2,19 +2,29 @@
 
 Its whole life fits here (like arq's worker): claim a batch, render each item once, personalise per reader, send
 concurrently through the channels, then write every outcome of the batch in one transaction. Delivery state lives
-in the database, so a worker that dies loses nothing: rows it had claimed go back to the queue when a worker starts
-again, and only messages already handed to a channel but not yet recorded (at most one batch) can be sent twice.
+in the database, so a worker that dies loses nothing: rows it had claimed go back to the queue when another worker
+notices (at once on the same host, after ``NEWSBOT_DELIVERY_LEASE_SECONDS`` without a heartbeat elsewhere), and only
+messages already handed to a channel but not yet recorded (at most one batch) can be sent twice.
+
+Any number of workers, in one process or on several machines, share one store: claims never overlap (row locks on
+PostgreSQL, the single writer on SQLite), and Telegram's overall rate is split evenly between the live workers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 import re
+import socket
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels import (
     Channel,
@@ -28,10 +38,12 @@ from bot.channels import (
 from bot.digest import DigestMessages
 from bot.newsroom import Newsroom
 from bot.story_messages import MessageSource, StoryMessages
+from bot.telegram_rate_limit import TelegramRateLimiter
 from subscribers import queries
 from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
 
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_HOST = socket.gethostname()
 
 
 @dataclass
@@ -75,18 +87,72 @@ class DeliveryWorker:
         # Enough sends in flight to keep the Telegram rate over real round trips; SMTP has its own pool.
         self._limit = asyncio.Semaphore(concurrency or newsroom.settings.sends_in_flight)
         self._wake = asyncio.Event()
+        #: This worker in the `workers` registry; its claims carry the id, and its heartbeats keep them its own.
+        self.worker_id = uuid.uuid4().hex
+        self._lease = timedelta(seconds=newsroom.settings.delivery_lease_seconds)
+        #: Delivery workers alive at the last heartbeat, this one included; they split Telegram's overall rate.
+        self.live_workers = 1
 
     async def recover(self) -> int:
-        """Return deliveries a dead worker left claimed to the queue (one worker per SQLite store)."""
+        """Join the registry and return to the queue what dead workers left claimed; returns how many rows.
+
+        Workers registered from this host whose process is gone are dead at once (a restart after a crash resumes
+        immediately); workers elsewhere are dead when their heartbeat is older than the lease.
+        """
         now = datetime.now(UTC)
         async with self.newsroom.engine.begin() as conn:
-            return await queries.requeue_abandoned_deliveries(conn, claimed_before=now + timedelta(seconds=1), now=now)
+            await self._forget_dead_local_workers(conn)
+            await queries.unregister_workers(conn, [self.worker_id])
+            await queries.register_worker(conn, self.worker_id, _HOST, os.getpid(), now)
+            return await queries.requeue_orphaned_deliveries(conn, now, self._lease)
+
+    async def _forget_dead_local_workers(self, conn: AsyncConnection) -> None:
+        """Workers of this host whose process is gone are dead now, without waiting for their lease to run out."""
+        local = await queries.workers_on_host(conn, _HOST)
+        await queries.unregister_workers(
+            conn, [worker for worker, pid in local if worker != self.worker_id and not _process_exists(pid)]
+        )
+
+    async def heartbeat(self) -> None:
+        """Tell the others this worker is alive, reclaim the claims of dead ones, and take a fair share of the rate."""
+        now = datetime.now(UTC)
+        async with self.newsroom.engine.begin() as conn:
+            await self._forget_dead_local_workers(conn)
+            self.live_workers = await queries.heartbeat_worker(conn, self.worker_id, now, self._lease)
+            await queries.requeue_orphaned_deliveries(conn, now, self._lease)
+        limiter = getattr(self.channels.get(ChannelName.TELEGRAM.value), "rate_limiter", None)
+        if isinstance(limiter, TelegramRateLimiter):
+            limiter.share(self.live_workers)
+
+    async def leave(self) -> None:
+        async with self.newsroom.engine.begin() as conn:
+            await queries.unregister_workers(conn, [self.worker_id])
+
+    @contextlib.asynccontextmanager
+    async def on_duty(self) -> AsyncIterator[None]:
+        """Registered and heartbeating for as long as the block runs; unregistered after it, even on errors."""
+        await self.recover()
+        await self.heartbeat()
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self._lease.total_seconds() / 4)
+                await self.heartbeat()
+
+        beating = asyncio.create_task(beat(), name="delivery-heartbeat")
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            await self.leave()
 
     async def run_batch(self) -> list[queries.DeliveryOutcome]:
         """Claim, send and record one batch; returns its outcomes (empty when nothing is due)."""
         now = datetime.now(UTC)
         async with self.newsroom.engine.begin() as conn:
-            claimed = await queries.claim_due_deliveries(conn, self.batch_size, now)
+            claimed = await queries.claim_due_deliveries(conn, self.batch_size, now, self.worker_id)
         if not claimed:
             return []
         await self._prepare(claimed)
@@ -110,7 +176,10 @@ class DeliveryWorker:
         Between batches it sleeps until the next retry is due, :meth:`wake` is called, or *poll_interval* passes.
         A batch in flight when *stop* is set is finished and recorded, so a graceful stop sends nothing twice.
         """
-        await self.recover()
+        async with self.on_duty():
+            await self._run(stop, poll_interval)
+
+    async def _run(self, stop: asyncio.Event, poll_interval: float) -> None:
         while not stop.is_set():
             if await self.run_batch():
                 continue
@@ -129,7 +198,10 @@ class DeliveryWorker:
 
     async def drain(self, progress: ProgressCallback | None = None) -> DrainReport:
         """Send everything that is due now; stop when the only deliveries left wait for a later retry."""
-        await self.recover()
+        async with self.on_duty():
+            return await self._drain(progress)
+
+    async def _drain(self, progress: ProgressCallback | None) -> DrainReport:
         report = DrainReport()
         while True:
             outcomes = await self.run_batch()
@@ -242,3 +314,13 @@ def _move(item: queries.ClaimedDelivery, new_address: str) -> _SideEffect:
         await queries.move_address(conn, item.channel, item.address, new_address, now)
 
     return effect
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

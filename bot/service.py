@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import signal
 import socket
@@ -50,7 +51,20 @@ Loop = Callable[[asyncio.Event], Awaitable[None]]
 DIGEST_JOB = "weekly-digest"
 
 
-def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: DeliveryWorker) -> None:
+class Role(enum.StrEnum):
+    """What one ``newsbot run`` process does; a large deployment runs one bot, several workers, web replicas."""
+
+    WEB = "web"  # the web side: reader pages, stories API, health check
+    BOT = "bot"  # the Telegram bot, the scheduler (weekly digest) and the feed poller: run exactly one
+    WORKER = "worker"  # a delivery worker and social poster: run as many as the sending rate needs
+    ALL = "all"
+
+    @property
+    def parts(self) -> frozenset[Role]:
+        return frozenset((Role.WEB, Role.BOT, Role.WORKER)) if self is Role.ALL else frozenset((self,))
+
+
+def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: DeliveryWorker | None) -> None:
     """The scheduler's jobs (PTB's JobQueue): each queues deliveries, then wakes the worker to send them.
 
     The weekly digest goes out at ``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``.
@@ -64,7 +78,8 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
         report = await queue_weekly_digests(newsroom)
         queued = ", ".join(f"{channel} {count}" for channel, count in report.queued.items())
         logger.info("weekly digest %s: %d stories; queued %s", report.week, report.stories, queued)
-        worker.wake()
+        if worker is not None:  # workers in other processes find the digests at their next poll
+            worker.wake()
 
     at, days = digest_schedule(newsroom.settings)
     job_queue.run_daily(weekly_digest, at, days=days, name=DIGEST_JOB)
@@ -81,62 +96,75 @@ class Service:
     drive the service in its own event loop.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, role: Role = Role.ALL) -> None:
         self.settings = settings
+        self.role = role
         self.ready = asyncio.Event()
         self.web_url = ""
         self.newsroom: Newsroom | None = None
         self.worker: DeliveryWorker | None = None
         self.application: NewsbotApplication | None = None
 
-    def loops(self, newsroom: Newsroom, channels: dict[str, Channel], worker: DeliveryWorker) -> dict[str, Loop]:
-        """The background loops, by name; each one gets the stop event."""
-        social = SocialPoster(newsroom, channels["telegram"])  # posts to outlet channels and other networks
-        newsroom.published_listeners += [worker.wake, social.wake]
-        return {"delivery": worker.run, "social": social.run, "feeds": FeedPoller(newsroom).run}
+    def loops(self, newsroom: Newsroom, channels: dict[str, Channel], worker: DeliveryWorker | None) -> dict[str, Loop]:
+        """The background loops of this process's role, by name; each one gets the stop event."""
+        loops: dict[str, Loop] = {}
+        if worker is not None:
+            social = SocialPoster(newsroom, channels["telegram"])  # posts to outlet channels and other networks
+            newsroom.published_listeners += [worker.wake, social.wake]
+            loops |= {"delivery": worker.run, "social": social.run}
+        if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler
+            loops["feeds"] = FeedPoller(newsroom).run
+        return loops
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        sock = listen(settings.web_host, settings.web_port)
+        parts = self.role.parts
+        bot_live = Role.BOT in parts and bool(settings.telegram_token)
+        webhook = bot_live and bool(settings.webhook_url)
+        serve_web = Role.WEB in parts or webhook  # a webhook needs the web side to receive updates
+        sock = listen(settings.web_host, settings.web_port) if serve_web else None
         newsroom = channels = application = server = None
         tasks: dict[str, asyncio.Task[Any]] = {}
-        bot_live = bool(settings.telegram_token)
-        webhook = bot_live and bool(settings.webhook_url)
         try:
             newsroom = self.newsroom = await Newsroom.open(settings)
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
             channels = build_channels(settings)
-            worker = self.worker = DeliveryWorker(newsroom, channels)
-            application = self.application = build_application(
-                newsroom, email_channel=channels.get("email"), polling=not webhook
-            )
-            web = create_app(newsroom)
-            if webhook:
-                web.include_router(
-                    webhook_router(application, secret=webhook_secret(settings), path=webhook_path(settings))
+            worker = self.worker = DeliveryWorker(newsroom, channels) if Role.WORKER in parts else None
+            if Role.BOT in parts:
+                application = self.application = build_application(
+                    newsroom, email_channel=channels.get("email"), polling=not webhook
                 )
-            schedule_jobs(application, newsroom, worker)
+                schedule_jobs(application, newsroom, worker)
             self._log_channels(channels)
             if bot_live:
                 await start_bot(application, settings, webhook=webhook)
-            else:
+            elif application is not None:
                 await application.job_queue.start()  # the scheduler runs without a bot
-            server = _WebServer(uvicorn.Config(web, log_level="warning", access_log=False, lifespan="auto"))
-            tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
-            await _started(server, tasks["web"])
+            if serve_web:
+                web = create_app(newsroom)
+                if webhook:
+                    web.include_router(
+                        webhook_router(application, secret=webhook_secret(settings), path=webhook_path(settings))
+                    )
+                server = _WebServer(uvicorn.Config(web, log_level="warning", access_log=False, lifespan="auto"))
+                tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+                await _started(server, tasks["web"])
             for name, loop in self.loops(newsroom, channels, worker).items():
                 tasks[name] = asyncio.create_task(loop(stop), name=name)
-            host, port = sock.getsockname()[:2]
-            self.web_url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-            logger.info("web side on %s (GET /healthz)", self.web_url)
-            logger.info("running: %s; Ctrl+C or SIGTERM stops", ", ".join(["web", *(n for n in tasks if n != "web")]))
+            if serve_web:
+                host, port = sock.getsockname()[:2]
+                self.web_url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+                logger.info("web side on %s (GET /healthz)", self.web_url)
+            running = [*tasks, *(["bot"] if bot_live else []), *(["scheduler"] if application is not None else [])]
+            logger.info("running: %s (role %s); Ctrl+C or SIGTERM stops", ", ".join(running), self.role)
             self.ready.set()
             await _until_stopped_or_failed(stop, tasks)
         finally:
             stop.set()
             await self._shut_down(application, server, tasks, bot_live)
-            sock.close()
+            if sock is not None:
+                sock.close()
             if channels is not None:
                 for channel in channels.values():
                     await channel.aclose()
@@ -244,7 +272,7 @@ async def _until_stopped_or_failed(stop: asyncio.Event, tasks: dict[str, asyncio
             logger.error("the %s loop ended unexpectedly: %r; stopping", name, error)
 
 
-async def serve_until_signalled(settings: Settings) -> None:
+async def serve_until_signalled(settings: Settings, role: Role = Role.ALL) -> None:
     """Run the service until SIGINT or SIGTERM; a second signal while stopping is only acknowledged."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -259,7 +287,7 @@ async def serve_until_signalled(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await Service(settings).run(stop)
+        await Service(settings, role).run(stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -66,6 +66,11 @@ class SlidingWindow:
         limit = max(1, int(rate))
         return cls(limit, limit / rate)
 
+    def retune(self, rate: float) -> None:
+        """Change the rate in place; requests in flight and recent ones keep counting."""
+        self.limit = max(1, int(rate))
+        self.period = self.limit / rate
+
     def delay(self, now: float) -> float | None:
         """0 when a request may start now, else seconds until a slot frees; None: wait for an answer first."""
         expiries = self._expiries
@@ -118,6 +123,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         group_chat: tuple[int, float] = GROUP_CHAT_LIMIT,
         clock: Clock = time.monotonic,
     ) -> None:
+        self.messages_per_second = messages_per_second
         self.overall = SlidingWindow.per_second(messages_per_second)
         # Sends are also spaced evenly (1/rate apart, catching up at most `_CATCH_UP` seconds when late): without
         # pacing the window opens a second's worth at once, the burst queues up in the client and in the server,
@@ -171,6 +177,15 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
                 self.overall.release(self._clock())
         finally:
             chat.release(self._clock())
+
+    def share(self, workers: int) -> None:
+        """Use 1/*workers* of the configured rate, so that workers sending together keep to Telegram's limit.
+
+        Each delivery worker learns how many workers are alive from the registry at every heartbeat.
+        """
+        rate = self.messages_per_second / max(1, workers)
+        self.overall.retune(rate)
+        self._spacing = 1.0 / rate
 
     def pause(self, seconds: float) -> None:
         """Hold back every request for *seconds* from now (Telegram's ``retry_after``)."""

@@ -19,6 +19,15 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration shipped with this version of newsbot."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> str | None:
     """Bring the schema to *revision*; returns the revision the database is at afterwards."""
     async with engine.begin() as connection:

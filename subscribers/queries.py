@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +32,7 @@ from subscribers.schema import (
     stories,
     story_topics,
     subscribers,
+    workers,
 )
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for IN lists and multi-row VALUES.
@@ -343,11 +344,15 @@ class ClaimedDelivery:
     attempts: int
 
 
-async def claim_due_deliveries(conn: AsyncConnection, limit: int, now: datetime) -> list[ClaimedDelivery]:
-    """Take up to *limit* due deliveries (breaking first, then oldest) and mark them as being sent.
+async def claim_due_deliveries(
+    conn: AsyncConnection, limit: int, now: datetime, worker_id: str | None = None
+) -> list[ClaimedDelivery]:
+    """Take up to *limit* due deliveries (breaking first, then oldest) and mark them as being sent by *worker_id*.
 
-    Rows whose address is no longer active are returned with ``address=None`` so the caller cancels them: an
-    unsubscribe takes effect before the next send.
+    PostgreSQL's ``FOR UPDATE SKIP LOCKED`` lets concurrent workers claim disjoint batches; SQLite gets the same
+    from its single writer (the transaction holds the write lock from BEGIN IMMEDIATE). Rows whose address is no
+    longer active are returned with ``address=None`` so the caller cancels them: an unsubscribe takes effect
+    before the next send.
     """
     due = (
         select(deliveries.c.id)
@@ -360,7 +365,9 @@ async def claim_due_deliveries(conn: AsyncConnection, limit: int, now: datetime)
     if not ids:
         return []
     await conn.execute(
-        update(deliveries).where(deliveries.c.id.in_(ids)).values(status=DeliveryStatus.SENDING.value, updated_at=now)
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(status=DeliveryStatus.SENDING.value, claimed_by=worker_id, updated_at=now)
     )
     active_address = case((addresses.c.status == AddressStatus.ACTIVE.value, addresses.c.address), else_=None)
     rows = await conn.execute(
@@ -435,17 +442,46 @@ async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[DeliveryOutc
         )
 
 
-async def requeue_abandoned_deliveries(conn: AsyncConnection, claimed_before: datetime, now: datetime) -> int:
-    """Return deliveries left in 'sending' by a worker that died to the queue; returns how many.
+async def register_worker(conn: AsyncConnection, worker_id: str, host: str, pid: int, now: datetime) -> None:
+    await conn.execute(workers.insert().values(id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now))
 
-    A message that was sent but not yet recorded when the worker died is sent again: that is the (bounded)
-    duplicate window, at most one worker batch.
+
+async def heartbeat_worker(conn: AsyncConnection, worker_id: str, now: datetime, lease: timedelta) -> int:
+    """Record that *worker_id* is alive; returns how many workers are alive now (itself included)."""
+    await conn.execute(update(workers).where(workers.c.id == worker_id).values(heartbeat_at=now))
+    return (
+        await conn.execute(select(func.count()).select_from(workers).where(workers.c.heartbeat_at >= now - lease))
+    ).scalar_one()
+
+
+async def unregister_workers(conn: AsyncConnection, worker_ids: Iterable[str]) -> None:
+    ids = list(worker_ids)
+    if ids:
+        await conn.execute(delete(workers).where(workers.c.id.in_(ids)))
+
+
+async def workers_on_host(conn: AsyncConnection, host: str) -> list[tuple[str, int]]:
+    """(worker id, pid) of the workers registered from *host*, so that dead local processes can be told apart."""
+    rows = await conn.execute(select(workers.c.id, workers.c.pid).where(workers.c.host == host))
+    return [(row.id, row.pid) for row in rows]
+
+
+async def requeue_orphaned_deliveries(conn: AsyncConnection, now: datetime, lease: timedelta) -> int:
+    """Return to the queue what dead workers had claimed; returns how many rows.
+
+    A worker is dead when its heartbeat is older than *lease* or it is no longer registered. A message it had
+    handed to a channel but not yet recorded is sent again: the duplicate window, at most one batch per dead worker.
     """
+    alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - lease)
     result = await conn.execute(
         update(deliveries)
-        .where(deliveries.c.status == DeliveryStatus.SENDING.value, deliveries.c.updated_at < claimed_before)
-        .values(status=DeliveryStatus.PENDING.value, updated_at=now)
+        .where(
+            deliveries.c.status == DeliveryStatus.SENDING.value,
+            or_(deliveries.c.claimed_by.is_(None), deliveries.c.claimed_by.not_in(alive)),
+        )
+        .values(status=DeliveryStatus.PENDING.value, claimed_by=None, updated_at=now)
     )
+    await conn.execute(delete(workers).where(workers.c.heartbeat_at < now - lease))
     return result.rowcount
 
 

@@ -204,6 +204,8 @@ deliveries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
+    # The worker (workers.id) holding a 'sending' row; if it stops heartbeating, the row goes back to the queue.
+    Column("claimed_by", String(64)),
     UniqueConstraint("item_key", "subscriber_id", "channel"),
     CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
     # The worker's claim query: due pending rows, breaking first, oldest first.
@@ -264,4 +266,15 @@ feed_entries = Table(
     Column("entry_key", String(2000), primary_key=True),
     Column("story_id", ForeignKey("stories.id", ondelete="SET NULL")),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    # Delivery workers alive now: each heartbeats; the live count splits Telegram's overall rate between them.
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
 )

@@ -13,7 +13,7 @@ from bot.newsroom import Newsroom
 from bot.story import Story
 from subscribers import queries
 from subscribers.database import create_engine
-from subscribers.migrate import upgrade_database
+from subscribers.migrate import head_revision, upgrade_database
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries, follows, metadata
 from tests.newsroom_fixtures import add_reader
 
@@ -31,7 +31,7 @@ async def test_migrations_create_exactly_the_schema_the_code_uses(newsroom: News
 
 
 async def test_migrating_twice_is_harmless_and_reports_the_revision(newsroom: Newsroom) -> None:
-    assert await upgrade_database(newsroom.engine) == "0002"
+    assert await upgrade_database(newsroom.engine) == head_revision()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -44,7 +44,7 @@ async def test_sqlite_store_runs_in_wal_mode_with_foreign_keys(newsroom: Newsroo
 async def test_store_directory_is_created_on_first_use(tmp_path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'dir' / 'store.db'}")
     try:
-        assert await upgrade_database(engine) == "0002"
+        assert await upgrade_database(engine) == head_revision()
     finally:
         await engine.dispose()
     assert (tmp_path / "nested" / "dir" / "store.db").exists()
@@ -200,7 +200,7 @@ async def test_upgrading_a_populated_store_keeps_every_row(tmp_path) -> None:
                 " not_before, created_at, updated_at) VALUES ('story:s1', 's1', 1, 'telegram', 10, 'sent', 1,"
                 " :now, :now, :now)"
             ), {"now": now.replace(tzinfo=None)})
-        assert await upgrade_database(engine) == "0002"
+        assert await upgrade_database(engine) == head_revision()
         async with engine.connect() as conn:
             for table in ("stories", "story_topics", "deliveries"):
                 count = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()

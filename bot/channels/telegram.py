@@ -68,6 +68,11 @@ class TelegramChannel:
         self._initialized = False
         self._init_lock = asyncio.Lock()
 
+    @property
+    def rate_limiter(self) -> BaseRateLimiter[Any] | None:
+        """The limiter holding sends back (None without one); delivery workers split its rate between them."""
+        return getattr(self.bot, "rate_limiter", None)
+
     @classmethod
     def from_settings(
         cls,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
 
 from bot.cli.console import app, run_command, settings_of
-from bot.service import serve_until_signalled
+from bot.service import Role, serve_until_signalled
 
 #: Loggers that would be noise at INFO; httpx would also print every Bot API URL, and those contain the token.
 _QUIET = ("httpx", "httpcore", "apscheduler", "alembic", "uvicorn.error", "telegram.ext.Updater")
@@ -24,7 +25,16 @@ def configure_logging() -> None:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Serve everything until Ctrl+C or SIGTERM: the Telegram bot, the web side, deliveries and scheduled jobs."""
+def run(
+    ctx: typer.Context,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="What this process does: web (pages, API), bot (Telegram, scheduler, feeds: run one), "
+            "worker (deliveries, social posts: run many), or all of it."
+        ),
+    ] = Role.ALL,
+) -> None:
+    """Serve until Ctrl+C or SIGTERM: the Telegram bot, the web side, deliveries and scheduled jobs."""
     configure_logging()
-    run_command(serve_until_signalled(settings_of(ctx)))
+    run_command(serve_until_signalled(settings_of(ctx), role))
