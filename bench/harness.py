@@ -6,6 +6,7 @@ Each measured part runs in its own process so that its wall time, CPU time and p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -156,6 +157,120 @@ def add_bench_readers(
     db.execute("ANALYZE")
     db.close()
     return followers
+
+
+def add_bench_readers_postgres(
+    dsn: str,
+    count: int,
+    *,
+    story_topic_share: float,
+    telegram_cadence: str = "instant",
+    email_cadence: str | None = None,
+    email_share: float = 0.0,
+    topics_per_reader: int = 3,
+    telegram: bool = True,
+) -> int:
+    """The readers of :func:`add_bench_readers`, written into a migrated PostgreSQL database with COPY.
+
+    *dsn* is a plain ``postgresql://`` URL (asyncpg's). Same readers, same ids, same follows; returns how many
+    follow "north-korea". Ends with VACUUM ANALYZE, so plans and visibility maps are those of a settled store.
+    """
+    import asyncio
+
+    import asyncpg
+
+    async def fill() -> int:
+        db = await asyncpg.connect(dsn)
+        try:
+            now = datetime.now(UTC)
+            start = await db.fetchval("SELECT coalesce(max(id), 0) FROM subscribers") + 1
+            followers = 0
+            step = 50_000
+            for low in range(start, start + count, step):
+                ids = range(low, min(low + step, start + count))
+                async with db.transaction():
+                    await db.copy_records_to_table(
+                        "subscribers", records=[(i, now) for i in ids], columns=["id", "created_at"]
+                    )
+                    columns = ["subscriber_id", "channel", "address", "cadence", "status", "breaking_email",
+                               "bounce_count", "confirmed_at", "created_at", "updated_at"]
+                    rows = []
+                    if telegram:
+                        rows += [(i, "telegram", str(10_000_000 + i), telegram_cadence, "active", False, 0, None,
+                                  now, now) for i in ids]
+                    if email_cadence and email_share:
+                        rows += [(i, "email", f"reader{i}@example.org", email_cadence, "active", False, 0, now, now,
+                                  now) for i in ids if (i * 7919) % 1000 < email_share * 1000]
+                    if rows:
+                        await db.copy_records_to_table("addresses", records=rows, columns=columns)
+                    follows = set()
+                    for i in ids:
+                        if (i * 7919) % 1000 < story_topic_share * 1000:
+                            follows.add((i, "north-korea"))
+                            followers += 1
+                        for k in range(topics_per_reader):
+                            follows.add((i, OTHER_TOPICS[(i * (k + 3) + k) % len(OTHER_TOPICS)]))
+                    await db.copy_records_to_table(
+                        "follows", records=[(i, topic, now) for i, topic in follows],
+                        columns=["subscriber_id", "topic", "created_at"],
+                    )
+            for table in ("subscribers", "addresses"):
+                await db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(max(id), 1), max(id) IS NOT NULL)"
+                    f" FROM {table}"
+                )
+            await db.execute("VACUUM ANALYZE")
+            return followers
+        finally:
+            await db.close()
+
+    return asyncio.run(fill())
+
+
+def run_children(
+    argvs: Sequence[Sequence[str | Path]], env: dict[str, str], cwd: Path, *, timeout: float = 600.0
+) -> list[ChildRun]:
+    """Start several commands at once and measure each like :func:`run_child` (wall time from the common start).
+
+    A failure, or anything still running after *timeout* seconds (then killed), stops the benchmark.
+    """
+    with contextlib.ExitStack() as files:
+        outs = [(files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile()))
+                for _ in argvs]
+        started = time.perf_counter()
+        children = [
+            subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd, stdout=out, stderr=err)
+            for argv, (out, err) in zip(argvs, outs, strict=True)
+        ]
+        finished: dict[int, ChildRun] = {}
+        failure = ""
+        while len(finished) < len(children) and not failure:
+            if time.perf_counter() - started > timeout:
+                failure = f"{len(children) - len(finished)} of {len(children)} children still ran after {timeout:.0f} s"
+                break
+            for child, (out, err) in zip(children, outs, strict=True):
+                if child.pid in finished:
+                    continue
+                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if pid == 0:
+                    continue
+                wall = time.perf_counter() - started
+                child.returncode = os.waitstatus_to_exitcode(status)
+                out.seek(0)
+                err.seek(0)
+                if child.returncode != 0:
+                    failure = f"{' '.join(map(str, child.args))} failed:\n{err.read().decode(errors='replace')}"
+                finished[child.pid] = ChildRun(
+                    wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+                )
+            time.sleep(0.01)
+        if failure:
+            for child in children:
+                if child.pid not in finished:
+                    child.kill()
+                    child.wait()
+            sys.exit(failure)
+    return [finished[child.pid] for child in children]
 
 
 def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:

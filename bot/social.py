@@ -52,6 +52,8 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 #: Longest a single post may take before it counts as a temporary failure.
 POST_TIMEOUT = 60.0
+#: A post still 'sending' this long after it was claimed outlived its poster (a batch ends within POST_TIMEOUT).
+ABANDONED_AFTER = timedelta(seconds=2 * POST_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,16 +246,16 @@ class SocialPoster:
     async def run_batch(self) -> PostingReport:
         """Claim due posts, send them concurrently (each bounded by a timeout), record each outcome."""
         report = PostingReport()
+        now = self.clock()
         async with self.newsroom.engine.begin() as conn:
-            claimed = await queries.claim_due_social_posts(conn, self.batch_size, self.clock())
+            await queries.requeue_abandoned_social_posts(conn, now, now - ABANDONED_AFTER)
+            claimed = await queries.claim_due_social_posts(conn, self.batch_size, now)
         if claimed:
             await asyncio.gather(*(self._post(item, report) for item in claimed))
         return report
 
     async def drain(self) -> PostingReport:
         """Send everything due now; posts waiting for a later retry stay queued."""
-        async with self.newsroom.engine.begin() as conn:
-            await queries.requeue_abandoned_social_posts(conn, self.clock())
         total = PostingReport()
         while True:
             report = await self.run_batch()
@@ -267,8 +269,6 @@ class SocialPoster:
 
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 5.0) -> None:
         """Post until *stop* is set, sleeping until the next retry, a :meth:`wake` or *poll_interval*."""
-        async with self.newsroom.engine.begin() as conn:
-            await queries.requeue_abandoned_social_posts(conn, self.clock())
         while not stop.is_set():
             report = await self.run_batch()
             if report.sent + report.retrying + report.failed + report.cancelled:

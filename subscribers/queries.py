@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, Subquery
 
 from bot.story import Story
 from subscribers.database import insert_ignoring_conflicts, reserve_ids
@@ -273,9 +273,17 @@ async def plan_story_deliveries(conn: AsyncConnection, story: Story, now: dateti
         return 0
     audience = _story_audience(story.topics, story.breaking).subquery()
     priority = Priority.BREAKING if story.breaking else Priority.NORMAL
+    return await _queue_deliveries(conn, audience, story_item_key(story.id), priority, now, story_id=story.id)
+
+
+async def _queue_deliveries(
+    conn: AsyncConnection, audience: Subquery, item_key: str, priority: Priority, now: datetime, *, story_id: str | None
+) -> int:
+    """``INSERT INTO deliveries ... SELECT`` one pending row per (subscriber, channel) of *audience*; returns how many
+    were added (existing (item, subscriber, channel) rows are left alone)."""
     source = select(
-        literal(story_item_key(story.id)),
-        literal(story.id),
+        literal(item_key),
+        literal(story_id, deliveries.c.story_id.type),
         audience.c.subscriber_id,
         audience.c.channel,
         literal(int(priority)),
@@ -285,18 +293,8 @@ async def plan_story_deliveries(conn: AsyncConnection, story: Story, now: dateti
         literal(now, deliveries.c.created_at.type),
         literal(now, deliveries.c.updated_at.type),
     ).where(true())  # SQLite needs a WHERE to tell the SELECT's end from the ON CONFLICT clause
-    columns = [
-        "item_key",
-        "story_id",
-        "subscriber_id",
-        "channel",
-        "priority",
-        "status",
-        "attempts",
-        "not_before",
-        "created_at",
-        "updated_at",
-    ]
+    columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", "status", "attempts",
+               "not_before", "created_at", "updated_at"]  # fmt: skip
     result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
     return max(result.rowcount, 0)
 
@@ -740,11 +738,15 @@ async def record_social_post(
     )
 
 
-async def requeue_abandoned_social_posts(conn: AsyncConnection, now: datetime) -> int:
-    """Posts a dead poster left in 'sending' go back to the queue (one poster per store)."""
+async def requeue_abandoned_social_posts(conn: AsyncConnection, now: datetime, claimed_before: datetime) -> int:
+    """Posts claimed before *claimed_before* and still 'sending' were left by a dead poster: back to the queue.
+
+    A live poster records every post within its timeout, so only posts older than that can be abandoned; posters
+    in several worker processes never take each other's posts in flight.
+    """
     result = await conn.execute(
         update(social_posts)
-        .where(social_posts.c.status == DeliveryStatus.SENDING.value)
+        .where(social_posts.c.status == DeliveryStatus.SENDING.value, social_posts.c.updated_at < claimed_before)
         .values(status=DeliveryStatus.PENDING.value, updated_at=now)
     )
     return result.rowcount
@@ -1238,30 +1240,7 @@ async def plan_digest_deliveries(
     (item, subscriber, channel) makes planning the same week twice harmless.
     """
     audience = _digest_audience(start, end).subquery()
-    source = select(
-        literal(digest_item_key(week)),
-        audience.c.subscriber_id,
-        audience.c.channel,
-        literal(int(Priority.DIGEST)),
-        literal(DeliveryStatus.PENDING.value),
-        literal(0),
-        literal(now, deliveries.c.not_before.type),
-        literal(now, deliveries.c.created_at.type),
-        literal(now, deliveries.c.updated_at.type),
-    ).where(true())  # SQLite needs a WHERE to tell the SELECT's end from the ON CONFLICT clause
-    columns = [
-        "item_key",
-        "subscriber_id",
-        "channel",
-        "priority",
-        "status",
-        "attempts",
-        "not_before",
-        "created_at",
-        "updated_at",
-    ]
-    result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
-    return max(result.rowcount, 0)
+    return await _queue_deliveries(conn, audience, digest_item_key(week), Priority.DIGEST, now, story_id=None)
 
 
 async def count_digest_audience(conn: AsyncConnection, week: str, start: datetime, end: datetime) -> dict[str, int]:

@@ -168,3 +168,18 @@ async def test_a_network_that_is_down_never_holds_up_readers(
 
     assert readers.sent == {"telegram": 1} and len(bot_api.sent_to(101)) == 1
     assert (posting.sent, posting.retrying) == (1, 1)  # the channel post went out; the webhook waits for a retry
+
+
+async def test_a_post_left_sending_by_a_dead_poster_is_sent_later_but_one_in_flight_is_left_alone(
+    desk: Newsroom, telegram: TelegramChannel, bot_api: FakeBotAPI, webhook: Webhook
+) -> None:
+    await publish_story(desk, sample_story(desk), actor="test")
+    clock = Clock()
+    async with desk.engine.begin() as conn:  # two posters claimed one post each; one of them died
+        rows = list(await conn.execute(select(social_posts.c.id).order_by(social_posts.c.id)))
+        await conn.execute(social_posts.update().values(status="sending", updated_at=clock.now))
+        an_hour_ago = clock.now - timedelta(hours=1)
+        await conn.execute(social_posts.update().where(social_posts.c.id == rows[0].id).values(updated_at=an_hour_ago))
+    report = await SocialPoster(desk, telegram, clock=clock).drain()
+    assert report.sent == 1  # the abandoned one; the other is still someone else's
+    assert [r.status for r in await post_rows(desk)] == ["sent", "sending"]
