@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 import re
@@ -44,6 +45,8 @@ from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
 
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _HOST = socket.gethostname()
+#: How often workers count each other (and so re-split Telegram's rate); dead workers are looked for every lease/4.
+RECOUNT_SECONDS = 1.0
 
 
 @dataclass
@@ -113,13 +116,15 @@ class DeliveryWorker:
             conn, [worker for worker, pid in local if worker != self.worker_id and not _process_exists(pid)]
         )
 
-    async def heartbeat(self) -> None:
-        """Tell the others this worker is alive, reclaim the claims of dead ones, and take a fair share of the rate."""
+    async def heartbeat(self, *, reclaim: bool = True) -> None:
+        """Tell the others this worker is alive and take a fair share of the rate; with *reclaim*, also return to
+        the queue what dead workers had claimed."""
         now = datetime.now(UTC)
         async with self.newsroom.engine.begin() as conn:
-            await self._forget_dead_local_workers(conn)
+            if reclaim:
+                await self._forget_dead_local_workers(conn)
+                await queries.requeue_orphaned_deliveries(conn, now, self._lease)
             self.live_workers = await queries.heartbeat_worker(conn, self.worker_id, now, self._lease)
-            await queries.requeue_orphaned_deliveries(conn, now, self._lease)
         limiter = getattr(self.channels.get(ChannelName.TELEGRAM.value), "rate_limiter", None)
         if isinstance(limiter, TelegramRateLimiter):
             limiter.share(self.live_workers)
@@ -130,14 +135,23 @@ class DeliveryWorker:
 
     @contextlib.asynccontextmanager
     async def on_duty(self) -> AsyncIterator[None]:
-        """Registered and heartbeating for as long as the block runs; unregistered after it, even on errors."""
+        """Registered and heartbeating for as long as the block runs; unregistered after it, even on errors.
+
+        Workers count each other every :data:`RECOUNT_SECONDS`, so a share of Telegram's rate is fair within that
+        time of a worker joining or leaving. A worker joining others waits that long before sending, so that they
+        have made room for it first (only workers registering in the same instant can briefly overlap).
+        """
         await self.recover()
-        await self.heartbeat()
+        await self.heartbeat(reclaim=False)
+        if self.live_workers > 1:
+            await asyncio.sleep(RECOUNT_SECONDS)
+            await self.heartbeat(reclaim=False)
 
         async def beat() -> None:
-            while True:
-                await asyncio.sleep(self._lease.total_seconds() / 4)
-                await self.heartbeat()
+            reclaim_every = max(1, round(self._lease.total_seconds() / 4 / RECOUNT_SECONDS))
+            for beats in itertools.count(1):
+                await asyncio.sleep(RECOUNT_SECONDS)
+                await self.heartbeat(reclaim=beats % reclaim_every == 0)
 
         beating = asyncio.create_task(beat(), name="delivery-heartbeat")
         try:

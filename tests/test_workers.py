@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels import TelegramOutbox
+from bot.channels import TelegramOutbox, build_channels
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.ingest import ingest_story, prepare_story
@@ -165,3 +165,25 @@ async def test_three_worker_processes_on_postgresql_survive_one_being_killed(
     assert statuses == {"sent": readers}
     assert api.too_many_requests == 0
 
+
+
+async def test_workers_sending_together_stay_within_telegrams_overall_limit(
+    settings: Settings, bot_api: FakeBotAPI
+) -> None:
+    readers = 150
+    bot_api.rate_limit(per_second=30)  # the fake answers 429 to anything above 30 accepted sends a second
+    live = settings.model_copy(update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url})
+    async with await Newsroom.open(live) as newsroom:
+        await plan_fan_out(newsroom, readers)
+        channel_sets = [build_channels(live) for _ in range(2)]
+        try:
+            first = asyncio.create_task(DeliveryWorker(newsroom, channel_sets[0], batch_size=20).drain())
+            await wait_for(lambda: len(bot_api.sent_messages) >= 20, seconds=10)  # the second joins mid-flight
+            second = await DeliveryWorker(newsroom, channel_sets[1], batch_size=20).drain()
+            reports = [await first, second]
+        finally:
+            for channels in channel_sets:
+                for channel in channels.values():
+                    await channel.aclose()
+    assert sum(report.sent["telegram"] for report in reports) == readers
+    assert bot_api.too_many_requests == 0
