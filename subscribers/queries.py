@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select, Subquery
 from bot.story import Story
 from subscribers.database import insert_ignoring_conflicts, reserve_ids
 from subscribers.schema import (
+    DEFAULT_CADENCE,
     AddressStatus,
     Cadence,
     ChannelName,
@@ -72,6 +73,24 @@ class ImportOutcome:
     merged: int
 
 
+def _address_row(subscriber_id: int, new: NewAddress, now: datetime, **extra: object) -> dict[str, object]:
+    """A new address as a row: no bounces, no breaking-news email; an email given as active counts as confirmed."""
+    confirmed = new.status is AddressStatus.ACTIVE and new.channel is ChannelName.EMAIL
+    return {
+        "subscriber_id": subscriber_id,
+        "channel": new.channel.value,
+        "address": new.address,
+        "cadence": new.cadence.value,
+        "status": new.status.value,
+        "breaking_email": False,
+        "bounce_count": 0,
+        "confirmed_at": now if confirmed else None,
+        "created_at": now,
+        "updated_at": now,
+        **extra,
+    }
+
+
 async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Map (channel, address) pairs to the subscriber that owns them, for those that exist."""
     keys = list(dict.fromkeys(keys))
@@ -113,21 +132,7 @@ async def add_subscribers(conn: AsyncConnection, new: Sequence[NewSubscriber], n
     if to_create:
         await conn.execute(subscribers.insert(), [{"id": i, "created_at": now} for i in ids])
     for sub, subscriber_id in zip(to_create, ids, strict=True):
-        address_rows.extend(
-            {
-                "subscriber_id": subscriber_id,
-                "channel": a.channel.value,
-                "address": a.address,
-                "cadence": a.cadence.value,
-                "status": a.status.value,
-                "breaking_email": False,
-                "bounce_count": 0,
-                "confirmed_at": now if a.status is AddressStatus.ACTIVE and a.channel is ChannelName.EMAIL else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for a in sub.addresses
-        )
+        address_rows.extend(_address_row(subscriber_id, a, now) for a in sub.addresses)
         follow_rows.extend({"subscriber_id": subscriber_id, "topic": t, "created_at": now} for t in sub.topics)
     if address_rows:
         await conn.execute(addresses.insert(), address_rows)
@@ -916,20 +921,8 @@ async def open_chat(conn: AsyncConnection, chat_id: str, chat_type: str, now: da
         return int(found.subscriber_id)
     created = await conn.execute(subscribers.insert().values(created_at=now))
     subscriber_id = int(created.inserted_primary_key[0])
-    await conn.execute(
-        addresses.insert().values(
-            subscriber_id=subscriber_id,
-            channel=ChannelName.TELEGRAM.value,
-            address=chat_id,
-            cadence=Cadence.INSTANT.value,
-            status=AddressStatus.ACTIVE.value,
-            breaking_email=False,
-            bounce_count=0,
-            chat_type=chat_type,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    chat = NewAddress(ChannelName.TELEGRAM, chat_id, DEFAULT_CADENCE[ChannelName.TELEGRAM], AddressStatus.ACTIVE)
+    await conn.execute(addresses.insert().values(_address_row(subscriber_id, chat, now, chat_type=chat_type)))
     return subscriber_id
 
 
@@ -1051,19 +1044,8 @@ async def set_pending_email(conn: AsyncConnection, subscriber_id: int, address: 
     """
     current = await find_email_of_subscriber(conn, subscriber_id)
     if current is None:
-        await conn.execute(
-            addresses.insert().values(
-                subscriber_id=subscriber_id,
-                channel=ChannelName.EMAIL.value,
-                address=address,
-                cadence=Cadence.WEEKLY.value,
-                status=AddressStatus.PENDING.value,
-                breaking_email=False,
-                bounce_count=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        email = NewAddress(ChannelName.EMAIL, address, DEFAULT_CADENCE[ChannelName.EMAIL], AddressStatus.PENDING)
+        await conn.execute(addresses.insert().values(_address_row(subscriber_id, email, now)))
         return
     if current.address != address:
         await deactivate_address(
