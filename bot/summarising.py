@@ -93,7 +93,19 @@ def derive_headline(lead_sentence: str, limit: int = HEADLINE_CHARS) -> str:
     clause_end = max(sentence.rfind(", ", 0, limit + 2), sentence.rfind("; ", 0, limit + 2))
     if clause_end >= limit * 2 // 3:
         return sentence[:clause_end]
-    return shorten(sentence, limit)
+    return _without_split_name(sentence, shorten(sentence, limit))
+
+
+def _without_split_name(sentence: str, cut: str) -> str:
+    """A cut that halves a name ("... leader Kim…" of "Kim Jong-un") backs off to before the whole name."""
+    kept = cut.removesuffix(ELLIPSIS).split(" ")
+    following = sentence[len(cut) - len(ELLIPSIS) :].split()
+    if not following or not kept or not (kept[-1][:1].isupper() and following[0][:1].isupper()):
+        return cut
+    while len(kept) > 1 and kept[-1][:1].isupper():
+        kept.pop()
+    shorter = " ".join(kept).rstrip(" ,;:-–—") + ELLIPSIS
+    return shorter if len(shorter) >= len(cut) // 2 else cut
 
 
 def summarise(paragraphs: list[str], budget: int) -> str:

@@ -86,3 +86,10 @@ def test_segmenter_only_sees_the_capped_lead(monkeypatch) -> None:
     result = summarise([pathological], 500)
     assert seen and max(seen) <= SEGMENTER_INPUT_CHARS
     assert len(result) <= 500
+
+
+def test_a_headline_is_not_cut_in_the_middle_of_a_name() -> None:
+    first = sentences(sample_paragraphs()[0])[0]
+    assert derive_headline(first).endswith("North Korean leader…")  # not "... leader Kim…" of Kim Jong-un
+    plain = "Officials from the Department of Transportation and the Federal Aviation Administration met on Monday"
+    assert derive_headline(plain).endswith("the Federal Aviation Administration…")  # a whole name is kept
