@@ -102,6 +102,30 @@ def migrate(data_dir: Path) -> Path:
     return data_dir / "newsbot.sqlite3"
 
 
+@dataclass(frozen=True, slots=True)
+class BenchReader:
+    id: int
+    email: str | None
+    topics: tuple[str, ...]
+
+    @property
+    def chat(self) -> str:
+        return str(10_000_000 + self.id)
+
+
+def bench_readers(
+    ids: range, *, story_topic_share: float, email_share: float, topics_per_reader: int
+) -> Iterator[BenchReader]:
+    """The benchmark readers with these ids, the same on every store: a deterministic share has an email address,
+    *story_topic_share* of them follow north-korea (spread evenly), each follows a varied set of other topics."""
+    for i in ids:
+        spread = (i * 7919) % 1000
+        topics = ["north-korea"] if spread < story_topic_share * 1000 else []
+        topics += [OTHER_TOPICS[(i * (k + 3) + k) % len(OTHER_TOPICS)] for k in range(topics_per_reader)]
+        email = f"reader{i}@example.org" if spread < email_share * 1000 else None
+        yield BenchReader(i, email, tuple(dict.fromkeys(topics)))
+
+
 def add_bench_readers(
     database: Path,
     count: int,
@@ -128,32 +152,27 @@ def add_bench_readers(
         start = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()[0] + 1
         for low in range(start, start + count, step):
             ids = range(low, min(low + step, start + count))
-            db.executemany("INSERT INTO subscribers (id, created_at) VALUES (?, ?)", ((i, now) for i in ids))
+            readers = list(bench_readers(ids, story_topic_share=story_topic_share,
+                                         email_share=email_share if email_cadence else 0.0,
+                                         topics_per_reader=topics_per_reader))  # fmt: skip
+            db.executemany("INSERT INTO subscribers (id, created_at) VALUES (?, ?)", ((r.id, now) for r in readers))
             if telegram:
                 db.executemany(
                     "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
                     " bounce_count, created_at, updated_at) VALUES (?, 'telegram', ?, ?, 'active', 0, 0, ?, ?)",
-                    ((i, str(10_000_000 + i), telegram_cadence, now, now) for i in ids),
+                    ((r.id, r.chat, telegram_cadence, now, now) for r in readers),
                 )
-            if email_cadence and email_share:
-                db.executemany(
-                    "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
-                    " bounce_count, confirmed_at, created_at, updated_at)"
-                    " VALUES (?, 'email', ?, ?, 'active', 0, 0, ?, ?, ?)",
-                    (
-                        (i, f"reader{i}@example.org", email_cadence, now, now, now)
-                        for i in ids
-                        if (i * 7919) % 1000 < email_share * 1000
-                    ),
-                )
-            rows = []
-            for i in ids:
-                if (i * 7919) % 1000 < story_topic_share * 1000:
-                    rows.append((i, "north-korea", now))
-                    followers += 1
-                for k in range(topics_per_reader):
-                    rows.append((i, OTHER_TOPICS[(i * (k + 3) + k) % len(OTHER_TOPICS)], now))
-            db.executemany("INSERT OR IGNORE INTO follows (subscriber_id, topic, created_at) VALUES (?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
+                " bounce_count, confirmed_at, created_at, updated_at)"
+                " VALUES (?, 'email', ?, ?, 'active', 0, 0, ?, ?, ?)",
+                ((r.id, r.email, email_cadence, now, now, now) for r in readers if r.email),
+            )
+            db.executemany(
+                "INSERT INTO follows (subscriber_id, topic, created_at) VALUES (?, ?, ?)",
+                ((r.id, topic, now) for r in readers for topic in r.topics),
+            )
+            followers += sum("north-korea" in r.topics for r in readers)
     db.execute("ANALYZE")
     db.close()
     return followers
@@ -188,32 +207,28 @@ def add_bench_readers_postgres(
             step = 50_000
             for low in range(start, start + count, step):
                 ids = range(low, min(low + step, start + count))
+                readers = list(bench_readers(ids, story_topic_share=story_topic_share,
+                                             email_share=email_share if email_cadence else 0.0,
+                                             topics_per_reader=topics_per_reader))  # fmt: skip
                 async with db.transaction():
                     await db.copy_records_to_table(
-                        "subscribers", records=[(i, now) for i in ids], columns=["id", "created_at"]
+                        "subscribers", records=[(r.id, now) for r in readers], columns=["id", "created_at"]
                     )
                     columns = ["subscriber_id", "channel", "address", "cadence", "status", "breaking_email",
                                "bounce_count", "confirmed_at", "created_at", "updated_at"]
                     rows = []
                     if telegram:
-                        rows += [(i, "telegram", str(10_000_000 + i), telegram_cadence, "active", False, 0, None,
-                                  now, now) for i in ids]
-                    if email_cadence and email_share:
-                        rows += [(i, "email", f"reader{i}@example.org", email_cadence, "active", False, 0, now, now,
-                                  now) for i in ids if (i * 7919) % 1000 < email_share * 1000]
+                        rows += [(r.id, "telegram", r.chat, telegram_cadence, "active", False, 0, None, now, now)
+                                 for r in readers]
+                    rows += [(r.id, "email", r.email, email_cadence, "active", False, 0, now, now, now)
+                             for r in readers if r.email]
                     if rows:
                         await db.copy_records_to_table("addresses", records=rows, columns=columns)
-                    follows = set()
-                    for i in ids:
-                        if (i * 7919) % 1000 < story_topic_share * 1000:
-                            follows.add((i, "north-korea"))
-                            followers += 1
-                        for k in range(topics_per_reader):
-                            follows.add((i, OTHER_TOPICS[(i * (k + 3) + k) % len(OTHER_TOPICS)]))
                     await db.copy_records_to_table(
-                        "follows", records=[(i, topic, now) for i, topic in follows],
+                        "follows", records=[(r.id, topic, now) for r in readers for topic in r.topics],
                         columns=["subscriber_id", "topic", "created_at"],
                     )
+                followers += sum("north-korea" in r.topics for r in readers)
             for table in ("subscribers", "addresses"):
                 await db.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(max(id), 1), max(id) IS NOT NULL)"

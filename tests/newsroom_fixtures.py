@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import build_channels
 from bot.config import Settings
+from bot.delivery import DeliveryWorker
 from bot.newsroom import Newsroom
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName
 from tests import postgres_databases
+from tests.fakes import FakeBotAPI, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
@@ -60,6 +63,24 @@ async def newsroom(settings: Settings) -> AsyncIterator[Newsroom]:
     try:
         yield room
     finally:
+        await room.close()
+
+
+@pytest.fixture
+async def live(
+    settings: Settings, bot_api: FakeBotAPI, smtp_sink: SmtpSink
+) -> AsyncIterator[tuple[Newsroom, DeliveryWorker]]:
+    """A newsroom whose channels are live: Telegram through the fake Bot API, email through aiosmtpd."""
+    live_settings = settings.model_copy(
+        update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "smtp_url": smtp_sink.url}
+    )
+    room = await Newsroom.open(live_settings)
+    channels = build_channels(live_settings)
+    try:
+        yield room, DeliveryWorker(room, channels)
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
         await room.close()
 
 

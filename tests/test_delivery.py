@@ -10,11 +10,9 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
-import pytest
 from sqlalchemy import select
 
 from bot.channels import EmailOutbox, TelegramOutbox, build_channels
-from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.ingest import ingest_story, prepare_story
 from bot.newsroom import Newsroom
@@ -44,22 +42,6 @@ def story_from(newsroom: Newsroom, text: str) -> Story:
         taxonomy=newsroom.taxonomy,
         tagger=newsroom.tagger,
     )
-
-
-@pytest.fixture
-async def live(settings: Settings, bot_api: FakeBotAPI, smtp_sink: SmtpSink):
-    """A newsroom whose channels are live: Telegram through the fake Bot API, email through aiosmtpd."""
-    live_settings = settings.model_copy(
-        update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "smtp_url": smtp_sink.url}
-    )
-    room = await Newsroom.open(live_settings)
-    channels = build_channels(live_settings)
-    try:
-        yield room, DeliveryWorker(room, channels)
-    finally:
-        for channel in channels.values():
-            await channel.aclose()
-        await room.close()
 
 
 async def address_status(newsroom: Newsroom, subscriber_id: int, channel: str) -> tuple[str, str]:

@@ -16,10 +16,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.channels import build_channels
 from bot.cli import app as cli_app
 from bot.config import Settings
-from bot.delivery import DeliveryWorker
 from bot.digest import (
     InvalidWeek,
     digest_schedule,
@@ -53,22 +51,6 @@ INSTANT_EMAIL = {ChannelName.EMAIL: Cadence.INSTANT}
 
 def day(offset: float, hour: int = 9) -> datetime:
     return MONDAY + timedelta(days=offset, hours=hour)
-
-
-@pytest.fixture
-async def live(settings: Settings, bot_api: FakeBotAPI, smtp_sink: SmtpSink):
-    """A newsroom whose channels are live: Telegram through the fake Bot API, email through aiosmtpd."""
-    live_settings = settings.model_copy(
-        update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "smtp_url": smtp_sink.url}
-    )
-    room = await Newsroom.open(live_settings)
-    channels = build_channels(live_settings)
-    try:
-        yield room, DeliveryWorker(room, channels)
-    finally:
-        for channel in channels.values():
-            await channel.aclose()
-        await room.close()
 
 
 async def a_week_of_news(newsroom: Newsroom) -> None:
