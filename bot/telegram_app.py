@@ -37,6 +37,7 @@ from bot.channels import Channel
 from bot.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
 from bot.editor_commands import editor_handlers
 from bot.newsroom import Newsroom
+from bot.telegram_updates import ScreeningRequest
 
 #: What the bot asks Telegram for, in polling and webhook mode alike; my_chat_member is how blocks are seen.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
@@ -114,6 +115,8 @@ def build_application(
     )
     if not polling or not settings.telegram_token:
         builder = builder.updater(None)
+    else:  # an update PTB cannot parse is skipped instead of fetched again and again
+        builder = builder.get_updates_request(ScreeningRequest())
     application: NewsbotApplication = builder.build()
     application.bot_data[NEWSROOM] = newsroom
     application.bot_data[EMAIL_CHANNEL] = email_channel

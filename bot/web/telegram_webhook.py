@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.telegram_updates import parse_update, update_id
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,14 @@ def webhook_router(application: Application[Any, Any, Any, Any, Any, Any], *, se
         if not application.running:
             return Response(status_code=503)
         try:
-            update = Update.de_json(json.loads(await request.body()), application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+            data = json.loads(await request.body())
+        except ValueError:
             return Response(status_code=400)
-        await application.update_queue.put(update)
+        if update_id(data) is None:
+            return Response(status_code=400)  # not an update at all
+        update = parse_update(data, application.bot)
+        if update is not None:  # one PTB cannot parse is acknowledged (skipped), or Telegram would send it again
+            await application.update_queue.put(update)
         return Response(status_code=200)
 
     return router

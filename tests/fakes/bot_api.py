@@ -99,7 +99,7 @@ class FakeBotAPI:
     (chat_id, message_id), `too_many_requests` (429s answered) and `too_many_at` (when). `GET /stats`
     answers these counts as JSON, for a fake running in its own process.
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
-    `set_member_status`, `push_update` / `push_message` / `push_callback_query`.
+    `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`.
     """
 
     def __init__(
@@ -311,6 +311,17 @@ class FakeBotAPI:
         self, chat_id: int, text: str, *, user_id: int | None = None, first_name: str = "Reader"
     ) -> dict[str, Any]:
         """Queue a text message from a user, with a bot_command entity when it starts with "/"."""
+        return self.push_update({"message": self._text_message(chat_id, text, user_id, first_name)})
+
+    def push_malformed_message(self, chat_id: int, text: str, **broken: Any) -> dict[str, Any]:
+        """Queue a message in the real JSON shape except for the *broken* fields, e.g. ``date="yesterday"``.
+
+        Telegram's own updates always parse, but a Bot API newer than the client (or a proxy in between) can
+        send a field of a type python-telegram-bot does not expect; this is how a test sends one.
+        """
+        return self.push_update({"message": self._text_message(chat_id, text, None, "Reader") | broken})
+
+    def _text_message(self, chat_id: int, text: str, user_id: int | None, first_name: str) -> dict[str, Any]:
         user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 1000)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id),
@@ -322,7 +333,7 @@ class FakeBotAPI:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return self.push_update({"message": message})
+        return message
 
     def push_callback_query(
         self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
