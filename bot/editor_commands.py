@@ -45,6 +45,7 @@ from bot.errors import StoryRejected, TopicNotFound
 from bot.ingest import prepare_story
 from bot.newsroom import Newsroom
 from bot.publishing import Publication, action_for, publish_story
+from bot.reply_limits import shorten, summarise
 from bot.social import Distribution
 from bot.story import Story
 from bot.story_input import StoryDraft, check_story_url, parse_story
@@ -62,6 +63,9 @@ _COMMAND = re.compile(r"^/\w+(?:@\w+)?")
 #: New messages only: editing the message that carried a story must not start another draft.
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 STATS_STORIES = 5
+#: /stats shows each story's headline and failure reasons this short, and this many reasons, so it fits a message.
+STATS_TITLE_CHARS = 120
+STATS_REASONS = 3
 
 ASK_FOR_STORY = (
     "Send the story as one message: plain text, or Markdown with front matter (title, url, topics...). "
@@ -256,14 +260,16 @@ class EditorDesk:
         ]
         for story, counts, failures in per_story:
             mark = "🔴 " if story.breaking else ""
-            lines.append(f"{mark}<b>{html.escape(story.title)}</b> ({html.escape(story.source or 'unknown')})")
+            title = shorten(story.title, STATS_TITLE_CHARS)
+            lines.append(f"{mark}<b>{html.escape(title)}</b> ({html.escape(story.source or 'unknown')})")
             by_channel = [
                 f"{channel}: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
                 for channel, statuses in counts.items()
                 if statuses
             ]
             lines.append("  " + ("; ".join(by_channel) if by_channel else "no readers"))
-            lines.extend(f"  failed ({n}): {html.escape(reason[:120])}" for reason, n in failures.items())
+            reasons = [f"  failed ({n}): {html.escape(shorten(reason, 120))}" for reason, n in failures.items()]
+            lines.extend(summarise(reasons, most=STATS_REASONS, budget=500, more="more failure reasons"))
         return "\n".join(lines)
 
     # --- the review ---------------------------------------------------------------------------------------
@@ -300,7 +306,7 @@ class EditorDesk:
             )
         except (StoryRejected, TopicNotFound) as exc:
             await message.reply_text(
-                f"Not sent: {html.escape(str(exc), quote=False)}\nFix it and send the story again, or /cancel."
+                f"Not sent: {html.escape(shorten(str(exc)), quote=False)}\nFix it and send the story again, or /cancel."
             )
             return STORY
         async with self.newsroom.reader.connect() as conn:
@@ -342,11 +348,11 @@ class EditorDesk:
         destinations = self.distribution.for_story(story)
         lines = [
             f"<b>{kind}</b>: the message above is exactly what readers will get.",
-            f"Topics: {html.escape(', '.join(self._name(s) for s in story.topics)) or 'none'}",
+            f"Topics: {html.escape(', '.join(summarise([self._name(s) for s in story.topics]))) or 'none'}",
             f"Readers now: {counts} (total {total})",
         ]
         if destinations:
-            lines.append("Social: " + html.escape(", ".join(d.label for d in destinations)))
+            lines.append("Social: " + html.escape(", ".join(summarise([d.label for d in destinations]))))
         if pending.already_published:
             lines.append("⚠️ This story was already published; sending it again reaches nobody.")
         lines.append("Tap a topic to add or remove it. Nothing goes out until you press Send.")
@@ -382,7 +388,7 @@ class EditorDesk:
             counts = ", ".join(f"{channel} {n}" for channel, n in publication.recipients.items())
             text = f"✅ Sent: queued for {counts} (total {publication.total_recipients})."
             if publication.social:
-                text += "\nSocial: " + html.escape(", ".join(d.label for d in publication.social))
+                text += "\nSocial: " + html.escape(", ".join(summarise([d.label for d in publication.social])))
         else:
             text = "Already published earlier: nothing new was sent."
         await query.answer("Sent" if publication.created else "Already published")

@@ -24,6 +24,7 @@ from bot.chat_context import ChatContext
 from bot.chat_membership import may_change_follows, refuse
 from bot.email_signup import request_email_confirmation
 from bot.errors import NewsbotError, TopicNotFound
+from bot.reply_limits import shorten, summarise
 from bot.taxonomy import Taxonomy, Topic
 from subscribers import queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName
@@ -55,6 +56,11 @@ EMAIL_STATE = {
 }
 PICKER_HINT = "Tap a topic to follow it, tap again to stop. ✅ marks what this chat follows."
 _MAX_ECHO = 40
+#: How much of a long list of unknown names (e.g. a pasted paragraph after /follow) is answered name by name.
+UNKNOWN_BUDGET = 2500
+#: /mytopics lists this many topics, in at most this many characters, before "… and N more".
+MYTOPICS_ITEMS = 50
+MYTOPICS_BUDGET = 2500
 
 
 def bot_commands() -> list[BotCommand]:
@@ -217,7 +223,8 @@ async def mytopics(update: Update, context: ChatContext) -> None:
         await message.reply_text("This chat follows no topic yet. Pick some with /topics.")
         return
     taxonomy = context.newsroom.taxonomy
-    listed = "\n".join(f"• {html.escape(taxonomy[s].name if s in taxonomy else s)}" for s in reader.topics)
+    names = [f"• {html.escape(taxonomy[s].name if s in taxonomy else s)}" for s in reader.topics]
+    listed = "\n".join(summarise(names, most=MYTOPICS_ITEMS, budget=MYTOPICS_BUDGET))
     await message.reply_text(
         f"<b>This chat follows {topic_count(reader.topics)}</b>\n{listed}\n\n{delivery_text(reader)}\n\n"
         "Change topics with /topics, how often with /settings."
@@ -460,7 +467,7 @@ async def report_error(update: object, context: ChatContext) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(text[:200], show_alert=True)
         elif update.effective_message is not None:
-            await update.effective_message.reply_text(html.escape(text))
+            await update.effective_message.reply_text(html.escape(shorten(text)))
     except TelegramError as exc:  # blocked meanwhile, or the chat is gone: nothing more to say
         logger.info("could not report the error to chat %s: %s", update.effective_chat.id, exc)
 
@@ -510,10 +517,12 @@ def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic]
 
 
 def unknown_topics_text(unknown: Sequence[TopicNotFound]) -> str:
+    """What is wrong with each unknown name, the first few of a long list, and where to look instead."""
     lines = []
     for problem in unknown:
         hint = f" Did you mean {' or '.join(problem.suggestions)}?" if problem.suggestions else ""
         lines.append(f"I don't know the topic “{html.escape(_shorten(problem.name))}”.{hint}")
+    lines = summarise(lines, budget=UNKNOWN_BUDGET, more="more unknown names.")
     lines.append("/topics lists every topic.")
     return " ".join(lines)
 
@@ -523,7 +532,11 @@ def topic_count(slugs: Sequence[str]) -> str:
 
 
 def names_of(chosen: Sequence[Topic]) -> str:
+    """The topics' names in bold, "A, B and C"; a long list ends with "… and 5 more" instead."""
     names = [f"<b>{html.escape(topic.name)}</b>" for topic in chosen]
+    shown = summarise(names)
+    if len(shown) < len(names):
+        return ", ".join(shown[:-1]) + " " + shown[-1]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -558,4 +571,4 @@ def settings_text(reader: queries.ChatReader) -> str:
 
 
 def _shorten(text: str) -> str:
-    return text if len(text) <= _MAX_ECHO else text[: _MAX_ECHO - 1] + "…"
+    return shorten(text, _MAX_ECHO)

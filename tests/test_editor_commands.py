@@ -30,6 +30,7 @@ from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
 from tests.editor_fixtures import API_TOKEN, EDITOR, OTHER_EDITOR, OUTLET_CHANNEL, READER, sample_story
 from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
 from tests.fakes.http_endpoints import Webhook
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 
@@ -305,6 +306,34 @@ async def test_stats_shows_the_queue_and_the_last_stories_with_counts_by_status_
     ]
 
 
+async def test_a_refusal_naming_a_huge_value_fits_one_message(desk: Newsroom, editor_chat: EditorChat) -> None:
+    topic = "imaginary " * 600
+    (refusal,) = await editor_chat.send(f"/push ---\ntopics: [{topic}]\n---\n{SAMPLE}")
+    assert refusal.startswith("Not sent: unknown topic 'imaginary") and len(refusal) <= MAX_MESSAGE_LENGTH
+
+
+async def test_stats_with_many_failure_reasons_shows_the_first_and_how_many_more(
+    desk: Newsroom, desk_settings: Settings, editor_chat: EditorChat, bot_api: FakeBotAPI
+) -> None:
+    for n in range(40):
+        await add_reader(desk, "north-korea", telegram_chat=str(2000 + n))
+    await editor_chat.send("/push " + SAMPLE)
+    for n in range(40):  # each reader's send is refused with a reason of its own
+        bot_api.fail_next("sendMessage", 400, description=f"Bad Request: refused for reason {n:02} " + "x" * 100)
+    await editor_chat.tap(editor_chat.panel(), "Send to")
+    channels = build_channels(desk_settings)
+    try:
+        await DeliveryWorker(desk, channels).drain()
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+
+    (stats,) = await editor_chat.send("/stats")
+    assert len(stats) <= MAX_MESSAGE_LENGTH
+    assert "telegram: 40 failed" in stats
+    assert stats.count("  failed (1): telegram 400") == 3 and stats.endswith("… and 37 more failure reasons")
+
+
 # --- CLI -----------------------------------------------------------------------------------------------
 
 
@@ -312,7 +341,7 @@ def cli(settings: Settings, *args: str, input: str | None = None) -> Result:
     env = {
         "NEWSBOT_DATA_DIR": str(settings.data_dir),
         "NEWSBOT_DATABASE_URL": settings.database_url,
-        "NEWSBOT_SECRET_KEY": "test-secret",
+        "NEWSBOT_SECRET_KEY": "test-secret-of-at-least-32-characters",
         "NEWSBOT_DISTRIBUTION_FILE": str(settings.distribution_file or ""),
     }
     return CliRunner().invoke(cli_app, list(args), env=env, input=input)

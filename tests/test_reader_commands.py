@@ -5,15 +5,18 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import Settings
 from bot.telegram_app import handler_table
 from bot.topic_keyboards import TOPICS_PER_PAGE
 from subscribers import queries
 from subscribers.schema import addresses, follows
 from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
 from tests.telegram_session import ChatSession, buttons, chat, eventually, labels, live_settings, running_service
 
 __all__ = ["chat"]  # the fixture, imported for this module's tests
@@ -338,3 +341,57 @@ def test_the_handler_table_takes_other_modules_handlers_before_its_fallbacks() -
     assert names.index("push") > names.index("stop")
     assert names[-3:] == ["MessageHandler", "MessageHandler", "CallbackQueryHandler"]
 
+
+
+# --- replies built from what readers typed fit one Telegram message (4,096 characters) -------------------
+
+
+def many_topics_file(tmp_path: Path, count: int = 120) -> Path:
+    """A taxonomy of *count* topics with long names, so that lists of them overflow one message."""
+    blocks = [
+        f'[[topic]]\nslug = "district-{n:03}"\nname = "Regional affairs of the county district {n:03}"\n'
+        for n in range(count)
+    ]
+    path = tmp_path / "many-topics.toml"
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def fits(text: str) -> bool:
+    return len(text.encode("utf-16-le")) // 2 <= MAX_MESSAGE_LENGTH
+
+
+async def test_follow_with_119_unknown_names_answers_the_first_ten_and_how_many_more(chat: ChatSession) -> None:
+    names = ", ".join(f"imaginary topic {n}" for n in range(119))
+    reply = (await chat.say(READER, f"/follow {names}"))["text"]
+    assert fits(reply) and "Sorry" not in reply
+    assert reply.count("I don't know the topic") == 10
+    assert "… and 109 more unknown names." in reply and reply.endswith("Nothing was changed.")
+    reply = (await chat.say(READER, f"/unfollow {names}"))["text"]
+    assert fits(reply) and "… and 109 more unknown names." in reply
+    assert await chat.reader(READER) is None or not (await chat.reader(READER)).topics
+
+
+async def test_lists_of_many_followed_topics_are_summarised(
+    settings: Settings, bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    live = live_settings(settings, bot_api, topics_file=many_topics_file(tmp_path))
+    async with running_service(live) as service:
+        chat = ChatSession(bot_api, service)
+        every = ", ".join(f"district-{n:03}" for n in range(120))
+        followed = (await chat.say(READER, f"/follow {every}"))["text"]
+        assert fits(followed) and followed.startswith("✅ This chat now follows")
+        assert "… and 110 more" in followed
+        assert len((await chat.reader(READER)).topics) == 120
+        again = (await chat.say(READER, f"/follow {every}"))["text"]
+        assert fits(again) and "already follows" in again and "… and 110 more" in again
+        listed = (await chat.say(READER, "/mytopics"))["text"]
+        assert fits(listed) and listed.startswith("This chat follows 120 topics")
+        assert listed.count("• Regional affairs") == 50 and "… and 70 more" in listed
+        gone = (await chat.say(READER, "/unfollow all"))["text"]
+        assert fits(gone) and "no longer follows" in gone and "… and 110 more" in gone
+
+
+async def test_an_error_naming_a_huge_argument_is_shortened(chat_with_mail: ChatSession) -> None:
+    reply = (await chat_with_mail.say(READER, "/email " + "x" * 5000 + "@example.org"))["text"]
+    assert fits(reply) and reply.startswith("invalid email address 'xxx") and reply.endswith("…")

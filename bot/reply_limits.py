@@ -1,0 +1,44 @@
+"""Chat replies built from what someone typed stay within Telegram's 4,096 characters.
+
+A reply longer than that is refused by Telegram, and the reader gets an apology instead of an answer. So every
+list in a reply whose length someone else decides (the unknown names in ``/follow``, the topics a chat follows,
+the failure reasons in ``/stats``) shows its first items and "… and N more", and single values that come from
+outside (what was typed, an error naming it) are shortened. Counts are in code points; the budgets below leave
+room for Telegram's UTF-16 counting and the fixed text around them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Telegram's limit for one message, in characters of the parsed text.
+TELEGRAM_MAX_CHARS = 4096
+#: Items a list in a reply shows before "… and N more".
+LIST_ITEMS = 10
+#: Characters a list in a reply may take (a reply holds at most two or three lists).
+LIST_BUDGET = 1000
+#: Characters of one error message or typed value repeated back in a reply.
+ECHO_CHARS = 500
+
+
+def summarise(
+    items: Sequence[str], *, most: int = LIST_ITEMS, budget: int = LIST_BUDGET, more: str = "more"
+) -> list[str]:
+    """The first *items* that fit in *most* items and *budget* characters, then "… and N <more>" for the rest.
+
+    The first item is always shown; callers shorten items that may be long on their own (see `shorten`).
+    """
+    shown: list[str] = []
+    used = 0
+    for item in items:
+        if len(shown) == most or (shown and used + len(item) > budget):
+            break
+        shown.append(item)
+        used += len(item)
+    rest = len(items) - len(shown)
+    return [*shown, f"… and {rest} {more}"] if rest else shown
+
+
+def shorten(text: str, chars: int = ECHO_CHARS) -> str:
+    """*text*, cut to *chars* characters with an ellipsis when longer (cut before escaping it for HTML)."""
+    return text if len(text) <= chars else text[: chars - 1] + "…"
