@@ -23,6 +23,7 @@ from bot.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderErro
 from bot.newsroom import Newsroom
 from bot.rendering import CompiledEmail
 from subscribers import queries
+from subscribers.email_keys import email_key
 from subscribers.preferences import normalise_email
 from subscribers.schema import AddressStatus
 
@@ -97,6 +98,8 @@ async def request_email_confirmation(
     try:
         async with newsroom.engine.begin() as conn:
             owner = await queries.find_email_by_address(conn, address)
+            if owner is not None:
+                address = owner.address  # the same address in any case is one reader: keep the spelling on file
             if subscriber_id is None:
                 if owner is None and not slugs:
                     raise InvalidSubscriber("choose at least one topic to follow")
@@ -189,7 +192,7 @@ async def confirm_address(newsroom: Newsroom, token: str) -> Confirmation:
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
         current = await queries.find_email_of_subscriber(conn, subscriber_id)
-        if current is None or current.address != address:
+        if current is None or email_key(current.address) != email_key(address):
             raise InvalidToken("this link is for an address that is no longer on file; please sign up again")
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:

@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from bot.errors import InvalidSubscriber, NewsbotError
 from bot.taxonomy import Taxonomy
+from subscribers.email_keys import address_key
 from subscribers.queries import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
 
@@ -128,8 +129,8 @@ def read_subscribers_csv(text: str, taxonomy: Taxonomy) -> CsvImport:
     """Validate every row of a subscriber CSV, collecting errors with their line numbers.
 
     Columns: ``telegram_chat``, ``email``, ``topics`` (slugs separated by ';'), and optionally ``confirmed``,
-    ``telegram_cadence``, ``email_cadence``. An address that appears twice in the file is an error on the
-    second line.
+    ``telegram_cadence``, ``email_cadence``. An address that appears twice in the file (an email address in any
+    case) is an error on the second line.
     """
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in reader.fieldnames or []]
@@ -169,12 +170,12 @@ def read_subscribers_csv(text: str, taxonomy: Taxonomy) -> CsvImport:
                 confirmed=confirmed in _TRUE,
                 cadences=cadences,
             )
-            for address in subscriber.addresses:
-                key = (address.channel.value, address.address)
+            keys = [(a.channel.value, address_key(a.channel, a.address) or a.address) for a in subscriber.addresses]
+            for address, key in zip(subscriber.addresses, keys, strict=True):
                 if key in seen:
                     raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")
-            for address in subscriber.addresses:
-                seen[(address.channel.value, address.address)] = line
+            for key in keys:
+                seen[key] = line
             valid.append(subscriber)
         except NewsbotError as exc:
             errors.append(RowError(line, str(exc)))

@@ -10,12 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_, select, true, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select, Subquery
 
 from bot.story import Story
 from subscribers.database import insert_ignoring_conflicts, reserve_ids
+from subscribers.email_keys import address_key, email_key
 from subscribers.schema import (
     DEFAULT_CADENCE,
     AddressStatus,
@@ -80,6 +81,7 @@ def _address_row(subscriber_id: int, new: NewAddress, now: datetime, **extra: ob
         "subscriber_id": subscriber_id,
         "channel": new.channel.value,
         "address": new.address,
+        "email_key": address_key(new.channel.value, new.address),
         "cadence": new.cadence.value,
         "status": new.status.value,
         "breaking_email": False,
@@ -92,17 +94,33 @@ def _address_row(subscriber_id: int, new: NewAddress, now: datetime, **extra: ob
 
 
 async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Map (channel, address) pairs to the subscriber that owns them, for those that exist."""
+    """Map (channel, address) pairs to the subscriber that owns them, for those that exist.
+
+    Email addresses match whatever their case (by ``email_key``); the result is keyed by the pairs as given.
+    """
     keys = list(dict.fromkeys(keys))
+    chats = [address for channel, address in keys if channel != ChannelName.EMAIL.value]
+    emails: dict[str, list[tuple[str, str]]] = {}
+    for channel, address in keys:
+        if channel == ChannelName.EMAIL.value:
+            emails.setdefault(email_key(address), []).append((channel, address))
     found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
+    for start in range(0, len(chats), CHUNK):
         rows = await conn.execute(
-            select(addresses.c.channel, addresses.c.address, addresses.c.subscriber_id).where(
-                tuple_(addresses.c.channel, addresses.c.address).in_(chunk)
+            select(addresses.c.address, addresses.c.subscriber_id).where(
+                addresses.c.channel == ChannelName.TELEGRAM.value, addresses.c.address.in_(chats[start : start + CHUNK])
             )
         )
-        found.update({(r.channel, r.address): r.subscriber_id for r in rows})
+        found.update({(ChannelName.TELEGRAM.value, r.address): r.subscriber_id for r in rows})
+    email_keys = list(emails)
+    for start in range(0, len(email_keys), CHUNK):
+        rows = await conn.execute(
+            select(addresses.c.email_key, addresses.c.subscriber_id).where(
+                addresses.c.email_key.in_(email_keys[start : start + CHUNK])
+            )
+        )
+        for row in rows:
+            found.update(dict.fromkeys(emails[row.email_key], row.subscriber_id))
     return found
 
 
@@ -1017,7 +1035,8 @@ def _email_row_query() -> Select:
 
 
 async def find_email_by_address(conn: AsyncConnection, address: str) -> EmailAddressRow | None:
-    row = (await conn.execute(_email_row_query().where(addresses.c.address == address))).one_or_none()
+    """The email address on file that is *address* whatever its case (its stored spelling is in the row)."""
+    row = (await conn.execute(_email_row_query().where(addresses.c.email_key == email_key(address)))).one_or_none()
     return None if row is None else EmailAddressRow(*row)
 
 
@@ -1047,19 +1066,20 @@ async def set_pending_email(conn: AsyncConnection, subscriber_id: int, address: 
         email = NewAddress(ChannelName.EMAIL, address, DEFAULT_CADENCE[ChannelName.EMAIL], AddressStatus.PENDING)
         await conn.execute(addresses.insert().values(_address_row(subscriber_id, email, now)))
         return
-    if current.address != address:
+    if email_key(current.address) != email_key(address):
         await deactivate_address(
             conn, ChannelName.EMAIL.value, subscriber_id, AddressStatus.PENDING, "email address changed", now
         )
         await conn.execute(
             update(addresses)
             .where(addresses.c.subscriber_id == subscriber_id, addresses.c.channel == ChannelName.EMAIL.value)
-            .values(address=address, confirmed_at=None, bounce_count=0, updated_at=now)
+            .values(address=address, email_key=email_key(address), confirmed_at=None, bounce_count=0, updated_at=now)
         )
     elif current.status != AddressStatus.ACTIVE.value:
         await conn.execute(
             update(addresses)
             .where(addresses.c.subscriber_id == subscriber_id, addresses.c.channel == ChannelName.EMAIL.value)
+    The same address in other case is no change: the spelling on file is kept.
             .values(status=AddressStatus.PENDING.value, updated_at=now)
         )
 

@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from subscribers.email_keys import email_key_default
+
 
 class ChannelName(enum.StrEnum):
     TELEGRAM = "telegram"
@@ -143,8 +145,12 @@ addresses = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("channel", "address"),
     UniqueConstraint("subscriber_id", "channel"),
+    # Email: the address lower-cased (subscribers/email_keys.py), unique: one reader per address whatever its
+    # case; every lookup by email address compares it. NULL for chat ids.
+    Column("email_key", String(320), default=email_key_default),
     CheckConstraint("channel IN ('telegram', 'email')", name="channel"),
     CheckConstraint("cadence IN ('instant', 'weekly', 'off')", name="cadence"),
+    Index(None, "email_key", unique=True),
     CheckConstraint("status IN ('pending', 'active', 'inactive', 'bounced')", name="status"),
 )
 

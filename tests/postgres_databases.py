@@ -79,3 +79,14 @@ def scratch_database() -> Iterator[str]:
         yield sqlalchemy_url(name)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def empty_database() -> Iterator[str]:
+    """A fresh database with no tables at all (for tests that migrate step by step); dropped afterwards."""
+    name = f"newsbot_empty_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sqlalchemy_url(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

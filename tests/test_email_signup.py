@@ -275,3 +275,24 @@ async def test_hard_bounces_add_up_to_the_limit_then_the_address_stops(mail, smt
     later = await ingest_story(newsroom, dataclasses.replace(sample(newsroom), id="north-korea-4"))
     assert later.recipients["email"] == 0
     assert smtp_sink.messages == []
+
+
+async def test_one_address_in_three_spellings_is_one_reader_with_the_first_spelling(mail, smtp_sink: SmtpSink) -> None:
+    newsroom, channel = mail
+    newsroom.settings = newsroom.settings.model_copy(update={"signup_cooldown": 0})
+    first = await request_email_confirmation(newsroom, channel, address="Jane.Doe@Example.ORG", topics=["local"])
+    second = await request_email_confirmation(newsroom, channel, address="jane.doe@example.org", topics=["sports"])
+    third = await request_email_confirmation(newsroom, channel, address="JANE.DOE@EXAMPLE.ORG", topics=["weather"])
+    assert first.subscriber_id == second.subscriber_id == third.subscriber_id
+    assert first.address == second.address == third.address == "Jane.Doe@example.org"  # as typed first
+    async with newsroom.engine.connect() as conn:
+        assert await queries.count_subscribers(conn) == 1
+    assert {tuple(m.rcpt_tos) for m in smtp_sink.messages} == {("Jane.Doe@example.org",)}
+    # The latest link confirms the one address; the reader follows what that signup asked for.
+    confirmation = await confirm_address(newsroom, token_of(confirm_link(smtp_sink, "Jane.Doe@example.org")))
+    assert confirmation.newly_confirmed and confirmation.topics == ("weather",)
+    assert (await email_row(newsroom, "Jane.Doe@example.org"))["status"] == "active"
+
+    chat = await add_reader(newsroom, "local", telegram_chat="779")
+    with pytest.raises(AddressTaken):
+        await request_email_confirmation(newsroom, channel, address="jane.DOE@example.org", subscriber_id=chat)
