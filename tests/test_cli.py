@@ -17,6 +17,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from bot.cli.reader_changes import PENDING_NOTICE
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision
 from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
@@ -290,3 +291,84 @@ def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(workdir: Path)
     assert "already ingested" in second.stdout
     assert sorted(p.name for p in outbox.rglob("*") if p.is_file()) == files
     assert {t: count_rows(workdir, t) for t in counts} == counts
+
+
+def test_one_email_address_in_any_case_is_one_subscriber(workdir: Path) -> None:
+    for spelling in ("Jane.Doe@Example.ORG", "jane.doe@example.org", "JANE.DOE@EXAMPLE.ORG"):
+        assert newsbot("subscribers", "add", "--email", spelling, "--topic", "local").exit_code == 0
+    (listed,) = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert listed["addresses"]["email"]["address"] == "Jane.Doe@example.org"  # as typed first (domain normalised)
+
+    both = write_csv(workdir / "twice.csv", [{"email": "new@example.org", "topics": "local"},
+                                              {"email": "NEW@example.org", "topics": "sports"}])
+    result = newsbot("subscribers", "import", str(both))
+    assert "twice.csv:line 3: NEW@example.org already appears on line 2" in result.stderr
+    known = write_csv(workdir / "known.csv", [{"email": "jane.DOE@example.org", "topics": "weather"}])
+    assert "0 new subscribers, 1 existing ones updated" in newsbot("subscribers", "import", str(known)).stdout
+    (listed,) = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert listed["topics"] == ["local", "weather"]
+
+    removed = newsbot("subscribers", "remove", "--email", "JANE.doe@example.org")
+    assert removed.exit_code == 0, removed.stderr
+    assert count_rows(workdir, "subscribers") == 0
+
+
+def test_adding_an_existing_address_applies_confirmation_and_cadence_and_says_what_changed(workdir: Path) -> None:
+    newsbot("subscribers", "add", "--email", "reader@example.org", "--topic", "sports")
+    result = newsbot("subscribers", "add", "--email", "Reader@example.org", "--confirmed", "--topic", "local",
+                     "--cadence", "email=instant")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "reader@example.org: confirmed; email cadence weekly → instant; follows +local"
+    ]  # and no "nothing until confirmed": it is active now
+    (listed,) = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert listed["addresses"]["email"] == {"address": "reader@example.org", "cadence": "instant", "status": "active"}
+    assert listed["topics"] == ["local", "sports"]
+
+    again = newsbot("subscribers", "add", "--email", "reader@example.org", "--topic", "local")
+    assert again.stdout.splitlines() == ["reader@example.org: nothing changed"]
+    chat = newsbot("subscribers", "add", "--email", "reader@example.org", "--telegram-chat", "77", "--topic", "local",
+                   "--cadence", "telegram=weekly")
+    assert chat.stdout.splitlines() == ["reader@example.org: telegram chat 77 added"]
+    assert count_rows(workdir, "subscribers") == 1
+
+    pending = newsbot("subscribers", "add", "--email", "other@example.org", "--topic", "local")
+    assert "nothing until it is confirmed" in pending.stdout
+    still = newsbot("subscribers", "add", "--email", "other@example.org", "--topic", "sports")
+    assert still.stdout.splitlines() == ["other@example.org: follows +sports", PENDING_NOTICE]
+    assert_one_line_error(
+        newsbot("subscribers", "add", "--email", "other@example.org", "--telegram-chat", "77", "--topic", "local"),
+        "belong to different subscribers",
+    )
+
+
+def test_subscribers_update_changes_topics_cadence_and_confirmation(workdir: Path) -> None:
+    newsbot("subscribers", "add", "--email", "reader@example.org", "--telegram-chat", "88", "--topic", "local",
+            "--topic", "sports")
+    result = newsbot("subscribers", "update", "--email", "READER@example.org", "--topic", "weather",
+                     "--remove-topic", "sports", "--cadence", "email=instant", "--confirmed")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        "reader@example.org: confirmed; email cadence weekly → instant; follows +weather -sports"
+    )
+    exact = newsbot("subscribers", "update", "--telegram-chat", "88", "--set-topic", "tech", "--set-topic", "Local",
+                    "--cadence", "telegram=off")
+    assert exact.stdout.strip() == "reader@example.org: telegram cadence instant → off; follows +tech -weather"
+    (listed,) = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert listed["topics"] == ["local", "tech"]
+    assert listed["addresses"]["email"]["status"] == "active"
+    assert listed["addresses"]["telegram"]["cadence"] == "off"
+    assert newsbot("subscribers", "update", "--telegram-chat", "88", "--topic", "tech").stdout.strip() == (
+        "reader@example.org: nothing changed"
+    )
+
+    assert_one_line_error(newsbot("subscribers", "update", "--email", "nobody@example.org", "--topic", "local"),
+                          "no subscriber with email address nobody@example.org")
+    assert_one_line_error(newsbot("subscribers", "update", "--telegram-chat", "89", "--topic", "local"),
+                          "no subscriber")
+    assert_one_line_error(newsbot("subscribers", "update", "--email", "reader@example.org", "--topic", "footbal"),
+                          "unknown topic 'footbal'")
+    newsbot("subscribers", "add", "--telegram-chat", "90", "--topic", "local")
+    assert_one_line_error(newsbot("subscribers", "update", "--telegram-chat", "90", "--confirmed"),
+                          "no email address to confirm")
+    assert newsbot("subscribers", "update", "--email", "reader@example.org").exit_code == 2

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
+from bot.cli.reader_changes import ReaderUpdate, add_or_update, print_add_outcome, subscribers_update
 from bot.errors import InvalidSubscriber, SubscriberNotFound
 from bot.newsroom import Newsroom
 from subscribers import queries
@@ -40,24 +41,25 @@ def subscribers_add(
         list[str], typer.Option(help="CHANNEL=CADENCE, e.g. email=instant (instant, weekly, off).")
     ] = [],  # noqa: B006
 ) -> None:
-    """Add a subscriber; an address that already exists gets the topics added instead."""
+    """Add a subscriber; on an address that already exists, apply the topics, cadence and confirmation given."""
 
-    async def work(newsroom: Newsroom) -> queries.ImportOutcome:
+    async def work(newsroom: Newsroom) -> ReaderUpdate | None:
+        cadences = parse_cadence_options(cadence)
         subscriber = build_subscriber(
             newsroom.taxonomy,
             telegram_chat=telegram_chat,
             email=email,
             topics=topic,
             confirmed=confirmed,
-            cadences=parse_cadence_options(cadence),
+            cadences=cadences,
         )
-        async with newsroom.engine.begin() as conn:
-            return await queries.add_subscribers(conn, [subscriber], datetime.now(UTC))
+        return await add_or_update(newsroom, subscriber, confirmed=confirmed, cadences=cadences)
 
-    outcome = run_command(with_newsroom(settings_of(ctx), work))
-    out.print("Added a subscriber." if outcome.created else "Address already subscribed: topics added.", markup=False)
-    if email and not confirmed:
-        out.print("The email address gets nothing until it is confirmed (double opt-in).", markup=False)
+    update = run_command(with_newsroom(settings_of(ctx), work))
+    print_add_outcome(update, email_given=email is not None, confirmed=confirmed)
+
+
+subscribers_app.command("update")(subscribers_update)
 
 
 @subscribers_app.command("list")
