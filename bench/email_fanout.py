@@ -34,7 +34,7 @@ async def send_with_newsbot(data_dir: Path, smtp_url: str) -> dict[str, float]:
     from bot.newsroom import Newsroom
     from bot.story_input import read_story_file
 
-    settings = Settings(data_dir=data_dir, secret_key="bench-secret", smtp_url=smtp_url, smtp_connections=CONNECTIONS)
+    settings = Settings(data_dir=data_dir, smtp_url=smtp_url, smtp_connections=CONNECTIONS)
     async with await Newsroom.open(settings) as newsroom:
         started, cpu = time.perf_counter(), time.process_time()
         story = prepare_story(

@@ -62,7 +62,7 @@ def newsbot_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """The environment for a newsbot child: no NEWSBOT_* of the machine, only what the benchmark sets."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("NEWSBOT_")}
     env["NEWSBOT_DATA_DIR"] = str(data_dir)
-    env["NEWSBOT_SECRET_KEY"] = "bench-secret"
+    env["NEWSBOT_SECRET_KEY"] = "bench-secret-of-at-least-32-characters"
     env.update({f"NEWSBOT_{name.upper()}": value for name, value in settings.items()})
     return env
 

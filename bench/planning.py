@@ -40,7 +40,7 @@ async def plan_with_newsbot(data_dir: Path) -> dict[str, float]:
     from subscribers import queries
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))
-    async with await Newsroom.open(Settings(data_dir=data_dir, secret_key="bench-secret")) as newsroom:
+    async with await Newsroom.open(Settings(data_dir=data_dir)) as newsroom:
         started = time.perf_counter()
         async with newsroom.engine.begin() as conn:
             now = datetime.now(UTC)

@@ -136,7 +136,7 @@ async def plan_with_newsbot(database_url: str, data_dir: Path) -> dict[str, floa
     from subscribers import queries
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))
-    settings = Settings(data_dir=data_dir, secret_key="bench-secret", database_url=database_url)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
     async with await Newsroom.open(settings) as newsroom:
         started = time.perf_counter()
         async with newsroom.engine.begin() as conn:

@@ -69,7 +69,7 @@ async def queue_and_render(data_dir: Path) -> dict[str, float]:
     from bot.digest import queue_weekly_digests
     from bot.newsroom import Newsroom
 
-    async with await Newsroom.open(Settings(data_dir=data_dir, secret_key="bench-secret")) as newsroom:
+    async with await Newsroom.open(Settings(data_dir=data_dir)) as newsroom:
         started = time.perf_counter()
         report = await queue_weekly_digests(newsroom)
         queued = time.perf_counter() - started

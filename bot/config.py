@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(default=200, gt=0, le=10_000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     delivery_lease_seconds: int = Field(default=60, ge=5, le=3600)
+    #: Seconds (or "24h", "90m", "2d") deliveries wait out an unreachable channel before they are marked failed.
+    retry_for: Annotated[float, NoDecode] = Field(default=24 * 3600.0, ge=60, le=30 * 24 * 3600)
     #: `newsbot run`: where the web side listens; a webhook URL switches the bot from long polling to a webhook.
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
@@ -66,6 +68,16 @@ class Settings(BaseSettings):
     digest_weekday: str = "monday"
     digest_time: dt.time = dt.time(7, 0)
     digest_timezone: str = "UTC"
+
+    @field_validator("retry_for", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value.lower())
+            if match is None:
+                raise ValueError("must be seconds, or a number with s, m, h or d, such as 86400 or 24h")
+            return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        return value
 
     @field_validator("dkim_key_file")
     @classmethod

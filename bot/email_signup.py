@@ -2,14 +2,20 @@
 
 Every way of adding an email address (the web signup form, the Telegram ``/email`` command) goes through
 :func:`request_email_confirmation`; the ``/confirm/{token}`` page calls :func:`confirm_address`. The link carries
-the subscriber, the address, the topics asked for and when it was sent, signed with ``NEWSBOT_SECRET_KEY``: only
-the latest link for an address works, and only while the address still awaits (or has) confirmation, so an old
-link cannot resubscribe someone who has since unsubscribed.
+the subscriber, the address, the topics asked for, when it was sent and a random nonce stored with the address,
+signed with the newsroom's secret: only the latest link for an address works, only someone who received it can
+confirm (the nonce cannot be guessed, whoever knows the key), and only while the address still awaits (or has)
+confirmation, so an old link cannot resubscribe someone who has since unsubscribed.
+
+Both are rate-limited per client and for the whole site (``bot.request_limits``); a signup from Telegram counts
+for its subscriber and for the site.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +28,7 @@ from bot.email_message import EmailTemplate
 from bot.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.newsroom import Newsroom
 from bot.rendering import CompiledEmail
-from subscribers import queries
+from subscribers import confirmations, queries
 from subscribers.email_keys import email_key
 from subscribers.preferences import normalise_email
 from subscribers.schema import AddressStatus
@@ -30,6 +36,8 @@ from subscribers.schema import AddressStatus
 #: Stand-in for the confirmation link while the email is compiled; swapped for the real one per request.
 CONFIRM_URL_SENTINEL = "https://newsbot-placeholder.invalid/confirm/5be2a9d04c7f1e36"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Random bytes of a confirmation link's nonce (128 bits: guessing one is hopeless).
+NONCE_BYTES = 16
 
 
 class SignupThrottled(NewsbotError):
@@ -83,15 +91,21 @@ async def request_email_confirmation(
     address: str,
     topics: Sequence[str] = (),
     subscriber_id: int | None = None,
+    client: str | None = None,
 ) -> ConfirmationRequest:
     """Link *address* to a subscriber as a pending email and send the double opt-in email right away.
 
     Without *subscriber_id* the address's existing subscriber is used, or a new one created (then at least one
     topic is required). With it (a Telegram reader adding email) the subscriber's email address is set or
-    replaced. Raises InvalidSubscriber, TopicNotFound, AddressTaken, SubscriberNotFound, SignupThrottled (one
-    email per address per ``NEWSBOT_SIGNUP_COOLDOWN``) and ConfirmationNotSent; messages are for the reader.
+    replaced. *client* names who asks (the web client's address, see `bot.request_limits.client_key`); without
+    it a Telegram reader counts as ``subscriber:<id>``. Raises TooManyRequests (signup limits, checked first),
+    InvalidSubscriber, TopicNotFound, AddressTaken, SubscriberNotFound, SignupThrottled (one email per address
+    per ``NEWSBOT_SIGNUP_COOLDOWN``) and ConfirmationNotSent; messages are for the reader.
     """
     settings = newsroom.settings
+    if client is None and subscriber_id is not None:
+        client = f"subscriber:{subscriber_id}"
+    await newsroom.request_limits.admit(newsroom.engine, settings, "signup", client)
     address = normalise_email(address)
     slugs = tuple(newsroom.taxonomy.resolve_all(t for t in topics if t.strip()))
     now = datetime.now(UTC)
@@ -122,12 +136,14 @@ async def request_email_confirmation(
             already = current is not None and current.address == address and current.status == AddressStatus.ACTIVE
             await queries.set_pending_email(conn, subscriber_id, address, now)
             await queries.mark_confirmation_sent(conn, subscriber_id, now, now)
+            nonce = secrets.token_urlsafe(NONCE_BYTES)
+            await confirmations.set_confirmation_nonce(conn, subscriber_id, nonce)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
 
     token = newsroom.signer.token(
-        "confirm", subscriber_id, address=address, topics=",".join(slugs), sent=_microseconds(now)
+        "confirm", subscriber_id, address=address, topics=",".join(slugs), sent=_microseconds(now), nonce=nonce
     )
     message = OutgoingMessage(
         key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
@@ -178,12 +194,14 @@ def _confirmation_email(
     )
 
 
-async def confirm_address(newsroom: Newsroom, token: str) -> Confirmation:
+async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None = None) -> Confirmation:
     """Confirm the address a link was sent to, and follow the topics asked for; safe to call twice.
 
-    Raises InvalidToken (with a message for the reader) for a forged or expired link, one replaced by a newer
-    email, one for an address no longer on file, or one whose address has since been unsubscribed or bounced.
+    Raises TooManyRequests when *client* (or the whole site) tried too many links this minute, and InvalidToken
+    (with a message for the reader) for a forged or expired link, one replaced by a newer email, one for an
+    address no longer on file, or one whose address has since been unsubscribed or bounced.
     """
+    await newsroom.request_limits.admit(newsroom.engine, newsroom.settings, "confirm", client)
     data = newsroom.signer.verify("confirm", token, max_age=newsroom.settings.confirm_max_age)
     subscriber_id, address, sent = data["subscriber_id"], data.get("address"), data.get("sent")
     if not isinstance(address, str) or not isinstance(sent, int):
@@ -197,9 +215,18 @@ async def confirm_address(newsroom: Newsroom, token: str) -> Confirmation:
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:
             raise InvalidToken("a newer confirmation email replaced this link; please use the link in the latest one")
+        if not _nonce_matches(await confirmations.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
+            raise InvalidToken("this link is not valid")
         if current.status not in (AddressStatus.PENDING, AddressStatus.ACTIVE):
             raise InvalidToken("this link no longer works: the address was unsubscribed since; please sign up again")
         newly = current.status == AddressStatus.PENDING
         await queries.activate_email(conn, subscriber_id, now)
         await queries.set_follows(conn, subscriber_id, slugs, now)
     return Confirmation(subscriber_id, address, slugs, newly_confirmed=newly)
+
+
+def _nonce_matches(stored: str | None, given: object) -> bool:
+    """The link carries the nonce stored with the address; links mailed before nonces existed carry none."""
+    if stored is None:
+        return given is None
+    return isinstance(given, str) and hmac.compare_digest(stored.encode(), given.encode())

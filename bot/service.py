@@ -127,6 +127,7 @@ class Service:
         tasks: dict[str, asyncio.Task[Any]] = {}
         try:
             newsroom = self.newsroom = await Newsroom.open(settings)
+            logger.info("%s", newsroom.secret.description)
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
             channels = build_channels(settings)
@@ -138,16 +139,28 @@ class Service:
                 schedule_jobs(application, newsroom, worker)
             self._log_channels(channels)
             if bot_live:
-                await start_bot(application, settings, webhook=webhook)
+                await start_bot(application, settings, webhook=webhook, signing_key=newsroom.secret.value)
             elif application is not None:
                 await application.job_queue.start()  # the scheduler runs without a bot
             if serve_web:
                 web = create_app(newsroom)
                 if webhook:
                     web.include_router(
-                        webhook_router(application, secret=webhook_secret(settings), path=webhook_path(settings))
+                        webhook_router(
+                            application,
+                            secret=webhook_secret(settings, newsroom.secret.value),
+                            path=webhook_path(settings),
+                        )
                     )
-                server = _WebServer(uvicorn.Config(web, log_level="warning", access_log=False, lifespan="auto"))
+                config = uvicorn.Config(
+                    web,
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="auto",
+                    # Behind these proxies the client address (signup limits) is the one in X-Forwarded-For.
+                    forwarded_allow_ips=settings.trusted_proxies,
+                )
+                server = _WebServer(config)
                 tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
                 await _started(server, tasks["web"])
             for name, loop in self.loops(newsroom, channels, worker).items():
@@ -209,8 +222,13 @@ class Service:
                 logger.info("channel %s (live)", description)
 
 
-async def start_bot(application: NewsbotApplication, settings: Settings, *, webhook: bool) -> None:
-    """Check the token (getMe), publish the command menu, start handling updates and start fetching them."""
+async def start_bot(
+    application: NewsbotApplication, settings: Settings, *, webhook: bool, signing_key: str | None = None
+) -> None:
+    """Check the token (getMe), publish the command menu, start handling updates and start fetching them.
+
+    A webhook's secret token is derived from *signing_key*, the newsroom's signing secret.
+    """
     try:
         await application.initialize()
     except InvalidToken:
@@ -222,7 +240,7 @@ async def start_bot(application: NewsbotApplication, settings: Settings, *, webh
     username = application.bot.username
     if webhook:
         await application.bot.set_webhook(
-            settings.webhook_url, secret_token=webhook_secret(settings), allowed_updates=ALLOWED_UPDATES
+            settings.webhook_url, secret_token=webhook_secret(settings, signing_key), allowed_updates=ALLOWED_UPDATES
         )
         logger.info("telegram bot @%s: updates arrive by webhook at %s", username, settings.webhook_url)
     else:

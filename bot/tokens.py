@@ -1,8 +1,11 @@
 """Signed personal links (unsubscribe, preferences, address confirmation) that need no database lookup to trust.
 
 A token carries the subscriber id (and, for confirmation, the address being confirmed) plus a timestamp, signed
-with the secret key and a salt per purpose, so an unsubscribe token can never be replayed as a confirmation.
-Unsubscribe and preference links never expire by default: a reader must be able to leave from a years-old email.
+(HMAC) with the newsroom's secret and a salt per purpose, so an unsubscribe token can never be replayed as a
+confirmation. That secret is ``NEWSBOT_SECRET_KEY`` (32 characters or more) or a random one kept in the store
+(`bot.newsroom`), so a valid signature cannot be guessed; confirmation links also carry a random nonce stored
+with the address (`bot.email_signup`). Unsubscribe and preference links never expire by default: a reader must
+be able to leave from a years-old email.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 The target is migrated to the same revision first and must be empty, so a copy never merges two installations by
 accident. Rows stream in chunks (memory stays flat however large the store), parents before children, all in one
-transaction on the target: a failed copy leaves the target as empty as it was.
+transaction on the target: a failed copy leaves the target as empty as it was. The source's store secrets (the
+link-signing key, see `subscribers.store_secret`) replace any the empty target made for itself, so links mailed
+from the old store keep working.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, func, select
+from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.errors import NewsbotError
 from subscribers.database import reset_id_sequences
 from subscribers.migrate import upgrade_database
-from subscribers.schema import metadata
+from subscribers.schema import metadata, store_secrets
 
 CHUNK_ROWS = 5000
 
@@ -42,10 +44,13 @@ async def copy_store(
     tables = metadata.sorted_tables
     async with target.connect() as conn:
         for table in tables:
+            if table is store_secrets:  # a fresh store may have made its own; the source's replaces it
+                continue
             if (await conn.execute(select(func.count()).select_from(table))).scalar_one():
                 raise CopyRefused(f"the target store is not empty (table {table.name} has rows); nothing copied")
     report = CopyReport(revision=target_revision)
     async with source.connect() as reading, target.begin() as writing:
+        await writing.execute(delete(store_secrets))
         for table in tables:
             copied = 0
             order = list(table.primary_key.columns)

@@ -284,3 +284,18 @@ workers = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+channel_health = Table(
+    "channel_health",
+    metadata,
+    # One row per channel that could not be reached (relay down, Bot API failing), shared by every worker: while
+    # it exists the channel is paused, one delivery at a time probes it, and the row goes when a probe succeeds.
+    Column("channel", String(16), primary_key=True),
+    Column("unreachable_since", UtcDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("failed_probes", Integer, nullable=False, default=0),
+    # When the next probe may be claimed; while one is in flight, when another worker may take over from it.
+    Column("next_probe_at", UtcDateTime, nullable=False),
+    Column("probe_by", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -51,7 +51,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str)
     return Settings(
         database_url=database_url,
         data_dir=tmp_path / "data",
-        secret_key="test-secret",
+        secret_key="test-secret-of-at-least-32-characters",
         public_url="https://news.example.org",
         mail_from="Fairview Gazette <newsletter@fairview-gazette.example>",
     )

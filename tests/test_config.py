@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import DEVELOPMENT_SECRET, Settings, load_settings
 from bot.errors import ConfigurationError
 from tests.newsroom_fixtures import REPO, use_embedded_defaults
 
@@ -60,3 +60,30 @@ def test_bad_setting_is_named_in_the_error(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=name):
         load_settings()
+
+
+def test_an_unset_secret_key_means_the_stores_own_and_is_never_shown(clean_env: Path) -> None:
+    settings = load_settings()
+    assert settings.secret_key == ""
+    explicit = load_settings(secret_key="k" * 43, webhook_secret="hook-secret")
+    assert "k" * 43 not in repr(explicit) and "hook-secret" not in repr(explicit)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("test-secret", "at least 32 characters, not 11"),
+        ("x" * 31, "at least 32 characters, not 31"),
+        (DEVELOPMENT_SECRET, "public example value"),
+    ],
+)
+def test_a_short_or_public_secret_key_is_refused_in_one_line_naming_it(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("NEWSBOT_SECRET_KEY", value)
+    with pytest.raises(ConfigurationError, match="NEWSBOT_SECRET_KEY") as refused:
+        load_settings()
+    message = str(refused.value)
+    assert problem in message and "\n" not in message and value not in message
+    monkeypatch.setenv("NEWSBOT_SECRET_KEY", "y" * 32)
+    assert load_settings().secret_key == "y" * 32

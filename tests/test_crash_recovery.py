@@ -75,13 +75,13 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_to_everyone_with_bounde
         env = {name: value for name, value in os.environ.items() if not name.startswith("NEWSBOT_")}
         env |= {
             "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-            "NEWSBOT_SECRET_KEY": "test-secret",
+            "NEWSBOT_SECRET_KEY": "test-secret-of-at-least-32-characters",
             "NEWSBOT_TELEGRAM_TOKEN": "123456:TEST",
             "NEWSBOT_TELEGRAM_API_URL": api.base_url,
             "NEWSBOT_TELEGRAM_PAID_BROADCAST": "1",
             "NEWSBOT_DELIVERY_BATCH_SIZE": str(BATCH),
         }
-        settings = Settings(data_dir=tmp_path / "data", secret_key="test-secret")
+        settings = Settings(data_dir=tmp_path / "data", secret_key="test-secret-of-at-least-32-characters")
         await plan_fan_out(settings)
 
         first = await asyncio.create_subprocess_exec(

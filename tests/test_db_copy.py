@@ -10,8 +10,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.config import load_settings
+from bot.newsroom import Newsroom
+from bot.tokens import LinkSigner
 from subscribers.database import create_engine
 from subscribers.schema import metadata
+from subscribers.store_secret import SIGNING_KEY, stored_secret
 from tests import postgres_databases
 from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
 
@@ -71,3 +75,33 @@ def test_copy_into_a_store_with_data_is_refused_and_changes_nothing(populated_sq
 
 def test_postgres_variants_explain_how_to_enable_them() -> None:
     assert "NEWSBOT_TEST_POSTGRES_URL" in postgres_databases.SKIP_REASON
+
+
+async def store_secret_of(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await stored_secret(conn, SIGNING_KEY)
+    finally:
+        await engine.dispose()
+
+
+def test_copy_carries_the_stores_signing_secret_so_mailed_links_keep_working(
+    populated_sqlite: str, tmp_path: Path
+) -> None:
+    source_secret = asyncio.run(store_secret_of(populated_sqlite))
+    assert source_secret  # `newsbot demo` ran with NEWSBOT_SECRET_KEY unset: the store made one
+    target = f"sqlite+aiosqlite:///{tmp_path / 'copy' / 'newsbot.sqlite3'}"
+    assert newsbot("subscribers", "list", env={"NEWSBOT_DATABASE_URL": target}).exit_code == 0
+    assert asyncio.run(store_secret_of(target)) not in (None, source_secret)  # an empty store made its own
+
+    result = newsbot("db", "copy", "--from", populated_sqlite, "--to", target)
+    assert result.exit_code == 0, result.stderr
+    assert asyncio.run(store_secret_of(target)) == source_secret
+    link = LinkSigner(source_secret, "http://127.0.0.1:8080").token("unsubscribe", 1)
+
+    async def verified_on_target() -> dict[str, object]:
+        async with await Newsroom.open(load_settings(database_url=target)) as newsroom:
+            return newsroom.signer.verify("unsubscribe", link)
+
+    assert asyncio.run(verified_on_target()) == {"subscriber_id": 1}

@@ -23,13 +23,16 @@ DOMAIN = "fairview-gazette.example"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path, secret_key="test-secret", public_url=PUBLIC_URL, reply_to="desk@fairview-gazette.example"
+        data_dir=tmp_path,
+        secret_key="test-secret-of-at-least-32-characters",
+        public_url=PUBLIC_URL,
+        reply_to="desk@fairview-gazette.example",
     )
 
 
 @pytest.fixture
 def signer() -> LinkSigner:
-    return LinkSigner("test-secret", PUBLIC_URL)
+    return LinkSigner("test-secret-of-at-least-32-characters", PUBLIC_URL)
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_message_structure_and_headers(template: EmailTemplate, signer: LinkSign
 
 
 def test_reply_to_defaults_to_sender(compiled: CompiledEmail, tmp_path: Path, signer: LinkSigner) -> None:
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret", public_url=PUBLIC_URL)
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret-of-at-least-32-characters", public_url=PUBLIC_URL)
     message = parse(send(EmailTemplate(compiled, settings), signer))
     assert message["Reply-To"].addresses[0].addr_spec == f"newsletter@{DOMAIN}"
 
@@ -215,7 +218,10 @@ def test_header_injection_through_links_and_ids_is_refused(
 
 def test_line_breaks_in_subject_and_outlet_name_are_neutralised(tmp_path: Path, signer: LinkSigner) -> None:
     settings = Settings(
-        data_dir=tmp_path, secret_key="test-secret", public_url=PUBLIC_URL, outlet_name="Gazette\r\nBcc: x@y.example"
+        data_dir=tmp_path,
+        secret_key="test-secret-of-at-least-32-characters",
+        public_url=PUBLIC_URL,
+        outlet_name="Gazette\r\nBcc: x@y.example",
     )
     compiled = CompiledEmail(
         subject="Hello\r\nBcc: victim@example.org",

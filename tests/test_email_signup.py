@@ -140,9 +140,7 @@ async def test_forged_expired_and_misused_links_change_nothing(mail, smtp_sink: 
         "confirm", request.subscriber_id, address="reader@example.org"
     )
     unsubscribe_token = newsroom.signer.token("unsubscribe", request.subscriber_id)
-    week_ago = LinkSigner(
-        newsroom.settings.secret_key, newsroom.settings.public_url, clock=lambda: time.time() - 8 * 86400
-    )
+    week_ago = LinkSigner(newsroom.secret.value, newsroom.settings.public_url, clock=lambda: time.time() - 8 * 86400)
     row = await email_row(newsroom, "reader@example.org")
     expired = week_ago.token(
         "confirm",
@@ -296,3 +294,24 @@ async def test_one_address_in_three_spellings_is_one_reader_with_the_first_spell
     chat = await add_reader(newsroom, "local", telegram_chat="779")
     with pytest.raises(AddressTaken):
         await request_email_confirmation(newsroom, channel, address="jane.DOE@example.org", subscriber_id=chat)
+
+
+async def test_a_link_signed_with_the_real_key_but_without_the_mailed_nonce_confirms_nothing(
+    mail, smtp_sink: SmtpSink
+) -> None:
+    """Even someone who knows the key and the exact send time cannot confirm an address without its mailbox."""
+    newsroom, channel = mail
+    request = await request_email_confirmation(newsroom, channel, address="reader@example.org", topics=["local"])
+    row = await email_row(newsroom, "reader@example.org")
+    sent = (row["confirmation_sent_at"] - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    assert row["confirmation_nonce"] and len(row["confirmation_nonce"]) >= 22  # 128 random bits
+    claims = {"address": "reader@example.org", "topics": "local", "sent": sent}
+    for nonce in (None, "", "A" * 22, row["confirmation_nonce"][:-1]):
+        forged = newsroom.signer.token(
+            "confirm", request.subscriber_id, **claims, **({"nonce": nonce} if nonce is not None else {})
+        )
+        with pytest.raises(InvalidToken, match="not valid"):
+            await confirm_address(newsroom, forged)
+    assert (await email_row(newsroom, "reader@example.org"))["status"] == "pending"
+    mailed = token_of(confirm_link(smtp_sink, "reader@example.org"))
+    assert (await confirm_address(newsroom, mailed)).newly_confirmed

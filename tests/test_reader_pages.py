@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.smtp import SmtpChannel
-from bot.config import Settings
+from bot.config import DEVELOPMENT_SECRET, Settings
 from bot.delivery import DeliveryWorker
 from bot.digest import queue_weekly_digests
 from bot.ingest import ingest_story
@@ -169,9 +169,7 @@ async def test_forged_and_expired_links_get_a_friendly_page_and_change_nothing(s
     await client.post("/subscribe", data={"email": "new@example.org", "topic": "local"})
     confirm = path_of(link_in(smtp_sink.received_by("new@example.org")[0], "confirm"))
     forged_signer = LinkSigner("not-our-secret", newsroom.settings.public_url)
-    old_signer = LinkSigner(
-        newsroom.settings.secret_key, newsroom.settings.public_url, clock=lambda: time.time() - 30 * 86400
-    )
+    old_signer = LinkSigner(newsroom.secret.value, newsroom.settings.public_url, clock=lambda: time.time() - 30 * 86400)
     new_id = (await email_row(newsroom, "new@example.org"))["subscriber_id"]
     bad_requests = [
         ("GET", confirm + "x", "not valid"),
@@ -284,3 +282,32 @@ async def test_a_subscriber_removed_since_gets_a_friendly_page(site) -> None:
     assert page.status_code == 404 and "no subscription for this link" in page.text
     gone = await client.post(path_of(newsroom.signer.unsubscribe_url(reader)), **ONE_CLICK)
     assert gone.status_code == 200
+
+
+async def test_with_no_secret_key_links_forged_with_the_old_public_default_are_refused(
+    settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    unset = settings.model_copy(update={"secret_key": "", "smtp_url": smtp_sink.url})
+    channel = SmtpChannel(smtp_sink.url, settings.mail_from)
+    async with await Newsroom.open(unset) as newsroom, web_client(newsroom, channel) as client:
+        assert newsroom.secret.source == "store" and newsroom.secret.value != DEVELOPMENT_SECRET
+        readers = [await add_reader(newsroom, "local", email=f"reader{n}@example.org") for n in range(1, 4)]
+        await client.post("/subscribe", data={"email": "pending@example.org", "topic": "local"})
+        pending = await email_row(newsroom, "pending@example.org")
+        public = LinkSigner(DEVELOPMENT_SECRET, newsroom.settings.public_url)
+        forged = [("GET", path_of(public.preferences_url(reader))) for reader in readers]
+        forged += [("POST", path_of(public.preferences_url(reader))) for reader in readers]
+        forged += [("POST", path_of(public.unsubscribe_url(reader))) for reader in readers]
+        forged.append(("GET", path_of(public.confirm_url(pending["subscriber_id"], "pending@example.org"))))
+        for method, path in forged:
+            response = await client.request(method, path, data={"topic": ["sports"]} if method == "POST" else None)
+            assert response.status_code == 400 and "This link does not work" in response.text, path
+            assert "reader1@example.org" not in response.text
+        genuine = await client.get(path_of(newsroom.signer.preferences_url(readers[0])))
+        assert genuine.status_code == 200 and "reader1@example.org" in genuine.text
+    await channel.aclose()
+    async with await Newsroom.open(unset) as newsroom:
+        for reader in readers:
+            assert await topics_of(newsroom, reader) == {"local"}
+        assert {(await email_row(newsroom, f"reader{n}@example.org"))["status"] for n in range(1, 4)} == {"active"}
+        assert (await email_row(newsroom, "pending@example.org"))["status"] == "pending"

@@ -60,7 +60,7 @@ def parse(markup: str) -> TagCollector:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="test-secret", public_url="https://news.example.org")
+    return Settings(data_dir=tmp_path, secret_key="test-secret-of-at-least-32-characters", public_url="https://news.example.org")
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def renderer(settings: Settings, taxonomy: Taxonomy) -> Renderer:
 def override_settings(templates_dir: Path) -> Settings:
     return Settings(
         data_dir=templates_dir,
-        secret_key="test-secret",
+        secret_key="test-secret-of-at-least-32-characters",
         public_url="https://news.example.org",
         templates_dir=templates_dir,
     )

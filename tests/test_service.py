@@ -122,6 +122,21 @@ async def test_without_a_token_it_says_so_once_and_runs_the_web_side_and_the_wor
     assert len(missing) == 1 and "no Telegram bot" in missing[0]
 
 
+async def test_start_up_says_where_the_signing_secret_comes_from_and_never_shows_it(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    for key, source in ((settings.secret_key, "NEWSBOT_SECRET_KEY"), ("", "kept in the store")):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="newsbot"):
+            async with running_service(settings.model_copy(update={"web_port": 0, "secret_key": key})) as service:
+                assert service.newsroom is not None
+                secret = service.newsroom.secret.value
+        lines = [record.getMessage() for record in caplog.records if record.name == "newsbot"]
+        (said,) = [line for line in lines if "links are signed with" in line]
+        assert source in said
+        assert not any(secret in line for line in lines)
+
+
 async def test_a_taken_port_stops_start_up_with_a_message_naming_the_setting(settings: Settings) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -150,7 +165,13 @@ def free_port() -> int:
 
 def child_environment(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("NEWSBOT_")}
-    env.update({"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SECRET_KEY": "test-secret", **settings})
+    env.update(
+        {
+            "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+            "NEWSBOT_SECRET_KEY": "test-secret-of-at-least-32-characters",
+            **settings,
+        }
+    )
     return env
 
 

@@ -18,7 +18,7 @@ class Clock:
 
 @pytest.fixture
 def signer() -> LinkSigner:
-    return LinkSigner("test-secret", PUBLIC_URL)
+    return LinkSigner("test-secret-of-at-least-32-characters", PUBLIC_URL)
 
 
 def test_round_trip_returns_subscriber_id(signer: LinkSigner) -> None:
@@ -56,7 +56,9 @@ def test_wrong_purpose_is_refused(signer: LinkSigner) -> None:
 def test_tampered_token_is_refused(signer: LinkSigner) -> None:
     token = signer.token("unsubscribe", 42)
     payload, timestamp, signature = token.split(".")
-    forged_payload = LinkSigner("test-secret", PUBLIC_URL).token("unsubscribe", 43).split(".")[0]
+    forged_payload = (
+        LinkSigner("test-secret-of-at-least-32-characters", PUBLIC_URL).token("unsubscribe", 43).split(".")[0]
+    )
     for tampered in (
         f"{forged_payload}.{timestamp}.{signature}",
         f"{payload}.{timestamp}.{signature[:-2]}xx",
@@ -76,7 +78,7 @@ def test_token_signed_with_another_key_is_refused(signer: LinkSigner) -> None:
 
 def test_expired_token_is_refused() -> None:
     clock = Clock()
-    signer = LinkSigner("test-secret", PUBLIC_URL, clock=clock)
+    signer = LinkSigner("test-secret-of-at-least-32-characters", PUBLIC_URL, clock=clock)
     token = signer.token("preferences", 42)
     clock.now += 3600
     assert signer.verify("preferences", token, max_age=3600) == {"subscriber_id": 42}
@@ -87,7 +89,7 @@ def test_expired_token_is_refused() -> None:
 
 def test_confirmation_links_expire_by_default_but_unsubscribe_links_do_not() -> None:
     clock = Clock()
-    signer = LinkSigner("test-secret", PUBLIC_URL, clock=clock)
+    signer = LinkSigner("test-secret-of-at-least-32-characters", PUBLIC_URL, clock=clock)
     confirm = signer.token("confirm", 1, address="reader@example.org")
     unsubscribe = signer.token("unsubscribe", 1)
     clock.now += 30 * 24 * 3600

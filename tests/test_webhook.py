@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import Settings
+from bot.config import DEVELOPMENT_SECRET, Settings
 from bot.web.telegram_webhook import SECRET_HEADER, webhook_secret
 from tests.fakes import FakeBotAPI
 from tests.telegram_session import ChatSession, eventually, live_settings, running_service
@@ -102,3 +104,27 @@ def test_the_derived_secret_is_stable_and_fits_telegrams_rules(settings: Setting
     assert secret == webhook_secret(settings.model_copy())
     assert secret != webhook_secret(settings.model_copy(update={"secret_key": "another"}))
     assert 1 <= len(secret) <= 256 and secret.isalnum()
+    assert webhook_secret(settings, "the-store-secret-of-this-newsroom-0001") != secret  # the newsroom's wins
+    with pytest.raises(ValueError, match="no signing secret"):
+        webhook_secret(settings.model_copy(update={"secret_key": ""}))
+
+
+async def test_with_no_secret_key_the_webhook_refuses_the_hmac_of_the_old_public_default(
+    settings: Settings, bot_api: FakeBotAPI
+) -> None:
+    live = live_settings(settings.model_copy(update={"secret_key": ""}), bot_api, webhook_url=WEBHOOK_URL)
+    old_default = hmac.new(DEVELOPMENT_SECRET.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+    async with running_service(live) as service, httpx.AsyncClient(base_url=service.web_url) as client:
+        assert service.newsroom is not None and service.newsroom.secret.source == "store"
+        real = webhook_secret(live, service.newsroom.secret.value)
+        assert bot_api.calls_to("setWebhook")[0]["secret_token"] == real != old_default
+        forged = await client.post(
+            "/telegram/webhook", json=command(1, READER, "/stop"), headers={SECRET_HEADER: old_default}
+        )
+        assert forged.status_code == 403
+        genuine = await client.post(
+            "/telegram/webhook", json=command(2, READER, "/help"), headers={SECRET_HEADER: real}
+        )
+        assert genuine.status_code == 200
+        await eventually(lambda: bot_api.sent_to(READER), what="the answer to /help")
+    assert len(bot_api.sent_to(READER)) == 1

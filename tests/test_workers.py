@@ -127,7 +127,7 @@ async def test_three_worker_processes_on_postgresql_survive_one_being_killed(
         env |= {
             "NEWSBOT_DATABASE_URL": settings.database_url,
             "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-            "NEWSBOT_SECRET_KEY": "test-secret",
+            "NEWSBOT_SECRET_KEY": "test-secret-of-at-least-32-characters",
             "NEWSBOT_TELEGRAM_TOKEN": "123456:TEST",
             "NEWSBOT_TELEGRAM_API_URL": api.base_url,
             "NEWSBOT_TELEGRAM_PAID_BROADCAST": "1",

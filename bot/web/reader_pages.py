@@ -7,8 +7,11 @@ changes nothing. Every page is plain HTML from ``templates/web/`` (autoescaped),
 sized for a phone.
 
 The signup form at ``/subscribe`` is meant to be linked to or embedded by the outlet's site; ``?topic=local``
-pre-ticks topics. Confirmation emails go through ``app.state.email_channel`` when the process set one (``newsbot
-run`` shares its channel), else through an email channel built from the settings on first use.
+pre-ticks topics. Signups and confirmation links are rate-limited per client address (``request.client``, which
+uvicorn takes from X-Forwarded-For behind ``NEWSBOT_TRUSTED_PROXIES``) and for the whole site: over a limit the
+answer is 429 with ``Retry-After`` and a page saying when to try again. Confirmation emails go through
+``app.state.email_channel`` when the process set one (``newsbot run`` shares its channel), else through an email
+channel built from the settings on first use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from bot.email_compiling import render_template
 from bot.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.errors import InvalidSubscriber, InvalidToken, TopicNotFound
 from bot.newsroom import Newsroom
+from bot.request_limits import TooManyRequests, client_key, wait_phrase
 from subscribers import queries
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName
@@ -61,7 +65,13 @@ def email_channel_of(request: Request) -> Channel:
 
 
 def _page(
-    newsroom: Newsroom, template: str, context: dict[str, Any], *, status: int = 200, personal: bool = True
+    newsroom: Newsroom,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    personal: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """A rendered page with headers that keep tokens private: not cached, never sent on as a Referer, not framed.
 
@@ -73,7 +83,7 @@ def _page(
         {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
     )
     policy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
-    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})}
     if personal:
         headers["Cache-Control"] = "no-store"
         policy += "; frame-ancestors 'none'"
@@ -98,6 +108,23 @@ def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
     )
 
 
+def _too_many(newsroom: Newsroom, refused: TooManyRequests) -> HTMLResponse:
+    """429 with Retry-After, and a page that says in plain words what happened and how long to wait."""
+    message = str(refused)
+    return _page(
+        newsroom,
+        "too_many_requests.html.j2",
+        {"message": message[:1].upper() + message[1:] + ".", "wait": wait_phrase(refused.retry_after)},
+        status=429,
+        headers={"Retry-After": str(refused.retry_after)},
+    )
+
+
+def client_of(request: Request) -> str | None:
+    """Who is asking, for the rate limits: the client's address (IPv6 by its /64)."""
+    return client_key(request.client.host if request.client else None)
+
+
 # --- signup and confirmation -------------------------------------------------------------------------------
 
 
@@ -116,13 +143,16 @@ async def subscribe_form(request: Request, newsroom: Newsroom = Depends(newsroom
 
 @router.post("/subscribe", response_class=HTMLResponse)
 async def subscribe(
+    request: Request,
     newsroom: Newsroom = Depends(newsroom_of),
     channel: Channel = Depends(email_channel_of),
     email: str = Form(""),
     topic: list[str] = Form([]),
 ) -> HTMLResponse:
     try:
-        await request_email_confirmation(newsroom, channel, address=email, topics=topic)
+        await request_email_confirmation(newsroom, channel, address=email, topics=topic, client=client_of(request))
+    except TooManyRequests as refused:
+        return _too_many(newsroom, refused)
     except (InvalidSubscriber, TopicNotFound) as problem:
         return _signup_form(newsroom, email=email, chosen=topic, error=str(problem), status=400)
     except SignupThrottled as throttled:
@@ -138,9 +168,11 @@ async def subscribe(
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-async def confirm(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
     try:
-        confirmation = await confirm_address(newsroom, token)
+        confirmation = await confirm_address(newsroom, token, client=client_of(request))
+    except TooManyRequests as refused:
+        return _too_many(newsroom, refused)
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
     preferences = newsroom.signer.preferences_url(confirmation.subscriber_id)

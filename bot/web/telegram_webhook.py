@@ -27,11 +27,18 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def webhook_secret(settings: Settings) -> str:
-    """``NEWSBOT_WEBHOOK_SECRET``, or one derived from the secret key so that nothing else needs configuring."""
+def webhook_secret(settings: Settings, signing_key: str | None = None) -> str:
+    """``NEWSBOT_WEBHOOK_SECRET``, or one derived from the newsroom's signing secret (``newsroom.secret.value``).
+
+    Without *signing_key* the explicit ``NEWSBOT_SECRET_KEY`` is used; with neither there is nothing secret to
+    derive from, and that is refused rather than falling back to a value anyone could compute.
+    """
     if settings.webhook_secret:
         return settings.webhook_secret
-    return hmac.new(settings.secret_key.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+    key = signing_key or settings.secret_key
+    if not key:
+        raise ValueError("no signing secret to derive the webhook secret from (pass newsroom.secret.value)")
+    return hmac.new(key.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
 
 
 def webhook_path(settings: Settings) -> str:

@@ -1,12 +1,12 @@
-"""store secret (signing key kept in the store)
+"""store secret (signing key kept in the store), confirmation nonces, request counts for rate limits
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 08:30:00.000000
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -15,8 +15,26 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "store_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_store_secrets")),
+    )
+    op.create_table(
+        "request_counts",
+        sa.Column("bucket", sa.String(length=120), nullable=False),
+        sa.Column("window_start", sa.Integer(), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", "window_start", name=op.f("pk_request_counts")),
+    )
+    # In place (ALTER TABLE ... ADD COLUMN on SQLite too): rebuilding addresses would cascade deletes.
+    op.add_column("addresses", sa.Column("confirmation_nonce", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("addresses", schema=None) as batch_op:
+        batch_op.drop_column("confirmation_nonce")
+    op.drop_table("request_counts")
+    op.drop_table("store_secrets")
