@@ -10,16 +10,17 @@ from fastapi import FastAPI, Request
 
 import bot
 from bot.newsroom import Newsroom
-from bot.web import health, reader_pages, stories_api
+from bot.web import errors, health, reader_pages, stories_api
 
 
 def create_app(newsroom: Newsroom) -> FastAPI:
     """The web app for *newsroom*; nothing global, so tests build one per store."""
     app = FastAPI(title="newsbot", version=bot.__version__, summary="Newsletter and social distribution for a newsroom")
     app.state.newsroom = newsroom
+    errors.install(app)
     app.include_router(health.router)
     app.include_router(stories_api.router)
-    app.include_router(reader_pages.router)
+    app.include_router(reader_pages.router, include_in_schema=False)  # browser pages, not part of the API
     return app
 
 
