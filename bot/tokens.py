@@ -29,6 +29,8 @@ DEFAULT_MAX_AGE: dict[str, int | None] = {
 }
 
 _ID_KEY = "id"
+#: The largest id the store holds (subscribers.id is an INTEGER: 32 bits on PostgreSQL); a token beyond it is forged.
+MAX_ID = 2**31 - 1
 
 
 class _ClockedSigner(TimestampSigner):
@@ -86,7 +88,7 @@ class LinkSigner:
         except BadData:
             raise InvalidToken("this link is not valid") from None
         subscriber_id = payload.get(_ID_KEY) if isinstance(payload, dict) else None
-        if isinstance(subscriber_id, bool) or not isinstance(subscriber_id, int):
+        if isinstance(subscriber_id, bool) or not isinstance(subscriber_id, int) or not 0 < subscriber_id <= MAX_ID:
             raise InvalidToken("this link is not valid")
         extra = {key: value for key, value in payload.items() if key != _ID_KEY}
         return {"subscriber_id": subscriber_id, **extra}
