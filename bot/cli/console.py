@@ -24,8 +24,11 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: Titles, topics, addresses and file names are printed as given: rich markup ("[bold]") and emoji codes
+#: (":warning:") are off, so user text can neither crash a print nor restyle the terminal. The few lines that
+#: style text build a rich ``Text`` with an explicit style instead.
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 T = TypeVar("T")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
 from bot.config import Settings
@@ -43,7 +44,7 @@ def _print_story(result: IngestResult) -> None:
         state = "dry run, nothing stored"
     else:
         state = "new" if result.created else "already ingested, nothing new queued"
-    out.print(f"[bold]{story.title}[/bold]  ({state})", highlight=False)
+    out.print(Text.assemble((story.title, "bold"), f"  ({state})"))
     out.print(f"  id:       {story.id}", markup=False)
     out.print(f"  topics:   {', '.join(story.topics) or '(none: nobody will receive it)'}", markup=False)
     out.print(f"  breaking: {'yes' if story.breaking else 'no'}", markup=False)
