@@ -19,8 +19,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigurationError
 
-#: Used only when no secret is configured; links signed with it are refused outside demo data dirs.
+#: The public example secret of earlier versions: refused as NEWSBOT_SECRET_KEY, so it never signs or verifies a link.
 DEVELOPMENT_SECRET = "newsbot-development-secret-change-me"
+#: The shortest NEWSBOT_SECRET_KEY accepted (``secrets.token_urlsafe(32)`` gives 43 characters).
+MIN_SECRET_KEY_LENGTH = 32
 #: Weekday names for NEWSBOT_DIGEST_WEEKDAY, Monday first as in ISO 8601.
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: Telegram's broadcast limits in messages per second: free, and with `allow_paid_broadcast` (paid in Stars).
@@ -41,7 +43,8 @@ class Settings(BaseSettings):
     mail_from: str = "Fairview Gazette <newsletter@fairview-gazette.example>"
     reply_to: str = ""
     public_url: str = "http://127.0.0.1:8080"
-    secret_key: str = DEVELOPMENT_SECRET
+    #: Signs personal links; empty means the random secret newsbot keeps in the store (see `bot.newsroom`).
+    secret_key: str = Field(default="", repr=False)
     outlet_name: str = "Fairview Gazette"
     topics_file: Path | None = None
     templates_dir: Path | None = None
@@ -56,11 +59,18 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     webhook_url: str = ""
-    webhook_secret: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$")
+    webhook_secret: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$", repr=False)
     #: Email readers: confirmation links expire, repeated signups of one address wait, hard bounces add up.
     confirm_max_age: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
     signup_cooldown: int = Field(default=600, ge=0, le=7 * 24 * 3600)
     bounce_limit: int = Field(default=3, ge=1, le=100)
+    #: Per minute: signups and confirm attempts from one client address, and from everyone together.
+    signup_limit_per_client: int = Field(default=5, ge=1, le=10_000)
+    signup_limit_per_site: int = Field(default=60, ge=1, le=100_000)
+    confirm_limit_per_client: int = Field(default=10, ge=1, le=10_000)
+    confirm_limit_per_site: int = Field(default=120, ge=1, le=100_000)
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto the web side believes (uvicorn's forwarded_allow_ips).
+    trusted_proxies: str = "127.0.0.1,::1"
     #: DKIM (both or neither): a PEM private key file and the DNS selector its public key is published under.
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
@@ -68,6 +78,22 @@ class Settings(BaseSettings):
     digest_weekday: str = "monday"
     digest_time: dt.time = dt.time(7, 0)
     digest_timezone: str = "UTC"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: str) -> str:
+        generate = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        if value == DEVELOPMENT_SECRET:
+            raise ValueError(
+                f"this is the public example value; set a random one ({generate}) or unset it to let newsbot "
+                "keep one in the store"
+            )
+        if value and len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters, not {len(value)} ({generate}), or unset to "
+                "let newsbot keep a random one in the store"
+            )
+        return value
 
     @field_validator("retry_for", mode="before")
     @classmethod
@@ -188,6 +214,18 @@ class Settings(BaseSettings):
     def _existing_path(cls, value: Path | None) -> Path | None:
         if value is not None and not value.exists():
             raise ValueError(f"{value} does not exist")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        # Checked, not created: commands make the directory when they first write to it. Its nearest existing
+        # ancestor must be a directory, or every write there would fail with an OS error deep inside a command.
+        existing = next((p for p in (value, *value.parents) if p.exists()), None)
+        if existing == value and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a directory")
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"cannot create {value}: {existing} is a file, not a directory")
         return value
 
     @field_validator("database_url")

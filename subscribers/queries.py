@@ -366,19 +366,32 @@ class ClaimedDelivery:
 
 
 async def claim_due_deliveries(
-    conn: AsyncConnection, limit: int, now: datetime, worker_id: str | None = None
+    conn: AsyncConnection,
+    limit: int,
+    now: datetime,
+    worker_id: str | None = None,
+    *,
+    only_channels: Iterable[str] | None = None,
+    skip_channels: Iterable[str] = (),
 ) -> list[ClaimedDelivery]:
     """Take up to *limit* due deliveries (breaking first, then oldest) and mark them as being sent by *worker_id*.
 
     PostgreSQL's ``FOR UPDATE SKIP LOCKED`` lets concurrent workers claim disjoint batches; SQLite gets the same
     from its single writer (the transaction holds the write lock from BEGIN IMMEDIATE). Rows whose address is no
     longer active are returned with ``address=None`` so the caller cancels them: an unsubscribe takes effect
-    before the next send.
+    before the next send. *only_channels* and *skip_channels* narrow the claim (a paused channel is skipped, or
+    probed with a claim of one).
     """
+    due = select(deliveries.c.id).where(
+        deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.not_before <= now
+    )
+    if only_channels is not None:
+        due = due.where(deliveries.c.channel.in_(list(only_channels)))
+    skipped = list(skip_channels)
+    if skipped:
+        due = due.where(deliveries.c.channel.not_in(skipped))
     due = (
-        select(deliveries.c.id)
-        .where(deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.not_before <= now)
-        .order_by(deliveries.c.priority, deliveries.c.not_before, deliveries.c.id)
+        due.order_by(deliveries.c.priority, deliveries.c.not_before, deliveries.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -410,7 +423,11 @@ async def claim_due_deliveries(
 
 @dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
-    """What happened to one claimed delivery; the worker collects these and records them in one go."""
+    """What happened to one claimed delivery; the worker collects these and records them in one go.
+
+    ``attempted=False`` puts a delivery back without counting an attempt: its channel was unreachable (or paused
+    before the message went out), which says nothing about the message.
+    """
 
     delivery_id: int
     channel: str
@@ -418,6 +435,7 @@ class DeliveryOutcome:
     error: str | None = None
     provider_id: str | None = None
     retry_at: datetime | None = None
+    attempted: bool = True
 
 
 async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[DeliveryOutcome], now: datetime) -> None:
@@ -455,8 +473,8 @@ async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[DeliveryOutc
                     "b_status": o.status.value,
                     "b_error": o.error,
                     "b_retry": o.retry_at or now,
-                    # A cancelled delivery was never attempted.
-                    "b_tried": 0 if o.status is DeliveryStatus.CANCELLED else 1,
+                    # A cancelled delivery was never attempted, nor one that waits for its channel to come back.
+                    "b_tried": 0 if o.status is DeliveryStatus.CANCELLED or not o.attempted else 1,
                 }
                 for o in others
             ],
@@ -491,7 +509,8 @@ async def requeue_orphaned_deliveries(conn: AsyncConnection, now: datetime, leas
     """Return to the queue what dead workers had claimed; returns how many rows.
 
     A worker is dead when its heartbeat is older than *lease* or it is no longer registered. A message it had
-    handed to a channel but not yet recorded is sent again: the duplicate window, at most one batch per dead worker.
+    handed to a channel but not yet recorded is sent again: the duplicate window, at most the dead worker's
+    in-flight limit (``bot.delivery.MAX_UNRECORDED``).
     """
     alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - lease)
     result = await conn.execute(

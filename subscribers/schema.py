@@ -141,16 +141,18 @@ addresses = Table(
     Column("chat_type", String(16)),
     # Email: when the last double opt-in mail went out, so repeated signups cannot flood an inbox.
     Column("confirmation_sent_at", UtcDateTime),
+    # Email: the random part of the latest confirmation link; a link without it confirms nothing.
+    Column("confirmation_nonce", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    UniqueConstraint("channel", "address"),
-    UniqueConstraint("subscriber_id", "channel"),
     # Email: the address lower-cased (subscribers/email_keys.py), unique: one reader per address whatever its
     # case; every lookup by email address compares it. NULL for chat ids.
     Column("email_key", String(320), default=email_key_default),
+    UniqueConstraint("channel", "address"),
+    UniqueConstraint("subscriber_id", "channel"),
+    Index(None, "email_key", unique=True),
     CheckConstraint("channel IN ('telegram', 'email')", name="channel"),
     CheckConstraint("cadence IN ('instant', 'weekly', 'off')", name="cadence"),
-    Index(None, "email_key", unique=True),
     CheckConstraint("status IN ('pending', 'active', 'inactive', 'bounced')", name="status"),
 )
 
@@ -298,4 +300,24 @@ channel_health = Table(
     Column("next_probe_at", UtcDateTime, nullable=False),
     Column("probe_by", String(64)),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+store_secrets = Table(
+    "store_secrets",
+    metadata,
+    # Random values made once per store ("signing": the link-signing key when NEWSBOT_SECRET_KEY is unset), so
+    # every process and machine sharing the store uses the same ones; `newsbot db copy` carries them.
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+request_counts = Table(
+    "request_counts",
+    metadata,
+    # Signups and confirm attempts per client (or for the whole site) in each one-minute window: the limits
+    # hold across every web process sharing the store.
+    Column("bucket", String(120), primary_key=True),
+    Column("window_start", Integer, primary_key=True),
+    Column("hits", Integer, nullable=False),
 )

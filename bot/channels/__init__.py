@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.channels.base import (
     Channel,
+    ChannelUnreachable,
     DeliveryFailed,
     OutgoingMessage,
     PermanentFailure,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Channel",
+    "ChannelUnreachable",
     "DeliveryFailed",
     "EmailOutbox",
     "OutgoingMessage",

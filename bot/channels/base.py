@@ -61,6 +61,15 @@ class TemporaryFailure(DeliveryFailed):
         return type(self), (self.reason, self.retry_after)
 
 
+class ChannelUnreachable(TemporaryFailure):
+    """The channel itself could not be reached (relay down, refused or timed-out connection, TLS failure, 421 on
+    connect, Bot API 5xx): nothing is wrong with this message. The worker pauses the channel and probes it rather
+    than spending this delivery's attempts."""
+
+    def __reduce__(self) -> tuple[type, tuple[str, float | None]]:
+        return type(self), (self.reason, self.retry_after)
+
+
 class PermanentFailure(DeliveryFailed):
     """This message will never go through as it is (unparsable HTML, a 5xx on the message itself)."""
 

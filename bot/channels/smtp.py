@@ -27,6 +27,7 @@ from aiosmtplib import (
 )
 
 from bot.channels.base import (
+    ChannelUnreachable,
     DeliveryFailed,
     OutgoingMessage,
     PermanentFailure,
@@ -158,7 +159,7 @@ class SmtpChannel:
         except (OSError, TimeoutError) as exc:
             _discard(client)
             client = None
-            raise TemporaryFailure(f"smtp connection error: {exc or type(exc).__name__}") from exc
+            raise ChannelUnreachable(f"smtp connection error: {exc or type(exc).__name__}") from exc
         except DeliveryFailed:
             raise
         except BaseException:
@@ -208,11 +209,11 @@ class SmtpChannel:
         except SMTPException as exc:
             # Greeting, TLS, EHLO or AUTH trouble is about the relay, never about this message.
             _discard(client)
-            raise TemporaryFailure(f"smtp connect to {target.host}:{target.port}: {_describe(exc)}") from exc
+            raise ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {_describe(exc)}") from exc
         except (OSError, TimeoutError) as exc:
             _discard(client)
             detail = "timeout" if isinstance(exc, TimeoutError) else exc.strerror or str(exc) or repr(exc)
-            raise TemporaryFailure(f"smtp connect to {target.host}:{target.port}: {detail}") from exc
+            raise ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {detail}") from exc
         return client
 
     async def _transaction(self, client: SMTP, recipient: str, content: bytes) -> str:
@@ -229,20 +230,26 @@ class SmtpChannel:
 
 
 def translate_error(exc: SMTPException) -> DeliveryFailed:
-    """Map an aiosmtplib error onto the channel contract, by reply code and the command that failed."""
+    """Map an aiosmtplib error onto the channel contract, by reply code and the command that failed.
+
+    421 ("service not available, closing channel"), a timeout or a dropped connection is about the relay, not the
+    message: `ChannelUnreachable`, so the worker pauses email instead of spending every message's attempts.
+    """
     if isinstance(exc, SMTPRecipientsRefused):
         exc = exc.recipients[0]
     if isinstance(exc, SMTPResponseException):
         reason = f"smtp {exc.code} {exc.message}"
+        if exc.code == 421:
+            return ChannelUnreachable(reason)
         if 500 <= exc.code < 600:
             if isinstance(exc, SMTPRecipientRefused) and exc.code in _GONE_CODES and not _POLICY.match(exc.message):
                 return RecipientGone(reason)
             return PermanentFailure(reason)
         return TemporaryFailure(reason)
     if isinstance(exc, SMTPTimeoutError):
-        return TemporaryFailure("timeout")
+        return ChannelUnreachable("timeout")
     if isinstance(exc, SMTPServerDisconnected):
-        return TemporaryFailure(f"smtp disconnected: {exc.message}")
+        return ChannelUnreachable(f"smtp disconnected: {exc.message}")
     if isinstance(exc, SMTPNotSupported):
         return PermanentFailure(f"smtp: {exc.message}")
     return TemporaryFailure(f"smtp error: {_describe(exc)}")

@@ -22,6 +22,7 @@ from telegram.ext import ExtBot
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.base import (
+    ChannelUnreachable,
     DeliveryFailed,
     OutgoingMessage,
     PermanentFailure,
@@ -138,6 +139,8 @@ def translate_error(exc: TelegramError) -> DeliveryFailed:
 
     Order matters: PTB's `BadRequest` and `TimedOut` are subclasses of `NetworkError`. PTB also strips a
     leading "Bad Request: " from descriptions and capitalises the rest, so matching is case-insensitive.
+    A network error, a timeout waiting for the API, a 5xx (PTB raises `NetworkError` for those) or a rejected token
+    is about the Bot API, not this message: `ChannelUnreachable`, so the worker pauses Telegram and probes it.
     """
     if isinstance(exc, RetryAfter):
         seconds = retry_after_seconds(exc)
@@ -153,13 +156,14 @@ def translate_error(exc: TelegramError) -> DeliveryFailed:
             return RecipientGone(f"telegram 400: {exc.message}")
         return PermanentFailure(f"telegram 400: {exc.message}")
     if isinstance(exc, TimedOut):
-        pool = "pool timeout" in exc.message.lower()
-        return TemporaryFailure("timeout: connection pool exhausted" if pool else "timeout")
+        if "pool timeout" in exc.message.lower():  # our own pool was busy: nothing says the API is down
+            return TemporaryFailure("timeout: connection pool exhausted")
+        return ChannelUnreachable("timeout")
     if isinstance(exc, InvalidToken):
-        # Every message would fail the same way; retrying keeps them until the token is fixed.
-        return TemporaryFailure(f"telegram 401: {exc.message} (check NEWSBOT_TELEGRAM_TOKEN)")
+        # Every message would fail the same way; the paused channel keeps them until the token is fixed.
+        return ChannelUnreachable(f"telegram 401: {exc.message} (check NEWSBOT_TELEGRAM_TOKEN)")
     if isinstance(exc, NetworkError):
-        return TemporaryFailure(f"telegram network error: {exc.message}")
+        return ChannelUnreachable(f"telegram network error: {exc.message}")
     return TemporaryFailure(f"telegram error: {exc.message}")
 
 

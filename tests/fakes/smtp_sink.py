@@ -31,7 +31,8 @@ class SmtpSink:
     (an error after DATA), `drop_connections_after` (the relay hangs up on a connection after n messages).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """*port* 0 takes a free one; a relay that "comes back" is a new sink on the port of a stopped one."""
         self.messages: list[ReceivedMessage] = []
         self.mail_options: list[list[str]] = []
         self.connections_opened = 0
@@ -42,7 +43,7 @@ class SmtpSink:
         self._drop_immediately = False
         self._lock = threading.Lock()
         self._queue_ids = itertools.count(1)
-        self._controller = _Controller(self, hostname="127.0.0.1", port=0, server_hostname="127.0.0.1")
+        self._controller = _Controller(self, hostname="127.0.0.1", port=port, server_hostname="127.0.0.1")
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -60,7 +61,9 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening (a relay going down); stopping a stopped sink does nothing."""
+        if self._controller._thread is not None:
+            self._controller.stop()
 
     def __enter__(self) -> SmtpSink:
         return self.start()

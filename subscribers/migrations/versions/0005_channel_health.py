@@ -5,8 +5,8 @@ Revises: 0004
 Create Date: 2026-12-01 08:30:00.000000
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"
@@ -15,8 +15,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "channel_health",
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("failed_probes", sa.Integer(), nullable=False),
+        sa.Column("next_probe_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("probe_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", name=op.f("pk_channel_health")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("channel_health")
