@@ -355,6 +355,9 @@ class EditorDesk:
             lines.append("Social: " + html.escape(", ".join(summarise([d.label for d in destinations]))))
         if pending.already_published:
             lines.append("⚠️ This story was already published; sending it again reaches nobody.")
+        if not story.topics:
+            how = "Tap a topic below" if pending.candidates else "Send it again with topics: [slug] in its front matter"
+            lines.append(f"⚠️ No topic: nobody would receive this story. {how} to choose one.")
         lines.append("Tap a topic to add or remove it. Nothing goes out until you press Send.")
         buttons = [
             InlineKeyboardButton(

@@ -33,6 +33,14 @@ class SubscriberNotFound(NewsbotError):
     """No subscriber matches the given address or id."""
 
 
+class StoryNotFound(NewsbotError):
+    """No stored story has the given id."""
+
+
+class StoryAlreadySent(NewsbotError):
+    """The story has reached readers already: what it was sent as can no longer change."""
+
+
 class RenderError(NewsbotError):
     """A template is missing, broken or produced output a channel cannot send (names the template)."""
 

@@ -30,6 +30,7 @@ from bot.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.ingest import prepare_story
 from bot.newsroom import Newsroom
 from bot.publishing import publish_story
+from bot.retagging import no_topic_warning
 from bot.social import Distribution
 from bot.story_input import StoryDraft, check_story_url, parse_story
 from subscribers import queries
@@ -183,6 +184,9 @@ class FeedPoller:
             source="feed",
         )
         published = await publish_story(self.newsroom, story, actor=f"feed:{url}"[:100], distribution=self.distribution)
+        warning = no_topic_warning(published.story) if published.created else None
+        if warning is not None:
+            log.warning("feed entry: %s", warning)
         return published.story.id
 
 

@@ -38,6 +38,7 @@ from bot.errors import ConfigurationError, NewsbotError
 from bot.feeds import FeedPoller
 from bot.newsroom import Newsroom
 from bot.social import SocialPoster
+from bot.store_access import open_newsroom
 from bot.telegram_app import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
 from bot.web import create_app
 from bot.web.telegram_webhook import webhook_path, webhook_router, webhook_secret
@@ -126,7 +127,7 @@ class Service:
         newsroom = channels = application = server = None
         tasks: dict[str, asyncio.Task[Any]] = {}
         try:
-            newsroom = self.newsroom = await Newsroom.open(settings)
+            newsroom = self.newsroom = await open_newsroom(settings)
             logger.info("%s", newsroom.secret.description)
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
@@ -183,7 +184,8 @@ class Service:
                     await channel.aclose()
             if newsroom is not None:
                 await newsroom.close()
-            logger.info("stopped")
+            if self.ready.is_set():  # a start that failed is reported as its one error line, nothing more
+                logger.info("stopped")
         for name, task in tasks.items():
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise NewsbotError(f"the {name} loop failed: {task.exception()}") from task.exception()

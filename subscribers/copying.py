@@ -9,8 +9,10 @@ from the old store keep working.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +29,29 @@ class CopyRefused(NewsbotError):
     """The copy would overwrite or merge data; nothing was copied."""
 
 
+class CopyStoreFailed(Exception):
+    """One of the two stores failed; *side* says which, so the caller can name the URL that chose it.
+
+    The original exception is ``failure`` (and ``__cause__``); whether it is a store problem or a bug is for the
+    caller to decide. On the target's side nothing was committed.
+    """
+
+    def __init__(self, side: Literal["source", "target"], failure: Exception) -> None:
+        super().__init__(f"the {side} store failed: {failure}")
+        self.side = side
+        self.failure = failure
+
+
+@contextmanager
+def _on(side: Literal["source", "target"]) -> Iterator[None]:
+    try:
+        yield
+    except (CopyRefused, CopyStoreFailed):
+        raise
+    except Exception as exc:
+        raise CopyStoreFailed(side, exc) from exc
+
+
 @dataclass
 class CopyReport:
     revision: str | None
@@ -36,30 +61,41 @@ class CopyReport:
 async def copy_store(
     source: AsyncEngine, target: AsyncEngine, progress: Callable[[str, int], None] | None = None
 ) -> CopyReport:
-    """Copy every table of *source* into the empty, freshly migrated *target*."""
-    source_revision = await upgrade_database(source)
-    target_revision = await upgrade_database(target)
+    """Copy every table of *source* into the empty, freshly migrated *target*.
+
+    A failure of either store is raised as :class:`CopyStoreFailed` naming the side.
+    """
+    with _on("source"):
+        source_revision = await upgrade_database(source)
+    with _on("target"):
+        target_revision = await upgrade_database(target)
     if source_revision != target_revision:  # pragma: no cover - both were just upgraded to head
         raise CopyRefused(f"source is at revision {source_revision}, target at {target_revision}")
     tables = metadata.sorted_tables
-    async with target.connect() as conn:
-        for table in tables:
-            if table is store_secrets:  # a fresh store may have made its own; the source's replaces it
-                continue
-            if (await conn.execute(select(func.count()).select_from(table))).scalar_one():
-                raise CopyRefused(f"the target store is not empty (table {table.name} has rows); nothing copied")
+    with _on("target"):
+        async with target.connect() as conn:
+            for table in tables:
+                if table is store_secrets:  # a fresh store may have made its own; the source's replaces it
+                    continue
+                if (await conn.execute(select(func.count()).select_from(table))).scalar_one():
+                    raise CopyRefused(f"the target store is not empty (table {table.name} has rows); nothing copied")
     report = CopyReport(revision=target_revision)
-    async with source.connect() as reading, target.begin() as writing:
-        await writing.execute(delete(store_secrets))
-        for table in tables:
-            copied = 0
-            order = list(table.primary_key.columns)
-            result = await reading.stream(select(table).order_by(*order))
-            async for chunk in result.mappings().partitions(CHUNK_ROWS):
-                await writing.execute(table.insert(), [dict(row) for row in chunk])
-                copied += len(chunk)
-                if progress is not None:
-                    progress(table.name, len(chunk))
-            report.rows[table.name] = copied
-        await reset_id_sequences(writing, [t for t in tables if "id" in t.c and isinstance(t.c.id.type, Integer)])
+    with _on("target"):
+        async with target.begin() as writing:
+            await writing.execute(delete(store_secrets))
+            with _on("source"):
+                async with source.connect() as reading:
+                    for table in tables:
+                        copied = 0
+                        order = list(table.primary_key.columns)
+                        result = await reading.stream(select(table).order_by(*order))
+                        async for chunk in result.mappings().partitions(CHUNK_ROWS):
+                            with _on("target"):
+                                await writing.execute(table.insert(), [dict(row) for row in chunk])
+                            copied += len(chunk)
+                            if progress is not None:
+                                progress(table.name, len(chunk))
+                        report.rows[table.name] = copied
+            integer_ids = [t for t in tables if "id" in t.c and isinstance(t.c.id.type, Integer)]
+            await reset_id_sequences(writing, integer_ids)
     return report

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.dml import Insert
 
 from bot.errors import ConfigurationError
+from subscribers.store_errors import SUPPORTED_DRIVERS, URL_EXAMPLES, StoreError
 
 #: Execution option marking connections that only read (see :func:`read_only`).
 READ_ONLY_OPTION = "newsbot_read_only"
@@ -30,20 +31,43 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine for *database_url*; SQLite files get WAL mode, foreign keys and a busy timeout."""
+def create_engine(database_url: str, *, must_exist: bool = False) -> AsyncEngine:
+    """An async engine for *database_url*; SQLite files get WAL mode, foreign keys and a busy timeout.
+
+    A URL newsbot cannot use raises :class:`StoreError` here, before any driver is imported. With *must_exist*, a
+    SQLite file that is not there is refused instead of being created (a store to read from, not to start).
+    """
     try:
         url = make_url(database_url)
-    except ArgumentError:
-        raise ConfigurationError(f"NEWSBOT_DATABASE_URL: cannot parse {database_url!r}") from None
-    if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url)
-    return create_async_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise StoreError(f"cannot parse {database_url!r} as a database URL (examples: {URL_EXAMPLES})") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in SUPPORTED_DRIVERS:
+        raise StoreError(f"unsupported URL scheme '{url.drivername}://' (use {URL_EXAMPLES})")
+    if driver != SUPPORTED_DRIVERS[backend]:
+        raise StoreError(
+            f"'{url.drivername}://' names a driver newsbot does not use; write {backend}+{SUPPORTED_DRIVERS[backend]}://"
+        )
+    try:
+        if backend == "sqlite":
+            return _create_sqlite_engine(url, must_exist=must_exist)
+        return create_async_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:  # asyncpg comes with the "postgres" extra
+        raise StoreError(f"the {driver} driver is not installed (pip install 'newsbot[postgres]')") from exc
 
 
-def _create_sqlite_engine(url: URL) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, *, must_exist: bool) -> AsyncEngine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database)
+        if must_exist and not path.exists():
+            raise StoreError(f"SQLite file {path} does not exist")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = exc.strerror or exc
+            raise StoreError(f"cannot create the directory {path.parent} for {path.name} ({problem})") from None
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a SQLite file")
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -372,3 +372,37 @@ def test_subscribers_update_changes_topics_cadence_and_confirmation(workdir: Pat
     assert_one_line_error(newsbot("subscribers", "update", "--telegram-chat", "90", "--confirmed"),
                           "no email address to confirm")
     assert newsbot("subscribers", "update", "--email", "reader@example.org").exit_code == 2
+
+
+def test_a_story_with_no_topic_is_flagged_and_retagging_queues_it_until_it_has_gone_out(workdir: Path) -> None:
+    add_sample_readers()
+    plain = workdir / "minutes.txt"
+    plain.write_text("The committee met on Tuesday to review the minutes of the previous gathering and adjourned.\n",
+                     encoding="utf-8")
+    first = newsbot("ingest", str(plain), "--json")
+    story = json.loads(first.stdout)
+    assert story["topics"] == [] and story["recipients"] == {"telegram": 0, "email": 0}
+    assert first.stderr.strip() == (
+        f"newsbot: warning: story {story['id']} has no topic: nobody will receive it; add one with "
+        f"`newsbot retag {story['id']} --topic SLUG` before it goes out"
+    )
+
+    # Ingesting it again with a topic is the same story: still nothing, still the warning ...
+    again = newsbot("ingest", str(plain), "--topic", "north-korea")
+    assert "already ingested" in again.stdout and "has no topic" in again.stderr
+    # ... unless --retag says to add the topics to the stored story.
+    retagged = newsbot("ingest", str(plain), "--topic", "north-korea", "--retag")
+    assert retagged.exit_code == 0, retagged.stderr
+    assert "topics added: north-korea" in retagged.stdout and "queued for: telegram 1, email 1" in retagged.stdout
+    assert retagged.stderr == ""
+    sports = json.loads(newsbot("retag", story["id"], "--topic", "sports", "--json").stdout)
+    assert sports["topics"] == ["north-korea", "sports"] and sports["recipients"] == {"telegram": 1, "email": 0}
+    assert count_rows(workdir, "deliveries") == 3
+    assert [e["action"] for e in json.loads(newsbot("audit", "--json").stdout)][:2] == ["retag", "retag"]
+
+    assert newsbot("deliver").exit_code == 0
+    assert_one_line_error(newsbot("retag", story["id"], "--topic", "weather"),
+                          f"story {story['id']} has already gone out to 3 readers")
+    assert_one_line_error(newsbot("retag", "no-such-story", "--topic", "weather"), "no story with id 'no-such-story'")
+    assert_one_line_error(newsbot("retag", story["id"], "--topic", "footbal"), "unknown topic 'footbal'")
+    assert newsbot("ingest", str(plain), "--retag", "--dry-run").exit_code == 2

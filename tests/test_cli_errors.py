@@ -4,12 +4,16 @@ that cannot be used is one line on stderr naming the setting, never a traceback.
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from tests import postgres_databases
 from tests.fakes import SmtpSink
 from tests.newsroom_fixtures import use_embedded_defaults
 
@@ -129,3 +133,97 @@ def test_status_shows_a_relay_refusal_as_given(workdir: Path) -> None:
     status = newsbot("status")
     assert status.exit_code == 0, status.stderr
     assert f"smtp 554 5.6.0 {HOSTILE}" in status.stdout
+
+
+# --- an unusable store or data dir is one line naming the setting ------------------------------------------------
+
+#: A host name that glibc refuses before asking any DNS server (a "!" is not allowed in host names), so the test
+#: sees a real resolver failure without sending a query off this machine, as "db" or "db.invalid" would.
+UNRESOLVABLE = "db!invalid"
+
+
+def _corrupt_sqlite(directory: Path) -> str:
+    path = directory / "corrupt.sqlite3"
+    path.write_bytes(b"this is not a SQLite database, only text written over it\n" * 200)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+BAD_DATABASE_URLS = {
+    "postgres-unreachable": (lambda d: "postgresql+asyncpg://postgres@127.0.0.1:1/x", "connection refused"),
+    "host-unresolvable": (lambda d: f"postgresql+asyncpg://newsbot@{UNRESOLVABLE}/newsbot", "cannot resolve the host"),
+    "mysql": (lambda d: "mysql://newsbot@127.0.0.1/newsbot", "unsupported URL scheme 'mysql://'"),
+    "sync-sqlite-driver": (lambda d: f"sqlite:///{d / 'x.sqlite3'}", "write sqlite+aiosqlite://"),
+    "unparsable": (lambda d: "sqlite+aiosqlite://:not a url", "cannot parse"),
+    "sqlite-corrupt": (_corrupt_sqlite, "is not a usable SQLite database"),
+    "sqlite-is-a-directory": (lambda d: f"sqlite+aiosqlite:///{d}", "is a directory"),
+    "sqlite-under-a-file": (lambda d: f"sqlite+aiosqlite:///{d / 'story.md' / 'x.sqlite3'}", "cannot create"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATABASE_URLS))
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"], ["subscribers", "list"]])
+def test_an_unusable_database_url_is_one_line_naming_the_setting(
+    workdir: Path, case: str, command: list[str]
+) -> None:
+    (workdir / "story.md").write_text("a file where a directory should be\n", encoding="utf-8")
+    make_url, cause = BAD_DATABASE_URLS[case]
+    result = newsbot(*command, env={"NEWSBOT_DATABASE_URL": make_url(workdir)})
+    assert_one_line_error(result, "NEWSBOT_DATABASE_URL: ", cause)
+
+
+def test_ingest_into_an_unreachable_store_stores_nothing_and_says_so(workdir: Path) -> None:
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/newsbot"
+    result = newsbot("ingest", str(story_file(workdir, "Budget vote")), env={"NEWSBOT_DATABASE_URL": url})
+    assert_one_line_error(result, "NEWSBOT_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/newsbot")
+
+
+def test_a_missing_postgres_database_is_named() -> None:
+    if not postgres_databases.POSTGRES_URL:
+        pytest.skip(postgres_databases.SKIP_REASON)
+    url = postgres_databases.sqlalchemy_url("newsbot_does_not_exist")
+    result = newsbot("status", env={"NEWSBOT_DATABASE_URL": url})
+    assert_one_line_error(result, "NEWSBOT_DATABASE_URL: PostgreSQL at ", 'database "newsbot_does_not_exist" does not')
+
+
+def test_the_password_of_the_database_url_is_not_printed(workdir: Path) -> None:
+    url = "postgresql+asyncpg://newsbot:hunter2-secret@127.0.0.1:1/newsbot"
+    line = assert_one_line_error(newsbot("status", env={"NEWSBOT_DATABASE_URL": url}), "connection refused")
+    assert "hunter2-secret" not in line
+
+
+def test_a_corrupt_default_store_names_the_data_dir(workdir: Path) -> None:
+    (workdir / "data").mkdir()
+    (workdir / "data" / "newsbot.sqlite3").write_bytes(b"\x00garbage" * 1000)
+    result = newsbot("status")
+    assert_one_line_error(result, "NEWSBOT_DATA_DIR: SQLite file ", "newsbot.sqlite3 is not a usable SQLite database")
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "cause"),
+    [("afile", "afile is a file, not a directory"), ("afile/data", "cannot create afile/data: afile is a file")],
+    ids=["is-a-file", "under-a-file"],
+)
+def test_a_data_dir_that_is_or_is_under_a_file_is_named(workdir: Path, data_dir: str, cause: str) -> None:
+    (workdir / "afile").write_text("not a directory\n", encoding="utf-8")
+    for command in (["status"], ["ingest", str(story_file(workdir, "Budget vote"))], ["demo"]):
+        result = newsbot(*command, env={"NEWSBOT_DATA_DIR": data_dir})
+        assert_one_line_error(result, "NEWSBOT_DATA_DIR: ", cause)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
+def test_a_data_dir_that_cannot_be_made_is_named(workdir: Path) -> None:
+    result = newsbot("status", env={"NEWSBOT_DATA_DIR": "/proc/newsbot-data"})
+    assert_one_line_error(result, "NEWSBOT_DATA_DIR: cannot create the directory /proc/newsbot-data")
+
+
+def test_run_reports_an_unreachable_store_in_one_line(tmp_path: Path) -> None:
+    """`newsbot run` as deployed: a real process, its whole stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env |= {"NEWSBOT_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/newsbot", "NEWSBOT_WEB_PORT": "0"}
+    command = Path(sys.executable).with_name("newsbot")
+    child = subprocess.run([str(command), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 1, child.stderr
+    assert child.stderr.splitlines() == [
+        "newsbot: error: NEWSBOT_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/newsbot: "
+        "connection refused (is the server running?)"
+    ]

@@ -105,3 +105,74 @@ def test_copy_carries_the_stores_signing_secret_so_mailed_links_keep_working(
             return newsroom.signer.verify("unsubscribe", link)
 
     assert asyncio.run(verified_on_target()) == {"subscriber_id": 1}
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """Exit 1; stderr is one line "newsbot: error: ..." holding every fragment; no traceback anywhere."""
+    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newsbot: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_copy_from_a_sqlite_file_that_does_not_exist_fails_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_embedded_defaults(tmp_path, monkeypatch)
+    missing, target = tmp_path / "typo" / "newsbot.sqlite3", tmp_path / "copy" / "newsbot.sqlite3"
+    result = newsbot("db", "copy", "--from", f"sqlite+aiosqlite:///{missing}", "--to", f"sqlite+aiosqlite:///{target}")
+    assert_one_line_error(result, f"--from: SQLite file {missing} does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the source, nor its dir, nor the target
+
+
+#: The README's example host is "db", a name only its compose network resolves; asking DNS for it (or for
+#: "db.invalid") would send a query off this machine. A "!" makes the resolver refuse the name locally.
+UNRESOLVABLE_TARGET = "postgresql+asyncpg://newsbot@db!invalid/newsbot"
+
+
+def test_the_readmes_example_against_an_unresolvable_host_is_one_line(populated_sqlite: str) -> None:
+    before = asyncio.run(table_counts(populated_sqlite))
+    result = newsbot("db", "copy", "--from", "sqlite+aiosqlite:///data/newsbot.sqlite3", "--to", UNRESOLVABLE_TARGET)
+    assert_one_line_error(result, "--to: cannot resolve the host of PostgreSQL at db!invalid/newsbot")
+    assert asyncio.run(table_counts(populated_sqlite)) == before
+
+
+def _corrupt(tmp_path: Path) -> str:
+    path = tmp_path / "corrupt.sqlite3"
+    path.write_bytes(b"not a SQLite database, just words written over it\n" * 200)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+BAD_STORES = {
+    "unreachable": (lambda d: "postgresql+asyncpg://newsbot@127.0.0.1:1/newsbot", "connection refused"),
+    "unresolvable": (lambda d: UNRESOLVABLE_TARGET, "cannot resolve the host"),
+    "mysql": (lambda d: "mysql://newsbot@127.0.0.1/newsbot", "unsupported URL scheme 'mysql://'"),
+    "corrupt-sqlite": (_corrupt, "is not a usable SQLite database"),
+    "sqlite-under-a-file": (lambda d: f"sqlite+aiosqlite:///{d / 'a-file' / 'x.sqlite3'}", "x.sqlite3"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STORES))
+@pytest.mark.parametrize("option", ["--from", "--to"])
+def test_an_unusable_store_on_either_side_is_one_line_naming_the_option(
+    populated_sqlite: str, tmp_path: Path, case: str, option: str
+) -> None:
+    (tmp_path / "a-file").write_text("where a directory should be\n", encoding="utf-8")
+    make_url, cause = BAD_STORES[case]
+    bad = make_url(tmp_path)
+    other = populated_sqlite if option == "--to" else f"sqlite+aiosqlite:///{tmp_path / 'copy' / 'newsbot.sqlite3'}"
+    source, target = (bad, other) if option == "--from" else (other, bad)
+    result = newsbot("db", "copy", "--from", source, "--to", target)
+    assert_one_line_error(result, f"{option}: ", cause)
+    if option == "--from":
+        assert not (tmp_path / "copy").exists()
+
+
+def test_copy_into_a_missing_postgres_database_names_it(populated_sqlite: str) -> None:
+    if not postgres_databases.POSTGRES_URL:
+        pytest.skip(postgres_databases.SKIP_REASON)
+    target = postgres_databases.sqlalchemy_url("newsbot_copy_does_not_exist")
+    result = newsbot("db", "copy", "--from", populated_sqlite, "--to", target)
+    assert_one_line_error(result, "--to: PostgreSQL at ", 'database "newsbot_copy_does_not_exist" does not exist')

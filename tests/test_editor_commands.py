@@ -186,6 +186,7 @@ async def test_send_without_any_topic_is_refused(desk: Newsroom, editor_chat: Ed
     await editor_chat.send("/story Our reporter met an old friend on Monday and they talked for an hour about nothing.")
     panel = editor_chat.panel()
     assert [text for text, _ in buttons(panel)] == ["Send to 0 readers", "Cancel"]
+    assert "No topic: nobody would receive this story. Send it again with topics: [slug]" in panel["text"]
     answer = await editor_chat.tap(panel, "Send to")
     assert "Choose at least one topic" in answer["text"] and answer["show_alert"] is True
     assert await count(desk, stories) == 0

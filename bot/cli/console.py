@@ -16,6 +16,7 @@ from rich.console import Console
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
 from bot.newsroom import Newsroom
+from bot.store_access import database_setting, open_newsroom, store_named
 
 app = typer.Typer(
     help="newsbot: newsletter and social distribution for a newsroom (Telegram, email, weekly digests).",
@@ -62,9 +63,13 @@ def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def with_newsroom(settings: Settings, work: Callable[[Newsroom], Awaitable[T]]) -> T:
-    """Open the newsroom (migrating the store), run *work*, close it whatever happens."""
-    newsroom = await Newsroom.open(settings)
+    """Open the newsroom (migrating the store), run *work*, close it whatever happens.
+
+    A store that cannot be reached, read or used stops the command with one line naming the setting.
+    """
+    newsroom = await open_newsroom(settings)
     try:
-        return await work(newsroom)
+        with store_named(database_setting(settings), settings.database_url, connecting=False):
+            return await work(newsroom)
     finally:
         await newsroom.close()

@@ -10,16 +10,19 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.console import app, out, run_command, settings_of, with_newsroom
+from bot.cli.console import app, fail, out, run_command, settings_of, with_newsroom
+from bot.cli.retag import print_retag, retag_json, warn_if_no_topic
 from bot.config import Settings
 from bot.editors import cli_actor
 from bot.email_message import EmailTemplate
 from bot.ingest import IngestResult, prepare_story
 from bot.newsroom import Newsroom
 from bot.publishing import publish_story
+from bot.retagging import RetagResult, retag_story
 from bot.story import Story
 from bot.story_input import read_story_file
 from bot.taxonomy import Taxonomy
+from subscribers import queries
 from subscribers.schema import ChannelName
 
 
@@ -79,22 +82,46 @@ def ingest(
     breaking: Annotated[bool, typer.Option(help="Mark as breaking news: weekly-cadence chats get it now too.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Parse, tag and count recipients; store and send nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per story on stdout.")] = False,
+    retag: Annotated[
+        bool,
+        typer.Option(help="A story already stored (same id) gets these topics added, if it has not gone out yet."),
+    ] = False,
 ) -> None:
     """Parse, tag and summarise stories, store them and queue them for their readers."""
+    if retag and dry_run:
+        fail("--retag changes a stored story; it cannot be combined with --dry-run", code=2)
 
-    async def work(newsroom: Newsroom) -> list[IngestResult]:
+    async def work(newsroom: Newsroom) -> list[IngestResult | RetagResult]:
         stories = _prepare_all(newsroom, paths, topic, breaking)
-        # publish_story: ingest, plus social posts and the audit entry (bot.publishing)
-        return [(await publish_story(newsroom, s, actor=cli_actor(), dry_run=dry_run)).ingested for s in stories]
+        results: list[IngestResult | RetagResult] = []
+        for story in stories:
+            if retag and await _is_stored(newsroom, story.id):
+                results.append(await retag_story(newsroom, story.id, story.topics, actor=cli_actor()))
+                continue
+            # publish_story: ingest, plus social posts and the audit entry (bot.publishing)
+            results.append((await publish_story(newsroom, story, actor=cli_actor(), dry_run=dry_run)).ingested)
+        return results
 
     results = run_command(with_newsroom(settings_of(ctx), work))
     for result in results:
-        if as_json:
+        if isinstance(result, RetagResult):
+            if as_json:
+                print(json.dumps(retag_json(result), ensure_ascii=False))
+            else:
+                print_retag(result)
+        elif as_json:
             print(json.dumps(_story_json(result), ensure_ascii=False))
         else:
             _print_story(result)
-    if not as_json and not dry_run and any(r.created for r in results):
+        warn_if_no_topic(result.story)
+    queued = any(r.total_recipients if isinstance(r, RetagResult) else r.created for r in results)
+    if not as_json and not dry_run and queued:
         out.print("Run `newsbot deliver` to send what was queued.", markup=False)
+
+
+async def _is_stored(newsroom: Newsroom, story_id: str) -> bool:
+    async with newsroom.reader.connect() as conn:
+        return await queries.load_story(conn, story_id) is not None
 
 
 @app.command()

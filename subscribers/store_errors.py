@@ -1,0 +1,89 @@
+"""Why the store cannot be opened, in one line a person can act on.
+
+Drivers report an unreachable server, a missing database or a corrupt SQLite file as exceptions of their own,
+dozens of frames deep. :func:`store_failure` recognises those and says what is wrong with which store; the
+caller that knows where the URL came from (a setting, a command-line option) puts that name in front.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError
+
+#: Drivers the store is written for; any other URL scheme is refused before anything is imported.
+SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+URL_EXAMPLES = "sqlite+aiosqlite:///data/newsbot.sqlite3 or postgresql+asyncpg://user@host/database"
+
+#: SQLSTATE classes that mean "this store cannot be used as configured" rather than a fault in a query:
+#: connection exceptions, invalid authorisation, unknown database, insufficient resources, server shutting down.
+_SETUP_SQLSTATE_PREFIXES = ("08", "28", "3D", "53", "57P", "42501")
+
+
+#: SQLite primary result codes for a file that is not a database, or is damaged ...
+_SQLITE_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+#: ... and for one that cannot be opened, read or written (permissions, disk full, I/O, locked). Any other code
+#: ("no such table", a constraint) is a fault in newsbot, not in the store.
+_SQLITE_UNUSABLE = {
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_AUTH, sqlite3.SQLITE_NOLFS,
+}
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message names the store and the cause, not the setting."""
+
+
+def describe(url: URL) -> str:
+    """The store as a person knows it, without its password: a SQLite path, or PostgreSQL host:port/database."""
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {url.database or ':memory:'}"
+    port = f":{url.port}" if url.port else ""
+    return f"PostgreSQL at {url.host or 'localhost'}{port}/{url.database or ''}"
+
+
+def store_failure(exc: BaseException, url: URL, *, connecting: bool = True) -> StoreError | None:
+    """A :class:`StoreError` explaining *exc* when it means the store at *url* is unusable, else None.
+
+    While *connecting* (opening and migrating the store), any OS-level error is the connection's; afterwards only
+    the driver's own connection errors are, since a command may also fail to write a file of its own. Faults in
+    newsbot's own queries (constraint violations, bad SQL) are not recognised: they stay bugs with a traceback
+    rather than being dressed up as a configuration problem.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    where = describe(url)
+    if isinstance(exc, socket.gaierror):
+        return StoreError(f"cannot resolve the host of {where} ({exc.strerror or exc})")
+    if isinstance(exc, ConnectionRefusedError):
+        return StoreError(f"cannot connect to {where}: connection refused (is the server running?)")
+    if isinstance(exc, (ConnectionError, TimeoutError)) or (connecting and isinstance(exc, OSError)):
+        return StoreError(f"cannot connect to {where} ({_first_line(exc) or type(exc).__name__})")
+    if isinstance(exc, DBAPIError):
+        return _driver_failure(exc, where)
+    return None
+
+
+def _driver_failure(exc: DBAPIError, where: str) -> StoreError | None:
+    orig = exc.orig
+    message = _first_line(orig) if orig is not None else _first_line(exc)
+    if isinstance(orig, sqlite3.Error):
+        code = (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+        if code in _SQLITE_CORRUPT:
+            return StoreError(f"{where} is not a usable SQLite database ({message})")
+        if code in _SQLITE_UNUSABLE:
+            return StoreError(f"cannot use {where} ({message})")
+        return None
+    sqlstate = str(getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or "")
+    if sqlstate.startswith(_SETUP_SQLSTATE_PREFIXES):
+        return StoreError(f"{where}: {message}")
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return StoreError(f"lost the connection to {where} ({message})")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
