@@ -18,6 +18,7 @@ import frontmatter
 import yaml
 
 from bot.errors import StoryRejected
+from bot.text_decoding import NotText, decode_text
 
 FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id")
 MAX_TITLE_CHARS = 300
@@ -96,15 +97,12 @@ def _decode(raw: bytes | str, max_bytes: int) -> str:
         )
     if not data.strip():
         raise StoryRejected("story is empty")
-    if b"\x00" in data[:8192]:
-        raise StoryRejected("story is a binary file, not text")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise StoryRejected("story is not UTF-8 text (is it a binary file or another encoding?)") from None
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > 8:
-        raise StoryRejected("story is a binary file, not text")
+        text = decode_text(data)  # UTF-8, or UTF-16 with its BOM as Windows editors save "Unicode" text
+    except NotText as exc:
+        raise StoryRejected(f"story is {exc}") from None
+    if not text.strip():
+        raise StoryRejected("story is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -4,6 +4,7 @@ that cannot be used is one line on stderr naming the setting, never a traceback.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -227,3 +228,27 @@ def test_run_reports_an_unreachable_store_in_one_line(tmp_path: Path) -> None:
         "newsbot: error: NEWSBOT_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/newsbot: "
         "connection refused (is the server running?)"
     ]
+
+
+# --- files that are not text ------------------------------------------------------------------------------------
+
+
+def test_a_binary_csv_is_one_line(workdir: Path) -> None:
+    path = workdir / "readers.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    assert_one_line_error(newsbot("subscribers", "import", str(path)), "readers.csv: is a binary file")
+    latin = workdir / "latin.csv"
+    latin.write_bytes("email,topics\ncaf\u00e9@fairview-gazette.example,world\n".encode("latin-1"))
+    assert_one_line_error(newsbot("subscribers", "import", str(latin)), "latin.csv: is not UTF-8 text")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_a_csv_saved_as_unicode_with_a_bom_is_imported(workdir: Path, encoding: str) -> None:
+    path = workdir / "readers.csv"
+    text = f"email,topics\n{DESK},world\n"
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    path.write_bytes((bom + text).encode(encoding))
+    result = newsbot("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(newsbot("subscribers", "list", "--json").stdout)
+    assert [v["addresses"]["email"]["address"] for v in listed] == [DESK]

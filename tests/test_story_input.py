@@ -109,3 +109,34 @@ def test_unreadable_paths_are_named_in_the_error(tmp_path: Path, name: str) -> N
 def test_windows_line_endings_and_byte_order_mark_are_accepted() -> None:
     draft = parse_story("\ufeffFirst paragraph.\r\nSecond paragraph.\r\n".encode(), max_bytes=LIMIT)
     assert draft.body == "First paragraph.\nSecond paragraph."
+
+
+UNICODE_STORY = "Council votes on the budget\n\nThe council in Pyongyang passed the budget — 12 to 3, café included.\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-16", ""), ("utf-16-le", "\ufeff"), ("utf-16-be", "\ufeff"), ("utf-8-sig", ""), ("utf-32", "")],
+    ids=["utf-16-native", "utf-16-le", "utf-16-be", "utf-8-bom", "utf-32"],
+)
+def test_unicode_text_with_a_byte_order_mark_is_decoded(tmp_path: Path, encoding: str, bom: str) -> None:
+    """Windows editors save "Unicode" text as UTF-16 with a BOM; that is text, not a binary file."""
+    path = tmp_path / "story.txt"
+    path.write_bytes((bom + UNICODE_STORY).encode(encoding))
+    assert read_story_file(path, LIMIT) == parse_story(UNICODE_STORY.encode("utf-8"), max_bytes=LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("\ufeff".encode("utf-16-le") + b"\x00\xd8A\x00", "not valid UTF-16 text"),  # a lone surrogate
+        ("\ufeffPK\x03\x04\x00\x00\x08\x00".encode("utf-16-le"), "binary file"),
+        ("\ufeff  \n".encode("utf-16-be"), "story is empty"),
+        (UNICODE_STORY.encode("utf-16-le"), "binary file"),  # no BOM: NULs every other byte
+    ],
+    ids=["bad-utf-16", "binary-after-bom", "blank", "utf-16-without-bom"],
+)
+def test_text_that_only_looks_like_unicode_is_still_refused(raw: bytes, message: str) -> None:
+    with pytest.raises(StoryRejected) as caught:
+        parse_story(raw, max_bytes=LIMIT)
+    assert message in str(caught.value)

@@ -14,6 +14,7 @@ from bot.cli.console import app, err, fail, out, run_command, settings_of, with_
 from bot.cli.reader_changes import ReaderUpdate, add_or_update, print_add_outcome, subscribers_update
 from bot.errors import InvalidSubscriber, SubscriberNotFound
 from bot.newsroom import Newsroom
+from bot.text_decoding import NotText, decode_text
 from subscribers import queries
 from subscribers.preferences import (
     build_subscriber,
@@ -143,9 +144,11 @@ def subscribers_import(
 
     async def work(newsroom: Newsroom) -> tuple[int, queries.ImportOutcome | None, list[str]]:
         try:
-            text = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidSubscriber(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+            text = decode_text(file.read_bytes())
+        except OSError as exc:
+            raise InvalidSubscriber(f"{file}: cannot read ({exc.strerror or exc})") from None
+        except NotText as exc:
+            raise InvalidSubscriber(f"{file}: is {exc}; expected a CSV file") from None
         parsed = read_subscribers_csv(text, newsroom.taxonomy)
         problems = [f"{file}:{e}" for e in parsed.errors]
         if problems and not skip_invalid:
