@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,11 @@ NONCE_BYTES = 16
 
 class SignupThrottled(NewsbotError):
     """A confirmation email went to this address moments ago; another one would only flood the inbox."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        #: Whole seconds until the address may be sent another confirmation email.
+        self.retry_after = retry_after
 
 
 class AddressTaken(InvalidSubscriber):
@@ -131,7 +137,8 @@ async def request_email_confirmation(
                 if waited < settings.signup_cooldown:
                     raise SignupThrottled(
                         f"we sent a confirmation email to {current.address} a moment ago; check your inbox (and "
-                        f"spam folder), or ask again in {_wait_phrase(settings.signup_cooldown - waited)}"
+                        f"spam folder), or ask again in {_wait_phrase(settings.signup_cooldown - waited)}",
+                        retry_after=max(1, math.ceil(settings.signup_cooldown - waited)),
                     )
             already = current is not None and current.address == address and current.status == AddressStatus.ACTIVE
             await queries.set_pending_email(conn, subscriber_id, address, now)

@@ -78,10 +78,11 @@ class RequestLimits:
         window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         retry_after = max(1, math.ceil(window + WINDOW_SECONDS - now))
         per_client, per_site = _limits(settings, action)
+        who = "this chat" if client is not None and client.startswith("subscriber:") else "your address"
         async with engine.begin() as conn:
             if client is not None and await count_request(conn, f"{action}:client:{client}", window) > per_client:
                 raise TooManyRequests(
-                    f"too many {_WHAT[action]} from your address in the last minute; nothing was sent or changed, "
+                    f"too many {_WHAT[action]} from {who} in the last minute; nothing was sent or changed, "
                     f"please try again in {wait_phrase(retry_after)}",
                     retry_after,
                 )

@@ -15,9 +15,9 @@ from bot.newsroom import Newsroom
 from bot.request_limits import TooManyRequests, client_key
 from bot.web import create_app
 from tests.email_readers import bodies, parse_mail, path_of
-from tests.fakes import SmtpSink
+from tests.fakes import FakeBotAPI, SmtpSink
 from tests.newsroom_fixtures import add_reader
-from tests.telegram_session import running_service
+from tests.telegram_session import ChatSession, live_settings, running_service
 
 #: A moment in the middle of a minute, so that "one minute later" is plainly the next window.
 START = 1_790_000_010.0
@@ -198,3 +198,18 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_address_is_what_count
             headers={"X-Forwarded-For": "198.51.100.4"},
         )
         assert (first.status_code, second.status_code) == (200, 429)
+
+
+async def test_a_chat_asking_for_too_many_confirmation_emails_is_told_so_politely(
+    settings: Settings, bot_api: FakeBotAPI, smtp_sink: SmtpSink
+) -> None:
+    live = live_settings(settings, bot_api, smtp_url=smtp_sink.url, signup_limit_per_client=1, signup_cooldown=0)
+    async with running_service(live) as service:
+        chat = ChatSession(bot_api, service)
+        chat.newsroom.request_limits.clock = Clock()
+        first = await chat.say(5001, "/email reader@example.org")
+        assert "sent a confirmation email" in first["text"]
+        second = await chat.say(5001, "/email someone.else@example.org")
+        assert "too many sign-ups from this chat in the last minute" in second["text"]
+        assert "try again in 30 seconds" in second["text"]
+    assert [message.rcpt_tos for message in smtp_sink.messages] == [["reader@example.org"]]

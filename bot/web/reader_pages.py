@@ -92,9 +92,16 @@ def _page(
 
 
 def _notice(
-    newsroom: Newsroom, title: str, message: str, *, status: int = 200, links: list[tuple[str, str]] | None = None
+    newsroom: Newsroom,
+    title: str,
+    message: str,
+    *,
+    status: int = 200,
+    links: list[tuple[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return _page(newsroom, "notice.html.j2", {"title": title, "message": message, "links": links or []}, status=status)
+    context = {"title": title, "message": message, "links": links or []}
+    return _page(newsroom, "notice.html.j2", context, status=status, headers=headers)
 
 
 def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
@@ -156,7 +163,8 @@ async def subscribe(
     except (InvalidSubscriber, TopicNotFound) as problem:
         return _signup_form(newsroom, email=email, chosen=topic, error=str(problem), status=400)
     except SignupThrottled as throttled:
-        return _notice(newsroom, "Check your inbox", str(throttled).capitalize() + ".", status=429)
+        retry = {"Retry-After": str(throttled.retry_after)}
+        return _notice(newsroom, "Check your inbox", str(throttled).capitalize() + ".", status=429, headers=retry)
     except ConfirmationNotSent as unsent:
         return _notice(newsroom, "Please try again later", str(unsent).capitalize() + ".", status=503)
     return _notice(
