@@ -1079,6 +1079,7 @@ async def set_pending_email(conn: AsyncConnection, subscriber_id: int, address: 
     """Give the subscriber *address* as their email, waiting for double opt-in (replacing any other address).
 
     A changed address starts over: pending, unconfirmed, no bounces. Queued mail for the old address is cancelled.
+    The same address in other case is no change: the spelling on file is kept.
     """
     current = await find_email_of_subscriber(conn, subscriber_id)
     if current is None:
@@ -1098,7 +1099,6 @@ async def set_pending_email(conn: AsyncConnection, subscriber_id: int, address: 
         await conn.execute(
             update(addresses)
             .where(addresses.c.subscriber_id == subscriber_id, addresses.c.channel == ChannelName.EMAIL.value)
-    The same address in other case is no change: the spelling on file is kept.
             .values(status=AddressStatus.PENDING.value, updated_at=now)
         )
 
