@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from subscribers.email_keys import email_key
+
 REPO = Path(__file__).resolve().parent.parent
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
@@ -163,10 +165,10 @@ def add_bench_readers(
                     ((r.id, r.chat, telegram_cadence, now, now) for r in readers),
                 )
             db.executemany(
-                "INSERT INTO addresses (subscriber_id, channel, address, cadence, status, breaking_email,"
+                "INSERT INTO addresses (subscriber_id, channel, address, email_key, cadence, status, breaking_email,"
                 " bounce_count, confirmed_at, created_at, updated_at)"
-                " VALUES (?, 'email', ?, ?, 'active', 0, 0, ?, ?, ?)",
-                ((r.id, r.email, email_cadence, now, now, now) for r in readers if r.email),
+                " VALUES (?, 'email', ?, ?, ?, 'active', 0, 0, ?, ?, ?)",
+                ((r.id, r.email, email_key(r.email), email_cadence, now, now, now) for r in readers if r.email),
             )
             db.executemany(
                 "INSERT INTO follows (subscriber_id, topic, created_at) VALUES (?, ?, ?)",
@@ -214,14 +216,14 @@ def add_bench_readers_postgres(
                     await db.copy_records_to_table(
                         "subscribers", records=[(r.id, now) for r in readers], columns=["id", "created_at"]
                     )
-                    columns = ["subscriber_id", "channel", "address", "cadence", "status", "breaking_email",
-                               "bounce_count", "confirmed_at", "created_at", "updated_at"]
+                    columns = ["subscriber_id", "channel", "address", "email_key", "cadence", "status",
+                               "breaking_email", "bounce_count", "confirmed_at", "created_at", "updated_at"]
                     rows = []
                     if telegram:
-                        rows += [(r.id, "telegram", r.chat, telegram_cadence, "active", False, 0, None, now, now)
-                                 for r in readers]
-                    rows += [(r.id, "email", r.email, email_cadence, "active", False, 0, now, now, now)
-                             for r in readers if r.email]
+                        rows += [(r.id, "telegram", r.chat, None, telegram_cadence, "active", False, 0, None, now,
+                                  now) for r in readers]
+                    rows += [(r.id, "email", r.email, email_key(r.email), email_cadence, "active", False, 0, now, now,
+                              now) for r in readers if r.email]
                     if rows:
                         await db.copy_records_to_table("addresses", records=rows, columns=columns)
                     await db.copy_records_to_table(

@@ -312,3 +312,15 @@ async def test_with_no_secret_key_links_forged_with_the_old_public_default_are_r
             assert await topics_of(newsroom, reader) == {"local"}
         assert {(await email_row(newsroom, f"reader{n}@example.org"))["status"] for n in range(1, 4)} == {"active"}
         assert (await email_row(newsroom, "pending@example.org"))["status"] == "pending"
+
+
+async def test_one_address_signed_up_in_three_spellings_is_one_reader_and_one_email(site, smtp_sink: SmtpSink) -> None:
+    newsroom, _, client = site
+    first = await client.post("/subscribe", data={"email": "Jane.Doe@Example.ORG", "topic": "local"})
+    assert first.status_code == 200
+    for spelling in ("jane.doe@example.org", "JANE.DOE@EXAMPLE.ORG"):
+        again = await client.post("/subscribe", data={"email": spelling, "topic": "sports"})
+        assert again.status_code == 429 and "ask again in" in again.text  # the same address, just mailed
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [["Jane.Doe@example.org"]]
+    async with newsroom.engine.connect() as conn:
+        assert await queries.count_subscribers(conn) == 1
