@@ -406,3 +406,8 @@ def test_a_story_with_no_topic_is_flagged_and_retagging_queues_it_until_it_has_g
     assert_one_line_error(newsbot("retag", "no-such-story", "--topic", "weather"), "no story with id 'no-such-story'")
     assert_one_line_error(newsbot("retag", story["id"], "--topic", "footbal"), "unknown topic 'footbal'")
     assert newsbot("ingest", str(plain), "--retag", "--dry-run").exit_code == 2
+
+    other = workdir / "more-minutes.txt"
+    other.write_text("The committee met again on Friday and adjourned before lunch.\n", encoding="utf-8")
+    pushed = CliRunner().invoke(app, ["push", str(other)], input="n\n")
+    assert "(none: nobody will receive it)" in pushed.stdout and "newsbot: warning:" in pushed.stderr

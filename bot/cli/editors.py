@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bot.channels import build_channels
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
+from bot.cli.retag import warn_if_no_topic
 from bot.editors import cli_actor, list_audit
 from bot.feeds import FeedsReport, poll_feeds
 from bot.ingest import prepare_story
@@ -59,6 +60,7 @@ def push(
     out.print(reader_view(message), markup=False)
     out.print("", markup=False)
     out.print(f"  topics:  {', '.join(story.topics) or '(none: nobody will receive it)'}", markup=False)
+    warn_if_no_topic(story)
     counts = ", ".join(f"{channel} {n}" for channel, n in planned.recipients.items())
     out.print(f"  readers now: {counts} (total {planned.total_recipients})", markup=False)
     if planned.social:
