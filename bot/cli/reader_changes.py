@@ -98,7 +98,8 @@ async def add_or_update(
                 "remove one first"
             )
         reader = await queries.load_reader_preferences(conn, ids[0])
-        assert reader is not None
+        if reader is None:  # removed between the two statements (PostgreSQL; SQLite holds the write lock)
+            raise SubscriberNotFound(f"subscriber {ids[0]} was removed meanwhile")
         missing = [a for a in subscriber.addresses if (a.channel.value, a.address) not in owners]
         for new in missing:
             other = reader.addresses.get(new.channel.value)
@@ -119,8 +120,8 @@ async def add_or_update(
             confirm_email=confirmed and given_email and ChannelName.EMAIL not in added_channels,
         )
         after = await queries.load_reader_preferences(conn, reader.subscriber_id)
-        assert after is not None
-        return ReaderUpdate(reader_label(after), changes, await _email_pending(conn, reader.subscriber_id))
+        label = reader_label(after or reader)
+        return ReaderUpdate(label, changes, await _email_pending(conn, reader.subscriber_id))
 
 
 # Registered as `subscribers update` by bot.cli.subscribers (which imports this module).
