@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,16 +13,20 @@ from typer.testing import CliRunner
 
 from bot.channels import build_channels
 from bot.cli import app
+from bot.cli.delivery import paused_queue
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.ingest import ingest_story, prepare_story
 from bot.newsroom import Newsroom
 from bot.story import Story
 from bot.story_input import parse_story
-from subscribers import queries
+from subscribers import channel_health, queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName
-from tests.fakes import FakeBotAPI
+from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.clock import ManualClock
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, use_embedded_defaults
+
+INSTANT_EMAIL = {ChannelName.EMAIL: Cadence.INSTANT}
 
 
 def story(newsroom: Newsroom, text: str) -> Story:
@@ -78,7 +83,7 @@ async def test_status_shows_the_queue_the_rate_the_failures_and_the_dead_address
 
     await ingest_story(newsroom, story(newsroom, "---\ntopics: [north-korea]\nbreaking: true\n---\nA launch.\n"))
     bot_api.fail_next("sendMessage", 502)
-    await worker.drain()  # one chat's breaking message waits for its retry, backing off
+    await worker.drain(wait_for_retries=0)  # one chat's breaking message got a 502: Telegram is paused
     await ingest_story(newsroom, story(newsroom, "---\ntopics: [north-korea]\n---\nThe talks end.\n"))
     async with newsroom.engine.begin() as conn:  # a worker is busy with one message of that story
         await queries.claim_due_deliveries(conn, 1, datetime.now(UTC))
@@ -88,7 +93,13 @@ async def test_status_shows_the_queue_the_rate_the_failures_and_the_dead_address
 
     report = await report_of(newsroom)
     by_key = {(d.channel, d.priority): (d.due, d.waiting, d.sending) for d in report.queue}
-    assert by_key == {("telegram", 0): (0, 1, 0), ("telegram", 10): (1, 0, 1)}
+    assert by_key == {("telegram", 0): (0, 0, 1), ("telegram", 10): (2, 0, 0)}
+    async with newsroom.engine.connect() as conn:
+        outages = await channel_health.outages(conn, count_waiting=True)
+    assert set(outages) == {"telegram"} and outages["telegram"].waiting == 3
+    paused = paused_queue(report, outages)  # what `newsbot status` shows: nothing is due on a paused channel
+    by_key = {(d.channel, d.priority): (d.due, d.waiting, d.sending) for d in paused.queue}
+    assert by_key == {("telegram", 0): (0, 0, 1), ("telegram", 10): (0, 2, 0)}
     assert report.sent_last_minute == {"telegram": 3, "email": 2}
     assert report.failures == [("telegram 403: Forbidden: bot was blocked by the user", 1)]
     assert (report.deactivated_chats, report.bounced_addresses) == (1, 1)
@@ -136,3 +147,47 @@ def test_the_command_prints_a_summary_and_json(tmp_path: Path, monkeypatch: pyte
     assert runner.invoke(app, ["deliver"]).exit_code == 0
     after = json.loads(runner.invoke(app, ["status", "--json"]).output)
     assert after["queue"] == [] and after["sent_last_minute"]["telegram"] == 1
+
+
+async def relay_outage(data_dir: Path, clock: ManualClock) -> None:
+    """Two email readers, a story for them, and a relay that refuses connections: email is paused."""
+    with SmtpSink() as sink:
+        closed = sink.url
+    settings = Settings(data_dir=data_dir, smtp_url=closed)
+    async with await Newsroom.open(settings) as newsroom:
+        for n in range(2):
+            await add_reader(newsroom, "north-korea", email=f"desk{n}@fairview-gazette.example", cadences=INSTANT_EMAIL)
+        await ingest_story(newsroom, story(newsroom, "---\ntopics: [north-korea]\n---\nTalks resume in Geneva.\n"))
+        channels = build_channels(settings)
+        try:
+            report = await DeliveryWorker(newsroom, channels, clock=clock).drain()
+        finally:
+            for channel in channels.values():
+                await channel.aclose()
+    assert report.failed == {} and set(report.outages) == {"email"}
+
+
+def test_status_shows_an_unreachable_channel_since_when_and_how_many_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_embedded_defaults(tmp_path, monkeypatch)
+    started = datetime.now(UTC)
+    asyncio.run(relay_outage(tmp_path / "data", ManualClock()))
+    runner = CliRunner()
+
+    text = runner.invoke(app, ["status"])
+    assert text.exit_code == 0, text.output
+    assert "Unreachable channels (paused" in text.output
+    (line,) = [line for line in text.output.splitlines() if "unreachable since" in line]
+    assert line.strip().startswith(f"email unreachable since {started:%Y-%m-%d}")
+    assert "Errno 111" in line and "2 deliveries wait for it, next try at" in line
+    assert "Failures in the last 24 hours: none." in text.output
+    assert "email     normal           0 / 2 / 0" in text.output  # waiting for the relay, not "due now"
+
+    data = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    (outage,) = data["unreachable_channels"]
+    assert outage["channel"] == "email" and outage["waiting"] == 2
+    assert datetime.fromisoformat(outage["since"]) >= started.replace(microsecond=0)
+    assert datetime.fromisoformat(outage["next_try_at"]) > datetime.fromisoformat(outage["since"])
+    assert data["queue"] == [{"channel": "email", "priority": "normal", "due": 0, "waiting_for_retry": 2, "sending": 0}]
+    assert data["failures_last_24h"] == []
