@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigurationError
+from subscribers.secret_names import feed_name
 
 #: The public example secret of earlier versions: refused as NEWSBOT_SECRET_KEY, so it never signs or verifies a link.
 DEVELOPMENT_SECRET = "newsbot-development-secret-change-me"
@@ -183,7 +184,7 @@ class Settings(BaseSettings):
             for url in items:
                 parts = urlsplit(str(url))
                 if parts.scheme not in ("http", "https") or not parts.netloc:
-                    raise ValueError(f"{url!r} is not an http(s) feed URL")
+                    raise ValueError(f"{feed_name(str(url))!r} is not an http(s) feed URL")  # no credentials shown
         return items
 
     @field_validator("telegram_api_url", "public_url")

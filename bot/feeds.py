@@ -8,6 +8,9 @@ categories that the taxonomy knows (others are ignored) plus what the tagger fin
 Entries published more than ``NEWSBOT_FEED_MAX_AGE_HOURS`` ago are recorded as seen but never sent: adding a feed
 with a long archive must not flood readers with old news. A feed that fails (network, HTTP error, not a feed) is
 logged, its failure recorded, and tried again at the next poll; the other feeds are polled as usual.
+
+A feed URL with credentials (``https://user:pass@host/feed``, ``?token=...``) is only fetched with them: the store,
+the audit log, the logs and the reports name it ``feed:<host>:<hash>`` (`subscribers.secret_names.feed_name`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bot.social import Distribution
 from bot.story_input import StoryDraft, check_story_url, parse_story
 from subscribers import queries
 from subscribers.queries import FeedState
+from subscribers.secret_names import feed_name, scrub
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class FeedFailed(NewsbotError):
 
 @dataclass(frozen=True, slots=True)
 class FeedResult:
+    #: The feed as stored and logged: its URL, or ``feed:<host>:<hash>`` when the URL holds credentials.
     url: str
     status: Literal["updated", "not-modified", "failed"]
     #: Stories newly ingested from this feed.
@@ -118,33 +123,35 @@ class FeedPoller:
 
     async def poll_feed(self, client: httpx.AsyncClient, url: str) -> FeedResult:
         """Fetch one feed conditionally and ingest its new entries; failures are recorded, not raised."""
+        name = feed_name(url)  # what the store and the log know it by; only the request carries *url*
         async with self.newsroom.reader.connect() as conn:
-            state = await queries.load_feed_state(conn, url) or FeedState(url)
+            state = await queries.load_feed_state(conn, name) or FeedState(name)
         now = datetime.now(UTC)
         try:
-            fetched = await _fetch(client, state)
+            fetched = await _fetch(client, url, state)
             if fetched is None:
                 await self._save(replace(state, last_polled_at=now, last_error=None, failures=0))
-                return FeedResult(url, "not-modified")
+                return FeedResult(name, "not-modified")
             content, etag, last_modified = fetched
             parsed = _parse(content)
-            ingested, skipped = await self._ingest_entries(url, parsed.entries, now)
+            ingested, skipped = await self._ingest_entries(name, parsed.entries, now)
         except FeedFailed as exc:
-            log.warning("feed %s failed (%d in a row): %s", url, state.failures + 1, exc)
-            await self._save(replace(state, last_polled_at=now, last_error=str(exc), failures=state.failures + 1))
-            return FeedResult(url, "failed", error=str(exc))
-        await self._save(FeedState(url, etag, last_modified, now, None, 0))
-        return FeedResult(url, "updated", ingested=ingested, skipped=skipped)
+            error = scrub(str(exc), url)
+            log.warning("feed %s failed (%d in a row): %s", name, state.failures + 1, error)
+            await self._save(replace(state, last_polled_at=now, last_error=error, failures=state.failures + 1))
+            return FeedResult(name, "failed", error=error)
+        await self._save(FeedState(name, etag, last_modified, now, None, 0))
+        return FeedResult(name, "updated", ingested=ingested, skipped=skipped)
 
     async def _save(self, state: FeedState) -> None:
         async with self.newsroom.engine.begin() as conn:
             await queries.save_feed_state(conn, state)
 
-    async def _ingest_entries(self, url: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
+    async def _ingest_entries(self, name: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
         keyed = {_entry_key(entry): entry for entry in entries}
         keyed.pop("", None)
         async with self.newsroom.reader.connect() as conn:
-            known = await queries.known_feed_entries(conn, url, list(keyed))
+            known = await queries.known_feed_entries(conn, name, list(keyed))
         fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
         fresh.sort(key=lambda item: _published(item[1]) or now)  # oldest first, as they happened
         oldest_allowed = now - timedelta(hours=self.settings.feed_max_age_hours)
@@ -157,17 +164,17 @@ class FeedPoller:
                 skipped += 1
             else:
                 try:
-                    story_id = await self._ingest(url, entry)
+                    story_id = await self._ingest(name, entry)
                 except (StoryRejected, TopicNotFound) as exc:
-                    log.warning("feed %s: entry %s refused: %s", url, key[:200], exc)
+                    log.warning("feed %s: entry %s refused: %s", name, key[:200], exc)
                     skipped += 1
                 else:
                     ingested.append(story_id)
             async with self.newsroom.engine.begin() as conn:
-                await queries.record_feed_entry(conn, url, key, story_id, datetime.now(UTC))
+                await queries.record_feed_entry(conn, name, key, story_id, datetime.now(UTC))
         return ingested, skipped
 
-    async def _ingest(self, url: str, entry: Any) -> str:
+    async def _ingest(self, name: str, entry: Any) -> str:
         draft = _draft(entry, self.settings.max_story_bytes)
         categories = []
         for tag in entry.get("tags") or []:
@@ -183,14 +190,17 @@ class FeedPoller:
             extra_topics=categories,
             source="feed",
         )
-        published = await publish_story(self.newsroom, story, actor=f"feed:{url}"[:100], distribution=self.distribution)
+        actor = name if name.startswith("feed:") else f"feed:{name}"
+        published = await publish_story(self.newsroom, story, actor=actor[:100], distribution=self.distribution)
         warning = no_topic_warning(published.story) if published.created else None
         if warning is not None:
             log.warning("feed entry: %s", warning)
         return published.story.id
 
 
-async def _fetch(client: httpx.AsyncClient, state: FeedState) -> tuple[bytes, str | None, str | None] | None:
+async def _fetch(
+    client: httpx.AsyncClient, url: str, state: FeedState
+) -> tuple[bytes, str | None, str | None] | None:
     """The feed's bytes and validators, or None when the server says it has not changed (304)."""
     headers = {}
     if state.etag:
@@ -198,7 +208,7 @@ async def _fetch(client: httpx.AsyncClient, state: FeedState) -> tuple[bytes, st
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     try:
-        async with client.stream("GET", state.url, headers=headers) as response:
+        async with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return None
             if response.status_code != 200:

@@ -14,13 +14,13 @@ exponential backoff, and after ``NEWSBOT_MAX_ATTEMPTS`` a post is marked failed.
 its own length limit (Apprise knows them: 500 characters on Mastodon) that always keeps the story's link.
 
 Apprise URLs carry credentials, so they are never stored or logged: the database only holds a destination key
-such as ``apprise:mastodon:3f9c1e7a52b04d68`` (the service and a hash of the URL).
+such as ``apprise:mastodon:3f9c1e7a52b04d68`` (the service and a hash of the URL; ``subscribers.secret_names``,
+whose rule also names feeds behind a login).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import tomllib
@@ -42,6 +42,7 @@ from bot.summarising import shorten
 from bot.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy, Topic
 from subscribers import queries
 from subscribers.schema import DeliveryStatus
+from subscribers.secret_names import secret_free_name
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,8 @@ def apprise_destination(url: str, where: str = "distribution") -> Destination:
         scheme = url.split("://", 1)[0] if "://" in url else url[:10]
         raise ConfigurationError(f"{where}: {scheme}:// URL is not one Apprise understands")
     service = url.split("://", 1)[0].lower()
-    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
     return Destination(
-        key=f"apprise:{service}:{digest}",
+        key=secret_free_name("apprise", service, url),
         kind="apprise",
         target=url,
         label=plugin.url(privacy=True).split("?", 1)[0],

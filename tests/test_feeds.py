@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from bot.config import Settings, load_settings
@@ -15,7 +18,12 @@ from bot.errors import ConfigurationError
 from bot.feeds import poll_feeds
 from bot.newsroom import Newsroom
 from subscribers import queries
-from subscribers.schema import audit_log, deliveries, feed_entries, stories
+from subscribers.database import create_engine
+from subscribers.migrate import head_revision, upgrade_database
+from subscribers.schema import audit_log, deliveries, feed_entries, metadata, stories
+from subscribers.schema import feeds as schema_feeds
+from subscribers.secret_names import feed_name, scrub, url_digest
+from tests import postgres_databases
 from tests.fakes.http_endpoints import FeedHost
 from tests.newsroom_fixtures import add_reader
 
@@ -168,3 +176,146 @@ def test_the_feeds_setting_takes_comma_separated_http_urls_only(monkeypatch: pyt
     monkeypatch.setenv("NEWSBOT_FEEDS", "ftp://a.example/rss.xml")
     with pytest.raises(ConfigurationError, match="NEWSBOT_FEEDS"):
         load_settings()
+
+
+# --- issue 10, point 11: credentials in feed URLs never reach the store or the logs ------------------------
+
+PASSWORD = "pa55-w0rd-FEED"
+TOKEN = "t0ken-5ecret-FEED"
+
+
+async def everything_stored(newsroom: Newsroom) -> str:
+    """Every row of every table, as text: what a database dump would show."""
+    dump = []
+    async with newsroom.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            dump += [repr(tuple(row)) for row in await conn.execute(select(table))]
+    return "\n".join(dump)
+
+
+async def test_credentials_in_feed_urls_are_sent_to_the_feed_but_never_stored_or_logged(
+    settings: Settings, feed_host: FeedHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for library in ("httpx", "httpcore"):  # as `newsbot run` sets them: they log every URL, Bot API tokens too
+        caplog.set_level(logging.WARNING, logger=library)
+    login = f"desk:{PASSWORD}"
+    feed_host.publish("/private.xml", rss(item("nk-1", "North Korea tests a missile", NK_TEXT)), login=login)
+    feed_host.publish(f"/wire.xml?token={TOKEN}", rss(item("local-1", "Council meets", "<p>The council meets.</p>")))
+    with_login, with_token = feed_host.url("/private.xml", login=login), feed_host.url(f"/wire.xml?token={TOKEN}")
+    failing = feed_host.url(f"/gone.xml?token={TOKEN}")  # 404: its error is recorded and logged
+    feeds = (with_login, with_token, failing)
+    async with await Newsroom.open(settings.model_copy(update={"feeds": feeds})) as room:
+        first = await poll_feeds(room)
+        second = await poll_feeds(room)
+        stored = await everything_stored(room)
+        async with room.engine.connect() as conn:
+            actors = set((await conn.execute(select(audit_log.c.actor))).scalars())
+
+    assert [r.status for r in first.results] == ["updated", "updated", "failed"]
+    assert [r.status for r in second.results] == ["not-modified", "not-modified", "failed"]  # state found by name
+    assert len(first.ingested) == 2 and second.ingested == []
+    names = [feed_name(url) for url in feeds]
+    assert [r.url for r in first.results] == names
+    assert all(name.startswith("feed:127.0.0.1:") for name in names) and len(set(names)) == 3
+    assert actors == {names[0], names[1]}  # the audit log names the feeds the stories came from
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert names[2] in logged  # the failure was logged, by the feed's name
+    for secret in (PASSWORD, TOKEN):
+        assert secret not in stored and secret not in logged
+        assert all(secret not in str(result) for result in (*first.results, *second.results))
+
+
+async def test_feeds_without_credentials_keep_their_url_as_their_name(feed_room: Newsroom, feed_host: FeedHost) -> None:
+    assert feed_name(feed_host.url(WORLD)) == feed_host.url(WORLD)
+    feed_host.publish(WORLD, rss(item("nk-1", "North Korea tests a missile", NK_TEXT)))
+    report = await poll_feeds(feed_room)
+    assert report.results[0].url == feed_host.url(WORLD)
+
+
+def test_a_feed_name_is_the_service_and_a_hash_as_for_apprise_destinations() -> None:
+    url = f"https://desk:{PASSWORD}@feeds.fairview-gazette.example/world.xml"
+    assert feed_name(url) == f"feed:feeds.fairview-gazette.example:{url_digest(url)}"
+    assert feed_name(url) != feed_name(url.replace("world", "local"))
+    assert feed_name(f"https://feeds.example.org/rss?token={TOKEN}").startswith("feed:feeds.example.org:")
+    assert feed_name("https://TOKEN@feeds.example.org/rss").startswith("feed:feeds.example.org:")
+    assert scrub(f"cannot fetch {url}: bad {PASSWORD}", url) == f"cannot fetch {feed_name(url)}: bad …"
+
+
+def test_a_bad_feed_setting_is_named_without_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_FEEDS", f"ftp://desk:{PASSWORD}@feeds.example.org/rss.xml")
+    with pytest.raises(ConfigurationError, match="NEWSBOT_FEEDS") as refused:
+        load_settings()
+    assert PASSWORD not in str(refused.value) and "feeds.example.org" in str(refused.value)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store with no tables yet (to migrate step by step), on SQLite and (when configured) on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    if not postgres_databases.POSTGRES_URL:
+        pytest.skip(postgres_databases.SKIP_REASON)
+    with postgres_databases.empty_database() as url:
+        yield url
+
+
+# Migration 0007 renames feeds stored by a credentialed URL; the tables as revision 0006 has them.
+_old_feeds = sa.table("feeds", sa.column("url"), sa.column("etag"), sa.column("last_error"), sa.column("failures"))
+_old_entries = sa.table(
+    "feed_entries", sa.column("feed_url"), sa.column("entry_key"), sa.column("story_id"), sa.column("created_at")
+)
+_old_audit = sa.table("audit_log", sa.column("at"), sa.column("actor"), sa.column("action"), sa.column("subject"))
+
+
+async def test_migration_0007_renames_stored_feeds_and_their_entries_to_the_redacted_name(
+    empty_store_url: str,
+) -> None:
+    private = f"https://desk:{PASSWORD}@feeds.fairview-gazette.example/world.xml"
+    wire = f"https://wire.example.org/rss?token={TOKEN}"
+    public = "https://fairview-gazette.example/local.xml"
+    now = datetime.now(UTC)
+    engine = create_engine(empty_store_url)
+    try:
+        await upgrade_database(engine, "0006")
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(_old_feeds),
+                [
+                    {"url": private, "etag": '"a1"', "last_error": f"ConnectError: {private}", "failures": 1},
+                    {"url": wire, "etag": '"b2"', "last_error": None, "failures": 0},
+                    {"url": public, "etag": '"c3"', "last_error": None, "failures": 0},
+                ],
+            )
+            await conn.execute(
+                sa.insert(_old_entries),
+                [
+                    {"feed_url": url, "entry_key": key, "story_id": None, "created_at": now}
+                    for url in (private, wire, public)
+                    for key in ("guid-1", "guid-2")
+                ],
+            )
+            await conn.execute(
+                sa.insert(_old_audit),
+                [
+                    {"at": now, "actor": f"feed:{url}"[:100], "action": "story", "subject": "s1"}
+                    for url in (private, wire)
+                ],
+            )
+        assert await upgrade_database(engine) == head_revision()
+        async with engine.connect() as conn:
+            stored = {row.url: row for row in await conn.execute(select(schema_feeds))}
+            entries = {(row.feed_url, row.entry_key) for row in await conn.execute(select(feed_entries))}
+            actors = set((await conn.execute(select(audit_log.c.actor))).scalars())
+    finally:
+        await engine.dispose()
+
+    names = {url: feed_name(url) for url in (private, wire, public)}
+    assert set(stored) == set(names.values()) and names[public] == public
+    assert stored[names[private]].etag == '"a1"' and stored[names[wire]].etag == '"b2"'  # the state is kept
+    assert stored[names[private]].last_error == f"ConnectError: {names[private]}"
+    assert entries == {(name, key) for name in names.values() for key in ("guid-1", "guid-2")}
+    assert actors == {names[private], names[wire]}
+    dump = repr(stored) + repr(entries) + repr(actors)
+    assert PASSWORD not in dump and TOKEN not in dump

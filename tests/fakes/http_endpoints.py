@@ -12,6 +12,7 @@ blocking library called from a worker thread (Apprise's ``json://`` target).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -100,12 +101,20 @@ class FeedHost(_Server):
     def __init__(self) -> None:
         super().__init__()
         self.documents: dict[str, bytes] = {}
+        self.logins: dict[str, str] = {}
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, *, login: str | None = None) -> str:
+        """The document's URL; with *login* (``user:password``) in it, as a feed behind a login is configured."""
+        return f"http://{login + '@' if login else ''}127.0.0.1:{self.port}{path}"
 
-    def publish(self, path: str, content: bytes | str) -> None:
+    def publish(self, path: str, content: bytes | str, *, login: str | None = None) -> None:
+        """Serve *content* at *path* (which may carry a query, e.g. ``?token=...``, matched exactly).
+
+        With *login* (``user:password``) the document needs HTTP Basic authentication: 401 without it.
+        """
         self.documents[path] = content.encode() if isinstance(content, str) else content
+        if login is not None:
+            self.logins[path] = "Basic " + base64.b64encode(login.encode()).decode()
 
     def requests_to(self, path: str) -> list[Request]:
         return [request for request in self.requests if request.path == path]
@@ -114,6 +123,9 @@ class FeedHost(_Server):
         document = self.documents.get(request.path)
         if document is None:
             return 404, b"not found", {"Content-Type": "text/plain"}
+        login = self.logins.get(request.path)
+        if login is not None and request.headers.get("authorization") != login:
+            return 401, b"login required", {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="feeds"'}
         etag = '"' + hashlib.sha256(document).hexdigest()[:16] + '"'
         validators = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
         if request.headers.get("if-none-match") == etag:
