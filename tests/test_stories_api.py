@@ -7,8 +7,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import schemathesis
+from fastapi import FastAPI
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status as EngineStatus
+from schemathesis.engine import events as engine_events
+from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import func, select
+from starlette.types import Receive, Scope, Send
 
+from bot.config import Settings
 from bot.newsroom import Newsroom
 from bot.web import create_app
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
@@ -173,3 +181,155 @@ async def test_every_api_ingest_is_in_the_audit_log(desk: Newsroom, client: http
         (entry,) = list(await conn.execute(select(audit_log)))
     assert (entry.actor, entry.action, entry.recipients) == ("api", "push", 1)
     assert json.loads(entry.details)["source"] == "api"
+
+
+# --- issue 10, point 9: refusals are 4xx naming the field, and the schema holds under schemathesis ---------
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"body": "Council \\ud800 votes."}', ["body", "body"]),
+        (b'{"body": "Council votes.", "title": "\\udfff"}', ["body", "title"]),
+        (b'{"body": "Council votes.", "topics": ["local", "\\ud800"]}', ["body", "topics", 1]),
+        (b'{"body": "Council votes.", "external_id": "cms-\\ud83d"}', ["body", "external_id"]),
+        (b'{"body": "Council votes.", "breaking": 0}', ["body", "breaking"]),
+        (b'{"body": "Council votes.", "breaking": "true"}', ["body", "breaking"]),
+        (b'{"body": "Council votes.", "topics": "local"}', ["body", "topics"]),
+        (b'{"body": 12}', ["body", "body"]),
+        ('{"body": "Café council votes."}'.encode("latin-1"), ["body"]),
+        ('{"body": "Council votes."}'.encode("utf-16"), ["body"]),
+    ],
+    ids=[
+        "surrogate-body", "surrogate-title", "surrogate-topic", "surrogate-id", "breaking-0", "breaking-string",
+        "topics-string", "body-number", "latin-1", "utf-16",
+    ],
+)  # fmt: skip
+async def test_text_that_is_not_unicode_and_loosely_typed_values_are_422_naming_the_field(
+    desk: Newsroom, client: httpx.AsyncClient, raw: bytes, field: list[object]
+) -> None:
+    answer = await client.post("/api/stories", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == field
+    answer.content.decode("utf-8")  # the refusal itself is valid UTF-8, whatever the input held
+    assert await nothing_written(desk)
+
+
+async def test_a_body_that_is_not_utf8_is_refused_with_a_clear_detail(client: httpx.AsyncClient) -> None:
+    raw = '{"body": "Café council votes."}'.encode("latin-1")
+    answer = await client.post("/api/stories", content=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.json()["detail"][0]["msg"] == "the body must be JSON encoded as UTF-8 (byte 13 is not)"
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/stories", "POST"),
+        ("/api/stories/some-id", "GET"),
+        ("/subscribe", "GET, POST"),
+        ("/unsubscribe/some-token", "GET, POST"),
+        ("/preferences/some-token", "GET, POST"),
+    ],
+)
+async def test_a_method_a_path_does_not_take_is_405_listing_every_method_it_does(
+    client: httpx.AsyncClient, path: str, allowed: str
+) -> None:
+    for method in ("OPTIONS", "PUT", "DELETE"):
+        answer = await client.request(method, path, headers=AUTH)
+        assert answer.status_code == 405 and answer.headers["allow"] == allowed, (method, path)
+
+
+def forged_token(newsroom: Newsroom, purpose: str, subscriber_id: int, **extra: object) -> str:
+    """A correctly signed token for an id no signer would ever issue (`LinkSigner.token` signs any int)."""
+    return newsroom.signer.token(purpose, subscriber_id, **extra)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("subscriber_id", [10**30, 2**63, -1, 0])
+async def test_a_link_carrying_an_id_outside_the_stores_range_is_an_invalid_link(
+    desk: Newsroom, client: httpx.AsyncClient, subscriber_id: int
+) -> None:
+    for method, path in [
+        ("GET", f"/preferences/{forged_token(desk, 'preferences', subscriber_id)}"),
+        ("POST", f"/preferences/{forged_token(desk, 'preferences', subscriber_id)}"),
+        ("GET", f"/unsubscribe/{forged_token(desk, 'unsubscribe', subscriber_id)}"),
+        ("POST", f"/unsubscribe/{forged_token(desk, 'unsubscribe', subscriber_id)}"),
+        ("GET", f"/confirm/{forged_token(desk, 'confirm', subscriber_id, address='desk@fairview-gazette.example')}"),
+    ]:
+        answer = await client.request(method, path)
+        assert answer.status_code == 400 and "not valid" in answer.text, (method, path)
+
+
+class NewsroomApp:
+    """The web app of a newsroom opened at ASGI start-up, in the event loop that then serves its requests.
+
+    schemathesis calls an ASGI app from an event loop of its own, and the store's connections belong to the loop
+    that opened them, so the newsroom is opened there, in the lifespan, not in the test's loop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.newsroom: Newsroom | None = None
+        self.app: FastAPI | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            assert self.app is not None, "the lifespan starts before any request"
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.newsroom = await Newsroom.open(self.settings)
+                self.app = create_app(self.newsroom)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.newsroom is not None:
+                    await self.newsroom.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+#: Examples per operation and phase: enough to find the classic failures, few enough to keep this test quick.
+FUZZ_EXAMPLES = 50
+FUZZ_SEED = 10
+
+
+def schemathesis_config() -> SchemathesisConfig:
+    """What ``schemathesis run --checks all --max-examples 50 --seed 10 --generation-deterministic`` sets."""
+    config = SchemathesisConfig()
+    config.update(seed=FUZZ_SEED, max_failures=None)
+    project = config.projects.override
+    project.update(headers=AUTH)
+    project.generation.update(max_examples=FUZZ_EXAMPLES, deterministic=True, database="none")
+    project.checks.update(included_check_names=["all"])
+    # A story's text and topics have rules no JSON Schema states (no markup, known topic names, an absolute
+    # http(s) link): a schema-valid request can be refused, with a 422 naming the field.
+    acceptance = project.checks.positive_data_acceptance
+    acceptance.expected_statuses = [*acceptance.expected_statuses, "422"]
+    return config
+
+
+def test_the_api_holds_to_its_openapi_schema_under_schemathesis(settings: Settings) -> None:
+    """schemathesis's whole run (examples, coverage, fuzzing, stateful; every check) finds nothing to report."""
+    app = NewsroomApp(settings.model_copy(update={"api_token": API_TOKEN}))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis_config())
+    assert {"/api/stories", "/api/stories/{story_id}"} <= set(schema.raw_schema["paths"])
+    failures, errors, checked = [], [], 0
+    try:
+        for event in schemathesis.engine.from_schema(schema).execute():
+            if isinstance(event, engine_events.ScenarioFinished | engine_events.FuzzScenarioFinished):
+                for case_id, nodes in event.recorder.checks.items():
+                    checked += len(nodes)
+                    case = event.recorder.cases[case_id].value
+                    failures += [
+                        f"{node.name}: {case.method} {case.formatted_path}: {node.failure_info.code_sample}"
+                        for node in nodes
+                        if node.status == EngineStatus.FAILURE and node.failure_info is not None
+                    ]
+            elif isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
+                errors.append(str(event.info.message if hasattr(event, "info") else event))
+    finally:
+        schemathesis_asgi.shutdown_lifespans()  # closes the newsroom before its database goes away
+    assert not errors, errors
+    assert not failures, "\n".join(sorted(set(failures))[:20])
+    assert checked > 500  # it did run

@@ -8,7 +8,9 @@ served at ``/openapi.json`` and browsable at ``/docs``.
 
 Refusals, none of which writes anything: no token configured, 503 (the API is off until a token is set); a
 missing or wrong token, 401 (checked before the body is read, compared in constant time); a body larger than
-``NEWSBOT_MAX_API_BODY_BYTES``, 413 (checked while reading, before parsing); invalid fields, 422 naming the field.
+``NEWSBOT_MAX_API_BODY_BYTES``, 413 (checked while reading, before parsing); a body that is not UTF-8 JSON, and
+invalid fields, 422 naming the field. Fields are strictly typed (``"breaking": 0`` is not a boolean) and text
+must be valid Unicode (a lone surrogate such as ``"\ud800"`` cannot be stored or sent).
 """
 
 from __future__ import annotations
@@ -17,23 +19,37 @@ import dataclasses
 import hmac
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Message
 
-from bot.errors import StoryRejected, TopicNotFound
+from bot.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
 from bot.ingest import prepare_story
 from bot.newsroom import Newsroom
 from bot.publishing import publish_story
+from bot.retagging import no_topic_warning, retag_story
 from bot.story_input import check_story_url, parse_story
 from subscribers import queries
 
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")
+
+
+def _valid_unicode(value: str) -> str:
+    """JSON can spell a lone surrogate (``"\\ud800"``), which no store, mail or message can carry: refuse it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it contains a lone surrogate)") from None
+    return value
+
+
+#: A string of the API's JSON: valid Unicode, checked before the field's own rules.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class StoryIn(BaseModel):
@@ -41,6 +57,7 @@ class StoryIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # no coercion: "breaking": 0 or "topics": "local" is an error, not a guess
         json_schema_extra={
             "examples": [
                 {
@@ -55,14 +72,14 @@ class StoryIn(BaseModel):
         },
     )
 
-    title: str | None = Field(default=None, max_length=300, description="Headline; derived from the lead if absent.")
-    body: str = Field(min_length=1, description="Plain text or Markdown (optional front matter); no HTML.")
-    url: str | None = Field(default=None, max_length=2000, description="Absolute http(s) link to the full story.")
-    topics: list[str] = Field(
+    title: Text | None = Field(default=None, max_length=300, description="Headline; derived from the lead if absent.")
+    body: Text = Field(min_length=1, description="Plain text or Markdown (optional front matter); no HTML.")
+    url: Text | None = Field(default=None, max_length=2000, description="Absolute http(s) link to the full story.")
+    topics: list[Text] = Field(
         default_factory=list, max_length=30, description="Topic slugs, names or aliases; the tagger adds more."
     )
     breaking: bool = Field(default=False, description="Breaking news: weekly-cadence chats get it now too.")
-    external_id: str | None = Field(
+    external_id: Text | None = Field(
         default=None, min_length=1, max_length=200, description="Your own id; posting it again changes nothing."
     )
 
@@ -97,6 +114,9 @@ class StoryOut(BaseModel):
     created: bool = Field(description="False when the story was already there: nothing new was queued.")
     recipients: dict[str, int] = Field(description="Readers the story is queued for, per channel.")
     social: list[str] = Field(description="Social destinations it will be posted to (new stories only).")
+    warnings: list[str] = Field(
+        default_factory=list, description="Problems worth a look, e.g. a story with no topic reaches nobody."
+    )
 
 
 class SocialPostOut(BaseModel):
@@ -145,6 +165,7 @@ class GuardedRoute(APIRoute):
             _check_token(request)
             if request.method in ("POST", "PUT", "PATCH"):
                 request = await _within_limit(request, newsroom_of(request).settings.max_api_body_bytes)
+                _check_utf8(await request.body())
             return await handler(request)
 
         return guarded
@@ -170,6 +191,16 @@ async def _within_limit(request: Request, limit: int) -> Request:
         return {"type": "http.request", "body": bytes(body), "more_body": False}
 
     return Request(request.scope, replay)
+
+
+def _check_utf8(body: bytes) -> None:
+    """JSON travels as UTF-8 (RFC 8259); anything else is a 422 on the body rather than FastAPI's bare 400."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the body must be JSON encoded as UTF-8 (byte {exc.start} is not)"
+        error = {"type": "json_invalid", "loc": ("body",), "msg": message, "input": None}
+        raise RequestValidationError([error]) from None
 
 
 # Declared for the OpenAPI schema (so clients see the bearer scheme); GuardedRoute does the actual check.
@@ -241,6 +272,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         created=published.created,
         recipients=recipients,
         social=[destination.label for destination in published.social],
+        warnings=[w for w in [no_topic_warning(stored, f"PUT /api/stories/{stored.id}/topics")] if w],
     )
 
 
@@ -273,4 +305,51 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
             SocialPostOut(destination=p.destination, status=p.status, attempts=p.attempts, last_error=p.last_error)
             for p in posts
         ],
+    )
+
+
+class TopicsIn(BaseModel):
+    """Topics to add to a stored story."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"topics": ["local"]}]})
+
+    topics: list[Text] = Field(min_length=1, max_length=30, description="Topic slugs, names or aliases to add.")
+
+
+class RetagOut(BaseModel):
+    id: str
+    topics: list[str] = Field(description="All the story's topics now.")
+    added: list[str] = Field(description="Topics it did not have before (empty: nothing changed).")
+    recipients: dict[str, int] = Field(description="Readers newly queued per channel (the new topics' followers).")
+
+
+@router.put(
+    "/stories/{story_id}/topics",
+    response_model=RetagOut,
+    responses={
+        401: {"description": "Missing or wrong bearer token"},
+        404: {"description": "No such story"},
+        409: {"description": "The story has already gone out to readers"},
+    },
+)
+async def put_story_topics(
+    story_id: str, topics_in: TopicsIn, newsroom: Newsroom = Depends(newsroom_of)
+) -> RetagOut:
+    """Add topics to a stored story that has not gone out yet and queue it for their followers.
+
+    Topics it already has are kept (none is removed), so sending the same request again changes nothing.
+    """
+    for index, name in enumerate(topics_in.topics):
+        try:
+            newsroom.taxonomy.resolve(name)
+        except TopicNotFound as exc:
+            raise _invalid(("topics", index), str(exc), name) from None
+    try:
+        result = await retag_story(newsroom, story_id, topics_in.topics, actor="api")
+    except StoryNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except StoryAlreadySent as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RetagOut(
+        id=result.story.id, topics=list(result.story.topics), added=list(result.added), recipients=result.recipients
     )
