@@ -8,11 +8,12 @@ Create Date: 2026-12-01 08:30:00.000000
 (the address lower-cased, as ``subscribers/email_keys.py`` computes it), merges the readers whose addresses
 share a key, then makes the key unique. Merging keeps the oldest subscriber and, for the address: the spelling
 typed first, the most advanced status (active, then pending, inactive, bounced) with that address's cadence and
-breaking-news choice, the earliest confirmation; the follows are united. The other subscribers' deliveries move to the one kept, except where it already has the same
-item on that channel (a sent copy wins over one still to send, so nobody gets a story twice). A merged-away
-subscriber whose Telegram chat cannot move (the one kept has a chat of its own) stays, with its chat and follows
-but without the email address; any other is deleted. Everything is done in place: the addresses table is not
-rebuilt (foreign keys are on: a rebuild would cascade-delete every follow and delivery).
+breaking-news choice, the earliest confirmation; the follows are united. The other subscribers' deliveries move
+to the one kept, except where it already has the same item on that channel (a sent copy wins over one still to
+send, so nobody gets a story twice). A merged-away subscriber whose Telegram chat cannot move (the one kept has a
+chat of its own) stays, with its chat and follows but without the email address; any other is deleted. Everything
+is done in place: the addresses table is not rebuilt (foreign keys are on: a rebuild would cascade-delete every
+follow and delivery).
 """
 
 from __future__ import annotations
