@@ -244,6 +244,16 @@ async def test_get_updates_serves_pushed_updates_and_forgets_confirmed_ones(ptb:
     assert await ptb.get_updates(offset=updates[-1].update_id + 1, timeout=0) == ()
 
 
+async def test_a_malformed_message_is_served_raw_and_plain_ptb_cannot_parse_it(
+    ptb: ExtBot, bot_api: FakeBotAPI, http: httpx.AsyncClient
+) -> None:
+    bad = bot_api.push_malformed_message(5, "/start", date="yesterday")
+    (raw,) = (await http.post("/getUpdates", json={"timeout": 0})).json()["result"]
+    assert raw == bad and raw["message"]["date"] == "yesterday" and raw["message"]["text"] == "/start"
+    with pytest.raises(TypeError):
+        await ptb.get_updates(timeout=0)  # what stalled the bot; bot.telegram_updates screens such updates
+
+
 async def test_get_updates_long_poll_wakes_up_when_an_update_arrives(ptb: ExtBot, bot_api: FakeBotAPI) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(ptb.get_updates(timeout=10))
