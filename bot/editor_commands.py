@@ -45,7 +45,7 @@ from bot.errors import StoryRejected, TopicNotFound
 from bot.ingest import prepare_story
 from bot.newsroom import Newsroom
 from bot.publishing import Publication, action_for, publish_story
-from bot.reply_limits import shorten, summarise
+from bot.reply_limits import fit_lines, shorten, summarise
 from bot.social import Distribution
 from bot.story import Story
 from bot.story_input import StoryDraft, check_story_url, parse_story
@@ -270,7 +270,7 @@ class EditorDesk:
             lines.append("  " + ("; ".join(by_channel) if by_channel else "no readers"))
             reasons = [f"  failed ({n}): {html.escape(shorten(reason, 120))}" for reason, n in failures.items()]
             lines.extend(summarise(reasons, most=STATS_REASONS, budget=500, more="more failure reasons"))
-        return "\n".join(lines)
+        return "\n".join(fit_lines(lines))
 
     # --- the review ---------------------------------------------------------------------------------------
 

@@ -39,6 +39,29 @@ def summarise(
     return [*shown, f"… and {rest} {more}"] if rest else shown
 
 
+def utf16_length(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_lines(lines: Sequence[str], limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
+    """The first *lines* that fit in *limit* UTF-16 units (newlines included), then "… and N more lines".
+
+    The last guard for a reply made of many lists (``/stats``); each line must be whole HTML on its own.
+    """
+    kept: list[str] = []
+    used = 0
+    reserve = len("… and 99999 more lines") + 1
+    for index, line in enumerate(lines):
+        cost = utf16_length(line) + 1
+        last = index == len(lines) - 1
+        if used + cost > (limit if last else limit - reserve):
+            return [*kept, f"… and {len(lines) - index} more lines"]
+        kept.append(line)
+        used += cost
+    return kept
+
+
 def shorten(text: str, chars: int = ECHO_CHARS) -> str:
     """*text*, cut to *chars* characters with an ellipsis when longer (cut before escaping it for HTML)."""
     return text if len(text) <= chars else text[: chars - 1] + "…"
