@@ -12,6 +12,7 @@ import pytest
 
 from bot.channels import (
     Channel,
+    ChannelUnreachable,
     OutgoingMessage,
     PermanentFailure,
     RecipientGone,
@@ -153,6 +154,16 @@ async def test_a_deferred_recipient_is_a_temporary_failure(channel: SmtpChannel,
     with pytest.raises(TemporaryFailure) as failure:
         await channel.send(outgoing("busy@example.org"))
     assert str(failure.value) == "smtp 451 4.2.0 try again later"
+    assert not isinstance(failure.value, ChannelUnreachable)  # about this mailbox, not the relay
+
+
+async def test_a_relay_answering_421_on_a_fresh_connection_is_unreachable(
+    channel: SmtpChannel, smtp_sink: SmtpSink
+) -> None:
+    smtp_sink.drop_connections_after(0)  # "421 closing connection" before the first message
+    with pytest.raises(ChannelUnreachable) as failure:
+        await channel.send(outgoing())
+    assert failure.value.reason.startswith("smtp 421")
 
 
 async def test_another_5xx_for_the_recipient_is_a_permanent_failure(channel: SmtpChannel, smtp_sink: SmtpSink) -> None:
@@ -238,7 +249,7 @@ async def test_an_unreachable_relay_is_a_temporary_failure() -> None:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     channel = SmtpChannel(f"smtp://127.0.0.1:{closed_port}", MAIL_FROM, timeout=2)
-    with pytest.raises(TemporaryFailure) as failure:
+    with pytest.raises(ChannelUnreachable) as failure:  # a TemporaryFailure that pauses the whole channel
         await channel.send(outgoing())
     assert failure.value.reason.startswith(f"smtp connect to 127.0.0.1:{closed_port}")
     await channel.aclose()

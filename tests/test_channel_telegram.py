@@ -14,6 +14,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels import (
     Channel,
+    ChannelUnreachable,
     OutgoingMessage,
     PermanentFailure,
     RecipientGone,
@@ -155,7 +156,7 @@ async def test_an_address_that_is_no_chat_id_is_recipient_gone(channel: Telegram
 @pytest.mark.parametrize("code", [500, 502])
 async def test_server_errors_are_temporary(channel: TelegramChannel, bot_api: FakeBotAPI, code: int) -> None:
     bot_api.fail_next("sendMessage", code)
-    with pytest.raises(TemporaryFailure) as failure:
+    with pytest.raises(ChannelUnreachable) as failure:  # the Bot API, not the message: the channel pauses
         await channel.send(message())
     assert failure.value.retry_after is None
 
@@ -177,7 +178,7 @@ async def test_an_unreachable_api_is_temporary(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     channel = TelegramChannel.from_settings(settings_for(f"http://127.0.0.1:{closed_port}", tmp_path))
-    with pytest.raises(TemporaryFailure) as failure:
+    with pytest.raises(ChannelUnreachable) as failure:
         await channel.send(message())
     assert failure.value.reason.startswith("telegram network error")
     await channel.aclose()
@@ -186,7 +187,7 @@ async def test_an_unreachable_api_is_temporary(tmp_path: Path) -> None:
 async def test_a_rejected_token_is_temporary_so_queued_messages_survive_until_it_is_fixed(tmp_path: Path) -> None:
     async with FakeBotAPI(token="999:RIGHT") as api:
         channel = TelegramChannel.from_settings(settings_for(api.base_url, tmp_path))
-        with pytest.raises(TemporaryFailure) as failure:
+        with pytest.raises(ChannelUnreachable) as failure:
             await channel.send(message())
         await channel.aclose()
     assert failure.value.reason.startswith("telegram 401")

@@ -372,7 +372,7 @@ async def test_a_bot_api_answering_5xx_to_everything_pauses_telegram_and_nothing
     for chat in range(5):
         await add_reader(newsroom, "north-korea", telegram_chat=str(600 + chat))
     await ingest_story(newsroom, sample(newsroom))
-    bot_api.fail_next("sendMessage", 502, times=25)
+    bot_api.fail_next("sendMessage", 502, times=12)
 
     report = await worker.drain()
     assert report.sent == {} and report.failed == {} and set(report.outages) == {"telegram"}
