@@ -446,7 +446,11 @@ class _Pump:
         if not self.finished:
             self.first_finished_at = asyncio.get_running_loop().time()
         self.finished.append(done)
-        self.changed.set()
+        # Wake the loop only when it has something to decide: the first outcome (it starts the group-commit clock),
+        # enough for a commit, the last send in flight, a channel's health, or a stop under way.
+        count = len(self.finished)
+        if count == 1 or count >= self.flush_at or len(self.tasks) <= 1 or done.health or self.stop.is_set():
+            self.changed.set()
 
     async def _cancel_sends(self) -> None:
         tasks = list(self.tasks)
