@@ -12,8 +12,8 @@ outbox) and the scheduler run all the same.
 
 Stopping (SIGINT, SIGTERM, or setting the ``stop`` event) takes things down in the order that loses nothing: no new
 updates are fetched, the web side closes, updates already received are handled, running jobs end, each loop
-finishes the batch it is on (the worker records every send it made, so nothing is sent twice), and only then are
-connections closed.
+finishes what it is on (the worker lets its sends in flight finish, up to 10 s, and records them, so nothing is sent
+twice), and only then are connections closed.
 """
 
 from __future__ import annotations
