@@ -122,9 +122,10 @@ class DeliveryWorker:
         self.sources: dict[str, MessageSource] = dict(
             sources or {StoryMessages.prefix: StoryMessages(newsroom), DigestMessages.prefix: DigestMessages(newsroom)}
         )
-        # Enough sends in flight to keep the Telegram rate over real round trips (SMTP has its own pool), and never
-        # more than a crash may send twice.
-        self.in_flight_limit = max(1, min(concurrency or newsroom.settings.sends_in_flight, MAX_UNRECORDED))
+        # A slot is held from hand-over until the outcome is committed, so this covers round trips and the group
+        # commit; it is never more than a crash may send twice. Sends beyond the channel's own limits wait in its
+        # rate limiter or connection pool, where nothing has gone out yet.
+        self.in_flight_limit = max(1, min(concurrency or MAX_UNRECORDED, MAX_UNRECORDED))
         self._wake = asyncio.Event()
         #: This worker in the `workers` registry; its claims carry the id, and its heartbeats keep them its own.
         self.worker_id = uuid.uuid4().hex

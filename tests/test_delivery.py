@@ -445,7 +445,8 @@ async def test_a_drain_waits_for_a_retry_due_within_a_minute(live, bot_api: Fake
 async def test_a_stop_request_finishes_and_records_what_is_in_flight_and_returns_the_rest(
     live, bot_api: FakeBotAPI
 ) -> None:
-    newsroom, worker = live
+    newsroom, live_worker = live
+    worker = DeliveryWorker(newsroom, live_worker.channels, concurrency=8)  # fewer in flight than there are chats
     for chat in range(40):
         await add_reader(newsroom, "north-korea", telegram_chat=str(800 + chat))
     await ingest_story(newsroom, sample(newsroom))
