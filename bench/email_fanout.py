@@ -26,13 +26,13 @@ CONNECTIONS = 4  # NEWSBOT_SMTP_CONNECTIONS' default
 
 async def send_with_newsbot(data_dir: Path, smtp_url: str) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
+    from bot.app.config import Settings
+    from bot.app.newsroom import Newsroom
     from bot.channels import build_channels
-    from bot.config import Settings
-    from bot.delivery import DeliveryWorker
-    from bot.email_message import EmailTemplate
-    from bot.ingest import ingest_story, prepare_story
-    from bot.newsroom import Newsroom
-    from bot.story_input import read_story_file
+    from bot.outbox.worker import DeliveryWorker
+    from bot.rendering.email_message import EmailTemplate
+    from bot.stories.ingest import ingest_story, prepare_story
+    from bot.stories.parsing import read_story_file
 
     settings = Settings(data_dir=data_dir, smtp_url=smtp_url, smtp_connections=CONNECTIONS)
     async with await Newsroom.open(settings) as newsroom:

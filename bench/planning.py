@@ -34,9 +34,9 @@ WHERE f.topic = 'north-korea' AND a.status = 'active' AND a.cadence = 'instant'
 
 async def plan_with_newsbot(data_dir: Path) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
-    from bot.config import Settings
-    from bot.newsroom import Newsroom
-    from bot.story import Story
+    from bot.app.config import Settings
+    from bot.app.newsroom import Newsroom
+    from bot.stories.story import Story
     from subscribers import queries
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))

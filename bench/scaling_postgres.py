@@ -130,9 +130,9 @@ class Server:
 
 async def plan_with_newsbot(database_url: str, data_dir: Path) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
-    from bot.config import Settings
-    from bot.newsroom import Newsroom
-    from bot.story import Story
+    from bot.app.config import Settings
+    from bot.app.newsroom import Newsroom
+    from bot.stories.story import Story
     from subscribers import queries
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))

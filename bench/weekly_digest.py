@@ -1,11 +1,11 @@
 """Benchmark 5: the weekly digest for 100,000 subscribers with varied topic sets, from 50 stories.
 
-Run: .venv/bin/python bench/weekly_digest.py [SUBSCRIBERS]
-Every subscriber has a weekly Telegram chat and a weekly email, and follows three to four of ten topics; the 50
-stories of last week are spread over those topics. A measured child process queues the digests
-(`bot.digest.queue_weekly_digests`) and then renders every one through the delivery worker into channels that
-discard what they get, so rendering (MJML compiled once per distinct topic set, MIME patched per reader) is what
-is timed, not a network. Prints seconds to queue, seconds to render, digests, MJML compiles and peak RSS.
+Run: .venv/bin/python bench/weekly_digest.py [SUBSCRIBERS] Every subscriber has a weekly Telegram chat and a weekly
+email, and follows three to four of ten topics; the 50 stories of last week are spread over those topics. A measured
+child process queues the digests (`bot.outbox.weekly_digest.queue_weekly_digests`) and then renders every one
+through the delivery worker into channels that discard what they get, so rendering (MJML compiled once per distinct
+topic set, MIME patched per reader) is what is timed, not a network. Prints seconds to queue, seconds to render,
+digests, MJML compiles and peak RSS.
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ def add_last_weeks_stories(database: Path) -> None:
 
 async def queue_and_render(data_dir: Path) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
-    from bot.config import Settings
-    from bot.delivery import DeliveryWorker
-    from bot.digest import queue_weekly_digests
-    from bot.newsroom import Newsroom
+    from bot.app.config import Settings
+    from bot.app.newsroom import Newsroom
+    from bot.outbox.weekly_digest import queue_weekly_digests
+    from bot.outbox.worker import DeliveryWorker
 
     async with await Newsroom.open(Settings(data_dir=data_dir)) as newsroom:
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.errors import NewsbotError
+from bot.app.errors import NewsbotError
 from subscribers.database import reset_id_sequences
 from subscribers.migrate import upgrade_database
 from subscribers.schema import metadata, store_secrets

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
-from bot.errors import ConfigurationError
+from bot.app.errors import ConfigurationError
 from subscribers.store_errors import SUPPORTED_DRIVERS, URL_EXAMPLES, StoreError
 
 #: Execution option marking connections that only read (see :func:`read_only`).

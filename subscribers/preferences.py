@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
-from bot.errors import InvalidSubscriber, NewsbotError
-from bot.taxonomy import Taxonomy
+from bot.app.errors import InvalidSubscriber, NewsbotError
+from bot.topics.taxonomy import Taxonomy
 from subscribers.email_keys import address_key
 from subscribers.queries import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName

@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select, Subquery
 
-from bot.story import Story
+from bot.stories.story import Story
 from subscribers.database import insert_ignoring_conflicts, reserve_ids
 from subscribers.email_keys import address_key, email_key
 from subscribers.schema import (
@@ -510,7 +510,7 @@ async def requeue_orphaned_deliveries(conn: AsyncConnection, now: datetime, leas
 
     A worker is dead when its heartbeat is older than *lease* or it is no longer registered. A message it had
     handed to a channel but not yet recorded is sent again: the duplicate window, at most the dead worker's
-    in-flight limit (``bot.delivery.MAX_UNRECORDED``).
+    in-flight limit (``bot.outbox.worker.MAX_UNRECORDED``).
     """
     alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - lease)
     result = await conn.execute(

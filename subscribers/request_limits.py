@@ -1,7 +1,7 @@
 """Counting requests per bucket and one-minute window in the store, so every web process shares one count.
 
 A bucket names what is counted and for whom, e.g. ``signup:client:203.0.113.7`` or ``confirm:site``;
-``bot.request_limits`` decides what the counts allow.
+``bot.readers.request_limits`` decides what the counts allow.
 """
 
 from __future__ import annotations

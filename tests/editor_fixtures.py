@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.ingest import prepare_story
-from bot.newsroom import Newsroom
-from bot.story import Story
-from bot.story_input import read_story_file
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
+from bot.stories.ingest import prepare_story
+from bot.stories.parsing import read_story_file
+from bot.stories.story import Story
 from tests.fakes import FakeBotAPI
 from tests.fakes.http_endpoints import FeedHost, Webhook
 from tests.newsroom_fixtures import SAMPLE_STORY

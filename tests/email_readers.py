@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.app.newsroom import Newsroom
 from bot.channels import Channel
-from bot.ingest import prepare_story
-from bot.newsroom import Newsroom
-from bot.story import Story
-from bot.story_input import parse_story
+from bot.stories.ingest import prepare_story
+from bot.stories.parsing import parse_story
+from bot.stories.story import Story
 from bot.web import create_app
 from subscribers import queries
 from subscribers.schema import addresses, follows

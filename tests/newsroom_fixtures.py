@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.newsroom import Newsroom
+from bot.outbox.worker import DeliveryWorker
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.config import Settings
-from bot.ingest import IngestResult, ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.service import Service
-from bot.story_input import parse_story, read_story_file
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
+from bot.app.process import Service
+from bot.stories.ingest import IngestResult, ingest_story, prepare_story
+from bot.stories.parsing import parse_story, read_story_file
 from subscribers import queries
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import SAMPLE_STORY

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.config import Settings
 from bot.channels import (
     Channel,
     DeliveryFailed,
@@ -23,7 +24,6 @@ from bot.channels import (
 )
 from bot.channels.smtp import SmtpChannel
 from bot.channels.telegram import TelegramChannel
-from bot.config import Settings
 
 
 def listing(directory: Path) -> list[str]:

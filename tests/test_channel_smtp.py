@@ -10,6 +10,7 @@ from email.policy import SMTP as SMTP_POLICY
 
 import pytest
 
+from bot.app.config import Settings
 from bot.channels import (
     Channel,
     ChannelUnreachable,
@@ -19,7 +20,6 @@ from bot.channels import (
     TemporaryFailure,
 )
 from bot.channels.smtp import SmtpChannel, SmtpTarget, bare_address, parse_smtp_url
-from bot.config import Settings
 from tests.fakes import SmtpSink
 
 MAIL_FROM = "Fairview Gazette <newsletter@fairview-gazette.example>"

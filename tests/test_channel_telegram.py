@@ -12,6 +12,7 @@ from telegram.error import NetworkError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.app.config import Settings
 from bot.channels import (
     Channel,
     ChannelUnreachable,
@@ -22,8 +23,7 @@ from bot.channels import (
     TemporaryFailure,
 )
 from bot.channels.telegram import TelegramChannel
-from bot.config import Settings
-from bot.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest
 from tests.fakes import FakeBotAPI, SentMessage
 
 TOKEN = "123:ABC"

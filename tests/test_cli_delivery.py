@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner, Result
 
+from bot.app.config import load_settings
+from bot.app.newsroom import Newsroom
 from bot.cli import app
-from bot.config import load_settings
-from bot.newsroom import Newsroom
 from subscribers.schema import addresses, deliveries
 from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
 

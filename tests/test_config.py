@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEVELOPMENT_SECRET, Settings, load_settings
-from bot.errors import ConfigurationError
+from bot.app.config import DEVELOPMENT_SECRET, Settings, load_settings
+from bot.app.errors import ConfigurationError
 from tests.newsroom_fixtures import REPO, use_embedded_defaults
 
 

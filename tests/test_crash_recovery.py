@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import Settings
-from bot.delivery import MAX_UNRECORDED
-from bot.ingest import ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.story_input import read_story_file
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
+from bot.outbox.worker import MAX_UNRECORDED
+from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries
 from tests.fakes import FakeBotAPI

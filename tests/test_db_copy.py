@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from bot.app.config import load_settings
+from bot.app.newsroom import Newsroom
 from bot.cli import app
-from bot.config import load_settings
-from bot.newsroom import Newsroom
-from bot.tokens import LinkSigner
+from bot.rendering.signed_links import LinkSigner
 from subscribers.database import create_engine
 from subscribers.schema import metadata
 from subscribers.store_secret import SIGNING_KEY, stored_secret

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from bot.app.newsroom import Newsroom
 from bot.channels import EmailOutbox, TelegramOutbox, build_channels
 from bot.channels.telegram import TelegramChannel
-from bot.delivery import DeliveryWorker
-from bot.ingest import ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.story import Story
-from bot.story_input import parse_story, read_story_file
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.parsing import parse_story, read_story_file
+from bot.stories.story import Story
 from subscribers import channel_health, queries
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.fakes import FakeBotAPI, SmtpSink

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.cli import app as cli_app
-from bot.config import Settings
-from bot.digest import (
+from bot.outbox.weekly_digest import (
     InvalidWeek,
     digest_schedule,
     last_complete_week,
@@ -27,7 +28,6 @@ from bot.digest import (
     split_telegram_message,
     week_of,
 )
-from bot.newsroom import Newsroom
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, deliveries
 from tests.email_readers import (

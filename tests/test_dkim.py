@@ -13,13 +13,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.app.config import Settings, load_settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.config import Settings, load_settings
-from bot.email_message import EmailTemplate
-from bot.email_signup import request_email_confirmation
-from bot.errors import ConfigurationError
-from bot.newsroom import Newsroom
-from bot.rendering import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail
+from bot.readers.email_signup import request_email_confirmation
+from bot.rendering.email_message import EmailTemplate
+from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail
 from tests.email_readers import assert_bulk_mail_headers, parse_mail
 from tests.fakes import SmtpSink
 

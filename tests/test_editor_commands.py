@@ -17,14 +17,14 @@ from sqlalchemy import func, select
 from telegram import Update
 from typer.testing import CliRunner, Result
 
+from bot.app.config import Settings, load_settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
+from bot.app.telegram_bot import NewsbotApplication, build_application
 from bot.channels import build_channels
 from bot.cli import app as cli_app
-from bot.config import Settings, load_settings
-from bot.delivery import DeliveryWorker
-from bot.errors import ConfigurationError
-from bot.newsroom import Newsroom
-from bot.social import SocialPoster
-from bot.telegram_app import NewsbotApplication, build_application
+from bot.outbox.social import SocialPoster
+from bot.outbox.worker import DeliveryWorker
 from bot.web import create_app
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.email_message import EmailTemplate
-from bot.errors import InvalidSubscriber
-from bot.rendering import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail, Renderer
-from bot.story import Story
-from bot.taxonomy import Taxonomy, Topic
-from bot.tokens import LinkSigner
+from bot.app.config import Settings
+from bot.app.errors import InvalidSubscriber
+from bot.rendering.email_message import EmailTemplate
+from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail, Renderer
+from bot.rendering.signed_links import LinkSigner
+from bot.stories.story import Story
+from bot.topics.taxonomy import Taxonomy, Topic
 
 PUBLIC_URL = "https://news.example.org"
 DOMAIN = "fairview-gazette.example"

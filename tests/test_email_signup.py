@@ -9,20 +9,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from bot.app.config import Settings
+from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
+from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.email_signup import (
+from bot.outbox.worker import DeliveryWorker
+from bot.readers.email_signup import (
     AddressTaken,
     ConfirmationNotSent,
     SignupThrottled,
     confirm_address,
     request_email_confirmation,
 )
-from bot.errors import InvalidSubscriber, InvalidToken, TopicNotFound
-from bot.ingest import ingest_story
-from bot.newsroom import Newsroom
-from bot.tokens import LinkSigner
+from bot.rendering.signed_links import LinkSigner
+from bot.stories.ingest import ingest_story
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, addresses
 from tests.email_readers import assert_bulk_mail_headers, bodies, email_row, parse_mail, path_of, topics_of

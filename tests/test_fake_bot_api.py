@@ -251,7 +251,7 @@ async def test_a_malformed_message_is_served_raw_and_plain_ptb_cannot_parse_it(
     (raw,) = (await http.post("/getUpdates", json={"timeout": 0})).json()["result"]
     assert raw == bad and raw["message"]["date"] == "yesterday" and raw["message"]["text"] == "/start"
     with pytest.raises(TypeError):
-        await ptb.get_updates(timeout=0)  # what stalled the bot; bot.telegram_updates screens such updates
+        await ptb.get_updates(timeout=0)  # what stalled the bot; bot.app.telegram_updates screens such updates
 
 
 async def test_get_updates_long_poll_wakes_up_when_an_update_arrives(ptb: ExtBot, bot_api: FakeBotAPI) -> None:

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from bot.config import Settings, load_settings
-from bot.errors import ConfigurationError
-from bot.feeds import poll_feeds
-from bot.newsroom import Newsroom
+from bot.app.config import Settings, load_settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
+from bot.stories.feeds import poll_feeds
 from subscribers import queries
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database

@@ -36,7 +36,7 @@ def build_wheel(tmp_path: Path) -> Path:
 def test_wheel_ships_templates_taxonomy_migrations_and_sample_story(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(build_wheel(tmp_path)).namelist())
     for expected in (
-        "bot/topics.toml",
+        "bot/topics/topics.toml",
         "bot/templates/telegram/story.html.j2",
         "bot/templates/email/story.mjml.j2",
         "bot/templates/email/story.txt.j2",
@@ -59,7 +59,7 @@ def test_an_installed_wheel_finds_its_own_templates_taxonomy_and_sample(tmp_path
     site = tmp_path / "site"
     zipfile.ZipFile(build_wheel(tmp_path)).extractall(site)
     probe = (
-        "import bot.resources as r, bot.rendering as g, bot.taxonomy as t;"
+        "import bot.app.resources as r, bot.rendering.renderer as g, bot.topics.taxonomy as t;"
         "print(g.builtin_templates_dir()); print(t.DEFAULT_TOPICS_FILE); print(r.sample_story_path())"
     )
     result = subprocess.run(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import TopicNotFound
-from bot.ingest import ingest_story, prepare_story, story_id_for
-from bot.newsroom import Newsroom
-from bot.story import Story
-from bot.story_input import parse_story, read_story_file
+from bot.app.errors import TopicNotFound
+from bot.app.newsroom import Newsroom
+from bot.stories.ingest import ingest_story, prepare_story, story_id_for
+from bot.stories.parsing import parse_story, read_story_file
+from bot.stories.story import Story
 from subscribers.schema import Cadence, ChannelName, deliveries, stories
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.newsroom import Newsroom
-from bot.publishing import publish_story
+from bot.app.newsroom import Newsroom
+from bot.stories.publishing import publish_story
 from tests.editor_fixtures import sample_story
 
 

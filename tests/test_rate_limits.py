@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import select
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.app.config import Settings, load_settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage, TemporaryFailure, build_channels
 from bot.channels.telegram import TelegramChannel
-from bot.config import Settings, load_settings
-from bot.delivery import DeliveryWorker
-from bot.errors import ConfigurationError
-from bot.ingest import ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.story_input import read_story_file
-from bot.telegram_rate_limit import SlidingWindow, TelegramRateLimiter
+from bot.channels.telegram_rate_limit import SlidingWindow, TelegramRateLimiter
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.parsing import read_story_file
 from subscribers import channel_health, queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries
 from tests.fakes import FakeBotAPI

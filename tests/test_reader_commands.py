@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import Settings
-from bot.telegram_app import handler_table
-from bot.topic_keyboards import TOPICS_PER_PAGE
+from bot.app.config import Settings
+from bot.app.telegram_bot import handler_table
+from bot.readers.topic_keyboards import TOPICS_PER_PAGE
 from subscribers import queries
 from subscribers.schema import addresses, follows
 from tests.fakes import FakeBotAPI, SmtpSink

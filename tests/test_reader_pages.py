@@ -10,13 +10,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.app.config import DEVELOPMENT_SECRET, Settings
+from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.config import DEVELOPMENT_SECRET, Settings
-from bot.delivery import DeliveryWorker
-from bot.digest import queue_weekly_digests
-from bot.ingest import ingest_story
-from bot.newsroom import Newsroom
-from bot.tokens import LinkSigner
+from bot.outbox.weekly_digest import queue_weekly_digests
+from bot.outbox.worker import DeliveryWorker
+from bot.rendering.signed_links import LinkSigner
+from bot.stories.ingest import ingest_story
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.email_readers import (

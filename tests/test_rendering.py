@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.errors import RenderError
-from bot.rendering import (
+from bot.app.config import Settings
+from bot.app.errors import RenderError
+from bot.rendering.renderer import (
     PREFERENCES_URL_SENTINEL,
     TELEGRAM_MAX_LENGTH,
     UNSUBSCRIBE_URL_SENTINEL,
@@ -17,8 +17,8 @@ from bot.rendering import (
     builtin_templates_dir,
     shorten,
 )
-from bot.story import Story
-from bot.taxonomy import Taxonomy, Topic
+from bot.stories.story import Story
+from bot.topics.taxonomy import Taxonomy, Topic
 
 TELEGRAM_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",

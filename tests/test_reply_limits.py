@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.reply_limits import TELEGRAM_MAX_CHARS, fit_lines, shorten, summarise, utf16_length
+from bot.rendering.reply_limits import TELEGRAM_MAX_CHARS, fit_lines, shorten, summarise, utf16_length
 
 
 def test_a_long_list_shows_its_first_items_and_how_many_more() -> None:

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.config import Settings
-from bot.email_signup import request_email_confirmation
-from bot.newsroom import Newsroom
-from bot.request_limits import TooManyRequests, client_key
+from bot.readers.email_signup import request_email_confirmation
+from bot.readers.request_limits import TooManyRequests, client_key
 from bot.web import create_app
 from tests.email_readers import bodies, parse_mail, path_of
 from tests.fakes import FakeBotAPI, SmtpSink

@@ -1,4 +1,4 @@
-"""Adding topics to a stored story before it goes out (bot/retagging.py), through the API door.
+"""Adding topics to a stored story before it goes out (bot/stories/retagging.py), through the API door.
 
 The command-line doors (`newsbot retag`, `newsbot ingest --retag`) are tested in test_cli.py.
 """
@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from bot.newsroom import Newsroom
+from bot.app.newsroom import Newsroom
 from bot.web import create_app
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts
 from tests.editor_fixtures import API_TOKEN

@@ -16,10 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.errors import ConfigurationError
-from bot.newsroom import Newsroom
-from bot.service import DIGEST_JOB
+from bot.app.config import Settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
+from bot.app.process import DIGEST_JOB
+from bot.outbox.worker import MAX_UNRECORDED
 from subscribers.schema import Cadence, ChannelName, deliveries, stories
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import add_reader
@@ -69,7 +70,8 @@ async def test_stopping_finishes_the_sends_in_flight_and_never_sends_twice(
     settings: Settings, bot_api: FakeBotAPI
 ) -> None:
     live = live_settings(settings, bot_api, delivery_batch_size=2)
-    chats = [READER + n for n in range(5)]
+    # More readers than the worker ever has in flight (MAX_UNRECORDED), so a stop always leaves some waiting.
+    chats = [READER + n for n in range(MAX_UNRECORDED + 6)]
     bot_api.delay("sendMessage", 0.3)
     async with running_service(live) as service:
         chat = ChatSession(bot_api, service)
@@ -77,7 +79,7 @@ async def test_stopping_finishes_the_sends_in_flight_and_never_sends_twice(
             await add_reader(chat.newsroom, "north-korea", telegram_chat=str(chat_id))
         await ingest_sample(chat)
         await eventually(lambda: bot_api.calls_to("sendMessage"), what="a send in flight")
-    # stopped while a batch was in flight: that batch finished and was recorded, the rest waits
+    # stopped with sends in flight: those finished and were recorded, the rest waits
     first_run = len(bot_api.sent_messages)
     assert 0 < first_run < len(chats)
     async with await Newsroom.open(live) as newsroom, newsroom.engine.connect() as conn:

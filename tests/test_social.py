@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.app.config import Settings
+from bot.app.errors import ConfigurationError
+from bot.app.newsroom import Newsroom
 from bot.channels.telegram import TelegramChannel
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.errors import ConfigurationError
-from bot.newsroom import Newsroom
-from bot.publishing import publish_story
-from bot.social import Distribution, SocialPoster, apprise_destination, compose_post
-from bot.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
+from bot.outbox.social import Distribution, SocialPoster, apprise_destination, compose_post
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.publishing import publish_story
+from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
 from subscribers.schema import social_posts
 from tests.editor_fixtures import OUTLET_CHANNEL, sample_story, write_distribution
 from tests.fakes import FakeBotAPI

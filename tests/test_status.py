@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
 from bot.cli import app
-from bot.cli.delivery import paused_queue
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.ingest import ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.story import Story
-from bot.story_input import parse_story
+from bot.cli.delivery_commands import paused_queue
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.parsing import parse_story
+from bot.stories.story import Story
 from subscribers import channel_health, queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, select, text
 
-from bot.newsroom import Newsroom
-from bot.story import Story
+from bot.app.newsroom import Newsroom
+from bot.stories.story import Story
 from subscribers import queries
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import Settings
-from bot.errors import InvalidToken
-from bot.newsroom import Newsroom
-from bot.tokens import LinkSigner
+from bot.app.config import Settings
+from bot.app.errors import InvalidToken
+from bot.app.newsroom import Newsroom
+from bot.rendering.signed_links import LinkSigner
 from subscribers.database import create_engine
 from subscribers.migrate import upgrade_database
 from subscribers.schema import store_secrets

@@ -16,8 +16,8 @@ from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import func, select
 from starlette.types import Receive, Scope, Send
 
-from bot.config import Settings
-from bot.newsroom import Newsroom
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.web import create_app
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
 from tests.editor_fixtures import API_TOKEN

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoryRejected
-from bot.story_input import parse_story, read_story_file
+from bot.app.errors import StoryRejected
+from bot.stories.parsing import parse_story, read_story_file
 from tests.newsroom_fixtures import SAMPLE_STORY
 
 LIMIT = 1_000_000

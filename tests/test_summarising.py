@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pysbd
 
-from bot import summarising
-from bot.summarising import (
+from bot.stories import summarising
+from bot.stories.summarising import (
     HEADLINE_CHARS,
     SEGMENTER_INPUT_CHARS,
     derive_headline,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import TopicNotFound
-from bot.tagging import TopicTagger, fold
-from bot.taxonomy import Taxonomy, Topic
+from bot.app.errors import TopicNotFound
+from bot.topics.tagging import TopicTagger, fold
+from bot.topics.taxonomy import Taxonomy, Topic
 
 SAMPLE_STORY = Path(__file__).resolve().parent.parent / "examples" / "stories" / "north-korea.txt"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigurationError, TopicNotFound
-from bot.tagging import fold
-from bot.taxonomy import Taxonomy, Topic
+from bot.app.errors import ConfigurationError, TopicNotFound
+from bot.topics.tagging import fold
+from bot.topics.taxonomy import Taxonomy, Topic
 
 REQUIRED_SLUGS = {
     "north-korea",

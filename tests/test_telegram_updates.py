@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from bot.config import Settings
-from bot.telegram_updates import screen_updates
+from bot.app.config import Settings
+from bot.app.telegram_updates import screen_updates
 from bot.web.telegram_webhook import SECRET_HEADER, webhook_secret
 from tests.fakes import FakeBotAPI
 from tests.telegram_session import ChatSession, chat, eventually, live_settings, running_service

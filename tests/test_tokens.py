@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import InvalidToken, NewsbotError
-from bot.tokens import LinkSigner
+from bot.app.errors import InvalidToken, NewsbotError
+from bot.rendering.signed_links import LinkSigner
 
 PUBLIC_URL = "https://news.example.org"
 

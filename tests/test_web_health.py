@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.newsroom import Newsroom
+from bot.app.newsroom import Newsroom
 from bot.web import create_app
 
 

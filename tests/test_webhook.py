@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import DEVELOPMENT_SECRET, Settings
+from bot.app.config import DEVELOPMENT_SECRET, Settings
 from bot.web.telegram_webhook import SECRET_HEADER, webhook_secret
 from tests.fakes import FakeBotAPI
 from tests.telegram_session import ChatSession, eventually, live_settings, running_service

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.channels import TelegramOutbox, build_channels
-from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.ingest import ingest_story, prepare_story
-from bot.newsroom import Newsroom
-from bot.story_input import read_story_file
-from bot.telegram_rate_limit import TelegramRateLimiter
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries, workers
 from tests.fakes import FakeBotAPI

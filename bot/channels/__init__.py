@@ -24,7 +24,7 @@ from bot.channels.base import (
 from bot.channels.outbox import EmailOutbox, TelegramOutbox
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.app.config import Settings
 
 __all__ = [
     "Channel",
@@ -49,7 +49,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     if settings.telegram_token:
         # Imported here so that running on outboxes never pays for importing python-telegram-bot.
         from bot.channels.telegram import TelegramChannel
-        from bot.telegram_rate_limit import TelegramRateLimiter
+        from bot.channels.telegram_rate_limit import TelegramRateLimiter
 
         limiter = TelegramRateLimiter.from_settings(settings)
         channels["telegram"] = TelegramChannel.from_settings(settings, rate_limiter=limiter)

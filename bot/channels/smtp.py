@@ -37,7 +37,7 @@ from bot.channels.base import (
 )
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.app.config import Settings
 
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 #: RCPT replies that mean "this mailbox does not exist", RFC 5321 section 4.2.3.

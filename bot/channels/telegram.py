@@ -31,13 +31,13 @@ from bot.channels.base import (
     RecipientMoved,
     TemporaryFailure,
 )
-from bot.telegram_http import AiohttpRequest
-from bot.telegram_rate_limit import retry_after_seconds
+from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_rate_limit import retry_after_seconds
 
 if TYPE_CHECKING:
     from telegram.ext import BaseRateLimiter
 
-    from bot.config import Settings
+    from bot.app.config import Settings
 
 #: BadRequest descriptions that mean the chat itself is unreachable, not that this message is wrong.
 _GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid")

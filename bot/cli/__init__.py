@@ -1,6 +1,16 @@
 """The ``newsbot`` command line: one module per area, all registered on one Typer app."""
 
-from bot.cli import database, delivery, demo, digest, editors, retag, service, stories, subscribers  # noqa: F401  (registers the commands)
+from bot.cli import (  # noqa: F401  (registers the commands)
+    delivery_commands,
+    demo_commands,
+    digest_commands,
+    editor_commands,
+    process_commands,
+    reader_commands,
+    retag_commands,
+    store_commands,
+    story_commands,
+)
 from bot.cli.console import app
 
 __all__ = ["app"]

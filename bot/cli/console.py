@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from bot.config import Settings, load_settings
-from bot.errors import NewsbotError
-from bot.newsroom import Newsroom
-from bot.store_access import database_setting, open_newsroom, store_named
+from bot.app.config import Settings, load_settings
+from bot.app.errors import NewsbotError
+from bot.app.newsroom import Newsroom
+from bot.app.store_access import database_setting, open_newsroom, store_named
 
 app = typer.Typer(
     help="newsbot: newsletter and social distribution for a newsroom (Telegram, email, weekly digests).",

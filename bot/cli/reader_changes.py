@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.app.errors import InvalidSubscriber, SubscriberNotFound
+from bot.app.newsroom import Newsroom
 from bot.cli.console import fail, out, run_command, settings_of, with_newsroom
-from bot.errors import InvalidSubscriber, SubscriberNotFound
-from bot.newsroom import Newsroom
 from subscribers import queries
 from subscribers.preferences import normalise_chat_id, normalise_email, parse_cadence_options
 from subscribers.queries import NewSubscriber, ReaderPreferences
@@ -124,7 +124,7 @@ async def add_or_update(
         return ReaderUpdate(label, changes, await _email_pending(conn, reader.subscriber_id))
 
 
-# Registered as `subscribers update` by bot.cli.subscribers (which imports this module).
+# Registered as `subscribers update` by bot.cli.reader_commands (which imports this module).
 def subscribers_update(
     ctx: typer.Context,
     email: Annotated[str | None, typer.Option(help="The reader's email address (any case).")] = None,

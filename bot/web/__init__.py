@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 import bot
-from bot.newsroom import Newsroom
+from bot.app.newsroom import Newsroom
 from bot.web import errors, health, reader_pages, stories_api
 
 

@@ -1,15 +1,15 @@
 """The reader's pages for email: sign up, confirm, unsubscribe in one click, change preferences; no account needed.
 
-Personal pages are reached through signed links (``bot.tokens``): the token is the whole authorisation, so no
-cookie or session is ever set, and ``POST /unsubscribe/{token}`` is exactly what mailbox providers call for RFC 8058
-one-click unsubscribe (body ``List-Unsubscribe=One-Click``). A forged or expired link gets a friendly page and
-changes nothing. Every page is plain HTML from ``templates/web/`` (autoescaped), works without JavaScript and is
-sized for a phone.
+Personal pages are reached through signed links (``bot.rendering.signed_links``): the token is the whole
+authorisation, so no cookie or session is ever set, and ``POST /unsubscribe/{token}`` is exactly what mailbox
+providers call for RFC 8058 one-click unsubscribe (body ``List-Unsubscribe=One-Click``). A forged or expired link
+gets a friendly page and changes nothing. Every page is plain HTML from ``templates/web/`` (autoescaped), works
+without JavaScript and is sized for a phone.
 
 The signup form at ``/subscribe`` is meant to be linked to or embedded by the outlet's site; ``?topic=local``
-pre-ticks topics. Signups and confirmation links are rate-limited per client address (``request.client``, which
-uvicorn takes from X-Forwarded-For behind ``NEWSBOT_TRUSTED_PROXIES``) and for the whole site: over a limit the
-answer is 429 with ``Retry-After`` and a page saying when to try again. Confirmation emails go through
+pre-ticks topics. Signups and confirmation links are rate-limited per client address (``request.client``, which uvicorn
+takes from X-Forwarded-For behind ``NEWSBOT_TRUSTED_PROXIES``) and for the whole site: over a limit the answer is
+429 with ``Retry-After`` and a page saying when to try again. Confirmation emails go through
 ``app.state.email_channel`` when the process set one (``newsbot run`` shares its channel), else through an email
 channel built from the settings on first use.
 """
@@ -22,12 +22,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
+from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
+from bot.app.newsroom import Newsroom
 from bot.channels import Channel, EmailOutbox
-from bot.email_compiling import render_template
-from bot.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
-from bot.errors import InvalidSubscriber, InvalidToken, TopicNotFound
-from bot.newsroom import Newsroom
-from bot.request_limits import TooManyRequests, client_key, wait_phrase
+from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
+from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
+from bot.rendering.email_compiling import render_template
 from subscribers import queries
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName

@@ -28,12 +28,12 @@ from fastapi.security import HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Message
 
-from bot.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
-from bot.ingest import prepare_story
-from bot.newsroom import Newsroom
-from bot.publishing import publish_story
-from bot.retagging import no_topic_warning, retag_story
-from bot.story_input import check_story_url, parse_story
+from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
+from bot.app.newsroom import Newsroom
+from bot.stories.ingest import prepare_story
+from bot.stories.parsing import check_story_url, parse_story
+from bot.stories.publishing import publish_story
+from bot.stories.retagging import no_topic_warning, retag_story
 from subscribers import queries
 
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")

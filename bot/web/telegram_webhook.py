@@ -19,8 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from telegram.ext import Application
 
-from bot.config import Settings
-from bot.telegram_updates import parse_update, update_id
+from bot.app.config import Settings
+from bot.app.telegram_updates import parse_update, update_id
 
 logger = logging.getLogger(__name__)
 

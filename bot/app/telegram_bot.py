@@ -1,0 +1,161 @@
+"""The Telegram front end: a python-telegram-bot Application built from a Newsroom, and its handler table.
+
+`handler_table` is the bot's menu in one place: every command and button, then whatever other modules add
+(editor commands), then the fallbacks that make sure no message goes unanswered. `bot.app.process` runs the
+Application inside its own event loop, with long polling or a webhook, next to the web app and delivery worker.
+
+Updates are processed concurrently, but those of one chat in the order they arrived (`PerChatUpdateProcessor`),
+so two quick taps on the topic picker are applied one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.app.newsroom import Newsroom
+from bot.app.telegram_updates import ScreeningRequest
+from bot.channels import Channel
+from bot.editors.chat_commands import editor_handlers
+from bot.readers import chat_commands as reader_commands
+from bot.readers import chat_membership
+from bot.readers import topic_keyboards as keyboards
+from bot.readers.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
+
+#: What the bot asks Telegram for, in polling and webhook mode alike; my_chat_member is how blocks are seen.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+#: New messages and channel posts; an edited command is not run again.
+NEW_POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+#: Updates handled at the same time (different chats); a chat's own updates wait for each other.
+CONCURRENT_UPDATES = 64
+#: Stands in for the token when none is configured: the Application then only runs the JobQueue, never the bot.
+NO_TOKEN = "0:no-token-configured"
+
+NewsbotApplication = Application[Any, ChatContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
+
+
+def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
+    """Readers' commands and buttons, and the bot's own membership changes."""
+    return [
+        CommandHandler("start", reader_commands.start, filters=NEW_POSTS),
+        CommandHandler("help", reader_commands.help_command, filters=NEW_POSTS),
+        CommandHandler("topics", reader_commands.topics, filters=NEW_POSTS),
+        CommandHandler("follow", reader_commands.follow, filters=NEW_POSTS),
+        CommandHandler("unfollow", reader_commands.unfollow, filters=NEW_POSTS),
+        CommandHandler("mytopics", reader_commands.mytopics, filters=NEW_POSTS),
+        CommandHandler("settings", reader_commands.settings, filters=NEW_POSTS),
+        CommandHandler("email", reader_commands.email, filters=NEW_POSTS),
+        CommandHandler("stop", reader_commands.stop, filters=NEW_POSTS),
+        CallbackQueryHandler(reader_commands.toggle_topic, pattern=keyboards.TOGGLE_PATTERN),
+        CallbackQueryHandler(reader_commands.show_page, pattern=keyboards.PAGE_PATTERN),
+        CallbackQueryHandler(reader_commands.close_picker, pattern=keyboards.DONE_PATTERN),
+        CallbackQueryHandler(reader_commands.ignore_button, pattern=keyboards.NOOP_PATTERN),
+        CallbackQueryHandler(reader_commands.choose_cadence, pattern=keyboards.CADENCE_PATTERN),
+        CallbackQueryHandler(reader_commands.confirm_stop, pattern=keyboards.STOP_PATTERN),
+        ChatMemberHandler(chat_membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+        MessageHandler(filters.StatusUpdate.MIGRATE, chat_membership.chat_migrated),
+    ]
+
+
+def fallback_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
+    """Last in the table: unknown commands, free text, and buttons of keyboards from an older version."""
+    return [
+        MessageHandler(filters.COMMAND & NEW_POSTS, reader_commands.unknown_command),
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, reader_commands.free_text),
+        CallbackQueryHandler(reader_commands.ignore_button),
+    ]
+
+
+def handler_table(
+    extra: Iterable[BaseHandler[Any, ChatContext, Any]] = (),
+) -> list[BaseHandler[Any, ChatContext, Any]]:
+    """The whole menu, in the order handlers are tried; *extra* (e.g. editor commands) goes before the fallbacks."""
+    return [*reader_handlers(), *extra, *fallback_handlers()]
+
+
+def build_application(
+    newsroom: Newsroom,
+    *,
+    email_channel: Channel | None = None,
+    polling: bool = True,
+    extra_handlers: Iterable[BaseHandler[Any, ChatContext, Any]] = (),
+) -> NewsbotApplication:
+    """The Application for *newsroom*: its bot talks to ``NEWSBOT_TELEGRAM_API_URL``; it has a JobQueue.
+
+    *polling* gives it an Updater for getUpdates; in webhook mode updates arrive through the web app instead.
+    Without a token the Application is still built, for its JobQueue, but its bot must never be started.
+    """
+    settings = newsroom.settings
+    keyboards.check_callback_data_fits(newsroom.taxonomy)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token or NO_TOKEN)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .context_types(ContextTypes(context=ChatContext))
+        .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
+    )
+    if not polling or not settings.telegram_token:
+        builder = builder.updater(None)
+    else:  # an update PTB cannot parse is skipped instead of fetched again and again
+        builder = builder.get_updates_request(ScreeningRequest())
+    application: NewsbotApplication = builder.build()
+    application.bot_data[NEWSROOM] = newsroom
+    application.bot_data[EMAIL_CHANNEL] = email_channel
+    application.add_handlers(handler_table([*editor_handlers(newsroom), *extra_handlers]))
+    application.add_error_handler(reader_commands.report_error)
+    return application
+
+
+async def register_commands(application: NewsbotApplication) -> None:
+    """Publish the command menu (setMyCommands), so readers see it next to the message field."""
+    await application.bot.set_my_commands(reader_commands.bot_commands())
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Different chats concurrently, one chat's updates in order (updates without a chat run at once)."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._holders: Counter[int] = Counter()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._holders[chat.id] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._holders[chat.id] -= 1
+            if not self._holders[chat.id]:
+                del self._holders[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""

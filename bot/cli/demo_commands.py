@@ -1,0 +1,15 @@
+"""The demo command."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.app.demo import run_demo
+from bot.cli.console import app, out, run_command, settings_of, with_newsroom
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Sample readers, the sample story, delivery to file outboxes, and a page showing every message."""
+    report = run_command(with_newsroom(settings_of(ctx), run_demo))
+    out.print(report.render(), markup=False)

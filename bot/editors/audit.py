@@ -1,0 +1,89 @@
+"""Who may act as an editor, and the audit trail of what editors did.
+
+Editors are Telegram user ids listed in ``NEWSBOT_EDITOR_IDS``; the CLI and the API are editors by construction
+(shell access, the API token). Every editor action, and every story that enters by any door, is written to the
+audit log with who, what, when and how many recipients, so a newsroom can always answer "who sent this?".
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.app.config import Settings
+from bot.app.errors import NewsbotError
+from subscribers import queries
+from subscribers.queries import AuditEntry
+
+__all__ = [
+    "AuditEntry",
+    "EditorOnly",
+    "cli_actor",
+    "is_editor",
+    "list_audit",
+    "record_audit",
+    "require_editor",
+    "telegram_actor",
+]
+
+
+class EditorOnly(NewsbotError):
+    """Someone who is not an editor tried an editor command; nothing was done."""
+
+    def __init__(self) -> None:
+        super().__init__("editors only")
+
+
+def is_editor(settings: Settings, user_id: int | None) -> bool:
+    return user_id is not None and user_id in settings.editor_ids
+
+
+def require_editor(settings: Settings, user_id: int | None) -> None:
+    """Raise :class:`EditorOnly` unless *user_id* is a configured editor."""
+    if not is_editor(settings, user_id):
+        raise EditorOnly()
+
+
+def telegram_actor(user_id: int, username: str | None = None) -> str:
+    """How a Telegram editor appears in the audit log: the id (stable) and the @username (readable)."""
+    return f"telegram:{user_id}" + (f" (@{username})" if username else "")
+
+
+def cli_actor() -> str:
+    """The operating-system user running the command, since the CLI has no login of its own."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+async def record_audit(
+    conn: AsyncConnection,
+    *,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    recipients: int | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Append one entry to the audit log, inside the caller's transaction so it stands or falls with the action."""
+    await queries.add_audit_entry(
+        conn,
+        at=at or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        subject=subject,
+        recipients=recipients,
+        details=json.dumps(details, ensure_ascii=False, sort_keys=True) if details is not None else None,
+    )
+
+
+async def list_audit(conn: AsyncConnection, limit: int = 100) -> list[AuditEntry]:
+    """The newest *limit* audit entries, newest first."""
+    return await queries.list_audit_entries(conn, limit)

@@ -1,0 +1,1 @@
+"""The outbox: the delivery worker, the messages it sends per item (stories, weekly digests) and social posts."""

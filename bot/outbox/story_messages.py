@@ -1,0 +1,100 @@
+"""The messages of story deliveries: each story rendered once, personalised per reader.
+
+The delivery worker asks a message source for the message of each claimed delivery; sources are keyed by the
+prefix of the delivery's ``item_key`` (``story:<id>`` here, ``digest:<week>`` for digests), so new kinds of
+mail plug in without touching the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.app.newsroom import Newsroom
+from bot.channels import OutgoingMessage
+from bot.rendering.email_message import EmailTemplate
+from subscribers import queries
+from subscribers.schema import ChannelName
+
+
+class MessageSource(Protocol):
+    """Builds the message for one claimed delivery, or None when its item no longer exists (it is cancelled).
+
+    A tuple of messages is sent in order as one delivery (a Telegram digest longer than one message).
+    """
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        """Called once per batch with the batch's items of this kind, before any `message_for`: the place to
+        load what the whole batch needs in one go."""
+        ...
+
+    async def message_for(
+        self, item: queries.ClaimedDelivery, key: str, address: str
+    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _RenderedStory:
+    telegram_html: str
+    email: EmailTemplate
+
+
+class StoryMessages:
+    """Story messages, compiled once per story and kept for the next readers (bounded, least recently used)."""
+
+    prefix = "story"
+
+    def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
+        self._newsroom = newsroom
+        self._capacity = capacity
+        self._rendered: OrderedDict[str, _RenderedStory] = OrderedDict()
+        # A batch asks for the same story hundreds of times at once: the first renders it, the rest wait for it.
+        self._rendering = asyncio.Lock()
+
+    async def _render(self, story_id: str) -> _RenderedStory | None:
+        cached = self._rendered.get(story_id)
+        if cached is not None:
+            self._rendered.move_to_end(story_id)
+            return cached
+        async with self._rendering:
+            cached = self._rendered.get(story_id)
+            return cached if cached is not None else await self._load_and_render(story_id)
+
+    async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
+        async with self._newsroom.reader.connect() as conn:
+            story = await queries.load_story(conn, story_id)
+        if story is None:
+            return None
+        renderer = self._newsroom.renderer
+        rendered = _RenderedStory(
+            telegram_html=renderer.telegram_message(story),
+            email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
+        )
+        self._rendered[story_id] = rendered
+        if len(self._rendered) > self._capacity:
+            self._rendered.popitem(last=False)
+        return rendered
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        for story_id in {item.story_id for item in items if item.story_id is not None}:
+            await self._render(story_id)
+
+    async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+        if item.story_id is None:
+            return None
+        rendered = await self._render(item.story_id)
+        if rendered is None:
+            return None
+        if item.channel == ChannelName.TELEGRAM:
+            return OutgoingMessage(key=key, address=address, content=rendered.telegram_html)
+        signer = self._newsroom.signer
+        content = rendered.email.for_recipient(
+            to=address,
+            unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
+            preferences_url=signer.preferences_url(item.subscriber_id),
+        )
+        return OutgoingMessage(key=key, address=address, content=content)

@@ -1,0 +1,574 @@
+"""What readers can do in a chat with the bot: one small handler per command or button, named after it.
+
+Replies are Telegram HTML, with everything that comes from outside (topic names, what the reader typed) escaped.
+Changes are made in one transaction each and the reply says exactly what changed; a reader's mistake (an unknown
+topic, a bad email address) is answered with what to do instead, and nothing is changed. Errors nobody in the chat
+can fix are logged and answered with an apology by :func:`report_error`.
+
+In groups and channels, changing what the chat follows is for its admins (`bot.readers.chat_membership`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
+
+from bot.app.errors import NewsbotError, TopicNotFound
+from bot.readers import topic_keyboards as keyboards
+from bot.readers.chat_context import ChatContext
+from bot.readers.chat_membership import may_change_follows, refuse
+from bot.readers.email_signup import request_email_confirmation
+from bot.rendering.reply_limits import shorten, summarise
+from bot.topics.taxonomy import Taxonomy, Topic
+from subscribers import queries
+from subscribers.schema import AddressStatus, Cadence, ChannelName
+
+logger = logging.getLogger(__name__)
+
+#: The menu: (command, arguments, what it does). /help prints it and setMyCommands registers it at start-up.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("start", "", "Welcome, and pick topics"),
+    ("topics", "", "Pick topics with buttons"),
+    ("follow", "<topic>", "Follow topics by name, e.g. /follow north-korea"),
+    ("unfollow", "<topic>|all", "Stop following topics"),
+    ("mytopics", "", "What this chat follows, and how often"),
+    ("settings", "", "How often: instant, weekly digest or off"),
+    ("email", "<address>", "Get the weekly digest by email too"),
+    ("stop", "", "Stop everything and erase your data"),
+    ("help", "", "Every command"),
+)
+
+CADENCE_MEANING = {
+    Cadence.INSTANT.value: "every story as it is published",
+    Cadence.WEEKLY.value: "a weekly digest",
+    Cadence.OFF.value: "nothing for now",
+}
+EMAIL_STATE = {
+    AddressStatus.PENDING.value: "waiting for you to confirm it",
+    AddressStatus.BOUNCED.value: "mail to it bounces; send /email again with a working address",
+    AddressStatus.INACTIVE.value: "paused",
+}
+PICKER_HINT = "Tap a topic to follow it, tap again to stop. ✅ marks what this chat follows."
+_MAX_ECHO = 40
+#: How much of a long list of unknown names (e.g. a pasted paragraph after /follow) is answered name by name.
+UNKNOWN_BUDGET = 2500
+#: /mytopics lists this many topics, in at most this many characters, before "… and N more".
+MYTOPICS_ITEMS = 50
+MYTOPICS_BUDGET = 2500
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu Telegram shows next to the message field."""
+    return [BotCommand(name, description) for name, _, description in COMMANDS]
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ChatContext) -> None:
+    """Welcome the reader and show the topic picker; a deep link (``?start=<topic>``) follows that topic at once."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    newsroom = context.newsroom
+    welcome = (
+        f"<b>Welcome to {html.escape(newsroom.settings.outlet_name)} on Telegram!</b>\n"
+        "Follow the topics you care about and their stories come here as soon as they are published."
+    )
+    payload = " ".join(context.args or ())
+    if payload:
+        if not await may_change_follows(update, context):
+            await refuse(update)
+            return
+        try:
+            topic = newsroom.taxonomy.resolve(payload)
+        except TopicNotFound as unknown:
+            followed = await _followed(context, chat.id)
+            await message.reply_text(
+                f"{welcome}\n\n{unknown_topics_text([unknown])}\n\n{PICKER_HINT}",
+                reply_markup=keyboards.topic_picker(newsroom.taxonomy, followed),
+            )
+            return
+        now = datetime.now(UTC)
+        async with newsroom.engine.begin() as conn:
+            subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
+            await queries.set_follows(conn, subscriber_id, [topic.slug], now)
+            reader = await queries.find_chat_reader(conn, str(chat.id))
+        followed = reader.topics if reader else [topic.slug]
+        await message.reply_text(
+            f"{welcome}\n\n✅ This chat now follows <b>{html.escape(topic.name)}</b>.\n\n{PICKER_HINT}",
+            reply_markup=keyboards.topic_picker(
+                newsroom.taxonomy, followed, keyboards.page_of(newsroom.taxonomy, topic.slug)
+            ),
+        )
+        return
+    if chat.type == ChatType.PRIVATE:
+        async with newsroom.engine.begin() as conn:
+            await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+    followed = await _followed(context, chat.id)
+    back = f"\n\nWelcome back: this chat follows {topic_count(followed)}." if followed else ""
+    await message.reply_text(
+        f"{welcome}{back}\n\n{PICKER_HINT} /help lists everything I can do.",
+        reply_markup=keyboards.topic_picker(newsroom.taxonomy, followed),
+    )
+
+
+async def help_command(update: Update, context: ChatContext) -> None:
+    """Every command, one line each."""
+    if update.effective_message is None:
+        return
+    lines = [
+        f"/{name}{' ' + html.escape(arguments) if arguments else ''} – {html.escape(description)}"
+        for name, arguments, description in COMMANDS
+    ]
+    outlet = html.escape(context.newsroom.settings.outlet_name)
+    await update.effective_message.reply_text(
+        f"<b>{outlet} news bot</b>\n" + "\n".join(lines) + "\n\nIn groups and channels only admins change topics."
+    )
+
+
+async def topics(update: Update, context: ChatContext) -> None:
+    """The topic picker: every topic as a button, a check mark on those followed."""
+    if update.effective_chat is None or update.effective_message is None:
+        return
+    followed = await _followed(context, update.effective_chat.id)
+    await update.effective_message.reply_text(
+        picker_text(followed), reply_markup=keyboards.topic_picker(context.newsroom.taxonomy, followed)
+    )
+
+
+async def follow(update: Update, context: ChatContext) -> None:
+    """``/follow <topic>...``: follow topics by slug, name or alias; an unknown name changes nothing."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    if not context.args:
+        await message.reply_text("Which topic? For example <code>/follow north-korea</code>, or pick from /topics.")
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    found, unknown = resolve_names(context.newsroom.taxonomy, topic_names(context.newsroom.taxonomy, context.args))
+    if unknown:
+        await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+        return
+    now = datetime.now(UTC)
+    async with context.newsroom.engine.begin() as conn:
+        before = await queries.find_chat_reader(conn, str(chat.id))
+        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
+        await queries.set_follows(conn, subscriber_id, [topic.slug for topic in found], now)
+    already = set(before.topics if before else ())
+    added = [topic for topic in found if topic.slug not in already]
+    kept = [topic for topic in found if topic.slug in already]
+    lines = []
+    if added:
+        lines.append(f"✅ This chat now follows {names_of(added)}.")
+    if kept:
+        lines.append(f"This chat already follows {names_of(kept)}.")
+    lines.append("See everything with /mytopics.")
+    await message.reply_text("\n".join(lines))
+
+
+async def unfollow(update: Update, context: ChatContext) -> None:
+    """``/unfollow <topic>...`` or ``/unfollow all``."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    if not context.args:
+        await message.reply_text(
+            "Which topic? For example <code>/unfollow north-korea</code>, or <code>/unfollow all</code>."
+        )
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    taxonomy = context.newsroom.taxonomy
+    everything = [arg.casefold() for arg in context.args] == ["all"]
+    chosen: list[str] | None = None
+    if not everything:
+        found, unknown = resolve_names(taxonomy, topic_names(taxonomy, context.args))
+        if unknown:
+            await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+            return
+        chosen = [topic.slug for topic in found]
+    async with context.newsroom.engine.begin() as conn:
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+        removed = await queries.unfollow_topics(conn, reader.subscriber_id, chosen) if reader else []
+    lines = []
+    if removed:
+        lines.append(f"Done: this chat no longer follows {names_of([taxonomy[s] for s in removed if s in taxonomy])}.")
+    not_followed = [taxonomy[s] for s in chosen or () if s not in removed]
+    if not_followed:
+        lines.append(f"This chat was not following {names_of(not_followed)}.")
+    if everything and not removed:
+        lines.append("This chat was not following any topic.")
+    lines.append("Pick topics again any time with /topics.")
+    await message.reply_text("\n".join(lines))
+
+
+async def mytopics(update: Update, context: ChatContext) -> None:
+    """What this chat follows, and how often it hears about them on each channel."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    async with context.newsroom.reader.connect() as conn:
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+    if reader is None or not reader.topics:
+        await message.reply_text("This chat follows no topic yet. Pick some with /topics.")
+        return
+    taxonomy = context.newsroom.taxonomy
+    names = [f"• {html.escape(taxonomy[s].name if s in taxonomy else s)}" for s in reader.topics]
+    listed = "\n".join(summarise(names, most=MYTOPICS_ITEMS, budget=MYTOPICS_BUDGET))
+    await message.reply_text(
+        f"<b>This chat follows {topic_count(reader.topics)}</b>\n{listed}\n\n{delivery_text(reader)}\n\n"
+        "Change topics with /topics, how often with /settings."
+    )
+
+
+async def settings(update: Update, context: ChatContext) -> None:
+    """How often this chat hears from us on each channel, with buttons to change it."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    async with context.newsroom.engine.begin() as conn:
+        if chat.type == ChatType.PRIVATE:
+            await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+    if reader is None:
+        await message.reply_text("This chat follows no topic yet. Pick some with /topics first.")
+        return
+    await message.reply_text(settings_text(reader), reply_markup=keyboards.cadence_keyboard(reader.cadences))
+
+
+async def email(update: Update, context: ChatContext) -> None:
+    """``/email <address>``: link an address for the weekly digest; it gets nothing until its owner confirms it."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    if chat.type != ChatType.PRIVATE:
+        await message.reply_text(
+            f"Email is set up in a private chat: open @{html.escape(context.bot.username)} and send /email there."
+        )
+        return
+    if not context.args:
+        await message.reply_text(
+            "Send your address after the command, e.g. <code>/email you@example.org</code>: I mail you a link to "
+            "confirm it, and the weekly digest of your topics goes there from then on."
+        )
+        return
+    if context.email_channel is None:
+        await message.reply_text("Email is not available right now; please try again later.")
+        return
+    async with context.newsroom.engine.begin() as conn:
+        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+    sent = await request_email_confirmation(
+        context.newsroom, context.email_channel, address=" ".join(context.args), subscriber_id=subscriber_id
+    )
+    await message.reply_text(
+        f"📬 I sent a confirmation email to {html.escape(sent.address)}. Open the link in it and the weekly digest "
+        "of this chat's topics goes there; until then that address receives nothing else. "
+        "Change how often with /settings."
+    )
+
+
+async def stop(update: Update, context: ChatContext) -> None:
+    """Ask before erasing: the buttons under the question confirm or cancel."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    async with context.newsroom.reader.connect() as conn:
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+    if reader is None:
+        await message.reply_text("There is nothing to stop: this chat has no subscription. /start begins one.")
+        return
+    email = f", the email address {html.escape(reader.email)}" if reader.email else ""
+    await message.reply_text(
+        f"Stop everything? This erases this chat's {topic_count(reader.topics)}{email} and its chat id from our "
+        "records, and no more news comes here.",
+        reply_markup=keyboards.stop_confirmation(),
+    )
+
+
+# --- buttons -----------------------------------------------------------------------------------------------
+
+
+async def toggle_topic(update: Update, context: ChatContext) -> None:
+    """A topic button: follow or unfollow it, redraw the same message with the new check marks, then confirm.
+
+    Like every button handler here, it answers the callback query last, once everything else is done.
+    """
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or query.data is None:
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    taxonomy = context.newsroom.taxonomy
+    toggle = keyboards.parse_toggle(query.data)
+    page = keyboards.clamp_page(taxonomy, toggle.page)
+    if toggle.slug not in taxonomy:
+        followed = await _followed(context, chat.id)
+        await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
+        await query.answer("That topic no longer exists.")
+        return
+    now = datetime.now(UTC)
+    async with context.newsroom.engine.begin() as conn:
+        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
+        following = await queries.toggle_follow(conn, subscriber_id, toggle.slug, now)
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+    followed = reader.topics if reader else []
+    name = taxonomy[toggle.slug].name
+    await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
+    await query.answer(f"Following {name}" if following else f"Stopped following {name}")
+
+
+async def show_page(update: Update, context: ChatContext) -> None:
+    """The picker's ‹ Back and More › buttons."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or query.data is None:
+        return
+    followed = await _followed(context, chat.id)
+    page = keyboards.clamp_page(context.newsroom.taxonomy, keyboards.parse_page(query.data))
+    await edit_in_place(query, picker_text(followed), keyboards.topic_picker(context.newsroom.taxonomy, followed, page))
+    await query.answer()
+
+
+async def close_picker(update: Update, context: ChatContext) -> None:
+    """The picker's Done button: replace the buttons with a summary of what is followed."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None:
+        return
+    followed = await _followed(context, chat.id)
+    taxonomy = context.newsroom.taxonomy
+    if followed:
+        chosen = names_of([taxonomy[s] for s in followed if s in taxonomy])
+        text = f"Done. This chat follows {chosen}. Change them any time with /topics; how often with /settings."
+    else:
+        text = "This chat follows no topic yet. Pick some any time with /topics."
+    await edit_in_place(query, text, None)
+    await query.answer()
+
+
+async def ignore_button(update: Update, context: ChatContext) -> None:
+    """The page counter is a label, not an action; answering stops the button's spinner."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+async def choose_cadence(update: Update, context: ChatContext) -> None:
+    """A cadence button in /settings: store it and redraw the message with the new choice checked."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or query.data is None:
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    choice = keyboards.parse_cadence_choice(query.data)
+    async with context.newsroom.engine.begin() as conn:
+        reader = await queries.find_chat_reader(conn, str(chat.id))
+        changed = (
+            reader is not None
+            and choice is not None
+            and await queries.set_cadence(conn, reader.subscriber_id, choice.channel, choice.cadence, datetime.now(UTC))
+        )
+        if changed:
+            reader = await queries.find_chat_reader(conn, str(chat.id))
+    if not changed or reader is None or choice is None:
+        await query.answer("That choice is no longer available; send /settings again.", show_alert=True)
+        return
+    channel = "Telegram" if choice.channel is ChannelName.TELEGRAM else "Email"
+    await edit_in_place(query, settings_text(reader), keyboards.cadence_keyboard(reader.cadences))
+    await query.answer(f"{channel}: {keyboards.CADENCE_LABELS[choice.cadence].lower()}")
+
+
+async def confirm_stop(update: Update, context: ChatContext) -> None:
+    """The /stop buttons: erase the chat's reader (chat id, email, follows) or leave everything as it was."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or query.data is None:
+        return
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return
+    if query.data.endswith(":no"):
+        await edit_in_place(query, "Nothing changed: this chat keeps its topics. /mytopics shows them.", None)
+        await query.answer()
+        return
+    async with context.newsroom.engine.begin() as conn:
+        erased = await queries.erase_chat_reader(conn, str(chat.id))
+    if erased:
+        logger.info("chat %s stopped; its reader's data was erased", chat.id)
+    await edit_in_place(
+        query,
+        "Done. No more news comes here, and this chat's id, topics and any email address are erased from our "
+        "records. Send /start whenever you want to begin afresh.",
+        None,
+    )
+    await query.answer("Erased")
+
+
+# --- anything else -----------------------------------------------------------------------------------------
+
+
+async def unknown_command(update: Update, context: ChatContext) -> None:
+    """A command this bot does not have; in groups only when it is addressed to this bot by name."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None or not message.text:
+        return
+    command = message.text.split(maxsplit=1)[0]
+    if chat.type != ChatType.PRIVATE and f"@{context.bot.username}".casefold() not in command.casefold():
+        return  # meant for another bot, or for the humans in the group
+    await message.reply_text(
+        f"I don't know {html.escape(_shorten(command))}. /help lists what I can do; /topics picks your news."
+    )
+
+
+async def free_text(update: Update, context: ChatContext) -> None:
+    """Text (or a photo, a sticker...) in a private chat: point to the commands, or to the topic it names."""
+    message = update.effective_message
+    if message is None:
+        return
+    typed = (message.text or "").strip()
+    if typed and len(typed) <= 64:
+        try:
+            topic = context.newsroom.taxonomy.resolve(typed)
+        except TopicNotFound:
+            pass
+        else:
+            await message.reply_text(
+                f"To follow {html.escape(topic.name)}, send <code>/follow {topic.slug}</code> or tap it in /topics."
+            )
+            return
+    await message.reply_text(
+        "I only understand commands. /topics picks what you want to read; /help lists everything I can do."
+    )
+
+
+async def report_error(update: object, context: ChatContext) -> None:
+    """The edge where errors become replies: a reader's mistake is explained, anything else apologised for."""
+    error = context.error
+    if isinstance(error, NewsbotError):
+        text = str(error)
+        logger.info("answered with an error: %s", text)
+    else:
+        logger.error("handling an update failed", exc_info=error)
+        text = "Sorry, something went wrong on our side. Please try again in a minute."
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(html.escape(shorten(text)))
+    except TelegramError as exc:  # blocked meanwhile, or the chat is gone: nothing more to say
+        logger.info("could not report the error to chat %s: %s", update.effective_chat.id, exc)
+
+
+# --- shared by the handlers above --------------------------------------------------------------------------
+
+
+async def _followed(context: ChatContext, chat_id: int) -> list[str]:
+    async with context.newsroom.reader.connect() as conn:
+        reader = await queries.find_chat_reader(conn, str(chat_id))
+    return reader.topics if reader else []
+
+
+async def edit_in_place(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Redraw the message the button belongs to; a second tap that changes nothing is not an error."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+def topic_names(taxonomy: Taxonomy, args: Sequence[str]) -> list[str]:
+    """The names in a command's arguments: comma-separated, one multi-word name ("US politics"), or one per word."""
+    text = " ".join(args)
+    if "," in text:
+        return [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        taxonomy.resolve(text)
+    except TopicNotFound:
+        return list(args)
+    return [text]
+
+
+def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic], list[TopicNotFound]]:
+    """Every name resolved, in order and without duplicates, and every unknown one with its suggestions."""
+    found: dict[str, Topic] = {}
+    unknown: list[TopicNotFound] = []
+    for name in names:
+        try:
+            topic = taxonomy.resolve(name)
+        except TopicNotFound as exc:
+            unknown.append(exc)
+        else:
+            found.setdefault(topic.slug, topic)
+    return list(found.values()), unknown
+
+
+def unknown_topics_text(unknown: Sequence[TopicNotFound]) -> str:
+    """What is wrong with each unknown name, the first few of a long list, and where to look instead."""
+    lines = []
+    for problem in unknown:
+        hint = f" Did you mean {' or '.join(problem.suggestions)}?" if problem.suggestions else ""
+        lines.append(f"I don't know the topic “{html.escape(_shorten(problem.name))}”.{hint}")
+    lines = summarise(lines, budget=UNKNOWN_BUDGET, more="more unknown names.")
+    lines.append("/topics lists every topic.")
+    return " ".join(lines)
+
+
+def topic_count(slugs: Sequence[str]) -> str:
+    return "1 topic" if len(slugs) == 1 else f"{len(slugs)} topics"
+
+
+def names_of(chosen: Sequence[Topic]) -> str:
+    """The topics' names in bold, "A, B and C"; a long list ends with "… and 5 more" instead."""
+    names = [f"<b>{html.escape(topic.name)}</b>" for topic in chosen]
+    shown = summarise(names)
+    if len(shown) < len(names):
+        return ", ".join(shown[:-1]) + " " + shown[-1]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def picker_text(followed: Sequence[str]) -> str:
+    count = f"This chat follows {topic_count(followed)}." if followed else "This chat follows no topic yet."
+    return f"{PICKER_HINT}\n{count}"
+
+
+def delivery_text(reader: queries.ChatReader) -> str:
+    """One line per channel: how often, and the state of the email address."""
+    telegram = reader.cadences.get(ChannelName.TELEGRAM.value, Cadence.INSTANT.value)
+    lines = [f"💬 Here: {CADENCE_MEANING[telegram]}" + (", and breaking news at once" if telegram == "weekly" else "")]
+    if reader.email:
+        state = EMAIL_STATE.get(reader.email_status or "")
+        email_cadence = reader.cadences.get(ChannelName.EMAIL.value, Cadence.WEEKLY.value)
+        lines.append(
+            f"✉️ Email to {html.escape(reader.email)}{f' ({state})' if state else ''}: {CADENCE_MEANING[email_cadence]}"
+        )
+    return "\n".join(lines)
+
+
+def settings_text(reader: queries.ChatReader) -> str:
+    text = (
+        "<b>How often you hear from us</b>\n"
+        f"{delivery_text(reader)}\n\n"
+        "Instant: every story as it is published. Weekly digest: one message a week, with breaking news "
+        "still here at once. Off: nothing, but your topics are kept."
+    )
+    if reader.email is None and reader.chat_type == ChatType.PRIVATE:
+        text += "\n\nWant the weekly digest by email too? Send <code>/email you@example.org</code>."
+    return text
+
+
+def _shorten(text: str) -> str:
+    return shorten(text, _MAX_ECHO)

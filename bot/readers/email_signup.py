@@ -1,0 +1,239 @@
+"""Email signup with double opt-in: an address receives nothing until its owner clicks the link we mailed them.
+
+Every way of adding an email address (the web signup form, the Telegram ``/email`` command) goes through
+:func:`request_email_confirmation`; the ``/confirm/{token}`` page calls :func:`confirm_address`. The link carries
+the subscriber, the address, the topics asked for, when it was sent and a random nonce stored with the address,
+signed with the newsroom's secret: only the latest link for an address works, only someone who received it can
+confirm (the nonce cannot be guessed, whoever knows the key), and only while the address still awaits (or has)
+confirmation, so an old link cannot resubscribe someone who has since unsubscribed.
+
+Both are rate-limited per client and for the whole site (``bot.readers.request_limits``); a signup from Telegram counts
+for its subscriber and for the site.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
+from bot.app.newsroom import Newsroom
+from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
+from bot.rendering.email_compiling import compile_email_set
+from bot.rendering.email_message import EmailTemplate
+from bot.rendering.renderer import CompiledEmail
+from subscribers import confirmations, queries
+from subscribers.email_keys import email_key
+from subscribers.preferences import normalise_email
+from subscribers.schema import AddressStatus
+
+#: Stand-in for the confirmation link while the email is compiled; swapped for the real one per request.
+CONFIRM_URL_SENTINEL = "https://newsbot-placeholder.invalid/confirm/5be2a9d04c7f1e36"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Random bytes of a confirmation link's nonce (128 bits: guessing one is hopeless).
+NONCE_BYTES = 16
+
+
+class SignupThrottled(NewsbotError):
+    """A confirmation email went to this address moments ago; another one would only flood the inbox."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        #: Whole seconds until the address may be sent another confirmation email.
+        self.retry_after = retry_after
+
+
+class AddressTaken(InvalidSubscriber):
+    """The address belongs to another reader; linking it here would take their subscription over."""
+
+
+class ConfirmationNotSent(NewsbotError):
+    """The mail server did not take the confirmation email right now; asking again later may work."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRequest:
+    """A confirmation email that went out."""
+
+    subscriber_id: int
+    address: str
+    topics: tuple[str, ...]
+    #: The address was already confirmed: the link only adds the topics asked for.
+    already_confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The outcome of following a confirmation link."""
+
+    subscriber_id: int
+    address: str
+    topics: tuple[str, ...]
+    #: False when the address had already been confirmed (the link was followed twice).
+    newly_confirmed: bool
+
+
+def _microseconds(moment: datetime) -> int:
+    """Exact microseconds since the epoch: identifies one confirmation email (what the store keeps, no float)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _wait_phrase(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+async def request_email_confirmation(
+    newsroom: Newsroom,
+    email_channel: Channel,
+    *,
+    address: str,
+    topics: Sequence[str] = (),
+    subscriber_id: int | None = None,
+    client: str | None = None,
+) -> ConfirmationRequest:
+    """Link *address* to a subscriber as a pending email and send the double opt-in email right away.
+
+    Without *subscriber_id* the address's existing subscriber is used, or a new one created (then at least one
+    topic is required). With it (a Telegram reader adding email) the subscriber's email address is set or
+    replaced. *client* names who asks (the web client's address, see `bot.readers.request_limits.client_key`); without
+    it a Telegram reader counts as ``subscriber:<id>``. Raises TooManyRequests (signup limits, checked first),
+    InvalidSubscriber, TopicNotFound, AddressTaken, SubscriberNotFound, SignupThrottled (one email per address
+    per ``NEWSBOT_SIGNUP_COOLDOWN``) and ConfirmationNotSent; messages are for the reader.
+    """
+    settings = newsroom.settings
+    if client is None and subscriber_id is not None:
+        client = f"subscriber:{subscriber_id}"
+    await newsroom.request_limits.admit(newsroom.engine, settings, "signup", client)
+    address = normalise_email(address)
+    slugs = tuple(newsroom.taxonomy.resolve_all(t for t in topics if t.strip()))
+    now = datetime.now(UTC)
+    try:
+        async with newsroom.engine.begin() as conn:
+            owner = await queries.find_email_by_address(conn, address)
+            if owner is not None:
+                address = owner.address  # the same address in any case is one reader: keep the spelling on file
+            if subscriber_id is None:
+                if owner is None and not slugs:
+                    raise InvalidSubscriber("choose at least one topic to follow")
+                subscriber_id = owner.subscriber_id if owner else await queries.create_subscriber(conn, now)
+            elif not await queries.subscriber_exists(conn, subscriber_id):
+                raise SubscriberNotFound("no such subscriber")
+            elif owner is not None and owner.subscriber_id != subscriber_id:
+                raise AddressTaken(
+                    f"{address} is already subscribed by another reader; use the preferences link at the bottom "
+                    "of any of our emails to change what it receives"
+                )
+            current = await queries.find_email_of_subscriber(conn, subscriber_id)
+            if current is not None and current.confirmation_sent_at is not None:
+                waited = (now - current.confirmation_sent_at).total_seconds()
+                if waited < settings.signup_cooldown:
+                    raise SignupThrottled(
+                        f"we sent a confirmation email to {current.address} a moment ago; check your inbox (and "
+                        f"spam folder), or ask again in {_wait_phrase(settings.signup_cooldown - waited)}",
+                        retry_after=max(1, math.ceil(settings.signup_cooldown - waited)),
+                    )
+            already = current is not None and current.address == address and current.status == AddressStatus.ACTIVE
+            await queries.set_pending_email(conn, subscriber_id, address, now)
+            await queries.mark_confirmation_sent(conn, subscriber_id, now, now)
+            nonce = secrets.token_urlsafe(NONCE_BYTES)
+            await confirmations.set_confirmation_nonce(conn, subscriber_id, nonce)
+    except IntegrityError:
+        # Two signups of one new address raced; the other one is sending its email.
+        raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
+
+    token = newsroom.signer.token(
+        "confirm", subscriber_id, address=address, topics=",".join(slugs), sent=_microseconds(now), nonce=nonce
+    )
+    message = OutgoingMessage(
+        key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
+        address=address,
+        content=_confirmation_email(
+            newsroom, address, slugs, f"{newsroom.signer.public_url}/confirm/{token}", subscriber_id
+        ),
+    )
+    try:
+        await email_channel.send(message)
+    except DeliveryFailed as exc:
+        async with newsroom.engine.begin() as conn:
+            await queries.mark_confirmation_sent(conn, subscriber_id, None, datetime.now(UTC))
+        if isinstance(exc, RecipientGone):
+            raise InvalidSubscriber(f"the mail server refused {address}; please check the address for typos") from exc
+        raise ConfirmationNotSent("we could not send the confirmation email just now; please try again later") from exc
+    return ConfirmationRequest(subscriber_id, address, slugs, already_confirmed=already)
+
+
+def _confirmation_email(
+    newsroom: Newsroom, address: str, slugs: Sequence[str], confirm_url: str, subscriber_id: int
+) -> bytes:
+    """The double opt-in email for one request (compiled per request: signups are rare, the topics vary)."""
+    settings = newsroom.settings
+    compiled = compile_email_set(
+        newsroom.renderer,
+        "confirm",
+        {
+            "address": address,
+            "topics": [newsroom.taxonomy[slug] for slug in slugs],
+            "confirm_url": CONFIRM_URL_SENTINEL,
+            "valid_days": max(1, settings.confirm_max_age // 86400),
+            "valid_hours": max(1, settings.confirm_max_age // 3600),
+        },
+    )
+    for body in (compiled.html, compiled.text):
+        if CONFIRM_URL_SENTINEL not in body:
+            raise RenderError("template email/confirm.* must include the confirmation link ({{ confirm_url }})")
+    personal = CompiledEmail(
+        subject=compiled.subject,
+        html=compiled.html.replace(CONFIRM_URL_SENTINEL, html.escape(confirm_url)),
+        text=compiled.text.replace(CONFIRM_URL_SENTINEL, confirm_url),
+    )
+    return EmailTemplate(personal, settings).for_recipient(
+        to=address,
+        unsubscribe_url=newsroom.signer.unsubscribe_url(subscriber_id),
+        preferences_url=newsroom.signer.preferences_url(subscriber_id),
+    )
+
+
+async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None = None) -> Confirmation:
+    """Confirm the address a link was sent to, and follow the topics asked for; safe to call twice.
+
+    Raises TooManyRequests when *client* (or the whole site) tried too many links this minute, and InvalidToken
+    (with a message for the reader) for a forged or expired link, one replaced by a newer email, one for an
+    address no longer on file, or one whose address has since been unsubscribed or bounced.
+    """
+    await newsroom.request_limits.admit(newsroom.engine, newsroom.settings, "confirm", client)
+    data = newsroom.signer.verify("confirm", token, max_age=newsroom.settings.confirm_max_age)
+    subscriber_id, address, sent = data["subscriber_id"], data.get("address"), data.get("sent")
+    if not isinstance(address, str) or not isinstance(sent, int):
+        raise InvalidToken("this link is not valid")
+    slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
+    now = datetime.now(UTC)
+    async with newsroom.engine.begin() as conn:
+        current = await queries.find_email_of_subscriber(conn, subscriber_id)
+        if current is None or email_key(current.address) != email_key(address):
+            raise InvalidToken("this link is for an address that is no longer on file; please sign up again")
+        last_sent = current.confirmation_sent_at
+        if last_sent is None or _microseconds(last_sent) != sent:
+            raise InvalidToken("a newer confirmation email replaced this link; please use the link in the latest one")
+        if not _nonce_matches(await confirmations.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
+            raise InvalidToken("this link is not valid")
+        if current.status not in (AddressStatus.PENDING, AddressStatus.ACTIVE):
+            raise InvalidToken("this link no longer works: the address was unsubscribed since; please sign up again")
+        newly = current.status == AddressStatus.PENDING
+        await queries.activate_email(conn, subscriber_id, now)
+        await queries.set_follows(conn, subscriber_id, slugs, now)
+    return Confirmation(subscriber_id, address, slugs, newly_confirmed=newly)
+
+
+def _nonce_matches(stored: str | None, given: object) -> bool:
+    """The link carries the nonce stored with the address; links mailed before nonces existed carry none."""
+    if stored is None:
+        return given is None
+    return isinstance(given, str) and hmac.compare_digest(stored.encode(), given.encode())

@@ -1,0 +1,157 @@
+"""Inline keyboards of the reader bot and the compact callback data behind their buttons.
+
+Telegram limits callback data to 64 bytes, so every button carries a short, readable code:
+
+``tp:<page>:<slug>``  toggle a topic on a page of the picker      ``pg:<page>``  show another page
+``done``              close the picker                            ``noop``       the page counter
+``cad:<channel>:<cadence>``  set a channel's cadence              ``stop:yes`` / ``stop:no``  confirm /stop
+
+Topics are named by slug, never by position, so a keyboard sent before the taxonomy changed can never toggle the
+wrong topic. `check_callback_data_fits` runs at start-up and names any slug too long for a button.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.app.errors import ConfigurationError
+from bot.topics.taxonomy import Taxonomy
+from subscribers.schema import Cadence, ChannelName
+
+TOPICS_PER_PAGE = 8
+TOPICS_PER_ROW = 2
+MAX_CALLBACK_BYTES = 64
+FOLLOWED_MARK = "✅"
+
+TOGGLE = "tp"
+PAGE = "pg"
+DONE = "done"
+NOOP = "noop"
+CADENCE = "cad"
+STOP = "stop"
+
+#: Patterns for the CallbackQueryHandlers, one per kind of button.
+TOGGLE_PATTERN = rf"^{TOGGLE}:\d+:[a-z0-9-]+$"
+PAGE_PATTERN = rf"^{PAGE}:\d+$"
+DONE_PATTERN = rf"^{DONE}$"
+NOOP_PATTERN = rf"^{NOOP}$"
+CADENCE_PATTERN = rf"^{CADENCE}:[a-z]+:[a-z]+$"
+STOP_PATTERN = rf"^{STOP}:(yes|no)$"
+
+CADENCE_LABELS = {Cadence.INSTANT: "Instant", Cadence.WEEKLY: "Weekly digest", Cadence.OFF: "Off"}
+CHANNEL_ICONS = {ChannelName.TELEGRAM: "💬", ChannelName.EMAIL: "✉️"}
+
+
+@dataclass(frozen=True, slots=True)
+class Toggle:
+    page: int
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceChoice:
+    channel: ChannelName
+    cadence: Cadence
+
+
+def page_count(taxonomy: Taxonomy) -> int:
+    return max(1, math.ceil(len(taxonomy) / TOPICS_PER_PAGE))
+
+
+def clamp_page(taxonomy: Taxonomy, page: int) -> int:
+    """A page that exists, whatever an old keyboard asks for."""
+    return min(max(page, 0), page_count(taxonomy) - 1)
+
+
+def page_of(taxonomy: Taxonomy, slug: str) -> int:
+    """The picker page that shows *slug*."""
+    return taxonomy.slugs.index(slug) // TOPICS_PER_PAGE
+
+
+def topic_picker(taxonomy: Taxonomy, followed: Collection[str], page: int = 0) -> InlineKeyboardMarkup:
+    """One page of topics, two per row, a check mark on those followed, then page navigation and Done."""
+    page = clamp_page(taxonomy, page)
+    pages = page_count(taxonomy)
+    shown = list(taxonomy)[page * TOPICS_PER_PAGE : (page + 1) * TOPICS_PER_PAGE]
+    buttons = [
+        InlineKeyboardButton(
+            f"{FOLLOWED_MARK} {topic.name}" if topic.slug in followed else topic.name,
+            callback_data=f"{TOGGLE}:{page}:{topic.slug}",
+        )
+        for topic in shown
+    ]
+    rows = [buttons[i : i + TOPICS_PER_ROW] for i in range(0, len(buttons), TOPICS_PER_ROW)]
+    if pages > 1:
+        rows.append(
+            [
+                InlineKeyboardButton("‹ Back", callback_data=f"{PAGE}:{(page - 1) % pages}"),
+                InlineKeyboardButton(f"{page + 1} / {pages}", callback_data=NOOP),
+                InlineKeyboardButton("More ›", callback_data=f"{PAGE}:{(page + 1) % pages}"),
+            ]
+        )
+    rows.append([InlineKeyboardButton("Done", callback_data=DONE)])
+    return InlineKeyboardMarkup(rows)
+
+
+def cadence_keyboard(cadences: Mapping[str, str]) -> InlineKeyboardMarkup:
+    """One row per channel the reader has an address on: instant, weekly digest or off, the current one checked."""
+    rows = []
+    for channel in ChannelName:
+        current = cadences.get(channel.value)
+        if current is None:
+            continue
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    f"{CHANNEL_ICONS[channel]} {FOLLOWED_MARK + ' ' if cadence.value == current else ''}{label}",
+                    callback_data=f"{CADENCE}:{channel.value}:{cadence.value}",
+                )
+                for cadence, label in CADENCE_LABELS.items()
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+def stop_confirmation() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Yes, erase everything", callback_data=f"{STOP}:yes"),
+                InlineKeyboardButton("No, keep my topics", callback_data=f"{STOP}:no"),
+            ]
+        ]
+    )
+
+
+def parse_toggle(data: str) -> Toggle:
+    _, page, slug = data.split(":", 2)
+    return Toggle(int(page), slug)
+
+
+def parse_page(data: str) -> int:
+    return int(data.split(":", 1)[1])
+
+
+def parse_cadence_choice(data: str) -> CadenceChoice | None:
+    """The channel and cadence of a button; None for a value this version does not know (an old keyboard)."""
+    _, channel, cadence = data.split(":", 2)
+    try:
+        return CadenceChoice(ChannelName(channel), Cadence(cadence))
+    except ValueError:
+        return None
+
+
+def check_callback_data_fits(taxonomy: Taxonomy) -> None:
+    """Refuse, at start-up, a taxonomy whose slugs do not fit in a button's 64 bytes of callback data."""
+    last_page = page_count(taxonomy) - 1
+    for topic in taxonomy:
+        data = f"{TOGGLE}:{last_page}:{topic.slug}"
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            room = MAX_CALLBACK_BYTES - len(f"{TOGGLE}:{last_page}:")
+            raise ConfigurationError(
+                f"topic slug {topic.slug!r} is too long for a Telegram button (at most {room} characters)"
+            )

@@ -1,0 +1,1 @@
+"""Building messages: Jinja2 templates, Telegram HTML, MJML email and MIME, DKIM, signed personal links."""

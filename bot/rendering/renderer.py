@@ -1,0 +1,199 @@
+"""Turning a Story into what each channel sends: a Telegram HTML message and a compiled email.
+
+Templates live in the built-in ``templates/`` folder; a newsroom overrides any of them by putting a file with the
+same relative name in ``NEWSBOT_TEMPLATES_DIR``. Every template receives:
+
+``story`` (the Story), ``headline``, ``summary``, ``paragraphs`` (the summary split into paragraphs), ``preview``,
+``byline`` (author and date, may be empty), ``url`` (the story link, only when it is http(s)), ``topics`` (the
+story's `Topic` objects), ``outlet_name`` and ``public_url``; email templates also get ``unsubscribe_url`` and
+``preferences_url``, which are placeholders replaced per reader when the message is sent.
+
+HTML and MJML templates are autoescaped; ``.txt`` templates are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from mjml import mjml2html
+
+from bot.app.config import Settings
+from bot.app.errors import RenderError
+from bot.app.resources import shipped_path
+from bot.stories.story import Story
+from bot.stories.summarising import shorten
+from bot.topics.taxonomy import Taxonomy, Topic
+
+#: Telegram's limit for one message; counted in UTF-16 code units, as the Bot API does.
+TELEGRAM_MAX_LENGTH = 4096
+
+#: Stand-ins for the personal links in a compiled email; `bot.rendering.email_message` swaps in each reader's own links.
+UNSUBSCRIBE_URL_SENTINEL = "https://newsbot-placeholder.invalid/unsubscribe/3f9c1e7a52b04d68"
+PREFERENCES_URL_SENTINEL = "https://newsbot-placeholder.invalid/preferences/8d2a6b0c4e1f9735"
+
+TELEGRAM_TEMPLATE = "telegram/story.html.j2"
+EMAIL_HTML_TEMPLATE = "email/story.mjml.j2"
+EMAIL_TEXT_TEMPLATE = "email/story.txt.j2"
+EMAIL_SUBJECT_TEMPLATE = "email/subject.txt.j2"
+
+_PREVIEW_CHARS = 150
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEmail:
+    """One story's email, compiled once and shared by every reader; links are still sentinels."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def builtin_templates_dir() -> Path:
+    """The templates shipped with newsbot: inside the package when installed from a wheel, else the repo's."""
+    return shipped_path("templates", "templates")
+
+
+def _autoescape(template_name: str | None) -> bool:
+    """Escape everything except plain-text templates, so a new markup template is never unescaped by accident."""
+    return template_name is None or not template_name.lower().removesuffix(".j2").endswith(".txt")
+
+
+def _telegram_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _longest_fitting(render: Callable[[str], str], text: str) -> str | None:
+    """Render with the longest shortening of *text* that fits a Telegram message, or None if even "" does not.
+
+    Every character renders to at least one, so only the first TELEGRAM_MAX_LENGTH can matter; a binary search
+    over the cut keeps this to about a dozen renders however long the text.
+    """
+    low, high, best = 0, min(len(text), TELEGRAM_MAX_LENGTH), None
+    while low <= high:
+        middle = (low + high) // 2
+        message = render(shorten(text, middle))
+        if _telegram_length(message) <= TELEGRAM_MAX_LENGTH:
+            low, best = middle + 1, message
+        else:
+            high = middle - 1
+    return best
+
+
+def _http_url(url: str | None) -> str | None:
+    """The story URL if it is safe to link (http or https), else None: no javascript: or data: links."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _byline(story: Story) -> str:
+    parts = []
+    if story.author:
+        parts.append(f"By {story.author}")
+    if story.published:
+        published = story.published
+        parts.append(f"{published:%B} {published.day}, {published.year}")
+    return " · ".join(parts)
+
+
+class Renderer:
+    """Renders stories with the configured templates; one instance is shared by all channels."""
+
+    def __init__(self, settings: Settings, taxonomy: Taxonomy) -> None:
+        self.settings = settings
+        self.taxonomy = taxonomy
+        search_path = [builtin_templates_dir()]
+        if settings.templates_dir is not None:
+            search_path.insert(0, settings.templates_dir)
+        self.environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(search_path),
+            autoescape=_autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        #: Number of MJML compilations so far; compiling is the expensive step, so callers check it is shared.
+        self.mjml_compiles = 0
+
+    def _topics(self, story: Story) -> list[Topic]:
+        topics = [self.taxonomy[slug] for slug in story.topics if slug in self.taxonomy]
+        return [topic for topic in topics if len(topic.hashtag) > 1]
+
+    def _context(self, story: Story, *, headline: str, summary: str) -> dict[str, Any]:
+        return {
+            "story": story,
+            "headline": " ".join(headline.split()),
+            "summary": summary,
+            "paragraphs": [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(summary) if p.strip()],
+            "preview": shorten(" ".join(summary.split()), _PREVIEW_CHARS),
+            "byline": _byline(story),
+            "url": _http_url(story.url),
+            "topics": self._topics(story),
+            "outlet_name": self.settings.outlet_name,
+            "public_url": self.settings.public_url,
+        }
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.environment.get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise RenderError(f"template {name} not found in {self._search_path_description()}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(f"template {exc.name or name} line {exc.lineno}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template {name}: {exc}") from None
+
+    def _search_path_description(self) -> str:
+        loader = self.environment.loader
+        assert isinstance(loader, jinja2.FileSystemLoader)
+        return " or ".join(str(path) for path in loader.searchpath)
+
+    def telegram_message(self, story: Story) -> str:
+        """The story as a Telegram HTML message that fits one message.
+
+        Too long a message is fixed by re-rendering with a shorter summary (then headline), never by slicing the
+        HTML, so no tag or entity is ever cut.
+        """
+        headline, summary = story.title.strip(), story.summary.strip()
+
+        def render(headline: str, summary: str) -> str:
+            context = self._context(story, headline=headline, summary=summary)
+            return self._render(TELEGRAM_TEMPLATE, context).strip()
+
+        message = render(headline, summary)
+        if _telegram_length(message) <= TELEGRAM_MAX_LENGTH:
+            return message
+        fitted = _longest_fitting(lambda cut: render(headline, cut), summary) or _longest_fitting(
+            lambda cut: render(cut, ""), headline
+        )
+        if fitted is None:
+            raise RenderError(f"{TELEGRAM_TEMPLATE} renders more than {TELEGRAM_MAX_LENGTH} characters")
+        return fitted
+
+    def compile_email(self, story: Story) -> CompiledEmail:
+        """Render the subject, the MJML-compiled HTML and the plain-text body once for all readers."""
+        context = self._context(story, headline=story.title.strip(), summary=story.summary.strip())
+        context["unsubscribe_url"] = UNSUBSCRIBE_URL_SENTINEL
+        context["preferences_url"] = PREFERENCES_URL_SENTINEL
+        subject = " ".join(self._render(EMAIL_SUBJECT_TEMPLATE, context).split())
+        text = self._render(EMAIL_TEXT_TEMPLATE, context).rstrip("\n") + "\n"
+        mjml_source = self._render(EMAIL_HTML_TEMPLATE, context)
+        self.mjml_compiles += 1
+        try:
+            html = mjml2html(mjml_source, fonts={})
+        except ValueError as exc:
+            raise RenderError(f"template {EMAIL_HTML_TEMPLATE} is not valid MJML: {exc}") from None
+        if not subject:
+            raise RenderError(f"template {EMAIL_SUBJECT_TEMPLATE} rendered an empty subject")
+        for name, body in ((EMAIL_HTML_TEMPLATE, html), (EMAIL_TEXT_TEMPLATE, text)):
+            if UNSUBSCRIBE_URL_SENTINEL not in body:
+                raise RenderError(f"template {name} must include the unsubscribe link ({{{{ unsubscribe_url }}}})")
+        return CompiledEmail(subject=subject, html=html, text=text)

@@ -1,0 +1,295 @@
+"""Feeds: RSS and Atom sources (``NEWSBOT_FEEDS``) polled on a schedule, each entry ingested once.
+
+Fetching is ours (httpx): a conditional GET with the ETag and Last-Modified remembered in the ``feeds`` table, so
+an unchanged feed costs a 304 and no parsing; feedparser only parses the bytes. An entry is known by its GUID,
+else its link (``feed_entries``), so it is ingested once however often it reappears. Its topics are the feed's
+categories that the taxonomy knows (others are ignored) plus what the tagger finds.
+
+Entries published more than ``NEWSBOT_FEED_MAX_AGE_HOURS`` ago are recorded as seen but never sent: adding a feed
+with a long archive must not flood readers with old news. A feed that fails (network, HTTP error, not a feed) is
+logged, its failure recorded, and tried again at the next poll; the other feeds are polled as usual.
+
+A feed URL with credentials (``https://user:pass@host/feed``, ``?token=...``) is only fetched with them: the store,
+the audit log, the logs and the reports name it ``feed:<host>:<hash>`` (`subscribers.secret_names.feed_name`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import hashlib
+import html.parser
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import feedparser
+import httpx
+
+import bot
+from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
+from bot.app.newsroom import Newsroom
+from bot.outbox.social import Distribution
+from bot.stories.ingest import prepare_story
+from bot.stories.parsing import StoryDraft, check_story_url, parse_story
+from bot.stories.publishing import publish_story
+from bot.stories.retagging import no_topic_warning
+from subscribers import queries
+from subscribers.queries import FeedState
+from subscribers.secret_names import feed_name, scrub
+
+log = logging.getLogger(__name__)
+
+#: A feed larger than this is refused rather than read into memory.
+MAX_FEED_BYTES = 10_000_000
+FETCH_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+_MAX_KEY = 2000
+
+
+class FeedFailed(NewsbotError):
+    """One feed could not be fetched or parsed; recorded on the feed and retried at the next poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    #: The feed as stored and logged: its URL, or ``feed:<host>:<hash>`` when the URL holds credentials.
+    url: str
+    status: Literal["updated", "not-modified", "failed"]
+    #: Stories newly ingested from this feed.
+    ingested: list[str] = field(default_factory=list)
+    #: Entries seen for the first time but not ingested (too old, or refused as a story).
+    skipped: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedsReport:
+    results: list[FeedResult]
+
+    @property
+    def ingested(self) -> list[str]:
+        return [story_id for result in self.results for story_id in result.ingested]
+
+    @property
+    def failed(self) -> list[FeedResult]:
+        return [result for result in self.results if result.status == "failed"]
+
+
+async def poll_feeds(
+    newsroom: Newsroom, *, client: httpx.AsyncClient | None = None, distribution: Distribution | None = None
+) -> FeedsReport:
+    """Poll every configured feed once, one after another; a failing feed never stops the others."""
+    poller = FeedPoller(newsroom, distribution=distribution)
+    if client is not None:
+        return await poller.poll(client)
+    async with _client() as own:
+        return await poller.poll(own)
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=FETCH_TIMEOUT,
+        follow_redirects=True,
+        headers={
+            "User-Agent": f"newsbot/{bot.__version__}",
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8",
+        },
+    )
+
+
+class FeedPoller:
+    """Polls ``NEWSBOT_FEEDS``: once (:meth:`poll`) or every ``NEWSBOT_FEED_INTERVAL`` seconds (:meth:`run`)."""
+
+    def __init__(self, newsroom: Newsroom, *, distribution: Distribution | None = None) -> None:
+        self.newsroom = newsroom
+        self.settings = newsroom.settings
+        self.distribution = distribution or Distribution.load(newsroom.settings, newsroom.taxonomy)
+
+    async def poll(self, client: httpx.AsyncClient) -> FeedsReport:
+        return FeedsReport([await self.poll_feed(client, url) for url in self.settings.feeds])
+
+    async def run(self, stop: asyncio.Event, *, interval: float | None = None) -> None:
+        """Poll until *stop* is set; the wait between polls ends early when it is."""
+        interval = interval if interval is not None else self.settings.feed_interval
+        async with _client() as client:
+            while not stop.is_set():
+                report = await self.poll(client)
+                if report.ingested:
+                    log.info("feeds: %d new stories", len(report.ingested))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def poll_feed(self, client: httpx.AsyncClient, url: str) -> FeedResult:
+        """Fetch one feed conditionally and ingest its new entries; failures are recorded, not raised."""
+        name = feed_name(url)  # what the store and the log know it by; only the request carries *url*
+        async with self.newsroom.reader.connect() as conn:
+            state = await queries.load_feed_state(conn, name) or FeedState(name)
+        now = datetime.now(UTC)
+        try:
+            fetched = await _fetch(client, url, state)
+            if fetched is None:
+                await self._save(replace(state, last_polled_at=now, last_error=None, failures=0))
+                return FeedResult(name, "not-modified")
+            content, etag, last_modified = fetched
+            parsed = _parse(content)
+            ingested, skipped = await self._ingest_entries(name, parsed.entries, now)
+        except FeedFailed as exc:
+            error = scrub(str(exc), url)
+            log.warning("feed %s failed (%d in a row): %s", name, state.failures + 1, error)
+            await self._save(replace(state, last_polled_at=now, last_error=error, failures=state.failures + 1))
+            return FeedResult(name, "failed", error=error)
+        await self._save(FeedState(name, etag, last_modified, now, None, 0))
+        return FeedResult(name, "updated", ingested=ingested, skipped=skipped)
+
+    async def _save(self, state: FeedState) -> None:
+        async with self.newsroom.engine.begin() as conn:
+            await queries.save_feed_state(conn, state)
+
+    async def _ingest_entries(self, name: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
+        keyed = {_entry_key(entry): entry for entry in entries}
+        keyed.pop("", None)
+        async with self.newsroom.reader.connect() as conn:
+            known = await queries.known_feed_entries(conn, name, list(keyed))
+        fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
+        fresh.sort(key=lambda item: _published(item[1]) or now)  # oldest first, as they happened
+        oldest_allowed = now - timedelta(hours=self.settings.feed_max_age_hours)
+        ingested: list[str] = []
+        skipped = 0
+        for key, entry in fresh:
+            story_id = None
+            published = _published(entry)
+            if published is not None and published < oldest_allowed:
+                skipped += 1
+            else:
+                try:
+                    story_id = await self._ingest(name, entry)
+                except (StoryRejected, TopicNotFound) as exc:
+                    log.warning("feed %s: entry %s refused: %s", name, key[:200], exc)
+                    skipped += 1
+                else:
+                    ingested.append(story_id)
+            async with self.newsroom.engine.begin() as conn:
+                await queries.record_feed_entry(conn, name, key, story_id, datetime.now(UTC))
+        return ingested, skipped
+
+    async def _ingest(self, name: str, entry: Any) -> str:
+        draft = _draft(entry, self.settings.max_story_bytes)
+        categories = []
+        for tag in entry.get("tags") or []:
+            try:
+                categories.append(self.newsroom.taxonomy.resolve(str(tag.get("term") or "")).slug)
+            except TopicNotFound:
+                continue  # a category the newsroom does not publish as a topic
+        story = prepare_story(
+            draft,
+            settings=self.settings,
+            taxonomy=self.newsroom.taxonomy,
+            tagger=self.newsroom.tagger,
+            extra_topics=categories,
+            source="feed",
+        )
+        actor = name if name.startswith("feed:") else f"feed:{name}"
+        published = await publish_story(self.newsroom, story, actor=actor[:100], distribution=self.distribution)
+        warning = no_topic_warning(published.story) if published.created else None
+        if warning is not None:
+            log.warning("feed entry: %s", warning)
+        return published.story.id
+
+
+async def _fetch(
+    client: httpx.AsyncClient, url: str, state: FeedState
+) -> tuple[bytes, str | None, str | None] | None:
+    """The feed's bytes and validators, or None when the server says it has not changed (304)."""
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                return None
+            if response.status_code != 200:
+                raise FeedFailed(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            content = bytearray()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > MAX_FEED_BYTES:
+                    raise FeedFailed(f"feed is larger than {MAX_FEED_BYTES // 1_000_000} MB")
+            return bytes(content), response.headers.get("etag"), response.headers.get("last-modified")
+    except httpx.HTTPError as exc:
+        raise FeedFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+
+
+def _parse(content: bytes) -> Any:
+    parsed = feedparser.parse(content)
+    # feedparser accepts almost anything; an HTML page comes back with no version and no entries.
+    if not parsed.entries and (not parsed.get("version") or (parsed.bozo and not parsed.feed.get("title"))):
+        problem = parsed.get("bozo_exception")
+        raise FeedFailed(f"not an RSS or Atom feed ({problem})" if problem else "not an RSS or Atom feed")
+    return parsed
+
+
+def _entry_key(entry: Any) -> str:
+    """GUID, else link, else a hash of the title: what makes an entry the same entry next time."""
+    key = str(entry.get("id") or entry.get("link") or "")
+    if not key and entry.get("title"):
+        key = "title:" + hashlib.sha256(str(entry["title"]).encode()).hexdigest()
+    return key[:_MAX_KEY]
+
+
+def _published(entry: Any) -> datetime | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+
+
+def _draft(entry: Any, max_bytes: int) -> StoryDraft:
+    """An entry as a story draft: HTML content turned into plain text, link kept only when it is http(s)."""
+    contents = entry.get("content") or []
+    markup = contents[0].get("value", "") if contents else entry.get("summary", "")
+    title = _plain(str(entry.get("title") or "")) or None
+    body = _plain(markup) or title or ""
+    draft = parse_story(body, max_bytes=max_bytes)
+    link = entry.get("link")
+    try:
+        url = check_story_url(link) if link else None
+    except StoryRejected:
+        url = None
+    return replace(draft, title=title[:300] if title else draft.title, url=url, published=_published(entry))
+
+
+class _TextExtractor(html.parser.HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"})
+    _SKIP = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def _plain(markup: str) -> str:
+    """Feed HTML to paragraphs of plain text (feeds carry HTML; stories must not)."""
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    paragraphs = (" ".join(p.split()) for p in "".join(extractor.parts).split("\n\n"))
+    return "\n\n".join(p for p in paragraphs if p)

@@ -1,0 +1,224 @@
+"""Turning what an editor hands us (a file, a chat message, an API body) into a validated story draft.
+
+Accepted: plain text like wire copy (no title, no metadata), or Markdown with optional YAML front matter
+(``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``). Anything else is refused with
+a :class:`StoryRejected` that says what is wrong, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import frontmatter
+import yaml
+
+from bot.app.errors import StoryRejected
+from bot.stories.text_decoding import NotText, decode_text
+
+FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id")
+MAX_TITLE_CHARS = 300
+_STORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+# A tag-like run: "<b>", "</i>", "<script src=...>", "<!-- -->". A lone "<" as in "a < b" is fine text.
+_HTML_TAG = re.compile(r"<\s*(/?\s*[A-Za-z][A-Za-z0-9-]*)(\s[^<>]*)?/?\s*>|<!--")
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_MARKDOWN_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDraft:
+    """A story as given, before tagging and summarising."""
+
+    body: str
+    title: str | None = None
+    url: str | None = None
+    topics: tuple[str, ...] = ()
+    breaking: bool = False
+    published: datetime | None = None
+    author: str | None = None
+    id: str | None = None
+    #: The first Markdown heading, used as the title when none is given.
+    heading: str | None = field(default=None, compare=False)
+
+
+def read_story_file(path: Path, max_bytes: int) -> StoryDraft:
+    """Read and parse a story file, refusing unreadable, oversized, binary or empty ones."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise StoryRejected(
+                f"{path}: story is {size / 1_000_000:.1f} MB; the limit is {max_bytes / 1_000_000:.1f} MB "
+                "(NEWSBOT_MAX_STORY_BYTES)"
+            )
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise StoryRejected(f"{path}: is a directory, not a story file") from None
+    except FileNotFoundError:
+        raise StoryRejected(f"{path}: no such file") from None
+    except PermissionError:
+        raise StoryRejected(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise StoryRejected(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return parse_story(data, max_bytes=max_bytes)
+    except StoryRejected as exc:
+        raise StoryRejected(f"{path}: {exc}") from None
+
+
+def parse_story(raw: bytes | str, *, max_bytes: int) -> StoryDraft:
+    """Parse plain text or front-matter Markdown into a draft."""
+    text = _decode(raw, max_bytes)
+    metadata: dict[str, Any] = {}
+    if text.lstrip().startswith("---"):
+        try:
+            post = frontmatter.loads(text)
+        except yaml.YAMLError as exc:
+            problem = str(exc).splitlines()[0]
+            raise StoryRejected(f"front matter is not valid YAML ({problem})") from None
+        metadata, text = dict(post.metadata), post.content
+    body, heading = _plain_text(text)
+    if not body.strip():
+        raise StoryRejected("story has no text" + (" after its front matter" if metadata else ""))
+    _refuse_markup(body, "story text")
+    return _draft_from(metadata, body, heading)
+
+
+def _decode(raw: bytes | str, max_bytes: int) -> str:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if len(data) > max_bytes:
+        raise StoryRejected(
+            f"story is {len(data) / 1_000_000:.1f} MB; the limit is {max_bytes / 1_000_000:.1f} MB "
+            "(NEWSBOT_MAX_STORY_BYTES)"
+        )
+    if not data.strip():
+        raise StoryRejected("story is empty")
+    try:
+        text = decode_text(data)  # UTF-8, or UTF-16 with its BOM as Windows editors save "Unicode" text
+    except NotText as exc:
+        raise StoryRejected(f"story is {exc}") from None
+    if not text.strip():
+        raise StoryRejected("story is empty")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _plain_text(markdown: str) -> tuple[str, str | None]:
+    """Markdown to the plain text that summaries and messages are made from; returns (text, first heading)."""
+    heading = None
+    lines = []
+    for line in markdown.split("\n"):
+        match = _MARKDOWN_HEADING.match(line)
+        if match:
+            if heading is None and not any(line.strip() for line in lines):
+                heading = match.group(1)
+                continue
+            line = match.group(1)
+        line = _MARKDOWN_LINK.sub(r"\1", line)
+        line = _MARKDOWN_EMPHASIS.sub(r"\2", line)
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip(), heading
+
+
+def _refuse_markup(text: str, what: str) -> None:
+    match = _HTML_TAG.search(text)
+    if match:
+        tag = match.group(0)
+        tag = tag if len(tag) <= 40 else tag[:37] + "..."
+        raise StoryRejected(
+            f"{what} contains HTML markup ({tag}); send plain text or Markdown, newsbot formats messages itself"
+        )
+
+
+def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> StoryDraft:
+    unknown = sorted(set(metadata) - set(FRONT_MATTER_KEYS))
+    if unknown:
+        raise StoryRejected(
+            f"unknown front matter key(s) {', '.join(unknown)}; allowed: {', '.join(FRONT_MATTER_KEYS)}"
+        )
+    title = _optional_text(metadata, "title", MAX_TITLE_CHARS)
+    if heading:
+        _refuse_markup(heading, "heading")
+    return StoryDraft(
+        body=body,
+        title=title,
+        url=check_story_url(metadata["url"]) if metadata.get("url") else None,
+        topics=_topics(metadata.get("topics")),
+        breaking=_flag(metadata.get("breaking", False)),
+        published=_timestamp(metadata.get("published")),
+        author=_optional_text(metadata, "author", 200),
+        id=check_story_id(str(metadata["id"])) if metadata.get("id") is not None else None,
+        heading=heading,
+    )
+
+
+def _optional_text(metadata: dict[str, Any], key: str, limit: int) -> str | None:
+    value = metadata.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise StoryRejected(f"front matter {key!r} must be text")
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        raise StoryRejected(f"front matter {key!r} is {len(text)} characters; the limit is {limit}")
+    _refuse_markup(text, f"front matter {key!r}")
+    return text or None
+
+
+def check_story_url(value: object) -> str:
+    """Only absolute http(s) links: a ``javascript:`` or relative link must never reach a reader."""
+    url = str(value).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in url for c in " <>\"'\n"):
+        raise StoryRejected(f"story url {url[:80]!r} is not an absolute http(s) URL")
+    if len(url) > 2000:
+        raise StoryRejected("story url is longer than 2000 characters")
+    return url
+
+
+def check_story_id(value: str) -> str:
+    if not _STORY_ID.match(value):
+        raise StoryRejected(
+            f"story id {value[:60]!r} must be 1-200 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _topics(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = [item.strip() for item in value]
+    else:
+        raise StoryRejected("front matter 'topics' must be a list of topic names or a comma-separated string")
+    return tuple(item for item in items if item)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "1", "no", "false", "0"):
+        return value.strip().lower() in ("yes", "true", "1")
+    raise StoryRejected(f"front matter 'breaking' must be true or false, not {value!r}")
+
+
+def _timestamp(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise StoryRejected(f"front matter 'published' {value!r} is not an ISO date such as 2026-11-28") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise StoryRejected(f"front matter 'published' {value!r} is not a date")

@@ -1,0 +1,105 @@
+"""Adding topics to a stored story before it goes out, e.g. one stored with no topic (which nobody receives).
+
+Every door (``newsbot retag``, ``newsbot ingest --retag``, ``PUT /api/stories/{id}/topics``) calls
+:func:`retag_story`. The new topics' followers are planned exactly as at ingest (the one planning statement, so
+readers already queued are not queued twice), the story's social posts for the new topics are queued, the worker
+is woken and the change is audited as ``retag``, all in one transaction. Once any reader has received the story
+it is refused: readers would get it twice, or with different topics from those it was sent with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.app.errors import StoryAlreadySent, StoryNotFound
+from bot.app.newsroom import Newsroom
+from bot.editors.audit import record_audit
+from bot.outbox.social import Distribution, queue_social_posts
+from bot.stories.story import Story
+from subscribers import queries
+from subscribers.schema import ChannelName
+from subscribers.story_retagging import add_story_topics, count_sent_deliveries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetagResult:
+    story: Story
+    #: Topics the story did not have before (empty: it already had them all, nothing changed).
+    added: tuple[str, ...]
+    #: Readers newly queued per channel.
+    recipients: dict[str, int]
+    social_posts: int
+
+    @property
+    def total_recipients(self) -> int:
+        return sum(self.recipients.values())
+
+
+def no_topic_warning(story: Story, remedy: str | None = None) -> str | None:
+    """The warning every door gives for a story stored (or about to be) without a topic, None when it has one.
+
+    *remedy* says how to add one through that door (default: the command line's).
+    """
+    if story.topics:
+        return None
+    remedy = remedy or f"`newsbot retag {story.id} --topic SLUG`"
+    return f"story {story.id} has no topic: nobody will receive it; add one with {remedy} before it goes out"
+
+
+async def retag_story(
+    newsroom: Newsroom,
+    story_id: str,
+    topics: Iterable[str],
+    *,
+    actor: str,
+    distribution: Distribution | None = None,
+) -> RetagResult:
+    """Add *topics* (slugs, names or aliases) to the stored story and queue it for their followers.
+
+    Raises TopicNotFound, StoryNotFound, or StoryAlreadySent once any delivery of the story was sent.
+    """
+    slugs = newsroom.taxonomy.resolve_all(topics)
+    distribution = distribution if distribution is not None else Distribution.load(newsroom.settings, newsroom.taxonomy)
+    now = datetime.now(UTC)
+    async with newsroom.engine.begin() as conn:
+        story = await queries.load_story(conn, story_id)
+        if story is None:
+            raise StoryNotFound(f"no story with id {story_id!r}")
+        sent = await count_sent_deliveries(conn, story_id)
+        if sent:
+            raise StoryAlreadySent(
+                f"story {story_id} has already gone out to {sent} reader{'s' if sent != 1 else ''}; "
+                "topics can only be added before it is sent"
+            )
+        added = await add_story_topics(conn, story_id, slugs)
+        story = dataclasses.replace(story, topics=(*story.topics, *added))
+        if not added:
+            return RetagResult(story, (), {channel.value: 0 for channel in ChannelName}, 0)
+        before = await queries.count_story_deliveries(conn, story_id)
+        await queries.plan_story_deliveries(conn, story, now)
+        after = await queries.count_story_deliveries(conn, story_id)
+        recipients = {channel: after[channel] - before.get(channel, 0) for channel in after}
+        social = await queue_social_posts(conn, distribution, story, now)
+        await record_audit(
+            conn,
+            actor=actor,
+            action="retag",
+            subject=story_id,
+            recipients=sum(recipients.values()),
+            details={
+                "title": story.title,
+                "added": list(added),
+                "topics": list(story.topics),
+                "recipients": recipients,
+                "social_posts": social,
+            },
+        )
+    log.info("retag by %s: %s +%s", actor, story_id, ",".join(added))
+    newsroom.notify_published()
+    return RetagResult(story, tuple(added), recipients, social)
