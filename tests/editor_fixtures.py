@@ -13,7 +13,7 @@ import pytest
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import prepare_story
 from bot.stories.parsing import read_story_file
 from bot.stories.story import Story
 from tests.fakes import FakeBotAPI

@@ -15,7 +15,7 @@ import httpx
 
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import prepare_story
 from bot.stories.parsing import parse_story
 from bot.stories.story import Story
 from bot.web import create_app

@@ -19,7 +19,7 @@ import pytest
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.app.process import Service
-from bot.stories.ingest import IngestResult, ingest_story, prepare_story
+from bot.stories.intake import IngestResult, ingest_story, prepare_story
 from bot.stories.parsing import parse_story, read_story_file
 from subscribers import queries
 from tests.fakes import FakeBotAPI

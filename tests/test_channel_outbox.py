@@ -20,7 +20,6 @@ from bot.channels import (
     TelegramOutbox,
     TemporaryFailure,
     build_channels,
-    describe,
 )
 from bot.channels.smtp import SmtpChannel
 from bot.channels.telegram import TelegramChannel
@@ -123,7 +122,7 @@ def test_without_credentials_both_channels_are_file_outboxes(tmp_path: Path) -> 
     assert isinstance(channels["telegram"], TelegramOutbox)
     assert isinstance(channels["email"], EmailOutbox)
     assert channels["telegram"].directory == tmp_path / "outbox" / "telegram"
-    assert describe(channels) == {
+    assert {name: channel.description for name, channel in channels.items()} == {
         "telegram": f"telegram: file outbox {tmp_path / 'outbox' / 'telegram'}",
         "email": f"email: file outbox {tmp_path / 'outbox' / 'email'}",
     }
@@ -139,7 +138,7 @@ async def test_with_credentials_both_channels_are_live(tmp_path: Path) -> None:
     channels = build_channels(settings)
     assert isinstance(channels["telegram"], TelegramChannel)
     assert isinstance(channels["email"], SmtpChannel)
-    assert describe(channels) == {
+    assert {name: channel.description for name, channel in channels.items()} == {
         "telegram": "telegram: Bot API at http://127.0.0.1:9",
         "email": "email: SMTP smtp://127.0.0.1:2525",
     }

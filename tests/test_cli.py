@@ -293,6 +293,15 @@ def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(workdir: Path)
     assert {t: count_rows(workdir, t) for t in counts} == counts
 
 
+def test_demo_story_comes_in_through_the_intake_so_the_audit_lists_it(workdir: Path) -> None:
+    assert newsbot("demo").exit_code == 0
+    (entry,) = json.loads(newsbot("audit", "--json").stdout)
+    assert entry["actor"] == "demo" and entry["action"] == "story"
+    assert entry["details"]["title"] and entry["details"]["social_posts"] == 0
+    assert entry["recipients"] == sum(entry["details"]["recipients"].values()) > 0
+    assert "demo" in newsbot("audit").stdout
+
+
 def test_one_email_address_in_any_case_is_one_subscriber(workdir: Path) -> None:
     for spelling in ("Jane.Doe@Example.ORG", "jane.doe@example.org", "JANE.DOE@EXAMPLE.ORG"):
         assert newsbot("subscribers", "add", "--email", spelling, "--topic", "local").exit_code == 0

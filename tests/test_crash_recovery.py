@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.outbox.worker import MAX_UNRECORDED
-from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries

@@ -17,7 +17,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import EmailOutbox, TelegramOutbox, build_channels
 from bot.channels.telegram import TelegramChannel
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story, read_story_file
 from bot.stories.story import Story
 from subscribers import channel_health, queries

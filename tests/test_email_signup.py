@@ -22,7 +22,7 @@ from bot.readers.email_signup import (
     request_email_confirmation,
 )
 from bot.rendering.signed_links import LinkSigner
-from bot.stories.ingest import ingest_story
+from bot.stories.intake import ingest_story
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, addresses
 from tests.email_readers import assert_bulk_mail_headers, bodies, email_row, parse_mail, path_of, topics_of

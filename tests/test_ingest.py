@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from bot.app.errors import TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.ingest import ingest_story, prepare_story, story_id_for
+from bot.stories.intake import ingest_story, prepare_story, story_id_for
 from bot.stories.parsing import parse_story, read_story_file
 from bot.stories.story import Story
 from subscribers.schema import Cadence, ChannelName, deliveries, stories

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app.newsroom import Newsroom
-from bot.stories.publishing import publish_story
+from bot.stories.intake import publish_story
 from tests.editor_fixtures import sample_story
 
 

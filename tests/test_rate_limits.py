@@ -23,7 +23,7 @@ from bot.channels import OutgoingMessage, TemporaryFailure, build_channels
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_rate_limit import SlidingWindow, TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
 from subscribers import channel_health, queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries

@@ -16,7 +16,7 @@ from bot.channels.smtp import SmtpChannel
 from bot.outbox.weekly_digest import queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.signed_links import LinkSigner
-from bot.stories.ingest import ingest_story
+from bot.stories.intake import ingest_story
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.email_readers import (

@@ -17,7 +17,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels.telegram import TelegramChannel
 from bot.outbox.social import Distribution, SocialPoster, apprise_destination, compose_post
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.publishing import publish_story
+from bot.stories.intake import publish_story
 from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
 from subscribers.schema import social_posts
 from tests.editor_fixtures import OUTLET_CHANNEL, sample_story, write_distribution

@@ -17,7 +17,7 @@ from bot.channels import build_channels
 from bot.cli import app
 from bot.cli.delivery_commands import paused_queue
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story
 from bot.stories.story import Story
 from subscribers import channel_health, queries

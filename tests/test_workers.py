@@ -19,7 +19,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import TelegramOutbox, build_channels
 from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.ingest import ingest_story, prepare_story
+from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries, workers

@@ -2,8 +2,9 @@
 
 A few sample readers (different topics, channels and cadences) are added, the sample story is ingested and
 delivered to the file outboxes under the data directory (never to a live channel, even when credentials are
-configured), and a page showing every rendered message is written. Everything is idempotent: a second run adds,
-queues and sends nothing.
+configured), and a page showing every rendered message is written. The story comes in through the same intake
+as any other (:func:`bot.stories.intake.publish_story`), so ``newsbot audit`` lists it. A second run adds no
+reader and queues and sends nothing; like any door's duplicate, the audit log notes it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from datetime import UTC, datetime
 from bot.app.newsroom import Newsroom
 from bot.app.resources import sample_story_path
 from bot.channels import Channel, EmailOutbox, TelegramOutbox
+from bot.outbox.social import Distribution
 from bot.outbox.worker import DeliveryWorker, DrainReport
 from bot.rendering.gallery import write_gallery
-from bot.stories.ingest import IngestResult, ingest_story, prepare_story
+from bot.stories.intake import IngestResult, prepare_story, publish_story
 from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName, DeliveryStatus
+
+
+#: Who the audit log names for the demo's story.
+DEMO_ACTOR = "demo"
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,9 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
         taxonomy=newsroom.taxonomy,
         tagger=newsroom.tagger,
     )
-    ingested = await ingest_story(newsroom, story)
+    # The door every story takes, so the demo's story is audited like any other; no social destinations, since
+    # the demo never posts anywhere public.
+    ingested = (await publish_story(newsroom, story, actor=DEMO_ACTOR, distribution=Distribution({}))).ingested
     channels = demo_outboxes(newsroom)
     delivery = await DeliveryWorker(newsroom, channels).drain()
 

@@ -7,7 +7,6 @@ pipeline still runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bot.channels.base import (
@@ -39,7 +38,6 @@ __all__ = [
     "TelegramOutbox",
     "TemporaryFailure",
     "build_channels",
-    "describe",
 ]
 
 
@@ -63,7 +61,3 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         channels["email"] = EmailOutbox(settings.outbox_dir / "email")
     return channels
 
-
-def describe(channels: Mapping[str, Channel]) -> dict[str, str]:
-    """One line per channel for start-up logs, e.g. "email: file outbox data/outbox/email"; no secrets."""
-    return {name: getattr(channel, "description", name) for name, channel in channels.items()}

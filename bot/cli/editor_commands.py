@@ -18,9 +18,8 @@ from bot.cli.retag_commands import warn_if_no_topic
 from bot.editors.audit import cli_actor, list_audit
 from bot.outbox.social import PostingReport, SocialPoster
 from bot.stories.feeds import FeedsReport, poll_feeds
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import Publication, prepare_story, publish_story
 from bot.stories.parsing import read_story_file
-from bot.stories.publishing import Publication, publish_story
 from bot.stories.story import Story
 
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)

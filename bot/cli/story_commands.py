@@ -16,9 +16,8 @@ from bot.cli.console import app, fail, out, run_command, settings_of, with_newsr
 from bot.cli.retag_commands import print_retag, retag_json, warn_if_no_topic
 from bot.editors.audit import cli_actor
 from bot.rendering.email_message import EmailTemplate
-from bot.stories.ingest import IngestResult, prepare_story
+from bot.stories.intake import IngestResult, prepare_story, publish_story
 from bot.stories.parsing import read_story_file
-from bot.stories.publishing import publish_story
 from bot.stories.retagging import RetagResult, retag_story
 from bot.stories.story import Story
 from bot.topics.taxonomy import Taxonomy
@@ -98,7 +97,7 @@ def ingest(
             if retag and await _is_stored(newsroom, story.id):
                 results.append(await retag_story(newsroom, story.id, story.topics, actor=cli_actor()))
                 continue
-            # publish_story: ingest, plus social posts and the audit entry (bot.stories.publishing)
+            # publish_story: ingest, plus social posts and the audit entry (bot.stories.intake)
             results.append((await publish_story(newsroom, story, actor=cli_actor(), dry_run=dry_run)).ingested)
         return results
 

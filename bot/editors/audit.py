@@ -27,7 +27,6 @@ __all__ = [
     "is_editor",
     "list_audit",
     "record_audit",
-    "require_editor",
     "telegram_actor",
 ]
 
@@ -41,12 +40,6 @@ class EditorOnly(NewsbotError):
 
 def is_editor(settings: Settings, user_id: int | None) -> bool:
     return user_id is not None and user_id in settings.editor_ids
-
-
-def require_editor(settings: Settings, user_id: int | None) -> None:
-    """Raise :class:`EditorOnly` unless *user_id* is a configured editor."""
-    if not is_editor(settings, user_id):
-        raise EditorOnly()
 
 
 def telegram_actor(user_id: int, username: str | None = None) -> str:

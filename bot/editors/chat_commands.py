@@ -21,7 +21,6 @@ import logging
 import re
 import secrets
 import warnings
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,9 +44,8 @@ from bot.app.newsroom import Newsroom
 from bot.editors.audit import EditorOnly, is_editor, record_audit, telegram_actor
 from bot.outbox.social import Distribution
 from bot.rendering.reply_limits import fit_lines, shorten, summarise
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import action_for, prepare_story, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
-from bot.stories.publishing import Publication, action_for, publish_story
 from bot.stories.story import Story
 from subscribers import queries
 
@@ -74,8 +72,6 @@ ASK_FOR_STORY = (
 EDITORS_ONLY = "editors only"
 
 Context = CallbackContext[Any, Any, Any, Any]
-#: Called after a story went out (e.g. to wake the delivery worker and the social poster).
-OnPublished = Callable[[Publication], Awaitable[None] | None]
 
 
 @dataclass
@@ -111,12 +107,11 @@ def story_draft_from_message(text: str, *, max_bytes: int) -> StoryDraft:
 
 
 class EditorDesk:
-    """The editor handlers, sharing the newsroom, the social distribution and the after-send hook."""
+    """The editor handlers, sharing the newsroom and the social distribution (loaded once for the desk)."""
 
-    def __init__(self, newsroom: Newsroom, *, on_published: OnPublished | None = None) -> None:
+    def __init__(self, newsroom: Newsroom) -> None:
         self.newsroom = newsroom
         self.distribution = Distribution.load(newsroom.settings, newsroom.taxonomy)
-        self.on_published = on_published
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         # per_message=False is what we want (one draft per editor and chat); PTB warns that buttons are then not
@@ -397,10 +392,6 @@ class EditorDesk:
         await query.answer("Sent" if publication.created else "Already published")
         await self._close_panel(pending, text)
         log.info("%s by %s: %s", action_for(story), actor, story.id)
-        if self.on_published is not None:
-            outcome = self.on_published(publication)
-            if outcome is not None:
-                await outcome
         return ConversationHandler.END
 
     async def _audit_cancel(self, update: Update, pending: PendingStory) -> None:
@@ -448,6 +439,6 @@ async def _edit(message: Message, text: str, keyboard: InlineKeyboardMarkup | No
     return edited if isinstance(edited, Message) else message
 
 
-def editor_handlers(newsroom: Newsroom, *, on_published: OnPublished | None = None) -> list[BaseHandler[Any, Any, Any]]:
+def editor_handlers(newsroom: Newsroom) -> list[BaseHandler[Any, Any, Any]]:
     """The editor commands for the bot's handler table (before the fallbacks that answer unknown commands)."""
-    return EditorDesk(newsroom, on_published=on_published).handlers()
+    return EditorDesk(newsroom).handlers()

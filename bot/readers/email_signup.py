@@ -149,15 +149,13 @@ async def request_email_confirmation(
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
 
-    token = newsroom.signer.token(
-        "confirm", subscriber_id, address=address, topics=",".join(slugs), sent=_microseconds(now), nonce=nonce
+    confirm_url = newsroom.signer.confirm_url(
+        subscriber_id, address, topics=",".join(slugs), sent=_microseconds(now), nonce=nonce
     )
     message = OutgoingMessage(
         key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
         address=address,
-        content=_confirmation_email(
-            newsroom, address, slugs, f"{newsroom.signer.public_url}/confirm/{token}", subscriber_id
-        ),
+        content=_confirmation_email(newsroom, address, slugs, confirm_url, subscriber_id),
     )
     try:
         await email_channel.send(message)

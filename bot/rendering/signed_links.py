@@ -99,6 +99,7 @@ class LinkSigner:
     def preferences_url(self, subscriber_id: int) -> str:
         return f"{self.public_url}/preferences/{self.token('preferences', subscriber_id)}"
 
-    def confirm_url(self, subscriber_id: int, address: str) -> str:
-        """A confirmation link carrying *address*; `verify` returns it so the caller can check it is still current."""
-        return f"{self.public_url}/confirm/{self.token('confirm', subscriber_id, address=address)}"
+    def confirm_url(self, subscriber_id: int, address: str, **extra: str | int) -> str:
+        """A confirmation link carrying *address* (and *extra*); `verify` returns them so the caller can check the
+        link is still current."""
+        return f"{self.public_url}/confirm/{self.token('confirm', subscriber_id, address=address, **extra)}"

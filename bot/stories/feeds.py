@@ -32,9 +32,8 @@ import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.outbox.social import Distribution
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import prepare_story, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
-from bot.stories.publishing import publish_story
 from bot.stories.retagging import no_topic_warning
 from subscribers import queries
 from subscribers.queries import FeedState

@@ -2,9 +2,10 @@
 
 Every door (``newsbot retag``, ``newsbot ingest --retag``, ``PUT /api/stories/{id}/topics``) calls
 :func:`retag_story`. The new topics' followers are planned exactly as at ingest (the one planning statement, so
-readers already queued are not queued twice), the story's social posts for the new topics are queued, the worker
-is woken and the change is audited as ``retag``, all in one transaction. Once any reader has received the story
-it is refused: readers would get it twice, or with different topics from those it was sent with.
+readers already queued are not queued twice), the story's social posts for the new topics are queued and the
+change is audited as ``retag``, all in one transaction, with the pieces of :mod:`bot.stories.intake`; then the
+senders are woken. Once any reader has received the story it is refused: readers would get it twice, or with
+different topics from those it was sent with.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.editors.audit import record_audit
-from bot.outbox.social import Distribution, queue_social_posts
+from bot.outbox.social import Distribution
+from bot.stories.intake import distribution_for, plan_readers, queue_social_and_audit
 from bot.stories.story import Story
 from subscribers import queries
 from subscribers.schema import ChannelName
@@ -65,7 +66,7 @@ async def retag_story(
     Raises TopicNotFound, StoryNotFound, or StoryAlreadySent once any delivery of the story was sent.
     """
     slugs = newsroom.taxonomy.resolve_all(topics)
-    distribution = distribution if distribution is not None else Distribution.load(newsroom.settings, newsroom.taxonomy)
+    distribution = distribution_for(newsroom, distribution)
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
         story = await queries.load_story(conn, story_id)
@@ -82,23 +83,16 @@ async def retag_story(
         if not added:
             return RetagResult(story, (), {channel.value: 0 for channel in ChannelName}, 0)
         before = await queries.count_story_deliveries(conn, story_id)
-        await queries.plan_story_deliveries(conn, story, now)
-        after = await queries.count_story_deliveries(conn, story_id)
-        recipients = {channel: after[channel] - before.get(channel, 0) for channel in after}
-        social = await queue_social_posts(conn, distribution, story, now)
-        await record_audit(
+        recipients = await plan_readers(conn, story, now, already=before)
+        social = await queue_social_and_audit(
             conn,
+            story,
+            now,
+            distribution=distribution,
             actor=actor,
             action="retag",
-            subject=story_id,
-            recipients=sum(recipients.values()),
-            details={
-                "title": story.title,
-                "added": list(added),
-                "topics": list(story.topics),
-                "recipients": recipients,
-                "social_posts": social,
-            },
+            recipients=recipients,
+            details={"title": story.title, "added": list(added), "topics": list(story.topics)},
         )
     log.info("retag by %s: %s +%s", actor, story_id, ",".join(added))
     newsroom.notify_published()

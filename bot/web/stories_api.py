@@ -30,9 +30,8 @@ from starlette.types import Message
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.ingest import prepare_story
+from bot.stories.intake import prepare_story, publish_story
 from bot.stories.parsing import check_story_url, parse_story
-from bot.stories.publishing import publish_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from subscribers import queries
 

@@ -1,0 +1,244 @@
+"""Intake: the one path a story takes into the newsroom, whatever the door (CLI, Telegram desk, API, feeds, demo).
+
+:func:`prepare_story` turns a parsed draft into a :class:`Story` (title, summary, topics, stable id);
+:func:`publish_story` stores it, plans its reader deliveries, queues its social posts and writes the audit entry in
+one transaction, then wakes the senders. Retagging (:mod:`bot.stories.retagging`) reuses the same pieces
+(:func:`plan_readers`, :func:`queue_social_and_audit`), so a story's readers, posts and audit trail are produced
+the same way whether it came in new or got topics later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.app.config import Settings
+from bot.app.errors import StoryRejected
+from bot.app.newsroom import Newsroom
+from bot.editors.audit import record_audit
+from bot.outbox.social import Destination, Distribution, queue_social_posts
+from bot.stories.parsing import StoryDraft
+from bot.stories.story import Story
+from bot.stories.summarising import derive_headline, paragraphs_of, sentences, strip_sign_off, summarise
+from bot.topics.tagging import TopicTagger
+from bot.topics.taxonomy import Taxonomy
+from subscribers import queries
+from subscribers.schema import ChannelName
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    story: Story
+    #: False when the story was already there: nothing new was stored or queued.
+    created: bool
+    #: Readers per channel: newly queued deliveries, or on a dry run, those who would get it.
+    recipients: dict[str, int]
+    dry_run: bool = False
+
+
+#: Extra work done in the ingest transaction of a new story.
+AlsoOnCreate = Callable[[AsyncConnection, IngestResult], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """The ingest result plus where the story will be posted on social networks."""
+
+    ingested: IngestResult
+    social: list[Destination] = field(default_factory=list)
+
+    @property
+    def story(self) -> Story:
+        return self.ingested.story
+
+    @property
+    def created(self) -> bool:
+        return self.ingested.created
+
+    @property
+    def recipients(self) -> dict[str, int]:
+        return self.ingested.recipients
+
+    @property
+    def total_recipients(self) -> int:
+        return sum(self.ingested.recipients.values())
+
+
+def story_id_for(draft: StoryDraft) -> str:
+    """The stable id: front matter ``id``, else a hash of the URL, else a hash of the normalised text."""
+    if draft.id:
+        return draft.id
+    if draft.url:
+        return "u" + hashlib.sha256(draft.url.encode()).hexdigest()[:24]
+    normalised = " ".join(unicodedata.normalize("NFKC", draft.body).casefold().split())
+    return "t" + hashlib.sha256(normalised.encode()).hexdigest()[:24]
+
+
+def prepare_story(
+    draft: StoryDraft,
+    *,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    tagger: TopicTagger,
+    extra_topics: Iterable[str] = (),
+    breaking: bool = False,
+    source: str | None = None,
+    external_id: str | None = None,
+) -> Story:
+    """Title, summary and topics for a draft; editor-given topics must exist (TopicNotFound otherwise)."""
+    given = taxonomy.resolve_all([*draft.topics, *extra_topics])
+    paragraphs = strip_sign_off(paragraphs_of(draft.body), settings.outlet_name)
+    if not paragraphs:
+        raise StoryRejected("story has no text")
+    title = draft.title or draft.heading
+    if not title:
+        lead = sentences(paragraphs[0])
+        title = derive_headline(lead[0] if lead else paragraphs[0])
+    topics = tagger.tag(title, "\n".join(paragraphs), given=given)
+    return Story(
+        id=story_id_for(draft),
+        title=title,
+        body=draft.body,
+        summary=summarise(paragraphs, settings.summary_chars),
+        topics=tuple(topics),
+        url=draft.url,
+        breaking=draft.breaking or breaking,
+        author=draft.author,
+        published=draft.published,
+        given_topics=tuple(given),
+        source=source,
+        external_id=external_id,
+    )
+
+
+def action_for(story: Story) -> str:
+    """The audit action: a breaking story is a push, anything else a story."""
+    return "push" if story.breaking else "story"
+
+
+def distribution_for(newsroom: Newsroom, distribution: Distribution | None) -> Distribution:
+    """The caller's distribution (doors that publish often load it once), else the one the settings describe."""
+    return distribution if distribution is not None else Distribution.load(newsroom.settings, newsroom.taxonomy)
+
+
+async def plan_readers(
+    conn: AsyncConnection, story: Story, now: datetime, *, already: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Queue *story* for every follower not queued yet (the one planning statement); newly queued per channel.
+
+    *already* is the per-channel count queued before (None for a new story, which has none).
+    """
+    await queries.plan_story_deliveries(conn, story, now)
+    after = await queries.count_story_deliveries(conn, story.id)
+    before = already or {}
+    return {channel: count - before.get(channel, 0) for channel, count in after.items()}
+
+
+async def queue_social_and_audit(
+    conn: AsyncConnection,
+    story: Story,
+    now: datetime,
+    *,
+    distribution: Distribution,
+    actor: str,
+    action: str,
+    recipients: dict[str, int],
+    details: dict[str, object],
+) -> int:
+    """Queue the story's social posts and audit who did it, with the readers queued; the posts queued."""
+    queued = await queue_social_posts(conn, distribution, story, now)
+    await record_audit(
+        conn,
+        actor=actor,
+        action=action,
+        subject=story.id,
+        recipients=sum(recipients.values()),
+        details={**details, "recipients": recipients, "social_posts": queued},
+    )
+    return queued
+
+
+async def ingest_story(
+    newsroom: Newsroom, story: Story, *, dry_run: bool = False, also: AlsoOnCreate | None = None
+) -> IngestResult:
+    """Store the story and plan its reader deliveries in one transaction; a duplicate changes nothing.
+
+    The storing step of :func:`publish_story`, which every door calls; *also* runs inside that transaction when
+    the story is new (there: queue social posts, write the audit entry), so either all of it is stored or none.
+    """
+    now = datetime.now(UTC)
+    if dry_run:
+        async with newsroom.reader.connect() as conn:
+            existing = await queries.load_story(conn, story.id)
+            if existing is None and story.external_id:
+                existing = await queries.load_story_by_external_id(conn, story.external_id)
+            audience = await queries.count_story_audience(conn, story.topics, story.breaking)
+        return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
+    async with newsroom.engine.begin() as conn:
+        created = await queries.save_story(conn, story, now)
+        if not created:
+            # The same id, or the same external id under another id (the caller re-sent an edited story).
+            stored = await queries.load_story(conn, story.id)
+            if stored is None and story.external_id:
+                stored = await queries.load_story_by_external_id(conn, story.external_id)
+            return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
+        result = IngestResult(story=story, created=True, recipients=await plan_readers(conn, story, now))
+        if also is not None:
+            await also(conn, result)
+    return result
+
+
+async def publish_story(
+    newsroom: Newsroom,
+    story: Story,
+    *,
+    actor: str,
+    distribution: Distribution | None = None,
+    dry_run: bool = False,
+) -> Publication:
+    """Store *story*, queue it for readers and social networks, audit who did it and wake the senders.
+
+    A duplicate is audited (``story.duplicate`` / ``push.duplicate``) but changes nothing else; a dry run
+    stores nothing and counts who would get it.
+    """
+    distribution = distribution_for(newsroom, distribution)
+    destinations = distribution.for_story(story)
+    if dry_run:
+        return Publication(await ingest_story(newsroom, story, dry_run=True), destinations)
+
+    async def social_and_audit(conn: AsyncConnection, result: IngestResult) -> None:
+        await queue_social_and_audit(
+            conn,
+            result.story,
+            datetime.now(UTC),
+            distribution=distribution,
+            actor=actor,
+            action=action_for(result.story),
+            recipients=result.recipients,
+            details={
+                "title": result.story.title,
+                "topics": list(result.story.topics),
+                "breaking": result.story.breaking,
+                "source": result.story.source,
+            },
+        )
+
+    result = await ingest_story(newsroom, story, also=social_and_audit)
+    if not result.created:
+        async with newsroom.engine.begin() as conn:
+            await record_audit(
+                conn,
+                actor=actor,
+                action=f"{action_for(story)}.duplicate",
+                subject=result.story.id,
+                recipients=0,
+                details={"title": result.story.title, "source": story.source},
+            )
+        return Publication(result, [])
+    newsroom.notify_published()
+    return Publication(result, destinations)
