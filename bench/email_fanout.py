@@ -31,7 +31,7 @@ async def send_with_newsbot(data_dir: Path, smtp_url: str) -> dict[str, float]:
     from bot.channels import build_channels
     from bot.outbox.worker import DeliveryWorker
     from bot.rendering.email_message import EmailTemplate
-    from bot.stories.ingest import ingest_story, prepare_story
+    from bot.stories.intake import ingest_story, prepare_story
     from bot.stories.parsing import read_story_file
 
     settings = Settings(data_dir=data_dir, smtp_url=smtp_url, smtp_connections=CONNECTIONS)

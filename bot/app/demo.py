@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bot.app.newsroom import Newsroom
 from bot.app.resources import sample_story_path
-from bot.channels import Channel, EmailOutbox, TelegramOutbox
+from bot.channels import build_channels, close_channels
 from bot.outbox.social import Distribution
 from bot.outbox.worker import DeliveryWorker, DrainReport
 from bot.rendering.gallery import write_gallery
@@ -23,7 +23,6 @@ from bot.stories.parsing import read_story_file
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName, DeliveryStatus
-
 
 #: Who the audit log names for the demo's story.
 DEMO_ACTOR = "demo"
@@ -90,15 +89,6 @@ class DemoReport:
         return "\n".join([line for line in head if line] + self.lines + tail)
 
 
-def demo_outboxes(newsroom: Newsroom) -> dict[str, Channel]:
-    """File outboxes only: the demo must never message a real reader."""
-    outbox = newsroom.settings.outbox_dir
-    return {
-        ChannelName.TELEGRAM.value: TelegramOutbox(outbox / "telegram"),
-        ChannelName.EMAIL.value: EmailOutbox(outbox / "email"),
-    }
-
-
 async def run_demo(newsroom: Newsroom) -> DemoReport:
     now = datetime.now(UTC)
     readers = [
@@ -125,8 +115,11 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
     # The door every story takes, so the demo's story is audited like any other; no social destinations, since
     # the demo never posts anywhere public.
     ingested = (await publish_story(newsroom, story, actor=DEMO_ACTOR, distribution=Distribution({}))).ingested
-    channels = demo_outboxes(newsroom)
-    delivery = await DeliveryWorker(newsroom, channels).drain()
+    channels = build_channels(settings, live=False)  # file outboxes only: the demo never messages a real reader
+    try:
+        delivery = await DeliveryWorker(newsroom, channels).drain()
+    finally:
+        await close_channels(channels)
 
     async with newsroom.reader.connect() as conn:
         records = {

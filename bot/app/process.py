@@ -35,7 +35,7 @@ from bot.app.errors import ConfigurationError, NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.app.store_access import open_newsroom
 from bot.app.telegram_bot import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
-from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels
+from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
 from bot.outbox.social import SocialPoster
 from bot.outbox.weekly_digest import digest_schedule, queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
@@ -144,7 +144,7 @@ class Service:
             elif application is not None:
                 await application.job_queue.start()  # the scheduler runs without a bot
             if serve_web:
-                web = create_app(newsroom)
+                web = create_app(newsroom, email_channel=channels["email"])  # one SMTP pool per process
                 if webhook:
                     web.include_router(
                         webhook_router(
@@ -180,8 +180,7 @@ class Service:
             if sock is not None:
                 sock.close()
             if channels is not None:
-                for channel in channels.values():
-                    await channel.aclose()
+                await close_channels(channels)
             if newsroom is not None:
                 await newsroom.close()
             if self.ready.is_set():  # a start that failed is reported as its one error line, nothing more

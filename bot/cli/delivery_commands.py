@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
+from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.outbox.worker import STOP_GRACE_SECONDS, DeliveryWorker, DrainReport
 from subscribers import channel_health, delivery_retry, queries
@@ -62,8 +62,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        for channel in channels.values():
-            await channel.aclose()
+        await close_channels(channels)
 
 
 def _when(moment: datetime, now: datetime) -> str:

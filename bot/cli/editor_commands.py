@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
+from bot.channels import build_channels, close_channels
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
 from bot.cli.retag_commands import warn_if_no_topic
 from bot.editors.audit import cli_actor, list_audit
@@ -141,12 +141,11 @@ def social(ctx: typer.Context) -> None:
     """Send the social posts that are due (Telegram channels, Apprise networks), then exit."""
 
     async def work(newsroom: Newsroom) -> PostingReport:
-        channels = build_channels(newsroom.settings)
+        channels = build_channels(newsroom.settings, only=["telegram"])
         try:
             return await SocialPoster(newsroom, channels["telegram"]).drain()
         finally:
-            for channel in channels.values():
-                await channel.aclose()
+            await close_channels(channels)
 
     report = run_command(with_newsroom(settings_of(ctx), work))
     out.print(

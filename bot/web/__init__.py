@@ -1,30 +1,37 @@
 """newsbot's web side: one FastAPI app, built explicitly from a newsroom, with one router per concern.
 
-``newsbot run`` serves it under uvicorn in the same event loop as the bot and the delivery worker. Routers live
-in sibling modules and get the newsroom from ``request.app.state`` (see :func:`newsroom_of`).
+``newsbot run`` serves it under uvicorn in the same event loop as the bot and the delivery worker, and passes it
+the process's email channel. Routers live in sibling modules and get the newsroom and that channel from
+``request.app.state`` (:mod:`bot.web.app_state`).
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 import bot
 from bot.app.newsroom import Newsroom
+from bot.channels import Channel
 from bot.web import errors, health, reader_pages, stories_api
+from bot.web.app_state import lifespan
 
 
-def create_app(newsroom: Newsroom) -> FastAPI:
-    """The web app for *newsroom*; nothing global, so tests build one per store."""
-    app = FastAPI(title="newsbot", version=bot.__version__, summary="Newsletter and social distribution for a newsroom")
+def create_app(newsroom: Newsroom, *, email_channel: Channel | None = None) -> FastAPI:
+    """The web app for *newsroom*; nothing global, so tests build one per store.
+
+    *email_channel* (``newsbot run`` passes its own) sends confirmation emails; without one the app opens its own
+    on first use and closes it at shutdown.
+    """
+    app = FastAPI(
+        title="newsbot",
+        version=bot.__version__,
+        summary="Newsletter and social distribution for a newsroom",
+        lifespan=lifespan,
+    )
     app.state.newsroom = newsroom
+    app.state.email_channel = email_channel
     errors.install(app)
     app.include_router(health.router)
     app.include_router(stories_api.router)
     app.include_router(reader_pages.router, include_in_schema=False)  # browser pages, not part of the API
     return app
-
-
-def newsroom_of(request: Request) -> Newsroom:
-    """FastAPI dependency: the newsroom this app was built for."""
-    newsroom: Newsroom = request.app.state.newsroom
-    return newsroom

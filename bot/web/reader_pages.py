@@ -9,9 +9,8 @@ without JavaScript and is sized for a phone.
 The signup form at ``/subscribe`` is meant to be linked to or embedded by the outlet's site; ``?topic=local``
 pre-ticks topics. Signups and confirmation links are rate-limited per client address (``request.client``, which uvicorn
 takes from X-Forwarded-For behind ``NEWSBOT_TRUSTED_PROXIES``) and for the whole site: over a limit the answer is
-429 with ``Retry-After`` and a page saying when to try again. Confirmation emails go through
-``app.state.email_channel`` when the process set one (``newsbot run`` shares its channel), else through an email
-channel built from the settings on first use.
+429 with ``Retry-After`` and a page saying when to try again. Confirmation emails go through the app's email
+channel (:func:`bot.web.app_state.email_channel_of`): ``newsbot run`` passes the one its worker sends through.
 """
 
 from __future__ import annotations
@@ -24,21 +23,16 @@ from fastapi.responses import HTMLResponse
 
 from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.channels import Channel, EmailOutbox
+from bot.channels import Channel
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
 from bot.rendering.email_compiling import render_template
+from bot.web.app_state import email_channel_of, newsroom_of
 from subscribers import queries
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName
 
 router = APIRouter()
-
-
-def newsroom_of(request: Request) -> Newsroom:
-    """The app's newsroom (defined here too: ``bot.web`` imports this module before its own helper exists)."""
-    newsroom: Newsroom = request.app.state.newsroom
-    return newsroom
 
 
 _CHANNEL_LABELS = {ChannelName.EMAIL.value: "Email", ChannelName.TELEGRAM.value: "Telegram"}
@@ -47,21 +41,6 @@ _CADENCE_LABELS = (
     ("weekly", "A weekly digest"),
     ("off", "Nothing"),
 )
-
-
-def email_channel_of(request: Request) -> Channel:
-    """The channel confirmation emails go out through (see the module docstring)."""
-    channel: Channel | None = getattr(request.app.state, "email_channel", None)
-    if channel is None:
-        settings = request.app.state.newsroom.settings
-        if settings.smtp_url:
-            from bot.channels.smtp import SmtpChannel
-
-            channel = SmtpChannel.from_settings(settings)
-        else:
-            channel = EmailOutbox(settings.outbox_dir / "email")
-        request.app.state.email_channel = channel
-    return channel
 
 
 def _page(

@@ -33,6 +33,7 @@ from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_story, publish_story
 from bot.stories.parsing import check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
+from bot.web.app_state import newsroom_of
 from subscribers import queries
 
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")
@@ -137,12 +138,6 @@ class StoryStatusOut(BaseModel):
     deliveries: dict[str, dict[str, int]] = Field(description="Per channel, deliveries by status.")
     failures: dict[str, int] = Field(description="Failed deliveries by reason.")
     social_posts: list[SocialPostOut]
-
-
-def newsroom_of(request: Request) -> Newsroom:
-    """The app's newsroom (as ``bot.web.newsroom_of``; not imported from there, which imports this module)."""
-    newsroom: Newsroom = request.app.state.newsroom
-    return newsroom
 
 
 def _check_token(request: Request) -> None:
