@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
-from bot.rendering.email_compiling import compile_email_set
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
 from subscribers import confirmations, queries
@@ -173,8 +172,7 @@ def _confirmation_email(
 ) -> bytes:
     """The double opt-in email for one request (compiled per request: signups are rare, the topics vary)."""
     settings = newsroom.settings
-    compiled = compile_email_set(
-        newsroom.renderer,
+    compiled = newsroom.renderer.compile_email_set(
         "confirm",
         {
             "address": address,

@@ -25,7 +25,6 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
-from bot.rendering.email_compiling import render_template
 from bot.web.app_state import email_channel_of, newsroom_of
 from subscribers import queries
 from subscribers.preferences import parse_cadence
@@ -55,8 +54,7 @@ def _page(
 
     The signup form (``personal=False``) may be framed, so that the outlet's site can embed it.
     """
-    html = render_template(
-        newsroom.renderer,
+    html = newsroom.renderer.render(
         f"web/{template}",
         {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
     )
