@@ -17,29 +17,12 @@ from typing import Literal
 from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app.errors import NewsbotError
 from subscribers.database import reset_id_sequences
+from subscribers.errors import CopyRefused, CopyStoreFailed
 from subscribers.migrate import upgrade_database
 from subscribers.schema import metadata, store_secrets
 
 CHUNK_ROWS = 5000
-
-
-class CopyRefused(NewsbotError):
-    """The copy would overwrite or merge data; nothing was copied."""
-
-
-class CopyStoreFailed(Exception):
-    """One of the two stores failed; *side* says which, so the caller can name the URL that chose it.
-
-    The original exception is ``failure`` (and ``__cause__``); whether it is a store problem or a bug is for the
-    caller to decide. On the target's side nothing was committed.
-    """
-
-    def __init__(self, side: Literal["source", "target"], failure: Exception) -> None:
-        super().__init__(f"the {side} store failed: {failure}")
-        self.side = side
-        self.failure = failure
 
 
 @contextmanager

@@ -6,21 +6,31 @@ of the code changes backend by changing only ``NEWSBOT_DATABASE_URL``.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Column, Table, event, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
-from bot.app.errors import ConfigurationError
-from subscribers.store_errors import SUPPORTED_DRIVERS, URL_EXAMPLES, StoreError
+from subscribers.errors import StoreError
 
 #: Execution option marking connections that only read (see :func:`read_only`).
 READ_ONLY_OPTION = "newsbot_read_only"
+#: Drivers the store is written for; any other URL scheme is refused before anything is imported.
+SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+URL_EXAMPLES = "sqlite+aiosqlite:///data/newsbot.sqlite3 or postgresql+asyncpg://user@host/database"
+#: Rows or ids per statement in IN lists and multi-row VALUES: SQLite allows 32,766 bound parameters per statement.
+CHUNK = 500
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """One round trip to the store, so a health check fails when the store cannot answer."""
+    await conn.execute(select(literal(1)))
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
@@ -92,6 +102,12 @@ def _create_sqlite_engine(url: URL, *, must_exist: bool) -> AsyncEngine:
     return engine
 
 
+def columns_for(view: type, table: Table) -> list[Column[Any]]:
+    """The columns of *table* named like the fields of the dataclass *view*, in the fields' order (fields the table
+    has no column for are left out), so that each row selected builds a *view* positionally."""
+    return [table.c[field.name] for field in dataclasses.fields(view) if field.name in table.c]
+
+
 async def reserve_ids(conn: AsyncConnection, table: Table, count: int) -> range:
     """Primary keys for *count* new rows of *table*, so bulk inserts need no row-by-row RETURNING.
 
@@ -111,7 +127,7 @@ async def reserve_ids(conn: AsyncConnection, table: Table, count: int) -> range:
         if drawn != list(range(drawn[0], drawn[0] + count)):
             raise RuntimeError("non-contiguous ids drawn from the sequence")  # pragma: no cover
         return range(drawn[0], drawn[0] + count)
-    raise ConfigurationError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    raise StoreError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")
 
 
 async def reset_id_sequences(conn: AsyncConnection, tables: list[Table]) -> None:
@@ -135,4 +151,4 @@ def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Insert:
         return sqlite.insert(table).on_conflict_do_nothing()
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
-    raise ConfigurationError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    raise StoreError(f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)")

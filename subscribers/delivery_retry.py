@@ -1,34 +1,51 @@
-"""Putting deliveries back in the queue: claims a stopping worker never sent, and `newsbot retry`.
+"""Putting deliveries back in the queue: claims a dead worker left, claims a stopping worker never sent, and
+`newsbot retry`.
 
-Neither ever touches a delivery that was sent: only ``sending`` rows of the worker itself go back, and a retry
-picks ``failed`` rows and ``pending`` rows waiting for a later time.
+None ever touches a delivery that was sent: only ``sending`` rows of a dead worker or of the stopping worker itself
+go back, and a retry picks ``failed`` rows and ``pending`` rows waiting for a later time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from subscribers import channel_health
-from subscribers.schema import DeliveryStatus, deliveries
+from subscribers.database import CHUNK
+from subscribers.schema import DeliveryStatus, deliveries, workers
+from subscribers.workers import held_by_no_live_worker
 
-#: Ids per statement, well below SQLite's limit on bound parameters.
-_CHUNK = 500
+
+async def requeue_orphaned_deliveries(conn: AsyncConnection, now: datetime, lease: timedelta) -> int:
+    """Return to the queue what dead workers had claimed; returns how many rows.
+
+    A worker is dead when its heartbeat is older than *lease* or it is no longer registered. A message it had
+    handed to a channel but not yet recorded is sent again: the duplicate window, at most the dead worker's
+    in-flight limit (the worker's ``MAX_UNRECORDED``).
+    """
+    orphaned = held_by_no_live_worker(deliveries.c.claimed_by, now, lease)
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.status == DeliveryStatus.SENDING.value, orphaned)
+        .values(status=DeliveryStatus.PENDING.value, claimed_by=None, updated_at=now)
+    )
+    await conn.execute(delete(workers).where(workers.c.heartbeat_at < now - lease))
+    return result.rowcount
 
 
 async def release_claims(conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str, now: datetime) -> int:
     """Return to the queue, untouched, deliveries *worker_id* claimed but never handed to a channel."""
     released = 0
-    for start in range(0, len(delivery_ids), _CHUNK):
+    for start in range(0, len(delivery_ids), CHUNK):
         result = await conn.execute(
             update(deliveries)
             .where(
-                deliveries.c.id.in_(list(delivery_ids[start : start + _CHUNK])),
+                deliveries.c.id.in_(list(delivery_ids[start : start + CHUNK])),
                 deliveries.c.status == DeliveryStatus.SENDING.value,
                 deliveries.c.claimed_by == worker_id,
             )
@@ -86,9 +103,7 @@ async def retry_deliveries(
         await conn.execute(
             update(deliveries)
             .where(where)
-            .values(
-                status=DeliveryStatus.PENDING.value, not_before=now, attempts=0, claimed_by=None, updated_at=now
-            )
+            .values(status=DeliveryStatus.PENDING.value, not_before=now, attempts=0, claimed_by=None, updated_at=now)
         )
     await channel_health.probe_now(conn, now, None if channel is None else [channel])
     return counts

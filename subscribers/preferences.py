@@ -10,19 +10,28 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from email_validator import EmailNotValidError, validate_email
 
-from bot.app.errors import InvalidSubscriber, NewsbotError
-from bot.topics.taxonomy import Taxonomy
 from subscribers.email_keys import address_key
-from subscribers.queries import NewAddress, NewSubscriber
+from subscribers.errors import InvalidSubscriber, NewsbotError
+from subscribers.readers import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
 
 _CHAT_ID = re.compile(r"^-?[0-9]{1,20}$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"", "0", "false", "no", "n"}
 CSV_COLUMNS = ("telegram_chat", "email", "topics", "confirmed", "telegram_cadence", "email_cadence")
+
+
+class TopicResolver(Protocol):
+    """What the store needs of the product's taxonomy: topic names, aliases or slugs turned into slugs.
+
+    An unknown name raises an error derived from :class:`NewsbotError`, reported like any invalid row.
+    """
+
+    def resolve_all(self, names: Iterable[str]) -> list[str]: ...
 
 
 def normalise_email(address: str) -> str:
@@ -66,7 +75,7 @@ def parse_cadence_options(options: Iterable[str]) -> dict[ChannelName, Cadence]:
 
 
 def build_subscriber(
-    taxonomy: Taxonomy,
+    taxonomy: TopicResolver,
     *,
     telegram_chat: str | None,
     email: str | None,
@@ -79,25 +88,13 @@ def build_subscriber(
     An email address starts pending (double opt-in) unless *confirmed*: it receives nothing until then.
     """
     cadences = dict(cadences or {})
-    found: list[NewAddress] = []
+    given: list[tuple[ChannelName, str, AddressStatus]] = []
     if telegram_chat:
-        found.append(
-            NewAddress(
-                ChannelName.TELEGRAM,
-                normalise_chat_id(telegram_chat),
-                cadences.get(ChannelName.TELEGRAM, DEFAULT_CADENCE[ChannelName.TELEGRAM]),
-                AddressStatus.ACTIVE,
-            )
-        )
+        given.append((ChannelName.TELEGRAM, normalise_chat_id(telegram_chat), AddressStatus.ACTIVE))
     if email:
-        found.append(
-            NewAddress(
-                ChannelName.EMAIL,
-                normalise_email(email),
-                cadences.get(ChannelName.EMAIL, DEFAULT_CADENCE[ChannelName.EMAIL]),
-                AddressStatus.ACTIVE if confirmed else AddressStatus.PENDING,
-            )
-        )
+        status = AddressStatus.ACTIVE if confirmed else AddressStatus.PENDING
+        given.append((ChannelName.EMAIL, normalise_email(email), status))
+    found = [NewAddress(ch, address, cadences.get(ch, DEFAULT_CADENCE[ch]), status) for ch, address, status in given]
     if not found:
         raise InvalidSubscriber("a subscriber needs a Telegram chat id or an email address")
     unused = set(cadences) - {a.channel for a in found}
@@ -125,7 +122,7 @@ class CsvImport:
     rows: int
 
 
-def read_subscribers_csv(text: str, taxonomy: Taxonomy) -> CsvImport:
+def read_subscribers_csv(text: str, taxonomy: TopicResolver) -> CsvImport:
     """Validate every row of a subscriber CSV, collecting errors with their line numbers.
 
     Columns: ``telegram_chat``, ``email``, ``topics`` (slugs separated by ';'), and optionally ``confirmed``,

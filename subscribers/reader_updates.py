@@ -1,7 +1,7 @@
 """Changing an existing reader on an editor's behalf (`newsbot subscribers add` on a known address, `subscribers
 update`): topics, cadence per channel, confirmation, a missing address; and saying exactly what changed.
 
-The caller loads the reader (:func:`subscribers.queries.load_reader_preferences`), checks the request against it
+The caller loads the reader (:func:`subscribers.readers.load_reader_preferences`), checks the request against it
 (a cadence for a channel the reader has, a confirmation for an email address it has) and passes it in; this
 module writes only the differences and returns them.
 """
@@ -12,12 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers import queries
-from subscribers.queries import NewAddress, ReaderPreferences
-from subscribers.schema import AddressStatus, Cadence, ChannelName, DeliveryStatus, addresses, deliveries
+from subscribers import email_readers, follows, readers
+from subscribers.readers import NewAddress, ReaderPreferences
+from subscribers.schema import AddressStatus, Cadence, ChannelName, addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +58,13 @@ async def apply_reader_changes(
     subscriber_id = before.subscriber_id
     added: list[tuple[str, str, str]] = []
     for new in add_addresses:
-        confirmed = new.channel is ChannelName.EMAIL and new.status is AddressStatus.ACTIVE
-        await conn.execute(
-            addresses.insert().values(
-                subscriber_id=subscriber_id,
-                channel=new.channel.value,
-                address=new.address,
-                cadence=new.cadence.value,
-                status=new.status.value,
-                breaking_email=False,
-                bounce_count=0,
-                confirmed_at=now if confirmed else None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        await conn.execute(addresses.insert().values(readers.address_row(subscriber_id, new, now)))
         added.append((new.channel.value, new.address, new.status.value))
 
     confirmed_from = None
     email = before.addresses.get(ChannelName.EMAIL.value)
     if confirm_email and email is not None and email.status != AddressStatus.ACTIVE.value:
-        await queries.activate_email(conn, subscriber_id, now)
+        await email_readers.activate_email(conn, subscriber_id, now)
         confirmed_from = email.status
 
     changed_cadences: list[tuple[str, str, str]] = []
@@ -87,26 +72,18 @@ async def apply_reader_changes(
         current = before.addresses.get(channel.value)
         if current is None or current.cadence == cadence.value:
             continue
-        await queries.set_cadence(conn, subscriber_id, channel, cadence, now)
+        await readers.set_cadence(conn, subscriber_id, channel, cadence, now)
         changed_cadences.append((channel.value, current.cadence, cadence.value))
         if cadence is Cadence.OFF:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.subscriber_id == subscriber_id,
-                    deliveries.c.channel == channel.value,
-                    deliveries.c.status == DeliveryStatus.PENDING.value,
-                )
-                .values(status=DeliveryStatus.CANCELLED.value, last_error="switched off by an editor", updated_at=now)
-            )
+            await readers.cancel_queued(conn, subscriber_id, channel.value, "switched off by an editor", now)
 
     old = set(before.topics)
     wanted = set(set_topics) if set_topics is not None else (old | set(follow)) - set(unfollow)
     followed = sorted(wanted - old)
     unfollowed = sorted(old - wanted)
-    await queries.set_follows(conn, subscriber_id, followed, now)
+    await follows.set_follows(conn, subscriber_id, followed, now)
     if unfollowed:
-        await queries.unfollow_topics(conn, subscriber_id, unfollowed)
+        await follows.unfollow_topics(conn, subscriber_id, unfollowed)
     return ReaderChanges(
         added_addresses=tuple(added),
         confirmed_from=confirmed_from,

@@ -1,7 +1,8 @@
 """The subscriber store's tables, in SQLAlchemy Core.
 
 Migrations (``subscribers/migrations``) create these tables; this module is what queries are written
-against. Any change here needs a new migration, and `tests/test_migrations.py` checks that the two agree.
+against. Any change here needs a new migration, and `tests/test_store.py`
+(``test_migrations_create_exactly_the_schema_the_code_uses``) checks that the two agree.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from bot.channels import build_channels
 from bot.cli import app as cli_app
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
+from bot.stories.story import Story
 from bot.web import create_app
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
@@ -176,7 +177,7 @@ async def test_toggling_a_topic_updates_the_preview_and_the_counts(desk: Newsroo
 
     async with desk.engine.connect() as conn:
         (story_id,) = (await conn.execute(select(stories.c.id))).scalars()
-        loaded = await queries.load_story(conn, story_id)
+        loaded = await queries.load_story(conn, story_id, Story)
     assert loaded is not None and loaded.topics == ("north-korea", "us-politics") and loaded.breaking is False
     # a normal story reaches instant readers only: the weekly chat waits for the digest
     assert await count(desk, deliveries) == 2

@@ -17,6 +17,7 @@ from bot.app.config import Settings, load_settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.stories.feeds import poll_feeds
+from bot.stories.story import Story
 from subscribers import queries
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database
@@ -113,7 +114,7 @@ async def test_feed_categories_the_taxonomy_knows_become_topics_and_others_are_i
     (story_id,) = (await poll_feeds(feed_room)).ingested
 
     async with feed_room.engine.connect() as conn:
-        story = await queries.load_story(conn, story_id)
+        story = await queries.load_story(conn, story_id, Story)
     assert story is not None and "sports" in story.topics
     assert "<p>" not in story.body and "The Fairview Falcons won on Saturday" in story.body
 

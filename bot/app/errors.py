@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-
-class NewsbotError(Exception):
-    """Base of every error newsbot reports to a person; its message is written for that person."""
+# The base class and InvalidSubscriber are the store's own (the store imports nothing from bot/). Every error here
+# derives from that base, so an edge that catches NewsbotError also catches what the store refuses.
+from subscribers.errors import InvalidSubscriber as InvalidSubscriber
+from subscribers.errors import NewsbotError
 
 
 class ConfigurationError(NewsbotError):
@@ -23,10 +24,6 @@ class TopicNotFound(NewsbotError):
         self.suggestions = suggestions or []
         hint = f" (did you mean {', '.join(self.suggestions)}?)" if self.suggestions else ""
         super().__init__(f"unknown topic {name!r}{hint}")
-
-
-class InvalidSubscriber(NewsbotError):
-    """A subscriber record that cannot be stored: bad email address, no address at all, bad cadence."""
 
 
 class SubscriberNotFound(NewsbotError):

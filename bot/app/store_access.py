@@ -1,6 +1,6 @@
 """Opening the store from a setting or an option, so that an unusable store is one line naming where it came from.
 
-The store reports its own failures (:mod:`subscribers.store_errors`) without knowing which setting chose the URL;
+The store reports its own failures (:mod:`subscribers.errors`) without knowing which setting chose the URL;
 here they become a :class:`ConfigurationError` that names it, which every edge already turns into one line.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
-from subscribers.store_errors import StoreError, store_failure
+from subscribers.errors import StoreError, store_failure
 
 
 def database_setting(settings: Settings) -> str:
@@ -28,7 +28,7 @@ def store_named(source: str, database_url: str, *, connecting: bool = True) -> I
     """Turn a failure of the store at *database_url* into a ConfigurationError naming *source*.
 
     *source* is where the URL came from (``NEWSBOT_DATABASE_URL``, ``--from``); *connecting* as in
-    :func:`subscribers.store_errors.store_failure`. Anything that is not a store failure passes through unchanged.
+    :func:`subscribers.errors.store_failure`. Anything that is not a store failure passes through unchanged.
     """
     try:
         yield

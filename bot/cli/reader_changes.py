@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -83,7 +84,7 @@ async def add_or_update(
     address given, and an address of a channel the reader has none on is added. An address that belongs to a
     different reader than the other one given, or a second address on a channel, is refused.
     """
-    now = newsroom.clock.now()
+    now = datetime.now(UTC)
     keys = [(a.channel.value, a.address) for a in subscriber.addresses]
     async with newsroom.engine.begin() as conn:
         owners = await queries.find_subscriber_ids(conn, keys)
@@ -164,7 +165,7 @@ def subscribers_update(
             changes = await apply_reader_changes(
                 conn,
                 reader,
-                now=newsroom.clock.now(),
+                now=datetime.now(UTC),
                 follow=follow,
                 unfollow=unfollow,
                 set_topics=exactly or None,

@@ -10,8 +10,9 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TextColumn
 from bot.app.config import Settings
 from bot.app.store_access import database_setting, store_named
 from bot.cli.console import app, err, out, run_command, settings_of
-from subscribers.copying import CopyReport, CopyStoreFailed, copy_store
+from subscribers.copying import CopyReport, copy_store
 from subscribers.database import create_engine
+from subscribers.errors import CopyStoreFailed
 from subscribers.migrate import upgrade_database
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -120,7 +120,7 @@ def ingest(
 
 async def _is_stored(newsroom: Newsroom, story_id: str) -> bool:
     async with newsroom.reader.connect() as conn:
-        return await queries.load_story(conn, story_id) is not None
+        return await queries.story_exists(conn, story_id)
 
 
 @app.command()

@@ -22,6 +22,7 @@ import re
 import secrets
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -229,7 +230,7 @@ class EditorDesk:
         await message.reply_text(await self.stats_text(), parse_mode=ParseMode.HTML)
 
     async def stats_text(self) -> str:
-        now = self.newsroom.clock.now()
+        now = datetime.now(UTC)
         async with self.newsroom.reader.connect() as conn:
             totals = await queries.delivery_status_totals(conn)
             due = await queries.count_due_deliveries(conn, now)
@@ -304,7 +305,7 @@ class EditorDesk:
             )
             return STORY
         async with self.newsroom.reader.connect() as conn:
-            already = await queries.load_story(conn, story.id) is not None
+            already = await queries.story_exists(conn, story.id)
         pending = PendingStory(
             nonce=secrets.token_hex(4),
             story=story,
@@ -404,7 +405,6 @@ class EditorDesk:
                 action=f"{action_for(pending.story)}.cancelled",
                 subject=pending.story.id,
                 recipients=0,
-                at=self.newsroom.clock.now(),
                 details={"title": pending.story.title},
             )
 

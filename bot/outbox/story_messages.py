@@ -16,6 +16,7 @@ from typing import Protocol
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.rendering.email_message import EmailTemplate
+from bot.stories.story import Story
 from subscribers import queries
 from subscribers.schema import ChannelName
 
@@ -66,7 +67,7 @@ class StoryMessages:
 
     async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
         async with self._newsroom.reader.connect() as conn:
-            story = await queries.load_story(conn, story_id)
+            story = await queries.load_story(conn, story_id, Story)
         if story is None:
             return None
         renderer = self._newsroom.renderer

@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
+from bot.rendering.email_compiling import compile_email_set
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
-from subscribers import confirmations, queries
+from subscribers import queries
 from subscribers.email_keys import email_key
 from subscribers.preferences import normalise_email
 from subscribers.schema import AddressStatus
@@ -113,7 +114,7 @@ async def request_email_confirmation(
     await newsroom.request_limits.admit(newsroom.engine, settings, "signup", client)
     address = normalise_email(address)
     slugs = tuple(newsroom.taxonomy.resolve_all(t for t in topics if t.strip()))
-    now = newsroom.clock.now()
+    now = datetime.now(UTC)
     try:
         async with newsroom.engine.begin() as conn:
             owner = await queries.find_email_by_address(conn, address)
@@ -143,7 +144,7 @@ async def request_email_confirmation(
             await queries.set_pending_email(conn, subscriber_id, address, now)
             await queries.mark_confirmation_sent(conn, subscriber_id, now, now)
             nonce = secrets.token_urlsafe(NONCE_BYTES)
-            await confirmations.set_confirmation_nonce(conn, subscriber_id, nonce)
+            await queries.set_confirmation_nonce(conn, subscriber_id, nonce)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
@@ -160,7 +161,7 @@ async def request_email_confirmation(
         await email_channel.send(message)
     except DeliveryFailed as exc:
         async with newsroom.engine.begin() as conn:
-            await queries.mark_confirmation_sent(conn, subscriber_id, None, newsroom.clock.now())
+            await queries.mark_confirmation_sent(conn, subscriber_id, None, datetime.now(UTC))
         if isinstance(exc, RecipientGone):
             raise InvalidSubscriber(f"the mail server refused {address}; please check the address for typos") from exc
         raise ConfirmationNotSent("we could not send the confirmation email just now; please try again later") from exc
@@ -172,7 +173,8 @@ def _confirmation_email(
 ) -> bytes:
     """The double opt-in email for one request (compiled per request: signups are rare, the topics vary)."""
     settings = newsroom.settings
-    compiled = newsroom.renderer.compile_email_set(
+    compiled = compile_email_set(
+        newsroom.renderer,
         "confirm",
         {
             "address": address,
@@ -210,7 +212,7 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
     if not isinstance(address, str) or not isinstance(sent, int):
         raise InvalidToken("this link is not valid")
     slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
-    now = newsroom.clock.now()
+    now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
         current = await queries.find_email_of_subscriber(conn, subscriber_id)
         if current is None or email_key(current.address) != email_key(address):
@@ -218,7 +220,7 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:
             raise InvalidToken("a newer confirmation email replaced this link; please use the link in the latest one")
-        if not _nonce_matches(await confirmations.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
+        if not _nonce_matches(await queries.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
             raise InvalidToken("this link is not valid")
         if current.status not in (AddressStatus.PENDING, AddressStatus.ACTIVE):
             raise InvalidToken("this link no longer works: the address was unsubscribed since; please sign up again")

@@ -174,18 +174,18 @@ async def ingest_story(
     now = datetime.now(UTC)
     if dry_run:
         async with newsroom.reader.connect() as conn:
-            existing = await queries.load_story(conn, story.id)
+            existing = await queries.load_story(conn, story.id, Story)
             if existing is None and story.external_id:
-                existing = await queries.load_story_by_external_id(conn, story.external_id)
+                existing = await queries.load_story_by_external_id(conn, story.external_id, Story)
             audience = await queries.count_story_audience(conn, story.topics, story.breaking)
         return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
     async with newsroom.engine.begin() as conn:
         created = await queries.save_story(conn, story, now)
         if not created:
             # The same id, or the same external id under another id (the caller re-sent an edited story).
-            stored = await queries.load_story(conn, story.id)
+            stored = await queries.load_story(conn, story.id, Story)
             if stored is None and story.external_id:
-                stored = await queries.load_story_by_external_id(conn, story.external_id)
+                stored = await queries.load_story_by_external_id(conn, story.external_id, Story)
             return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
         result = IngestResult(story=story, created=True, recipients=await plan_readers(conn, story, now))
         if also is not None:

@@ -23,7 +23,8 @@ from bot.stories.intake import distribution_for, plan_readers, queue_social_and_
 from bot.stories.story import Story
 from subscribers import queries
 from subscribers.schema import ChannelName
-from subscribers.story_retagging import add_story_topics, count_sent_deliveries
+from subscribers.status import count_sent_deliveries
+from subscribers.stories import add_story_topics
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def retag_story(
     distribution = distribution_for(newsroom, distribution)
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
-        story = await queries.load_story(conn, story_id)
+        story = await queries.load_story(conn, story_id, Story)
         if story is None:
             raise StoryNotFound(f"no story with id {story_id!r}")
         sent = await count_sent_deliveries(conn, story_id)

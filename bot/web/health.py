@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+
+from subscribers.database import ping
 
 router = APIRouter()
 
@@ -14,7 +15,7 @@ async def healthz(request: Request) -> JSONResponse:
     newsroom = request.app.state.newsroom
     try:
         async with newsroom.reader.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            await ping(conn)
     except Exception as exc:  # any store failure means unhealthy; the reason is for the operator
         return JSONResponse({"status": "unhealthy", "store": str(exc)[:200]}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -30,10 +31,13 @@ from starlette.types import Message
 from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_story, publish_story
-from bot.stories.parsing import check_story_url, find_markup, parse_story
+from bot.stories.parsing import check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
+from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
 from subscribers import queries
+
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")
 
 
 def _valid_unicode(value: str) -> str:
@@ -85,7 +89,7 @@ class StoryIn(BaseModel):
     def _plain_title(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if find_markup(value) is not None:
+        if _MARKUP.search(value):
             raise ValueError("must be plain text, without HTML markup")
         return " ".join(value.split()) or None
 
@@ -275,7 +279,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
 async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StoryStatusOut:
     """A story with its delivery counts per channel and status, failure reasons and social posts."""
     async with newsroom.reader.connect() as conn:
-        story = await queries.load_story(conn, story_id)
+        story = await queries.load_story(conn, story_id, Story)
         if story is None:
             raise HTTPException(404, f"no story with id {story_id!r}")
         deliveries = await queries.story_delivery_status_counts(conn, story_id)

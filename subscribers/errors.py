@@ -1,21 +1,20 @@
-"""Why the store cannot be opened, in one line a person can act on.
+"""The errors the store raises, and why a store cannot be opened, in one line a person can act on.
 
-Drivers report an unreachable server, a missing database or a corrupt SQLite file as exceptions of their own,
-dozens of frames deep. :func:`store_failure` recognises those and says what is wrong with which store; the
-caller that knows where the URL came from (a setting, a command-line option) puts that name in front.
+:class:`NewsbotError` is the base of every error reported to a person; the store's own refusals derive from it,
+so every edge that catches it catches them too. Drivers report an unreachable server, a missing database or a
+corrupt SQLite file as exceptions of their own, dozens of frames deep. :func:`store_failure` recognises those
+and says what is wrong with which store; the caller that knows where the URL came from (a setting, a
+command-line option) puts that name in front.
 """
 
 from __future__ import annotations
 
 import socket
 import sqlite3
+from typing import Literal
 
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError
-
-#: Drivers the store is written for; any other URL scheme is refused before anything is imported.
-SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
-URL_EXAMPLES = "sqlite+aiosqlite:///data/newsbot.sqlite3 or postgresql+asyncpg://user@host/database"
 
 #: SQLSTATE classes that mean "this store cannot be used as configured" rather than a fault in a query:
 #: connection exceptions, invalid authorisation, unknown database, insufficient resources, server shutting down.
@@ -30,6 +29,35 @@ _SQLITE_UNUSABLE = {
     sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
     sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_AUTH, sqlite3.SQLITE_NOLFS,
 }
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot reports to a person; its message is written for that person.
+
+    It is defined here, in the lowest layer, so that what the store refuses is caught wherever the product catches
+    its own errors (``bot.app.errors`` derives the rest from it).
+    """
+
+
+class InvalidSubscriber(NewsbotError):
+    """A subscriber record that cannot be stored: bad email address, no address at all, bad cadence."""
+
+
+class CopyRefused(NewsbotError):
+    """The copy would overwrite or merge data; nothing was copied."""
+
+
+class CopyStoreFailed(Exception):
+    """One of the two stores failed; *side* says which, so the caller can name the URL that chose it.
+
+    The original exception is ``failure`` (and ``__cause__``); whether it is a store problem or a bug is for the
+    caller to decide. On the target's side nothing was committed.
+    """
+
+    def __init__(self, side: Literal["source", "target"], failure: Exception) -> None:
+        super().__init__(f"the {side} store failed: {failure}")
+        self.side = side
+        self.failure = failure
 
 
 class StoreError(Exception):

@@ -1,0 +1,133 @@
+"""The social outbox: one post per (story, destination), claimed, recorded and requeued like deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from subscribers.database import columns_for, insert_ignoring_conflicts
+from subscribers.schema import DeliveryStatus, social_posts
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSocialPost:
+    id: int
+    story_id: str
+    destination: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SocialPostView:
+    destination: str
+    status: str
+    attempts: int
+    last_error: str | None
+    provider_id: str | None
+
+
+async def queue_social_posts(conn: AsyncConnection, story_id: str, destinations: Iterable[str], now: datetime) -> int:
+    """One pending post per (story, destination); queuing again adds nothing. Returns posts added."""
+    added = 0
+    # One statement per destination (a story has a handful): rowcount after executemany is not portable.
+    for destination in dict.fromkeys(destinations):
+        result = await conn.execute(
+            insert_ignoring_conflicts(conn, social_posts).values(
+                story_id=story_id,
+                destination=destination,
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                not_before=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        added += max(result.rowcount, 0)
+    return added
+
+
+async def claim_due_social_posts(conn: AsyncConnection, limit: int, now: datetime) -> list[ClaimedSocialPost]:
+    """Take due pending posts, oldest first, and mark them as being sent."""
+    rows = list(
+        await conn.execute(
+            select(*columns_for(ClaimedSocialPost, social_posts))
+            .where(social_posts.c.status == DeliveryStatus.PENDING.value, social_posts.c.not_before <= now)
+            .order_by(social_posts.c.not_before, social_posts.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if rows:
+        await conn.execute(
+            update(social_posts)
+            .where(social_posts.c.id.in_([row.id for row in rows]))
+            .values(status=DeliveryStatus.SENDING.value, updated_at=now)
+        )
+    return [ClaimedSocialPost(*row) for row in rows]
+
+
+async def record_social_post(
+    conn: AsyncConnection,
+    post_id: int,
+    status: DeliveryStatus,
+    now: datetime,
+    *,
+    error: str | None = None,
+    provider_id: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Write one post's outcome; a cancelled post (its destination was unconfigured) was never attempted."""
+    tried = 0 if status is DeliveryStatus.CANCELLED else 1
+    await conn.execute(
+        update(social_posts)
+        .where(social_posts.c.id == post_id)
+        .values(
+            status=status.value,
+            attempts=social_posts.c.attempts + tried,
+            last_error=error,
+            provider_id=provider_id,
+            not_before=retry_at or now,
+            sent_at=now if status is DeliveryStatus.SENT else None,
+            updated_at=now,
+        )
+    )
+
+
+async def requeue_abandoned_social_posts(conn: AsyncConnection, now: datetime, claimed_before: datetime) -> int:
+    """Posts claimed before *claimed_before* and still 'sending' were left by a dead poster: back to the queue.
+
+    A live poster records every post within its timeout, so only posts older than that can be abandoned; posters
+    in several worker processes never take each other's posts in flight.
+    """
+    result = await conn.execute(
+        update(social_posts)
+        .where(social_posts.c.status == DeliveryStatus.SENDING.value, social_posts.c.updated_at < claimed_before)
+        .values(status=DeliveryStatus.PENDING.value, updated_at=now)
+    )
+    return result.rowcount
+
+
+async def next_social_retry_time(conn: AsyncConnection) -> datetime | None:
+    return (
+        await conn.execute(
+            select(func.min(social_posts.c.not_before)).where(social_posts.c.status == DeliveryStatus.PENDING.value)
+        )
+    ).scalar_one_or_none()
+
+
+async def list_social_posts(conn: AsyncConnection, story_id: str) -> list[SocialPostView]:
+    rows = await conn.execute(
+        select(*columns_for(SocialPostView, social_posts))
+        .where(social_posts.c.story_id == story_id)
+        .order_by(social_posts.c.id)
+    )
+    return [SocialPostView(*row) for row in rows]
+
+
+async def social_post_status_totals(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(select(social_posts.c.status, func.count()).group_by(social_posts.c.status))
+    return {status: count for status, count in rows}

@@ -1,0 +1,170 @@
+"""Stored stories: saving one once, loading it back, the newest ones, a week's worth for the digest, and topics
+added before it goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
+from subscribers.schema import stories, story_topics
+
+
+class StoryFields(Protocol):
+    """What the store keeps of a story: the product's story value has these attributes, and is passed as it is."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def breaking(self) -> bool: ...
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def external_id(self) -> str | None: ...
+
+
+#: The caller's story type, built by keyword from the fields of :class:`StoryFields` (the store knows no class).
+S = TypeVar("S")
+
+#: The columns of ``stories`` that hold a field of :class:`StoryFields`, and that field's name.
+_STORED_AS = {
+    "id": "id",
+    "title": "title",
+    "body": "body",
+    "summary": "summary",
+    "url": "url",
+    "breaking": "breaking",
+    "author": "author",
+    "published_at": "published",
+    "source": "source",
+    "external_id": "external_id",
+}
+
+
+async def save_story(conn: AsyncConnection, story: StoryFields, now: datetime) -> bool:
+    """Store a story once; returns False when a story with the same id was already there (a duplicate ingest)."""
+    values = {column: getattr(story, name) for column, name in _STORED_AS.items()}
+    result = await conn.execute(insert_ignoring_conflicts(conn, stories).values(**values, created_at=now))
+    if result.rowcount == 0:
+        return False
+    if story.topics:
+        await conn.execute(
+            story_topics.insert(),
+            [{"story_id": story.id, "topic": t, "position": i} for i, t in enumerate(story.topics)],
+        )
+    return True
+
+
+async def load_story(conn: AsyncConnection, story_id: str, story_type: Callable[..., S]) -> S | None:
+    """The stored story as a *story_type* (called with the fields of :class:`StoryFields` by keyword), or None."""
+    row = (await conn.execute(select(stories).where(stories.c.id == story_id))).one_or_none()
+    if row is None:
+        return None
+    topics = (
+        await conn.execute(
+            select(story_topics.c.topic).where(story_topics.c.story_id == story_id).order_by(story_topics.c.position)
+        )
+    ).scalars()
+    return story_type(topics=tuple(topics), **{name: row._mapping[column] for column, name in _STORED_AS.items()})
+
+
+async def load_story_by_external_id(conn: AsyncConnection, external_id: str, story_type: Callable[..., S]) -> S | None:
+    """The story a caller (a CMS, the API) stored under its own id, if any."""
+    story_id = (
+        await conn.execute(select(stories.c.id).where(stories.c.external_id == external_id))
+    ).scalar_one_or_none()
+    return None if story_id is None else await load_story(conn, story_id, story_type)
+
+
+async def story_exists(conn: AsyncConnection, story_id: str) -> bool:
+    """Whether a story with this id is stored (without loading it)."""
+    found = await conn.execute(select(stories.c.id).where(stories.c.id == story_id))
+    return found.one_or_none() is not None
+
+
+async def add_story_topics(conn: AsyncConnection, story_id: str, topics: Sequence[str]) -> list[str]:
+    """Give the story these topics too, after the ones it has; returns those it did not have, in order.
+
+    For `newsbot retag` and the API's story topics, before the story has gone out.
+    """
+    query = select(story_topics.c.topic, story_topics.c.position).where(story_topics.c.story_id == story_id)
+    rows = list(await conn.execute(query))
+    have = {row.topic for row in rows}
+    added = [topic for topic in dict.fromkeys(topics) if topic not in have]
+    start = max((row.position for row in rows), default=-1) + 1
+    if added:
+        await conn.execute(
+            story_topics.insert(),
+            [{"story_id": story_id, "topic": topic, "position": start + i} for i, topic in enumerate(added)],
+        )
+    return added
+
+
+@dataclass(frozen=True, slots=True)
+class RecentStory:
+    """A stored story in a list of the newest ones: enough to name it, not to render it."""
+
+    id: str
+    title: str
+    breaking: bool
+    source: str | None
+    created_at: datetime
+
+
+async def list_recent_stories(conn: AsyncConnection, limit: int = 5) -> list[RecentStory]:
+    rows = await conn.execute(
+        select(*columns_for(RecentStory, stories)).order_by(stories.c.created_at.desc(), stories.c.id).limit(limit)
+    )
+    return [RecentStory(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestStory:
+    id: str
+    title: str
+    summary: str
+    url: str | None
+    breaking: bool
+    created_at: datetime
+    topics: tuple[str, ...]
+
+
+async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetime) -> list[DigestStory]:
+    """The stories stored in [start, end) with their topics, newest first."""
+    rows = list(
+        await conn.execute(
+            select(*columns_for(DigestStory, stories))
+            .where(stories.c.created_at >= start, stories.c.created_at < end)
+            .order_by(stories.c.created_at.desc(), stories.c.id)
+        )
+    )
+    topics: dict[str, list[str]] = {row.id: [] for row in rows}
+    ids = list(topics)
+    for begin in range(0, len(ids), CHUNK):
+        for story_id, topic in await conn.execute(
+            select(story_topics.c.story_id, story_topics.c.topic)
+            .where(story_topics.c.story_id.in_(ids[begin : begin + CHUNK]))
+            .order_by(story_topics.c.story_id, story_topics.c.position)
+        ):
+            topics[story_id].append(topic)
+    return [DigestStory(*row, topics=tuple(topics[row.id])) for row in rows]
