@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,8 @@ from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
 from bot.outbox.worker import DeliveryWorker
 from subscribers import queries
+from subscribers.database import create_engine
+from subscribers.migrate import upgrade_database
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName
 from tests import postgres_databases
@@ -32,6 +36,22 @@ def use_embedded_defaults(directory: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return directory
 
 
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade_database(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated once per run (per xdist worker): copying it is a tenth of the cost of migrating."""
+    path = tmp_path_factory.mktemp("template") / "newsbot.sqlite3"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every store test runs on SQLite, and on a scratch PostgreSQL database when one is configured."""
@@ -45,9 +65,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Settings:
-    """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, migrated_sqlite: Path) -> Settings:
+    """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests.
+
+    Its SQLite store starts as a copy of the migrated template, as the PostgreSQL one is cloned from one: opening
+    the newsroom then only checks the revision (what every test after the first start-up does anyway).
+    """
     use_embedded_defaults(tmp_path, monkeypatch)
+    store = tmp_path / "data" / "newsbot.sqlite3"
+    if database_url == f"sqlite+aiosqlite:///{store}" and not store.exists():
+        store.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated_sqlite, store)
     return Settings(
         database_url=database_url,
         data_dir=tmp_path / "data",

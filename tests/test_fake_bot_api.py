@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +12,7 @@ from telegram import BotCommand, ChatMemberAdministrator, ChatMemberMember, Chat
 from telegram.ext import ExtBot
 
 from tests.fakes import FakeBotAPI, SentMessage
+from tests.telegram_session import eventually
 
 TOKEN = "123:ABC"
 
@@ -167,10 +167,14 @@ async def test_rate_limit_answers_429_with_retry_after_beyond_30_sends_a_second(
 async def test_rate_limit_window_slides_so_sends_resume_after_a_second(
     http: httpx.AsyncClient, bot_api: FakeBotAPI
 ) -> None:
+    now = [1_000.0]
+    bot_api.clock = lambda: now[0]  # the window's time, moved by hand instead of waited for
     bot_api.rate_limit(per_second=3)
     statuses = [(await http.post("/sendMessage", json={"chat_id": 5, "text": "x"})).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-    await asyncio.sleep(1.05)
+    now[0] += 0.99
+    assert (await http.post("/sendMessage", json={"chat_id": 5, "text": "x"})).status_code == 429
+    now[0] += 0.02
     assert (await http.post("/sendMessage", json={"chat_id": 5, "text": "x"})).status_code == 200
 
 
@@ -255,20 +259,22 @@ async def test_a_malformed_message_is_served_raw_and_plain_ptb_cannot_parse_it(
 
 
 async def test_get_updates_long_poll_wakes_up_when_an_update_arrives(ptb: ExtBot, bot_api: FakeBotAPI) -> None:
-    started = time.monotonic()
-    poll = asyncio.create_task(ptb.get_updates(timeout=10))
-    await asyncio.sleep(0.05)
+    poll = asyncio.create_task(ptb.get_updates(timeout=60))
+    await eventually(lambda: bot_api.calls_to("getUpdates"), what="the long poll to reach the server")
     bot_api.push_message(5, "news?")
-    updates = await asyncio.wait_for(poll, timeout=5)
+    updates = await asyncio.wait_for(poll, timeout=5)  # long before the poll's own 60 s: the update woke it
     assert [update.message.text for update in updates] == ["news?"]
-    assert time.monotonic() - started < 2
 
 
-async def test_get_updates_long_poll_returns_nothing_after_its_timeout(http: httpx.AsyncClient) -> None:
-    started = time.monotonic()
-    answer = await http.post("/getUpdates", json={"timeout": 0.2})
+async def test_get_updates_long_poll_returns_nothing_after_its_timeout(
+    http: httpx.AsyncClient, bot_api: FakeBotAPI
+) -> None:
+    poll = asyncio.create_task(http.post("/getUpdates", json={"timeout": 0.2}))
+    await eventually(lambda: bot_api.calls_to("getUpdates"), what="the long poll to reach the server")
+    await asyncio.sleep(0)
+    assert not poll.done()  # it holds the request open instead of answering at once...
+    answer = await asyncio.wait_for(poll, timeout=5)  # ...and answers when its timeout is over
     assert answer.json() == {"ok": True, "result": []}
-    assert 0.15 < time.monotonic() - started < 2
 
 
 async def test_callback_queries_arrive_and_can_be_answered(ptb: ExtBot, bot_api: FakeBotAPI) -> None:

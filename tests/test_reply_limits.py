@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.rendering.reply_limits import TELEGRAM_MAX_CHARS, fit_lines, shorten, summarise, utf16_length
+from bot.rendering.reply_limits import TELEGRAM_MAX_LENGTH, fit_lines, shorten, summarise, utf16_length
 
 
 def test_a_long_list_shows_its_first_items_and_how_many_more() -> None:
@@ -24,4 +24,4 @@ def test_lines_are_cut_where_telegram_would_refuse_the_message_counting_utf16_un
     emoji = ["😀" * 100] * 30  # 200 UTF-16 units a line: 6,000 in all
     kept = fit_lines(emoji)
     assert kept[-1] == f"… and {30 - (len(kept) - 1)} more lines"
-    assert utf16_length("\n".join(kept)) <= TELEGRAM_MAX_CHARS
+    assert utf16_length("\n".join(kept)) <= TELEGRAM_MAX_LENGTH

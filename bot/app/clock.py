@@ -1,7 +1,9 @@
-"""Where the delivery worker reads the time and waits: real time by default, a hand-moved clock in tests.
+"""Where newsbot reads the time and waits: real time by default, a hand-moved clock in tests.
 
-Retry times, channel probes and how long `newsbot deliver` waits for a retry all follow this clock, so a test can
-move an outage 23 hours forward without waiting for it.
+The newsroom carries one (``Newsroom.clock``): chat commands, web pages, feeds and CLI commands stamp rows with it,
+and the delivery worker and the digest planner take it too. Retry times, channel probes, signup cooldowns and how
+long `newsbot deliver` waits for a retry all follow it, so a test can move an outage 23 hours forward without
+waiting for it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.clock import Clock, SystemClock
 from bot.app.config import Settings
 from bot.readers.request_limits import RequestLimits
 from bot.rendering.renderer import Renderer
@@ -62,6 +63,8 @@ class Newsroom:
     #: Called after a new story was stored and queued, whatever the door (bot, API, feed): `newsroom run`
     #: registers its worker's and social poster's wake-ups here, so sending starts at once instead of at the next poll.
     published_listeners: list[Callable[[], None]] = field(default_factory=list)
+    #: The time every door (chat, web, feeds, CLI) stamps and compares with; tests hand in a clock they move.
+    clock: Clock = field(default_factory=SystemClock)
 
     @property
     def reader(self) -> AsyncEngine:

@@ -132,7 +132,9 @@ class Service:
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
             channels = build_channels(settings)
-            worker = self.worker = DeliveryWorker(newsroom, channels) if Role.WORKER in parts else None
+            worker = self.worker = (
+                DeliveryWorker(newsroom, channels, clock=newsroom.clock) if Role.WORKER in parts else None
+            )
             if Role.BOT in parts:
                 application = self.application = build_application(
                     newsroom, email_channel=channels.get("email"), polling=not webhook

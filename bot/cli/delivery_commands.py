@@ -31,7 +31,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
     records them and returns; a second one exits at once (what it leaves claimed goes back on the next run).
     """
     channels = build_channels(newsroom.settings)
-    worker = DeliveryWorker(newsroom, channels)
+    worker = DeliveryWorker(newsroom, channels, clock=newsroom.clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -51,7 +51,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         async with newsroom.reader.connect() as conn:
-            due = await queries.count_due_deliveries(conn, datetime.now(UTC))
+            due = await queries.count_due_deliveries(conn, worker.clock.now())
         if not show_progress or due == 0:
             return await worker.drain(stop=stop)
         with Progress(
@@ -130,7 +130,7 @@ def retry(
         fail(f"unknown channel {channel!r} (use {' or '.join(names)})")
 
     async def work(newsroom: Newsroom) -> tuple[dict[str, int], dict[str, ChannelOutage]]:
-        now = datetime.now(UTC)
+        now = newsroom.clock.now()
         async with newsroom.engine.begin() as conn:
             if story is not None and not await queries.story_exists(conn, story):
                 raise StoryNotFound(f"no story with id {story!r} (see `newsbot stories` or the audit log)")
@@ -239,16 +239,15 @@ def status(
 ) -> None:
     """Queue depth per channel and priority, the send rate, recent failures by reason, dead addresses."""
 
-    now = datetime.now(UTC)
-
-    async def work(newsroom: Newsroom) -> tuple[queries.DeliveryStatusReport, dict[str, ChannelOutage]]:
+    async def work(newsroom: Newsroom) -> tuple[queries.DeliveryStatusReport, dict[str, ChannelOutage], datetime]:
+        now = newsroom.clock.now()
         async with newsroom.reader.connect() as conn:
             report = await queries.delivery_status_report(
                 conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - FAILURE_WINDOW
             )
-            return report, await channel_health.outages(conn, count_waiting=True)
+            return report, await channel_health.outages(conn, count_waiting=True), now
 
-    report, outages = run_command(with_newsroom(settings_of(ctx), work))
+    report, outages, now = run_command(with_newsroom(settings_of(ctx), work))
     report = paused_queue(report, outages)
     if as_json:
         print(json.dumps(status_json(report, outages), ensure_ascii=False, indent=2))

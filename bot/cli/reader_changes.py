@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -84,7 +83,7 @@ async def add_or_update(
     address given, and an address of a channel the reader has none on is added. An address that belongs to a
     different reader than the other one given, or a second address on a channel, is refused.
     """
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     keys = [(a.channel.value, a.address) for a in subscriber.addresses]
     async with newsroom.engine.begin() as conn:
         owners = await queries.find_subscriber_ids(conn, keys)
@@ -165,7 +164,7 @@ def subscribers_update(
             changes = await apply_reader_changes(
                 conn,
                 reader,
-                now=datetime.now(UTC),
+                now=newsroom.clock.now(),
                 follow=follow,
                 unfollow=unfollow,
                 set_topics=exactly or None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -154,7 +153,7 @@ def subscribers_import(
         if problems and not skip_invalid:
             return parsed.rows, None, problems
         async with newsroom.engine.begin() as conn:
-            outcome = await queries.add_subscribers(conn, parsed.subscribers, datetime.now(UTC))
+            outcome = await queries.add_subscribers(conn, parsed.subscribers, newsroom.clock.now())
         return parsed.rows, outcome, problems
 
     rows, outcome, problems = run_command(with_newsroom(settings_of(ctx), work))

@@ -22,7 +22,6 @@ import re
 import secrets
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -230,7 +229,7 @@ class EditorDesk:
         await message.reply_text(await self.stats_text(), parse_mode=ParseMode.HTML)
 
     async def stats_text(self) -> str:
-        now = datetime.now(UTC)
+        now = self.newsroom.clock.now()
         async with self.newsroom.reader.connect() as conn:
             totals = await queries.delivery_status_totals(conn)
             due = await queries.count_due_deliveries(conn, now)
@@ -405,6 +404,7 @@ class EditorDesk:
                 action=f"{action_for(pending.story)}.cancelled",
                 subject=pending.story.id,
                 recipients=0,
+                at=self.newsroom.clock.now(),
                 details={"title": pending.story.title},
             )
 

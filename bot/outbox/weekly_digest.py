@@ -32,7 +32,6 @@ from bot.app.config import WEEKDAYS, Settings
 from bot.app.errors import NewsbotError, RenderError
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
-from bot.rendering.email_compiling import compile_email_set, render_template
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import TELEGRAM_MAX_LENGTH
 from bot.stories.summarising import shorten
@@ -356,9 +355,9 @@ class DigestMessages:
         )
 
     def _email(self, loaded: _LoadedWeek, content: DigestContent) -> EmailTemplate:
-        compiled = compile_email_set(self._newsroom.renderer, "digest", self._context(loaded, content))
+        compiled = self._newsroom.renderer.compile_email_set("digest", self._context(loaded, content))
         return EmailTemplate(compiled, self._newsroom.settings)
 
     def _telegram_parts(self, loaded: _LoadedWeek, content: DigestContent) -> tuple[str, ...]:
-        text = render_template(self._newsroom.renderer, TELEGRAM_DIGEST_TEMPLATE, self._context(loaded, content))
+        text = self._newsroom.renderer.render(TELEGRAM_DIGEST_TEMPLATE, self._context(loaded, content))
         return tuple(split_telegram_message(text))

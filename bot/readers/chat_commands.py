@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -95,7 +94,7 @@ async def start(update: Update, context: ChatContext) -> None:
                 reply_markup=keyboards.topic_picker(newsroom.taxonomy, followed),
             )
             return
-        now = datetime.now(UTC)
+        now = newsroom.clock.now()
         async with newsroom.engine.begin() as conn:
             subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
             await queries.set_follows(conn, subscriber_id, [topic.slug], now)
@@ -110,7 +109,7 @@ async def start(update: Update, context: ChatContext) -> None:
         return
     if chat.type == ChatType.PRIVATE:
         async with newsroom.engine.begin() as conn:
-            await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+            await queries.open_chat(conn, str(chat.id), chat.type, newsroom.clock.now())
     followed = await _followed(context, chat.id)
     back = f"\n\nWelcome back: this chat follows {topic_count(followed)}." if followed else ""
     await message.reply_text(
@@ -158,7 +157,7 @@ async def follow(update: Update, context: ChatContext) -> None:
     if unknown:
         await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
         return
-    now = datetime.now(UTC)
+    now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
         before = await queries.find_chat_reader(conn, str(chat.id))
         subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
@@ -238,7 +237,7 @@ async def settings(update: Update, context: ChatContext) -> None:
         return
     async with context.newsroom.engine.begin() as conn:
         if chat.type == ChatType.PRIVATE:
-            await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+            await queries.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
         reader = await queries.find_chat_reader(conn, str(chat.id))
     if reader is None:
         await message.reply_text("This chat follows no topic yet. Pick some with /topics first.")
@@ -266,7 +265,7 @@ async def email(update: Update, context: ChatContext) -> None:
         await message.reply_text("Email is not available right now; please try again later.")
         return
     async with context.newsroom.engine.begin() as conn:
-        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, datetime.now(UTC))
+        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
     sent = await request_email_confirmation(
         context.newsroom, context.email_channel, address=" ".join(context.args), subscriber_id=subscriber_id
     )
@@ -320,7 +319,7 @@ async def toggle_topic(update: Update, context: ChatContext) -> None:
         await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
         await query.answer("That topic no longer exists.")
         return
-    now = datetime.now(UTC)
+    now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
         subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
         following = await queries.toggle_follow(conn, subscriber_id, toggle.slug, now)
@@ -378,7 +377,9 @@ async def choose_cadence(update: Update, context: ChatContext) -> None:
         changed = (
             reader is not None
             and choice is not None
-            and await queries.set_cadence(conn, reader.subscriber_id, choice.channel, choice.cadence, datetime.now(UTC))
+            and await queries.set_cadence(
+                conn, reader.subscriber_id, choice.channel, choice.cadence, context.newsroom.clock.now()
+            )
         )
         if changed:
             reader = await queries.find_chat_reader(conn, str(chat.id))

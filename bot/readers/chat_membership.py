@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import UTC, datetime
 
 from telegram import Chat, ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
@@ -71,7 +70,7 @@ async def bot_membership_changed(update: Update, context: ChatContext) -> None:
     chat = change.chat
     chat_id = str(chat.id)
     was_present, is_present = _is_present(change.old_chat_member), _is_present(change.new_chat_member)
-    now = datetime.now(UTC)
+    now = context.newsroom.clock.now()
     if was_present and not is_present:
         async with context.newsroom.engine.begin() as conn:
             known = await queries.close_chat(conn, chat_id, f"telegram: bot {change.new_chat_member.status}", now)
@@ -104,6 +103,6 @@ async def chat_migrated(update: Update, context: ChatContext) -> None:
         return
     async with context.newsroom.engine.begin() as conn:
         await queries.move_address(
-            conn, "telegram", str(message.chat.id), str(message.migrate_to_chat_id), datetime.now(UTC)
+            conn, "telegram", str(message.chat.id), str(message.migrate_to_chat_id), context.newsroom.clock.now()
         )
     logger.info("chat %s became supergroup %s; its topics moved with it", message.chat.id, message.migrate_to_chat_id)

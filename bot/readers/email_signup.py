@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
-from bot.rendering.email_compiling import compile_email_set
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
 from subscribers import queries
@@ -114,7 +113,7 @@ async def request_email_confirmation(
     await newsroom.request_limits.admit(newsroom.engine, settings, "signup", client)
     address = normalise_email(address)
     slugs = tuple(newsroom.taxonomy.resolve_all(t for t in topics if t.strip()))
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     try:
         async with newsroom.engine.begin() as conn:
             owner = await queries.find_email_by_address(conn, address)
@@ -161,7 +160,7 @@ async def request_email_confirmation(
         await email_channel.send(message)
     except DeliveryFailed as exc:
         async with newsroom.engine.begin() as conn:
-            await queries.mark_confirmation_sent(conn, subscriber_id, None, datetime.now(UTC))
+            await queries.mark_confirmation_sent(conn, subscriber_id, None, newsroom.clock.now())
         if isinstance(exc, RecipientGone):
             raise InvalidSubscriber(f"the mail server refused {address}; please check the address for typos") from exc
         raise ConfirmationNotSent("we could not send the confirmation email just now; please try again later") from exc
@@ -173,8 +172,7 @@ def _confirmation_email(
 ) -> bytes:
     """The double opt-in email for one request (compiled per request: signups are rare, the topics vary)."""
     settings = newsroom.settings
-    compiled = compile_email_set(
-        newsroom.renderer,
+    compiled = newsroom.renderer.compile_email_set(
         "confirm",
         {
             "address": address,
@@ -212,7 +210,7 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
     if not isinstance(address, str) or not isinstance(sent, int):
         raise InvalidToken("this link is not valid")
     slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         current = await queries.find_email_of_subscriber(conn, subscriber_id)
         if current is None or email_key(current.address) != email_key(address):

@@ -1,4 +1,9 @@
-"""Turning a Story into what each channel sends: a Telegram HTML message and a compiled email.
+"""Every message newsbot sends or shows is rendered here: one Jinja environment, one compile path.
+
+A story becomes a Telegram HTML message (:meth:`Renderer.telegram_message`) and a compiled email
+(:meth:`Renderer.compile_email`); other emails (the weekly digest, the double opt-in mail) are template sets
+compiled the same way (:meth:`Renderer.compile_email_set`), and the web pages and the Telegram digest are single
+templates (:meth:`Renderer.render`).
 
 Templates live in the built-in ``templates/`` folder; a newsroom overrides any of them by putting a file with the
 same relative name in ``NEWSBOT_TEMPLATES_DIR``. Every template receives:
@@ -18,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from mjml import mjml2html
@@ -26,12 +30,11 @@ from mjml import mjml2html
 from bot.app.config import Settings
 from bot.app.errors import RenderError
 from bot.app.resources import shipped_path
+from bot.rendering.reply_limits import TELEGRAM_MAX_LENGTH, utf16_length
+from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
 from bot.stories.summarising import shorten
 from bot.topics.taxonomy import Taxonomy, Topic
-
-#: Telegram's limit for one message; counted in UTF-16 code units, as the Bot API does.
-TELEGRAM_MAX_LENGTH = 4096
 
 #: Stand-ins for the personal links in a compiled email; `bot.rendering.email_message` swaps in each reader's own links.
 UNSUBSCRIBE_URL_SENTINEL = "https://newsbot-placeholder.invalid/unsubscribe/3f9c1e7a52b04d68"
@@ -65,10 +68,6 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name is None or not template_name.lower().removesuffix(".j2").endswith(".txt")
 
 
-def _telegram_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _longest_fitting(render: Callable[[str], str], text: str) -> str | None:
     """Render with the longest shortening of *text* that fits a Telegram message, or None if even "" does not.
 
@@ -79,19 +78,11 @@ def _longest_fitting(render: Callable[[str], str], text: str) -> str | None:
     while low <= high:
         middle = (low + high) // 2
         message = render(shorten(text, middle))
-        if _telegram_length(message) <= TELEGRAM_MAX_LENGTH:
+        if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
             low, best = middle + 1, message
         else:
             high = middle - 1
     return best
-
-
-def _http_url(url: str | None) -> str | None:
-    """The story URL if it is safe to link (http or https), else None: no javascript: or data: links."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def _byline(story: Story) -> str:
@@ -135,13 +126,14 @@ class Renderer:
             "paragraphs": [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(summary) if p.strip()],
             "preview": shorten(" ".join(summary.split()), _PREVIEW_CHARS),
             "byline": _byline(story),
-            "url": _http_url(story.url),
+            "url": http_link(story.url),
             "topics": self._topics(story),
             "outlet_name": self.settings.outlet_name,
             "public_url": self.settings.public_url,
         }
 
-    def _render(self, name: str, context: dict[str, Any]) -> str:
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        """Render one template, turning Jinja's errors into a RenderError naming it."""
         try:
             return self.environment.get_template(name).render(context)
         except jinja2.TemplateNotFound:
@@ -166,10 +158,10 @@ class Renderer:
 
         def render(headline: str, summary: str) -> str:
             context = self._context(story, headline=headline, summary=summary)
-            return self._render(TELEGRAM_TEMPLATE, context).strip()
+            return self.render(TELEGRAM_TEMPLATE, context).strip()
 
         message = render(headline, summary)
-        if _telegram_length(message) <= TELEGRAM_MAX_LENGTH:
+        if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
             return message
         fitted = _longest_fitting(lambda cut: render(headline, cut), summary) or _longest_fitting(
             lambda cut: render(cut, ""), headline
@@ -181,19 +173,33 @@ class Renderer:
     def compile_email(self, story: Story) -> CompiledEmail:
         """Render the subject, the MJML-compiled HTML and the plain-text body once for all readers."""
         context = self._context(story, headline=story.title.strip(), summary=story.summary.strip())
-        context["unsubscribe_url"] = UNSUBSCRIBE_URL_SENTINEL
-        context["preferences_url"] = PREFERENCES_URL_SENTINEL
-        subject = " ".join(self._render(EMAIL_SUBJECT_TEMPLATE, context).split())
-        text = self._render(EMAIL_TEXT_TEMPLATE, context).rstrip("\n") + "\n"
-        mjml_source = self._render(EMAIL_HTML_TEMPLATE, context)
+        return self._compile(EMAIL_SUBJECT_TEMPLATE, EMAIL_HTML_TEMPLATE, EMAIL_TEXT_TEMPLATE, context)
+
+    def compile_email_set(self, name: str, context: dict[str, Any]) -> CompiledEmail:
+        """Compile template set *name*: ``email/NAME.subject.txt.j2``, ``email/NAME.mjml.j2``, ``email/NAME.txt.j2``.
+
+        The context gets ``outlet_name`` and ``public_url`` unless given; the personal links are sentinels, as in
+        story emails, so `EmailTemplate` builds the MIME once and patches each reader in.
+        """
+        settings = self.settings
+        context = {"outlet_name": settings.outlet_name, "public_url": settings.public_url, **context}
+        subject, html, text = (f"email/{name}.{kind}.j2" for kind in ("subject.txt", "mjml", "txt"))
+        return self._compile(subject, html, text, context)
+
+    def _compile(self, subject_name: str, html_name: str, text_name: str, context: dict[str, Any]) -> CompiledEmail:
+        """Subject, MJML-compiled HTML and plain text; both bodies must carry the unsubscribe link."""
+        context = {**context, "unsubscribe_url": UNSUBSCRIBE_URL_SENTINEL, "preferences_url": PREFERENCES_URL_SENTINEL}
+        subject = " ".join(self.render(subject_name, context).split())
+        if not subject:
+            raise RenderError(f"template {subject_name} rendered an empty subject")
+        text = self.render(text_name, context).rstrip("\n") + "\n"
+        mjml_source = self.render(html_name, context)
         self.mjml_compiles += 1
         try:
             html = mjml2html(mjml_source, fonts={})
         except ValueError as exc:
-            raise RenderError(f"template {EMAIL_HTML_TEMPLATE} is not valid MJML: {exc}") from None
-        if not subject:
-            raise RenderError(f"template {EMAIL_SUBJECT_TEMPLATE} rendered an empty subject")
-        for name, body in ((EMAIL_HTML_TEMPLATE, html), (EMAIL_TEXT_TEMPLATE, text)):
+            raise RenderError(f"template {html_name} is not valid MJML: {exc}") from None
+        for name, body in ((html_name, html), (text_name, text)):
             if UNSUBSCRIBE_URL_SENTINEL not in body:
                 raise RenderError(f"template {name} must include the unsubscribe link ({{{{ unsubscribe_url }}}})")
         return CompiledEmail(subject=subject, html=html, text=text)

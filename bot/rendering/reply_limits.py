@@ -1,18 +1,19 @@
-"""Chat replies built from what someone typed stay within Telegram's 4,096 characters.
+"""Telegram's message length, measured one way everywhere, and chat replies that stay within it.
 
 A reply longer than that is refused by Telegram, and the reader gets an apology instead of an answer. So every
 list in a reply whose length someone else decides (the unknown names in ``/follow``, the topics a chat follows,
 the failure reasons in ``/stats``) shows its first items and "… and N more", and single values that come from
 outside (what was typed, an error naming it) are shortened. Counts are in code points; the budgets below leave
-room for Telegram's UTF-16 counting and the fixed text around them.
+room for Telegram's UTF-16 counting and the fixed text around them. Rendered messages (stories, digests) are
+measured with the same :func:`utf16_length` against the same :data:`TELEGRAM_MAX_LENGTH`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: Telegram's limit for one message, in characters of the parsed text.
-TELEGRAM_MAX_CHARS = 4096
+#: Telegram's limit for one message, counted in UTF-16 code units of the parsed text, as the Bot API does.
+TELEGRAM_MAX_LENGTH = 4096
 #: Items a list in a reply shows before "… and N more".
 LIST_ITEMS = 10
 #: Characters a list in a reply may take (a reply holds at most two or three lists).
@@ -44,7 +45,7 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def fit_lines(lines: Sequence[str], limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
+def fit_lines(lines: Sequence[str], limit: int = TELEGRAM_MAX_LENGTH) -> list[str]:
     """The first *lines* that fit in *limit* UTF-16 units (newlines included), then "… and N more lines".
 
     The last guard for a reply made of many lists (``/stats``); each line must be whole HTML on its own.

@@ -125,7 +125,7 @@ class FeedPoller:
         name = feed_name(url)  # what the store and the log know it by; only the request carries *url*
         async with self.newsroom.reader.connect() as conn:
             state = await queries.load_feed_state(conn, name) or FeedState(name)
-        now = datetime.now(UTC)
+        now = self.newsroom.clock.now()
         try:
             fetched = await _fetch(client, url, state)
             if fetched is None:
@@ -170,7 +170,7 @@ class FeedPoller:
                 else:
                     ingested.append(story_id)
             async with self.newsroom.engine.begin() as conn:
-                await queries.record_feed_entry(conn, name, key, story_id, datetime.now(UTC))
+                await queries.record_feed_entry(conn, name, key, story_id, self.newsroom.clock.now())
         return ingested, skipped
 
     async def _ingest(self, name: str, entry: Any) -> str:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import frontmatter
 import yaml
 
 from bot.app.errors import StoryRejected
+from bot.rendering.safe_links import http_link
 from bot.stories.text_decoding import NotText, decode_text
 
 FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id")
@@ -123,10 +123,15 @@ def _plain_text(markdown: str) -> tuple[str, str | None]:
     return "\n".join(lines).strip(), heading
 
 
-def _refuse_markup(text: str, what: str) -> None:
+def find_markup(text: str) -> str | None:
+    """The first HTML tag or comment in *text*, else None: every door takes plain text or Markdown only."""
     match = _HTML_TAG.search(text)
-    if match:
-        tag = match.group(0)
+    return match.group(0) if match else None
+
+
+def _refuse_markup(text: str, what: str) -> None:
+    tag = find_markup(text)
+    if tag is not None:
         tag = tag if len(tag) <= 40 else tag[:37] + "..."
         raise StoryRejected(
             f"{what} contains HTML markup ({tag}); send plain text or Markdown, newsbot formats messages itself"
@@ -171,8 +176,7 @@ def _optional_text(metadata: dict[str, Any], key: str, limit: int) -> str | None
 def check_story_url(value: object) -> str:
     """Only absolute http(s) links: a ``javascript:`` or relative link must never reach a reader."""
     url = str(value).strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in url for c in " <>\"'\n"):
+    if http_link(url) is None or any(c in url for c in " <>\"'\n"):
         raise StoryRejected(f"story url {url[:80]!r} is not an absolute http(s) URL")
     if len(url) > 2000:
         raise StoryRejected("story url is longer than 2000 characters")

@@ -15,7 +15,6 @@ channel (:func:`bot.web.app_state.email_channel_of`): ``newsbot run`` passes the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -26,7 +25,6 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
-from bot.rendering.email_compiling import render_template
 from bot.web.app_state import email_channel_of, newsroom_of
 from subscribers import queries
 from subscribers.preferences import parse_cadence
@@ -56,8 +54,7 @@ def _page(
 
     The signup form (``personal=False``) may be framed, so that the outlet's site can embed it.
     """
-    html = render_template(
-        newsroom.renderer,
+    html = newsroom.renderer.render(
         f"web/{template}",
         {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
     )
@@ -200,7 +197,7 @@ async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> 
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
     async with newsroom.engine.begin() as conn:
-        await queries.unsubscribe_email(conn, subscriber_id, datetime.now(UTC))
+        await queries.unsubscribe_email(conn, subscriber_id, newsroom.clock.now())
     return _notice(
         newsroom,
         "You are unsubscribed",
@@ -286,7 +283,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             topics=list(dict.fromkeys(topics)),
             cadences=cadences,
             breaking_email=form.get("breaking_email") == "on",
-            now=datetime.now(UTC),
+            now=newsroom.clock.now(),
         )
         updated = await queries.load_reader_preferences(conn, reader.subscriber_id)
     assert updated is not None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -31,13 +30,11 @@ from starlette.types import Message
 from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_story, publish_story
-from bot.stories.parsing import check_story_url, parse_story
+from bot.stories.parsing import check_story_url, find_markup, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
 from subscribers import queries
-
-_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>")
 
 
 def _valid_unicode(value: str) -> str:
@@ -89,7 +86,7 @@ class StoryIn(BaseModel):
     def _plain_title(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if _MARKUP.search(value):
+        if find_markup(value) is not None:
             raise ValueError("must be plain text, without HTML markup")
         return " ".join(value.split()) or None
 

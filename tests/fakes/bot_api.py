@@ -95,9 +95,9 @@ class FakeBotAPI:
     """Telegram Bot API on 127.0.0.1, served by uvicorn inside the caller's event loop.
 
     Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends and
-    `accepted_at` (their `time.monotonic()` on the server), `sent_to(chat_id)`, `messages` keyed by
-    (chat_id, message_id), `too_many_requests` (429s answered) and `too_many_at` (when). `GET /stats`
-    answers these counts as JSON, for a fake running in its own process.
+    `accepted_at` (their time on the server's `clock`, `time.monotonic` unless a test sets another),
+    `sent_to(chat_id)`, `messages` keyed by (chat_id, message_id), `too_many_requests` (429s answered) and
+    `too_many_at` (when). `GET /stats` answers these counts as JSON, for a fake running in its own process.
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
     `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`.
     """
@@ -142,6 +142,8 @@ class FakeBotAPI:
         self._paid_window: deque[float] = deque()
         self._window: deque[float] = deque()
         self._chat_windows: dict[int | str, deque[float]] = defaultdict(deque)
+        #: What the flood windows and `accepted_at` read; a test of the windows themselves moves a fake one.
+        self.clock: Callable[[], float] = time.monotonic
         self._message_ids: dict[int | str, int] = defaultdict(int)
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
@@ -404,7 +406,7 @@ class FakeBotAPI:
 
     def _count_too_many(self) -> None:
         self.too_many_requests += 1
-        self.too_many_at.append(time.monotonic())
+        self.too_many_at.append(self.clock())
 
     async def _stats(self, request: Request) -> Response:
         stats = {
@@ -438,7 +440,7 @@ class FakeBotAPI:
         text = params.get("text")
         parse_mode = params.get("parse_mode") or None
         plain, entities = self._parse(text, parse_mode, params)
-        now = time.monotonic()
+        now = self.clock()
         if self._per_second is not None:
             overall.append(now)
         if self._per_chat_per_second is not None or self._per_group is not None:
@@ -588,7 +590,7 @@ class FakeBotAPI:
         return chat_id
 
     def _check_flood(self, chat_id: int | str, overall: deque[float]) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if self._per_second is not None:
             limit = self._paid_per_second if overall is self._paid_window else self._per_second
             while overall and overall[0] <= now - 1.0:
