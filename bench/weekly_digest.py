@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/weekly_digest.py [SUBSCRIBERS] Every subscriber has a weekly Telegram chat and a weekly
 email, and follows three to four of ten topics; the 50 stories of last week are spread over those topics. A measured
-child process queues the digests (`bot.outbox.weekly_digest.queue_weekly_digests`) and then renders every one
+child process queues the digests (`bot.outbox.digest_planning.queue_weekly_digests`) and then renders every one
 through the delivery worker into channels that discard what they get, so rendering (MJML compiled once per distinct
 topic set, MIME patched per reader) is what is timed, not a network. Prints seconds to queue, seconds to render,
 digests, MJML compiles and peak RSS.
@@ -66,7 +66,7 @@ async def queue_and_render(data_dir: Path) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
     from bot.app.config import Settings
     from bot.app.newsroom import Newsroom
-    from bot.outbox.weekly_digest import queue_weekly_digests
+    from bot.outbox.digest_planning import queue_weekly_digests
     from bot.outbox.worker import DeliveryWorker
 
     async with await Newsroom.open(Settings(data_dir=data_dir)) as newsroom:

@@ -19,15 +19,9 @@ from typer.testing import CliRunner
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.cli import app as cli_app
-from bot.outbox.weekly_digest import (
-    InvalidWeek,
-    digest_schedule,
-    last_complete_week,
-    parse_week,
-    queue_weekly_digests,
-    split_telegram_message,
-    week_of,
-)
+from bot.outbox.digest_planning import queue_weekly_digests
+from bot.outbox.digest_weeks import InvalidWeek, digest_schedule, last_complete_week, parse_week, week_of
+from bot.rendering.telegram_digest import split_telegram_message
 from subscribers import queries
 from subscribers.schema import Cadence, ChannelName, deliveries
 from tests.email_readers import (

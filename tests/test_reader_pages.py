@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.app.config import DEVELOPMENT_SECRET, Settings
 from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.outbox.weekly_digest import queue_weekly_digests
+from bot.outbox.digest_planning import queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.signed_links import LinkSigner
 from bot.stories.intake import ingest_story

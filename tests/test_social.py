@@ -15,30 +15,21 @@ from bot.app.config import Settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.channels.telegram import TelegramChannel
-from bot.outbox.social import Distribution, SocialPoster, apprise_destination, compose_post
+from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
+from bot.rendering.social_posts import compose_post
 from bot.stories.intake import publish_story
+from bot.topics.distribution import Distribution, apprise_destination
 from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
-from subscribers.schema import social_posts
+from subscribers import queries, social_post_claims
+from subscribers.schema import social_posts, workers
 from tests.editor_fixtures import OUTLET_CHANNEL, sample_story, write_distribution
 from tests.fakes import FakeBotAPI
+from tests.fakes.clock import ManualClock
 from tests.fakes.http_endpoints import Webhook
 from tests.newsroom_fixtures import add_reader
 
 LINK = "https://fairview-gazette.example/north-korea-talks"
-
-
-class Clock:
-    """A clock the test moves forward, so retries are exercised without waiting."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ async def test_a_failing_network_is_retried_with_backoff_while_the_others_are_po
 ) -> None:
     await publish_story(desk, sample_story(desk), actor="test")
     webhook.fail_next(1)
-    clock = Clock()
+    clock = ManualClock()
     poster = SocialPoster(desk, telegram, clock=clock)
 
     first = await poster.drain()
@@ -96,7 +87,7 @@ async def test_a_failing_network_is_retried_with_backoff_while_the_others_are_po
     assert len(bot_api.sent_to(OUTLET_CHANNEL)) == 1 and webhook.posts == []
     failing = next(r for r in await post_rows(desk) if r.destination.startswith("apprise:"))
     assert failing.status == "pending" and failing.attempts == 1 and "500" in (failing.last_error or "")
-    assert failing.not_before > clock.now
+    assert failing.not_before > clock.now()
 
     assert (await poster.drain()).retrying == 0 and webhook.posts == []  # not due yet: nothing is tried
     clock.advance(minutes=2)
@@ -111,7 +102,7 @@ async def test_a_network_that_keeps_failing_is_given_up_after_max_attempts(
     desk.settings = desk.settings.model_copy(update={"max_attempts": 2})
     await publish_story(desk, sample_story(desk), actor="test")
     webhook.fail_next(5)
-    clock = Clock()
+    clock = ManualClock()
     poster = SocialPoster(desk, telegram, clock=clock)
     assert (await poster.drain()).retrying == 1
     clock.advance(hours=2)
@@ -170,16 +161,35 @@ async def test_a_network_that_is_down_never_holds_up_readers(
     assert (posting.sent, posting.retrying) == (1, 1)  # the channel post went out; the webhook waits for a retry
 
 
-async def test_a_post_left_sending_by_a_dead_poster_is_sent_later_but_one_in_flight_is_left_alone(
+async def test_a_post_left_sending_by_a_dead_worker_is_sent_later_but_a_live_ones_is_left_alone(
     desk: Newsroom, telegram: TelegramChannel, bot_api: FakeBotAPI, webhook: Webhook
 ) -> None:
     await publish_story(desk, sample_story(desk), actor="test")
-    clock = Clock()
-    async with desk.engine.begin() as conn:  # two posters claimed one post each; one of them died
-        rows = list(await conn.execute(select(social_posts.c.id).order_by(social_posts.c.id)))
-        await conn.execute(social_posts.update().values(status="sending", updated_at=clock.now))
-        an_hour_ago = clock.now - timedelta(hours=1)
-        await conn.execute(social_posts.update().where(social_posts.c.id == rows[0].id).values(updated_at=an_hour_ago))
-    report = await SocialPoster(desk, telegram, clock=clock).drain()
-    assert report.sent == 1  # the abandoned one; the other is still someone else's
+    clock = ManualClock()
+    now = clock.now()
+    async with desk.engine.begin() as conn:  # two workers claimed one post each; one of them went silent
+        await queries.register_worker(conn, "elsewhere-dead", "another-host", 1, now)
+        await queries.register_worker(conn, "elsewhere-alive", "another-host", 1, now)
+        first, second = await queries.claim_due_social_posts(conn, 2, now)
+        await social_post_claims.hold_social_posts(conn, [first.id], "elsewhere-dead")
+        await social_post_claims.hold_social_posts(conn, [second.id], "elsewhere-alive")
+    clock.advance(seconds=desk.settings.delivery_lease_seconds + 1)
+    async with desk.engine.begin() as conn:
+        await queries.heartbeat_worker(conn, "elsewhere-alive", clock.now(), timedelta(minutes=1))
+    poster = SocialPoster(desk, telegram, clock=clock)
+    assert (await poster.drain()).sent == 1  # the dead worker's; the other is still the live worker's
     assert [r.status for r in await post_rows(desk)] == ["sent", "sending"]
+
+
+async def test_a_post_left_sending_by_a_dead_poster_on_this_host_is_sent_at_once(
+    desk: Newsroom, telegram: TelegramChannel, bot_api: FakeBotAPI, webhook: Webhook
+) -> None:
+    await publish_story(desk, sample_story(desk), actor="test")
+    dead = SocialPoster(desk, telegram)
+    await dead.lease.recover()  # registered from this host, with a process id that no longer exists
+    async with desk.engine.begin() as conn:
+        await conn.execute(workers.update().where(workers.c.id == dead.lease.worker_id).values(pid=2**22 + 1))
+        claimed = await queries.claim_due_social_posts(conn, 2, datetime.now(UTC))
+        await social_post_claims.hold_social_posts(conn, [post.id for post in claimed], dead.lease.worker_id)
+    assert (await SocialPoster(desk, telegram).drain()).sent == 2
+    assert {r.status for r in await post_rows(desk)} == {"sent"}

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from bot.app.newsroom import Newsroom
 from bot.app.resources import sample_story_path
 from bot.channels import build_channels, close_channels
-from bot.outbox.social import Distribution
 from bot.outbox.worker import DeliveryWorker, DrainReport
 from bot.rendering.gallery import write_gallery
 from bot.stories.intake import IngestResult, prepare_story, publish_story
 from bot.stories.parsing import read_story_file
+from bot.topics.distribution import Distribution
 from subscribers import queries
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName, DeliveryStatus

@@ -9,6 +9,7 @@ The secret that signs links is ``NEWSBOT_SECRET_KEY`` when set, else a random on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -21,6 +22,7 @@ from bot.app.config import Settings
 from bot.readers.request_limits import RequestLimits
 from bot.rendering.renderer import Renderer
 from bot.rendering.signed_links import LinkSigner
+from bot.topics.distribution import Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
 from subscribers.database import create_engine, read_only
@@ -65,6 +67,11 @@ class Newsroom:
     published_listeners: list[Callable[[], None]] = field(default_factory=list)
     #: The time every door (chat, web, feeds, CLI) stamps and compares with; tests hand in a clock they move.
     clock: Clock = field(default_factory=SystemClock)
+
+    @functools.cached_property
+    def distribution(self) -> Distribution:
+        """Which topics go to which social destinations: read (and checked) once, when first needed."""
+        return Distribution.load(self.settings, self.taxonomy)
 
     @property
     def reader(self) -> AsyncEngine:

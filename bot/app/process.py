@@ -36,8 +36,9 @@ from bot.app.newsroom import Newsroom
 from bot.app.store_access import open_newsroom
 from bot.app.telegram_bot import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
+from bot.outbox.digest_planning import queue_weekly_digests
+from bot.outbox.digest_weeks import digest_schedule
 from bot.outbox.social import SocialPoster
-from bot.outbox.weekly_digest import digest_schedule, queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.feeds import FeedPoller
 from bot.web import create_app
@@ -110,7 +111,8 @@ class Service:
         """The background loops of this process's role, by name; each one gets the stop event."""
         loops: dict[str, Loop] = {}
         if worker is not None:
-            social = SocialPoster(newsroom, channels["telegram"])  # posts to outlet channels and other networks
+            # Posts to outlet channels and other networks, under the worker's lease: one registration per process.
+            social = SocialPoster(newsroom, channels["telegram"], clock=worker.clock, lease=worker.lease)
             newsroom.published_listeners += [worker.wake, social.wake]
             loops |= {"delivery": worker.run, "social": social.run}
         if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler

@@ -18,7 +18,8 @@ from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
-from bot.outbox.worker import STOP_GRACE_SECONDS, DeliveryWorker, DrainReport
+from bot.outbox.delivery_pump import STOP_GRACE_SECONDS
+from bot.outbox.worker import DeliveryWorker, DrainReport
 from subscribers import channel_health, delivery_retry, queries
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import ChannelName, Priority

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
-from bot.outbox.weekly_digest import DigestReport, queue_weekly_digests
+from bot.outbox.digest_planning import DigestReport, queue_weekly_digests
 
 
 @app.command()

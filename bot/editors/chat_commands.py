@@ -41,7 +41,6 @@ from telegram.warnings import PTBUserWarning
 from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import EditorOnly, is_editor, record_audit, telegram_actor
-from bot.outbox.social import Distribution
 from bot.rendering.reply_limits import fit_lines, shorten, summarise
 from bot.stories.intake import action_for, prepare_story, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
@@ -110,7 +109,7 @@ class EditorDesk:
 
     def __init__(self, newsroom: Newsroom) -> None:
         self.newsroom = newsroom
-        self.distribution = Distribution.load(newsroom.settings, newsroom.taxonomy)
+        self.distribution = newsroom.distribution
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         # per_message=False is what we want (one draft per editor and chat); PTB warns that buttons are then not

@@ -31,10 +31,10 @@ import httpx
 import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.outbox.social import Distribution
 from bot.stories.intake import prepare_story, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
+from bot.topics.distribution import Distribution
 from subscribers import queries
 from subscribers.queries import FeedState
 from subscribers.secret_names import feed_name, scrub
@@ -104,7 +104,7 @@ class FeedPoller:
     def __init__(self, newsroom: Newsroom, *, distribution: Distribution | None = None) -> None:
         self.newsroom = newsroom
         self.settings = newsroom.settings
-        self.distribution = distribution or Distribution.load(newsroom.settings, newsroom.taxonomy)
+        self.distribution = distribution or newsroom.distribution
 
     async def poll(self, client: httpx.AsyncClient) -> FeedsReport:
         return FeedsReport([await self.poll_feed(client, url) for url in self.settings.feeds])

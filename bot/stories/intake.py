@@ -21,10 +21,11 @@ from bot.app.config import Settings
 from bot.app.errors import StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import record_audit
-from bot.outbox.social import Destination, Distribution, queue_social_posts
+from bot.outbox.social import queue_social_posts
 from bot.stories.parsing import StoryDraft
 from bot.stories.story import Story
 from bot.stories.summarising import derive_headline, paragraphs_of, sentences, strip_sign_off, summarise
+from bot.topics.distribution import Destination, Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
 from subscribers import queries
@@ -123,7 +124,7 @@ def action_for(story: Story) -> str:
 
 def distribution_for(newsroom: Newsroom, distribution: Distribution | None) -> Distribution:
     """The caller's distribution (doors that publish often load it once), else the one the settings describe."""
-    return distribution if distribution is not None else Distribution.load(newsroom.settings, newsroom.taxonomy)
+    return distribution if distribution is not None else newsroom.distribution
 
 
 async def plan_readers(

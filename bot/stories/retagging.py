@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.outbox.social import Distribution
 from bot.stories.intake import distribution_for, plan_readers, queue_social_and_audit
 from bot.stories.story import Story
+from bot.topics.distribution import Distribution
 from subscribers import queries
 from subscribers.schema import ChannelName
 from subscribers.status import count_sent_deliveries

@@ -1,0 +1,140 @@
+"""The worker's message source for weekly digests (``digest:<ISO week>`` deliveries).
+
+Rendering is shared: readers whose followed topics select the same stories get the same digest, so the MJML is
+compiled once per distinct set of followed topics that had stories that week, and per reader only the personal
+links change. A long Telegram digest comes as several messages (`bot.rendering.telegram_digest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.app.newsroom import Newsroom
+from bot.channels import OutgoingMessage
+from bot.outbox.digest_grouping import DigestContent, digest_content
+from bot.outbox.digest_weeks import DigestWeek, InvalidWeek, digest_zone, parse_week
+from bot.rendering.email_message import EmailTemplate
+from bot.rendering.telegram_digest import TELEGRAM_DIGEST_TEMPLATE, split_telegram_message
+from subscribers import queries
+from subscribers.schema import ChannelName
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadedWeek:
+    week: DigestWeek
+    stories: list[queries.DigestStory]
+    topics: frozenset[str]
+
+
+class DigestMessages:
+    """Digest messages (``digest:<ISO week>``), rendered once per week and set of topics with stories."""
+
+    prefix = "digest"
+
+    def __init__(self, newsroom: Newsroom, capacity: int = 256) -> None:
+        self._newsroom = newsroom
+        self._capacity = capacity
+        self._weeks: OrderedDict[str, _LoadedWeek] = OrderedDict()
+        self._week_lock = asyncio.Lock()
+        self._emails: OrderedDict[tuple[str, frozenset[str]], EmailTemplate] = OrderedDict()
+        self._telegram: OrderedDict[tuple[str, frozenset[str]], tuple[str, ...]] = OrderedDict()
+        self._contents: OrderedDict[tuple[str, frozenset[str]], DigestContent] = OrderedDict()
+        #: Followed topics of the readers in the batch being sent, loaded in one query by `prepare`.
+        self._batch_follows: dict[int, frozenset[str]] = {}
+
+    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+        """Before a batch: load its weeks and its readers' topics in one query, not one query per reader."""
+        for week_key in {item.item_key.partition(":")[2] for item in items}:
+            with contextlib.suppress(InvalidWeek):
+                await self._load_week(week_key)
+        async with self._newsroom.reader.connect() as conn:
+            self._batch_follows = await queries.followed_topics_of(conn, {item.subscriber_id for item in items})
+
+    async def _load_week(self, key: str) -> _LoadedWeek:
+        async with self._week_lock:  # a batch asks for the same week many times at once: load it once
+            loaded = self._weeks.get(key)
+            if loaded is None:
+                week = parse_week(key, digest_zone(self._newsroom.settings))
+                async with self._newsroom.reader.connect() as conn:
+                    stories = await queries.load_week_stories(conn, week.start, week.end)
+                loaded = _LoadedWeek(week, stories, frozenset(t for s in stories for t in s.topics))
+                self._weeks[key] = loaded
+                if len(self._weeks) > 4:
+                    self._weeks.popitem(last=False)
+            return loaded
+
+    def _context(self, loaded: _LoadedWeek, content: DigestContent) -> dict[str, Any]:
+        return {
+            "week": loaded.week.key,
+            "week_label": loaded.week.label,
+            "groups": content.groups,
+            "top_story": content.top,
+            "story_count": content.count,
+            "more_count": content.count - 1,
+            "outlet_name": self._newsroom.settings.outlet_name,
+            "public_url": self._newsroom.settings.public_url,
+        }
+
+    def _cached(self, cache: OrderedDict[Any, Any], key: Any, build: Any) -> Any:
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = build()
+            if len(cache) > self._capacity:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return value
+
+    async def message_for(
+        self, item: queries.ClaimedDelivery, key: str, address: str
+    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
+        week_key = item.item_key.partition(":")[2]
+        try:
+            loaded = await self._load_week(week_key)
+        except InvalidWeek:
+            return None
+        followed = self._batch_follows.get(item.subscriber_id)
+        if followed is None:
+            async with self._newsroom.reader.connect() as conn:
+                followed = await queries.followed_topics(conn, item.subscriber_id)
+        effective = followed & loaded.topics
+        if not effective:
+            return None  # they stopped following the week's topics since planning: no empty digest
+        cache_key = (week_key, effective)
+        if cache_key not in self._contents:
+            content = digest_content(loaded.stories, effective, self._newsroom.taxonomy)
+            assert content is not None  # effective topics all have stories this week
+            self._cached(self._contents, cache_key, lambda: content)
+        content = self._contents[cache_key]
+        if item.channel == ChannelName.TELEGRAM:
+            parts = self._cached(self._telegram, cache_key, lambda: self._telegram_parts(loaded, content))
+            if len(parts) == 1:
+                return OutgoingMessage(key=key, address=address, content=parts[0])
+            return tuple(
+                OutgoingMessage(key=f"{key}.{index}of{len(parts)}", address=address, content=part)
+                for index, part in enumerate(parts, start=1)
+            )
+        template = self._cached(self._emails, cache_key, lambda: self._email(loaded, content))
+        signer = self._newsroom.signer
+        return OutgoingMessage(
+            key=key,
+            address=address,
+            content=template.for_recipient(
+                to=address,
+                unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
+                preferences_url=signer.preferences_url(item.subscriber_id),
+            ),
+        )
+
+    def _email(self, loaded: _LoadedWeek, content: DigestContent) -> EmailTemplate:
+        compiled = self._newsroom.renderer.compile_email_set("digest", self._context(loaded, content))
+        return EmailTemplate(compiled, self._newsroom.settings)
+
+    def _telegram_parts(self, loaded: _LoadedWeek, content: DigestContent) -> tuple[str, ...]:
+        text = self._newsroom.renderer.render(TELEGRAM_DIGEST_TEMPLATE, self._context(loaded, content))
+        return tuple(split_telegram_message(text))
