@@ -17,7 +17,7 @@ from bot.app.resources import sample_story_path
 from bot.channels import build_channels, close_channels
 from bot.outbox.worker import DeliveryWorker, DrainReport
 from bot.rendering.gallery import write_gallery
-from bot.stories.intake import IngestResult, prepare_story, publish_story
+from bot.stories.intake import IngestResult, prepare_for, publish_story
 from bot.stories.parsing import read_story_file
 from bot.topics.distribution import Distribution
 from subscribers import queries
@@ -106,12 +106,7 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
         await queries.add_subscribers(conn, readers, now)
 
     settings = newsroom.settings
-    story = prepare_story(
-        read_story_file(sample_story_path(), settings.max_story_bytes),
-        settings=settings,
-        taxonomy=newsroom.taxonomy,
-        tagger=newsroom.tagger,
-    )
+    story = prepare_for(newsroom, read_story_file(sample_story_path(), settings.max_story_bytes), source="demo")
     # The door every story takes, so the demo's story is audited like any other; no social destinations, since
     # the demo never posts anywhere public.
     ingested = (await publish_story(newsroom, story, actor=DEMO_ACTOR, distribution=Distribution({}))).ingested

@@ -18,7 +18,7 @@ from bot.cli.retag_commands import warn_if_no_topic
 from bot.editors.audit import cli_actor, list_audit
 from bot.outbox.social import PostingReport, SocialPoster
 from bot.stories.feeds import FeedsReport, poll_feeds
-from bot.stories.intake import Publication, prepare_story, publish_story
+from bot.stories.intake import Publication, prepare_for, publish_story
 from bot.stories.parsing import read_story_file
 from bot.stories.story import Story
 
@@ -42,15 +42,8 @@ def push(
     settings = settings_of(ctx)
 
     async def preview(newsroom: Newsroom) -> tuple[Story, str, Publication]:
-        story = prepare_story(
-            read_story_file(path, settings.max_story_bytes),
-            settings=settings,
-            taxonomy=newsroom.taxonomy,
-            tagger=newsroom.tagger,
-            extra_topics=topic,
-            breaking=True,
-            source="cli",
-        )
+        draft = read_story_file(path, settings.max_story_bytes)
+        story = prepare_for(newsroom, draft, extra_topics=topic, breaking=True, source="cli")
         message = newsroom.renderer.telegram_message(story)
         return story, message, await publish_story(newsroom, story, actor=cli_actor(), dry_run=True)
 

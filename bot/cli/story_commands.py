@@ -16,7 +16,7 @@ from bot.cli.console import app, fail, out, run_command, settings_of, with_newsr
 from bot.cli.retag_commands import print_retag, retag_json, warn_if_no_topic
 from bot.editors.audit import cli_actor
 from bot.rendering.email_message import EmailTemplate
-from bot.stories.intake import IngestResult, prepare_story, publish_story
+from bot.stories.intake import IngestResult, prepare_for, publish_story
 from bot.stories.parsing import read_story_file
 from bot.stories.retagging import RetagResult, retag_story
 from bot.stories.story import Story
@@ -26,14 +26,8 @@ from subscribers.schema import ChannelName
 
 
 def _story_json(result: IngestResult) -> dict[str, Any]:
-    story = result.story
     return {
-        "id": story.id,
-        "title": story.title,
-        "topics": list(story.topics),
-        "summary": story.summary,
-        "breaking": story.breaking,
-        "url": story.url,
+        **result.story.overview(),
         "created": result.created,
         "dry_run": result.dry_run,
         "recipients": result.recipients,
@@ -58,17 +52,9 @@ def _print_story(result: IngestResult) -> None:
 
 def _prepare_all(newsroom: Newsroom, paths: list[Path], topics: list[str], breaking: bool) -> list[Story]:
     """Parse and tag every file before storing any, so one bad file leaves nothing half-ingested."""
-    settings = newsroom.settings
+    limit = newsroom.settings.max_story_bytes
     return [
-        prepare_story(
-            read_story_file(path, settings.max_story_bytes),
-            settings=settings,
-            taxonomy=newsroom.taxonomy,
-            tagger=newsroom.tagger,
-            extra_topics=topics,
-            breaking=breaking,
-            source="cli",
-        )
+        prepare_for(newsroom, read_story_file(path, limit), extra_topics=topics, breaking=breaking, source="cli")
         for path in paths
     ]
 

@@ -42,7 +42,7 @@ from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import EditorOnly, is_editor, record_audit, telegram_actor
 from bot.rendering.reply_limits import fit_lines, shorten, summarise
-from bot.stories.intake import action_for, prepare_story, publish_story
+from bot.stories.intake import action_for, prepare_for, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.story import Story
 from subscribers import queries
@@ -289,14 +289,7 @@ class EditorDesk:
         settings = self.newsroom.settings
         try:
             draft = story_draft_from_message(text, max_bytes=settings.max_story_bytes)
-            story = prepare_story(
-                draft,
-                settings=settings,
-                taxonomy=self.newsroom.taxonomy,
-                tagger=self.newsroom.tagger,
-                breaking=breaking,
-                source="telegram",
-            )
+            story = prepare_for(self.newsroom, draft, breaking=breaking, source="telegram")
         except (StoryRejected, TopicNotFound) as exc:
             await message.reply_text(
                 f"Not sent: {html.escape(shorten(str(exc)), quote=False)}\nFix it and send the story again, or /cancel."

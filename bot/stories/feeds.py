@@ -31,7 +31,7 @@ import httpx
 import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.intake import prepare_story, publish_story
+from bot.stories.intake import prepare_for, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.topics.distribution import Distribution
@@ -181,14 +181,7 @@ class FeedPoller:
                 categories.append(self.newsroom.taxonomy.resolve(str(tag.get("term") or "")).slug)
             except TopicNotFound:
                 continue  # a category the newsroom does not publish as a topic
-        story = prepare_story(
-            draft,
-            settings=self.settings,
-            taxonomy=self.newsroom.taxonomy,
-            tagger=self.newsroom.tagger,
-            extra_topics=categories,
-            source="feed",
-        )
+        story = prepare_for(self.newsroom, draft, extra_topics=categories, source="feed")
         actor = name if name.startswith("feed:") else f"feed:{name}"
         published = await publish_story(self.newsroom, story, actor=actor[:100], distribution=self.distribution)
         warning = no_topic_warning(published.story) if published.created else None

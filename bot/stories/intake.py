@@ -117,6 +117,28 @@ def prepare_story(
     )
 
 
+def prepare_for(
+    newsroom: Newsroom,
+    draft: StoryDraft,
+    *,
+    source: str,
+    extra_topics: Iterable[str] = (),
+    breaking: bool = False,
+    external_id: str | None = None,
+) -> Story:
+    """:func:`prepare_story` with the newsroom's settings, taxonomy and tagger: what every door calls."""
+    return prepare_story(
+        draft,
+        settings=newsroom.settings,
+        taxonomy=newsroom.taxonomy,
+        tagger=newsroom.tagger,
+        extra_topics=extra_topics,
+        breaking=breaking,
+        source=source,
+        external_id=external_id,
+    )
+
+
 def action_for(story: Story) -> str:
     """The audit action: a breaking story is a push, anything else a story."""
     return "push" if story.breaking else "story"

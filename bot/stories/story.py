@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,14 @@ class Story:
     source: str | None = field(default=None, compare=False)
     #: The caller's own id (e.g. a CMS's), which makes API ingests idempotent even when the text changes.
     external_id: str | None = field(default=None, compare=False)
+
+    def overview(self) -> dict[str, Any]:
+        """What ``newsbot ingest --json`` and the stories API both report about a story, as JSON-ready values."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "topics": list(self.topics),
+            "summary": self.summary,
+            "breaking": self.breaking,
+            "url": self.url,
+        }

@@ -29,7 +29,7 @@ from starlette.types import Message
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.intake import prepare_story, publish_story
+from bot.stories.intake import prepare_for, publish_story
 from bot.stories.parsing import check_story_url, find_markup, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
@@ -101,13 +101,23 @@ class StoryIn(BaseModel):
             raise ValueError(str(exc)) from None
 
 
-class StoryOut(BaseModel):
+class _StoryFields(BaseModel):
+    """What every answer about a story starts with."""
+
     id: str
     title: str
     topics: list[str]
     summary: str
     breaking: bool
     url: str | None
+
+    @staticmethod
+    def of(story: Story) -> dict[str, Any]:
+        """The fields of this model, and the external id every answer also carries, taken from *story*."""
+        return {**story.overview(), "external_id": story.external_id}
+
+
+class StoryOut(_StoryFields):
     external_id: str | None
     created: bool = Field(description="False when the story was already there: nothing new was queued.")
     recipients: dict[str, int] = Field(description="Readers the story is queued for, per channel.")
@@ -124,13 +134,7 @@ class SocialPostOut(BaseModel):
     last_error: str | None
 
 
-class StoryStatusOut(BaseModel):
-    id: str
-    title: str
-    topics: list[str]
-    summary: str
-    breaking: bool
-    url: str | None
+class StoryStatusOut(_StoryFields):
     source: str | None
     external_id: str | None
     deliveries: dict[str, dict[str, int]] = Field(description="Per channel, deliveries by status.")
@@ -200,6 +204,15 @@ _bearer = HTTPBearer(auto_error=False, description="NEWSBOT_API_TOKEN")
 router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
 
 
+def _check_topics(newsroom: Newsroom, topics: list[str]) -> None:
+    """A 422 naming the first unknown topic of a request (with a suggestion), before anything is stored."""
+    for index, name in enumerate(topics):
+        try:
+            newsroom.taxonomy.resolve(name)
+        except TopicNotFound as exc:
+            raise _invalid(("topics", index), str(exc), name) from None
+
+
 def _invalid(loc: tuple[str | int, ...], message: str, value: object) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}])
 
@@ -228,20 +241,10 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         url=story_in.url or draft.url,
         breaking=story_in.breaking or draft.breaking,
     )
-    for index, name in enumerate(story_in.topics):
-        try:
-            newsroom.taxonomy.resolve(name)
-        except TopicNotFound as exc:
-            raise _invalid(("topics", index), str(exc), name) from None
+    _check_topics(newsroom, story_in.topics)
     try:
-        story = prepare_story(
-            draft,
-            settings=settings,
-            taxonomy=newsroom.taxonomy,
-            tagger=newsroom.tagger,
-            extra_topics=story_in.topics,
-            source="api",
-            external_id=story_in.external_id,
+        story = prepare_for(
+            newsroom, draft, extra_topics=story_in.topics, source="api", external_id=story_in.external_id
         )
     except TopicNotFound as exc:  # a front matter topic in the body
         raise _invalid(("body",), str(exc), exc.name) from None
@@ -254,13 +257,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
     async with newsroom.reader.connect() as conn:
         recipients = await queries.count_story_deliveries(conn, stored.id)
     return StoryOut(
-        id=stored.id,
-        title=stored.title,
-        topics=list(stored.topics),
-        summary=stored.summary,
-        breaking=stored.breaking,
-        url=stored.url,
-        external_id=stored.external_id,
+        **_StoryFields.of(stored),
         created=published.created,
         recipients=recipients,
         social=[destination.label for destination in published.social],
@@ -283,14 +280,8 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
         failures = await queries.story_failure_reasons(conn, story_id)
         posts = await queries.list_social_posts(conn, story_id)
     return StoryStatusOut(
-        id=story.id,
-        title=story.title,
-        topics=list(story.topics),
-        summary=story.summary,
-        breaking=story.breaking,
-        url=story.url,
+        **_StoryFields.of(story),
         source=story.source,
-        external_id=story.external_id,
         deliveries=deliveries,
         failures=failures,
         social_posts=[
@@ -331,11 +322,7 @@ async def put_story_topics(
 
     Topics it already has are kept (none is removed), so sending the same request again changes nothing.
     """
-    for index, name in enumerate(topics_in.topics):
-        try:
-            newsroom.taxonomy.resolve(name)
-        except TopicNotFound as exc:
-            raise _invalid(("topics", index), str(exc), name) from None
+    _check_topics(newsroom, topics_in.topics)
     try:
         result = await retag_story(newsroom, story_id, topics_in.topics, actor="api")
     except StoryNotFound as exc:
