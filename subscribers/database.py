@@ -1,7 +1,9 @@
 """Opening the store: engine creation, per-backend connection settings and automatic migration.
 
 This is the dialect layer: everything that differs between SQLite and PostgreSQL lives here, so the rest
-of the code changes backend by changing only ``NEWSBOT_DATABASE_URL``.
+of the code changes backend by changing only ``NEWSBOT_DATABASE_URL``. It also holds the few pieces every query
+module shares: reserved ids, inserts that ignore conflicts, the chunk size for long IN lists, a column list
+built from a dataclass, and the health check's ping.
 """
 
 from __future__ import annotations
