@@ -77,7 +77,7 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     assert job_queue is not None, "python-telegram-bot's job-queue extra is a dependency"
 
     async def weekly_digest(context: object) -> None:
-        report = await queue_weekly_digests(newsroom)
+        report = await queue_weekly_digests(newsroom, clock=newsroom.clock)
         queued = ", ".join(f"{channel} {count}" for channel, count in report.queued.items())
         logger.info("weekly digest %s: %d stories; queued %s", report.week, report.stories, queued)
         if worker is not None:  # workers in other processes find the digests at their next poll

@@ -22,7 +22,10 @@ def digest(
 ) -> None:
     """Queue the weekly digest for readers on weekly cadence; a rerun queues nothing new. `newsbot deliver` sends."""
     report: DigestReport = run_command(
-        with_newsroom(settings_of(ctx), lambda newsroom: queue_weekly_digests(newsroom, week, dry_run=dry_run))
+        with_newsroom(
+            settings_of(ctx),
+            lambda newsroom: queue_weekly_digests(newsroom, week, dry_run=dry_run, clock=newsroom.clock),
+        )
     )
     if as_json:
         print(

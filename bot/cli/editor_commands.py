@@ -136,7 +136,7 @@ def social(ctx: typer.Context) -> None:
     async def work(newsroom: Newsroom) -> PostingReport:
         channels = build_channels(newsroom.settings, only=["telegram"])
         try:
-            return await SocialPoster(newsroom, channels["telegram"]).drain()
+            return await SocialPoster(newsroom, channels["telegram"], clock=newsroom.clock).drain()
         finally:
             await close_channels(channels)
 
