@@ -148,7 +148,7 @@ class SocialPoster:
     async def _post(self, item: queries.ClaimedSocialPost, report: PostingReport) -> None:
         destination = self.distribution.destinations.get(item.destination)
         async with self.newsroom.reader.connect() as conn:
-            story = await queries.load_story(conn, item.story_id)
+            story = await queries.load_story(conn, item.story_id, Story)
         status, error, provider_id, retry_at = DeliveryStatus.SENT, None, None, None
         if destination is None or story is None:
             status, error = DeliveryStatus.CANCELLED, "destination no longer configured" if story else "story gone"
