@@ -5,7 +5,8 @@
   as in PTB's custom webhook example), with long polling, or with a webhook route on the web side when
   ``NEWSBOT_WEBHOOK_URL`` is set;
 - the background loops of `Service.loops`: the delivery worker, and whatever else is added there;
-- the scheduler: the Application's JobQueue, whose jobs are set up in :func:`schedule_jobs`.
+- the scheduler (weekly digest, :mod:`bot.app.scheduler`): with a bot, the Application's JobQueue, whose jobs are
+  set up in :func:`schedule_jobs`; without one, a plain background loop (no Application is built).
 
 Without ``NEWSBOT_TELEGRAM_TOKEN`` there is no bot, but the web side, the worker (writing chat messages to the file
 outbox) and the scheduler run all the same.
@@ -33,10 +34,10 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, NewsbotError
 from bot.app.newsroom import Newsroom
+from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
 from bot.app.store_access import open_newsroom
 from bot.app.telegram_bot import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
-from bot.outbox.digest_planning import queue_weekly_digests
 from bot.outbox.digest_weeks import digest_schedule
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
@@ -77,18 +78,12 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     assert job_queue is not None, "python-telegram-bot's job-queue extra is a dependency"
 
     async def weekly_digest(context: object) -> None:
-        report = await queue_weekly_digests(newsroom, clock=newsroom.clock)
-        queued = ", ".join(f"{channel} {count}" for channel, count in report.queued.items())
-        logger.info("weekly digest %s: %d stories; queued %s", report.week, report.stories, queued)
-        if worker is not None:  # workers in other processes find the digests at their next poll
-            worker.wake()
+        await plan_weekly_digest(newsroom, worker)
 
     at, days = digest_schedule(newsroom.settings)
     job_queue.run_daily(weekly_digest, at, days=days, name=DIGEST_JOB)
     job_queue.run_once(weekly_digest, 0, name=f"{DIGEST_JOB}-catch-up")
-    settings = newsroom.settings
-    when = f"{settings.digest_weekday}s at {settings.digest_time:%H:%M} {settings.digest_timezone}"
-    logger.info("weekly digest: %s", when)
+    logger.info("weekly digest: %s", describe_schedule(newsroom.settings))
 
 
 class Service:
@@ -137,7 +132,7 @@ class Service:
             worker = self.worker = (
                 DeliveryWorker(newsroom, channels, clock=newsroom.clock) if Role.WORKER in parts else None
             )
-            if Role.BOT in parts:
+            if bot_live:
                 application = self.application = build_application(
                     newsroom, email_channel=channels.get("email"), polling=not webhook
                 )
@@ -145,8 +140,6 @@ class Service:
             self._log_channels(channels)
             if bot_live:
                 await start_bot(application, settings, webhook=webhook, signing_key=newsroom.secret.value)
-            elif application is not None:
-                await application.job_queue.start()  # the scheduler runs without a bot
             if serve_web:
                 web = create_app(newsroom, email_channel=channels["email"])  # one SMTP pool per process
                 if webhook:
@@ -168,7 +161,11 @@ class Service:
                 server = _WebServer(config)
                 tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
                 await _started(server, tasks["web"])
-            for name, loop in self.loops(newsroom, channels, worker).items():
+            loops = self.loops(newsroom, channels, worker)
+            if Role.BOT in parts and application is None:  # no bot: the digest is scheduled without PTB
+                loops["scheduler"] = lambda stop: digest_loop(newsroom, worker, stop)
+                logger.info("weekly digest: %s", describe_schedule(settings))
+            for name, loop in loops.items():
                 tasks[name] = asyncio.create_task(loop(stop), name=name)
             if serve_web:
                 host, port = sock.getsockname()[:2]

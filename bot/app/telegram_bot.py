@@ -31,6 +31,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.app.telegram_updates import ScreeningRequest
 from bot.channels import Channel
@@ -46,9 +47,6 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, U
 NEW_POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 #: Updates handled at the same time (different chats); a chat's own updates wait for each other.
 CONCURRENT_UPDATES = 64
-#: Stands in for the token when none is configured: the Application then only runs the JobQueue, never the bot.
-NO_TOKEN = "0:no-token-configured"
-
 NewsbotApplication = Application[Any, ChatContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
 
@@ -101,20 +99,22 @@ def build_application(
     """The Application for *newsroom*: its bot talks to ``NEWSBOT_TELEGRAM_API_URL``; it has a JobQueue.
 
     *polling* gives it an Updater for getUpdates; in webhook mode updates arrive through the web app instead.
-    Without a token the Application is still built, for its JobQueue, but its bot must never be started.
+    It needs ``NEWSBOT_TELEGRAM_TOKEN``: without a bot, ``newsbot run`` schedules the digest without an Application.
     """
     settings = newsroom.settings
+    if not settings.telegram_token:
+        raise ConfigurationError("NEWSBOT_TELEGRAM_TOKEN is not set: there is no bot to build")
     keyboards.check_callback_data_fits(newsroom.taxonomy)
     builder = (
         ApplicationBuilder()
-        .token(settings.telegram_token or NO_TOKEN)
+        .token(settings.telegram_token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .context_types(ContextTypes(context=ChatContext))
         .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
     )
-    if not polling or not settings.telegram_token:
+    if not polling:
         builder = builder.updater(None)
     else:  # an update PTB cannot parse is skipped instead of fetched again and again
         builder = builder.get_updates_request(ScreeningRequest())
