@@ -1,9 +1,10 @@
 """Which worker holds a social post it is sending, so that a dead worker's posts go back to the queue.
 
-A post's claim follows the rule of a delivery's (``queries.requeue_orphaned_deliveries``): it belongs to a worker
-in the ``workers`` registry, and goes back to the queue when that worker is no longer registered or its heartbeat
-is older than the lease. ``social_posts`` has no column of its own for the claimer: while a post is 'sending' its
-``provider_id`` (written when the post is recorded, sent or not) holds the claiming worker's id.
+A post's claim follows the rule of a delivery's (``delivery_retry.requeue_orphaned_deliveries``, both through
+``workers.held_by_no_live_worker``): it belongs to a worker in the ``workers`` registry, and goes back to the queue
+when that worker is no longer registered or its heartbeat is older than the lease. ``social_posts`` has no column
+of its own for the claimer: while a post is 'sending' its ``provider_id`` (written when the post is recorded, sent
+or not) holds the claiming worker's id.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.schema import DeliveryStatus, social_posts, workers
+from subscribers.schema import DeliveryStatus, social_posts
+from subscribers.workers import held_by_no_live_worker
 
 
 async def hold_social_posts(conn: AsyncConnection, post_ids: Iterable[int], worker_id: str) -> None:
@@ -30,13 +32,10 @@ async def hold_social_posts(conn: AsyncConnection, post_ids: Iterable[int], work
 
 async def requeue_orphaned_social_posts(conn: AsyncConnection, now: datetime, lease: timedelta) -> int:
     """Return to the queue the posts that dead workers (or a poster that kept no claim) left 'sending'."""
-    alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - lease)
+    orphaned = held_by_no_live_worker(social_posts.c.provider_id, now, lease)
     result = await conn.execute(
         update(social_posts)
-        .where(
-            social_posts.c.status == DeliveryStatus.SENDING.value,
-            or_(social_posts.c.provider_id.is_(None), social_posts.c.provider_id.not_in(alive)),
-        )
+        .where(social_posts.c.status == DeliveryStatus.SENDING.value, orphaned)
         .values(status=DeliveryStatus.PENDING.value, provider_id=None, updated_at=now)
     )
     return result.rowcount
