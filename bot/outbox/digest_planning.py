@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.app.clock import Clock, SystemClock
+from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.outbox.digest_weeks import InvalidWeek, digest_zone, last_complete_week, parse_week
 from subscribers import queries
@@ -39,10 +39,10 @@ async def queue_weekly_digests(
 
     Returns per channel how many digests were queued; a rerun queues nothing new. The delivery worker sends them
     (wake it, or run ``newsbot deliver``). Raises InvalidWeek for a malformed week or one that is not over yet;
-    *clock* says when "now" is (which week is the last complete one).
+    *clock* (default: the newsroom's) says when "now" is, so which week is the last complete one.
     """
     zone = digest_zone(newsroom.settings)
-    now = (clock or SystemClock()).now()
+    now = (clock or newsroom.clock).now()
     target = parse_week(week, zone) if week else last_complete_week(now, zone)
     if target.end > now:
         opens = target.end.astimezone(zone)

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.app.clock import Clock, SystemClock
+from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, TemporaryFailure
 from bot.channels.apprise import notify
@@ -62,7 +62,7 @@ class SocialPoster:
     """Sends queued social posts: Telegram channels through the Telegram channel, the rest through Apprise.
 
     Runs beside the delivery worker (``run``, holding *lease*, the worker's own when given), or once over what is
-    due (``drain``, used by tests and the CLI). *clock* decides retry times and waits; tests move one by hand.
+    due (``drain``, used by tests and the CLI). *clock* (default: the newsroom's) decides retry times and waits.
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class SocialPoster:
         self.telegram = telegram
         self.distribution = distribution or newsroom.distribution
         self.batch_size = batch_size
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or newsroom.clock
         self.lease = lease or WorkerLease(newsroom, self.clock)
         self.policy = RetryPolicy.from_settings(newsroom.settings)
         self._wake = asyncio.Event()

@@ -29,7 +29,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
-from bot.app.clock import Clock, SystemClock
+from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.channels import (
     Channel,
@@ -62,8 +62,8 @@ WAIT_FOR_RETRY_SECONDS = 60.0
 class DeliveryWorker:
     """Drains the outbox through the given channels (live ones, or file outboxes when there are no credentials).
 
-    *clock* decides every time the worker compares or waits for (retry times, probes, how long to wait for a
-    retry); tests pass one they move by hand.
+    *clock* (default: the newsroom's) decides every time the worker compares or waits for (retry times, probes,
+    how long to wait for a retry); tests pass one they move by hand.
     """
 
     def __init__(
@@ -78,7 +78,7 @@ class DeliveryWorker:
     ) -> None:
         self.newsroom = newsroom
         self.channels = channels
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or newsroom.clock
         self.batch_size = batch_size or newsroom.settings.delivery_batch_size
         #: Message builders by item kind (the part of ``item_key`` before the first ':').
         self.sources: dict[str, MessageSource] = dict(

@@ -15,7 +15,6 @@ whose rule also names feeds behind a login).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +24,7 @@ import apprise
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, TopicNotFound
 from bot.stories.story import Story
-from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
+from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy, read_topic_tables
 from subscribers.secret_names import secret_free_name
 
 
@@ -57,15 +56,8 @@ class Distribution:
 
     @classmethod
     def from_toml(cls, path: Path, taxonomy: Taxonomy) -> Distribution:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"cannot read distribution file {path}: {exc}") from None
-        entries = data.get("topic", [])
-        if not isinstance(entries, list):
-            raise ConfigurationError(f"{path}: topics must be written as [[topic]] tables, not [topic]")
         by_topic: dict[str, list[Destination]] = {}
-        for index, entry in enumerate(entries, start=1):
+        for index, entry in enumerate(read_topic_tables(path, "distribution file"), start=1):
             channels, urls = entry.get("telegram_channels", []), entry.get("apprise", [])
             if not channels and not urls:
                 continue

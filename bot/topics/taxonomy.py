@@ -13,11 +13,25 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.app.errors import ConfigurationError, TopicNotFound
 
 DEFAULT_TOPICS_FILE = Path(__file__).with_name("topics.toml")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def read_topic_tables(path: Path, what: str) -> list[dict[str, Any]]:
+    """The ``[[topic]]`` tables of a TOML file; the taxonomy and the social distribution share the shape (and may
+    share the file). *what* names the file in errors."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {what} {path}: {exc}") from None
+    entries = data.get("topic", [])
+    if not isinstance(entries, list):
+        raise ConfigurationError(f"{path}: topics must be written as [[topic]] tables, not [topic]")
+    return entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +68,8 @@ class Taxonomy:
     def load(cls, path: Path | None = None) -> Taxonomy:
         """Read a taxonomy TOML file (the built-in one when *path* is None)."""
         path = path or DEFAULT_TOPICS_FILE
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"cannot read topics file {path}: {exc}") from None
-        entries = data.get("topic", [])
-        if not isinstance(entries, list):
-            raise ConfigurationError(f"{path}: topics must be written as [[topic]] tables, not [topic]")
         topics = []
-        for index, entry in enumerate(entries, start=1):
+        for index, entry in enumerate(read_topic_tables(path, "topics file"), start=1):
             if "slug" not in entry:
                 raise ConfigurationError(f"{path}: topic #{index} has no slug")
             for key in ("keywords", "aliases"):
