@@ -1,8 +1,9 @@
 """Intake: the one path a story takes into the newsroom, whatever the door (CLI, Telegram desk, API, feeds, demo).
 
-:func:`prepare_story` turns a parsed draft into a :class:`Story` (title, summary, topics, stable id);
-:func:`publish_story` stores it, plans its reader deliveries, queues its social posts and writes the audit entry in
-one transaction, then wakes the senders. Retagging (:mod:`bot.stories.retagging`) reuses the same pieces
+:func:`prepare_story` turns a parsed draft into a :class:`Story` (title, summary, topics, stable id); doors call
+it as :func:`prepare_for`, with their newsroom's settings, taxonomy and tagger. :func:`publish_story` stores it,
+plans its reader deliveries, queues its social posts and writes the audit entry in one transaction, then wakes
+the senders. Retagging (:mod:`bot.stories.retagging`) reuses the same pieces
 (:func:`plan_readers`, :func:`queue_social_and_audit`), so a story's readers, posts and audit trail are produced
 the same way whether it came in new or got topics later.
 """
@@ -13,7 +14,7 @@ import hashlib
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -145,7 +146,7 @@ def action_for(story: Story) -> str:
 
 
 def distribution_for(newsroom: Newsroom, distribution: Distribution | None) -> Distribution:
-    """The caller's distribution (doors that publish often load it once), else the one the settings describe."""
+    """The caller's distribution (a test's, say), else the newsroom's, read once from the settings' files."""
     return distribution if distribution is not None else newsroom.distribution
 
 
@@ -194,7 +195,7 @@ async def ingest_story(
     The storing step of :func:`publish_story`, which every door calls; *also* runs inside that transaction when
     the story is new (there: queue social posts, write the audit entry), so either all of it is stored or none.
     """
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     if dry_run:
         async with newsroom.reader.connect() as conn:
             existing = await queries.load_story(conn, story.id, Story)
@@ -238,7 +239,7 @@ async def publish_story(
         await queue_social_and_audit(
             conn,
             result.story,
-            datetime.now(UTC),
+            newsroom.clock.now(),
             distribution=distribution,
             actor=actor,
             action=action_for(result.story),

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound
 from bot.app.newsroom import Newsroom
@@ -68,7 +67,7 @@ async def retag_story(
     """
     slugs = newsroom.taxonomy.resolve_all(topics)
     distribution = distribution_for(newsroom, distribution)
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         story = await queries.load_story(conn, story_id, Story)
         if story is None:
