@@ -58,23 +58,26 @@ class ConfirmationNotSent(NewsbotError):
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmationRequest:
-    """A confirmation email that went out."""
+class _ConfirmationOf:
+    """Whose address a confirmation is about, and the topics it asks for."""
 
     subscriber_id: int
     address: str
     topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRequest(_ConfirmationOf):
+    """A confirmation email that went out."""
+
     #: The address was already confirmed: the link only adds the topics asked for.
     already_confirmed: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Confirmation:
+class Confirmation(_ConfirmationOf):
     """The outcome of following a confirmation link."""
 
-    subscriber_id: int
-    address: str
-    topics: tuple[str, ...]
     #: False when the address had already been confirmed (the link was followed twice).
     newly_confirmed: bool
 

@@ -25,6 +25,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
+from bot.rendering.signed_links import Purpose
 from bot.web.app_state import email_channel_of, newsroom_of
 from subscribers import queries
 from subscribers.preferences import parse_cadence
@@ -173,12 +174,20 @@ async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(new
 # --- unsubscribe -------------------------------------------------------------------------------------------
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+def _subscriber_of(newsroom: Newsroom, purpose: Purpose, token: str) -> int | HTMLResponse:
+    """The subscriber a personal link was signed for, or the friendly page for a forged or expired one."""
     try:
-        subscriber_id = newsroom.signer.verify("unsubscribe", token)["subscriber_id"]
+        subscriber_id: int = newsroom.signer.verify(purpose, token)["subscriber_id"]
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
+    return subscriber_id
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    subscriber_id = _subscriber_of(newsroom, "unsubscribe", token)
+    if isinstance(subscriber_id, HTMLResponse):
+        return subscriber_id
     async with newsroom.reader.connect() as conn:
         current = await queries.find_email_of_subscriber(conn, subscriber_id)
     context = {
@@ -192,10 +201,9 @@ async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = De
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
     """One click, no questions: the form's button and RFC 8058 one-click POSTs both land here; idempotent."""
-    try:
-        subscriber_id = newsroom.signer.verify("unsubscribe", token)["subscriber_id"]
-    except InvalidToken as problem:
-        return _bad_link(newsroom, problem)
+    subscriber_id = _subscriber_of(newsroom, "unsubscribe", token)
+    if isinstance(subscriber_id, HTMLResponse):
+        return subscriber_id
     async with newsroom.engine.begin() as conn:
         await queries.unsubscribe_email(conn, subscriber_id, newsroom.clock.now())
     return _notice(
@@ -234,10 +242,9 @@ def _preferences_page(
 
 
 async def _reader_for(newsroom: Newsroom, token: str) -> queries.ReaderPreferences | HTMLResponse:
-    try:
-        subscriber_id = newsroom.signer.verify("preferences", token)["subscriber_id"]
-    except InvalidToken as problem:
-        return _bad_link(newsroom, problem)
+    subscriber_id = _subscriber_of(newsroom, "preferences", token)
+    if isinstance(subscriber_id, HTMLResponse):
+        return subscriber_id
     async with newsroom.reader.connect() as conn:
         reader = await queries.load_reader_preferences(conn, subscriber_id)
     if reader is None:
