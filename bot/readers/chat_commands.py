@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 
-from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
@@ -22,11 +21,25 @@ from bot.app.errors import NewsbotError, TopicNotFound
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_membership import may_change_follows, refuse
+from bot.readers.chat_replies import (
+    MYTOPICS_BUDGET,
+    MYTOPICS_ITEMS,
+    PICKER_HINT,
+    delivery_text,
+    names_of,
+    picker_text,
+    resolve_names,
+    settings_text,
+    short_echo,
+    topic_count,
+    topic_names,
+    unknown_topics_text,
+)
 from bot.readers.email_signup import request_email_confirmation
 from bot.rendering.reply_limits import shorten, summarise
-from bot.topics.taxonomy import Taxonomy, Topic
+from bot.topics.taxonomy import Topic
 from subscribers import queries
-from subscribers.schema import AddressStatus, Cadence, ChannelName
+from subscribers.schema import ChannelName
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +55,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("stop", "", "Stop everything and erase your data"),
     ("help", "", "Every command"),
 )
-
-CADENCE_MEANING = {
-    Cadence.INSTANT.value: "every story as it is published",
-    Cadence.WEEKLY.value: "a weekly digest",
-    Cadence.OFF.value: "nothing for now",
-}
-EMAIL_STATE = {
-    AddressStatus.PENDING.value: "waiting for you to confirm it",
-    AddressStatus.BOUNCED.value: "mail to it bounces; send /email again with a working address",
-    AddressStatus.INACTIVE.value: "paused",
-}
-PICKER_HINT = "Tap a topic to follow it, tap again to stop. ✅ marks what this chat follows."
-_MAX_ECHO = 40
-#: How much of a long list of unknown names (e.g. a pasted paragraph after /follow) is answered name by name.
-UNKNOWN_BUDGET = 2500
-#: /mytopics lists this many topics, in at most this many characters, before "… and N more".
-MYTOPICS_ITEMS = 50
-MYTOPICS_BUDGET = 2500
-
 
 def bot_commands() -> list[BotCommand]:
     """The command menu Telegram shows next to the message field."""
@@ -147,15 +141,11 @@ async def follow(update: Update, context: ChatContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
-    if not context.args:
-        await message.reply_text("Which topic? For example <code>/follow north-korea</code>, or pick from /topics.")
+    usage = "Which topic? For example <code>/follow north-korea</code>, or pick from /topics."
+    if not await _may_change_topics(update, context, usage):
         return
-    if not await may_change_follows(update, context):
-        await refuse(update)
-        return
-    found, unknown = resolve_names(context.newsroom.taxonomy, topic_names(context.newsroom.taxonomy, context.args))
-    if unknown:
-        await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+    found = await _topics_named(message, context)
+    if found is None:
         return
     now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
@@ -179,21 +169,15 @@ async def unfollow(update: Update, context: ChatContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
-    if not context.args:
-        await message.reply_text(
-            "Which topic? For example <code>/unfollow north-korea</code>, or <code>/unfollow all</code>."
-        )
-        return
-    if not await may_change_follows(update, context):
-        await refuse(update)
+    usage = "Which topic? For example <code>/unfollow north-korea</code>, or <code>/unfollow all</code>."
+    if not await _may_change_topics(update, context, usage):
         return
     taxonomy = context.newsroom.taxonomy
-    everything = [arg.casefold() for arg in context.args] == ["all"]
+    everything = [arg.casefold() for arg in context.args or ()] == ["all"]
     chosen: list[str] | None = None
     if not everything:
-        found, unknown = resolve_names(taxonomy, topic_names(taxonomy, context.args))
-        if unknown:
-            await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+        found = await _topics_named(message, context)
+        if found is None:
             return
         chosen = [topic.slug for topic in found]
     async with context.newsroom.engine.begin() as conn:
@@ -428,7 +412,7 @@ async def unknown_command(update: Update, context: ChatContext) -> None:
     if chat.type != ChatType.PRIVATE and f"@{context.bot.username}".casefold() not in command.casefold():
         return  # meant for another bot, or for the humans in the group
     await message.reply_text(
-        f"I don't know {html.escape(_shorten(command))}. /help lists what I can do; /topics picks your news."
+        f"I don't know {html.escape(short_echo(command))}. /help lists what I can do; /topics picks your news."
     )
 
 
@@ -476,6 +460,28 @@ async def report_error(update: object, context: ChatContext) -> None:
 # --- shared by the handlers above --------------------------------------------------------------------------
 
 
+async def _may_change_topics(update: Update, context: ChatContext, usage: str) -> bool:
+    """True when topics were named and the sender may change what the chat follows; else the chat was told why."""
+    assert update.effective_message is not None
+    if not context.args:
+        await update.effective_message.reply_text(usage)
+        return False
+    if not await may_change_follows(update, context):
+        await refuse(update)
+        return False
+    return True
+
+
+async def _topics_named(message: Message, context: ChatContext) -> list[Topic] | None:
+    """The topics the command's arguments name; None, once the chat was told which names are unknown."""
+    taxonomy = context.newsroom.taxonomy
+    found, unknown = resolve_names(taxonomy, topic_names(taxonomy, context.args or ()))
+    if unknown:
+        await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+        return None
+    return found
+
+
 async def _followed(context: ChatContext, chat_id: int) -> list[str]:
     async with context.newsroom.reader.connect() as conn:
         reader = await queries.find_chat_reader(conn, str(chat_id))
@@ -490,86 +496,3 @@ async def edit_in_place(query: CallbackQuery, text: str, markup: InlineKeyboardM
         if "not modified" not in exc.message.lower():
             raise
 
-
-def topic_names(taxonomy: Taxonomy, args: Sequence[str]) -> list[str]:
-    """The names in a command's arguments: comma-separated, one multi-word name ("US politics"), or one per word."""
-    text = " ".join(args)
-    if "," in text:
-        return [name.strip() for name in text.split(",") if name.strip()]
-    try:
-        taxonomy.resolve(text)
-    except TopicNotFound:
-        return list(args)
-    return [text]
-
-
-def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic], list[TopicNotFound]]:
-    """Every name resolved, in order and without duplicates, and every unknown one with its suggestions."""
-    found: dict[str, Topic] = {}
-    unknown: list[TopicNotFound] = []
-    for name in names:
-        try:
-            topic = taxonomy.resolve(name)
-        except TopicNotFound as exc:
-            unknown.append(exc)
-        else:
-            found.setdefault(topic.slug, topic)
-    return list(found.values()), unknown
-
-
-def unknown_topics_text(unknown: Sequence[TopicNotFound]) -> str:
-    """What is wrong with each unknown name, the first few of a long list, and where to look instead."""
-    lines = []
-    for problem in unknown:
-        hint = f" Did you mean {' or '.join(problem.suggestions)}?" if problem.suggestions else ""
-        lines.append(f"I don't know the topic “{html.escape(_shorten(problem.name))}”.{hint}")
-    lines = summarise(lines, budget=UNKNOWN_BUDGET, more="more unknown names.")
-    lines.append("/topics lists every topic.")
-    return " ".join(lines)
-
-
-def topic_count(slugs: Sequence[str]) -> str:
-    return "1 topic" if len(slugs) == 1 else f"{len(slugs)} topics"
-
-
-def names_of(chosen: Sequence[Topic]) -> str:
-    """The topics' names in bold, "A, B and C"; a long list ends with "… and 5 more" instead."""
-    names = [f"<b>{html.escape(topic.name)}</b>" for topic in chosen]
-    shown = summarise(names)
-    if len(shown) < len(names):
-        return ", ".join(shown[:-1]) + " " + shown[-1]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def picker_text(followed: Sequence[str]) -> str:
-    count = f"This chat follows {topic_count(followed)}." if followed else "This chat follows no topic yet."
-    return f"{PICKER_HINT}\n{count}"
-
-
-def delivery_text(reader: queries.ChatReader) -> str:
-    """One line per channel: how often, and the state of the email address."""
-    telegram = reader.cadences.get(ChannelName.TELEGRAM.value, Cadence.INSTANT.value)
-    lines = [f"💬 Here: {CADENCE_MEANING[telegram]}" + (", and breaking news at once" if telegram == "weekly" else "")]
-    if reader.email:
-        state = EMAIL_STATE.get(reader.email_status or "")
-        email_cadence = reader.cadences.get(ChannelName.EMAIL.value, Cadence.WEEKLY.value)
-        lines.append(
-            f"✉️ Email to {html.escape(reader.email)}{f' ({state})' if state else ''}: {CADENCE_MEANING[email_cadence]}"
-        )
-    return "\n".join(lines)
-
-
-def settings_text(reader: queries.ChatReader) -> str:
-    text = (
-        "<b>How often you hear from us</b>\n"
-        f"{delivery_text(reader)}\n\n"
-        "Instant: every story as it is published. Weekly digest: one message a week, with breaking news "
-        "still here at once. Off: nothing, but your topics are kept."
-    )
-    if reader.email is None and reader.chat_type == ChatType.PRIVATE:
-        text += "\n\nWant the weekly digest by email too? Send <code>/email you@example.org</code>."
-    return text
-
-
-def _shorten(text: str) -> str:
-    return shorten(text, _MAX_ECHO)
