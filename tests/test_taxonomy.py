@@ -146,3 +146,23 @@ def test_single_bracket_topic_table_is_explained(tmp_path: Path) -> None:
 def test_a_copied_hashtag_resolves_to_its_topic() -> None:
     taxonomy = Taxonomy.load()
     assert taxonomy.resolve(taxonomy["north-korea"].hashtag).slug == "north-korea"
+
+
+def test_the_social_distribution_in_the_topics_file_is_read_from_the_parsed_taxonomy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app.config import Settings
+    from bot.topics import distribution
+
+    topics_file = tmp_path / "topics.toml"
+    topics_file.write_text(
+        '[[topic]]\nslug = "local"\nname = "Local"\ntelegram_channels = ["@fairview_local"]\n', encoding="utf-8"
+    )
+    taxonomy = Taxonomy.load(topics_file)
+
+    def parsed_again(path: Path, what: str) -> list[dict[str, object]]:
+        raise AssertionError(f"{path} parsed a second time")
+
+    monkeypatch.setattr(distribution, "read_topic_tables", parsed_again)
+    loaded = distribution.Distribution.load(Settings(data_dir=tmp_path, topics_file=topics_file), taxonomy)
+    assert [d.label for d in loaded.by_topic["local"]] == ["Telegram @fairview_local"]

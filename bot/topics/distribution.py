@@ -52,12 +52,19 @@ class Distribution:
     def load(cls, settings: Settings, taxonomy: Taxonomy) -> Distribution:
         """Read ``NEWSBOT_DISTRIBUTION_FILE``, else the extra keys of the topics file; refuse unknown topics."""
         path = settings.distribution_file or settings.topics_file or DEFAULT_TOPICS_FILE
+        if taxonomy.source is not None and taxonomy.source[0] == path:  # the topics file: already parsed
+            return cls.from_tables(path, taxonomy.source[1], taxonomy)
         return cls.from_toml(path, taxonomy)
 
     @classmethod
     def from_toml(cls, path: Path, taxonomy: Taxonomy) -> Distribution:
+        return cls.from_tables(path, read_topic_tables(path, "distribution file"), taxonomy)
+
+    @classmethod
+    def from_tables(cls, path: Path, tables: list[dict[str, Any]], taxonomy: Taxonomy) -> Distribution:
+        """The destinations in the ``[[topic]]`` tables read from *path* (named in errors)."""
         by_topic: dict[str, list[Destination]] = {}
-        for index, entry in enumerate(read_topic_tables(path, "distribution file"), start=1):
+        for index, entry in enumerate(tables, start=1):
             channels, urls = entry.get("telegram_channels", []), entry.get("apprise", [])
             if not channels and not urls:
                 continue

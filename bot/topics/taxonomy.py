@@ -52,6 +52,9 @@ class Taxonomy:
     """An ordered, read-only set of topics with lookup by slug, name or alias in any case."""
 
     def __init__(self, topics: Iterable[Topic]) -> None:
+        #: The file this taxonomy was loaded from and its ``[[topic]]`` tables, so the social distribution, which
+        #: may live in the same file, reads them from here instead of parsing the file again (None: built in code).
+        self.source: tuple[Path, list[dict[str, Any]]] | None = None
         self._topics: dict[str, Topic] = {}
         self._names: dict[str, str] = {}
         for topic in topics:
@@ -68,8 +71,9 @@ class Taxonomy:
     def load(cls, path: Path | None = None) -> Taxonomy:
         """Read a taxonomy TOML file (the built-in one when *path* is None)."""
         path = path or DEFAULT_TOPICS_FILE
+        tables = read_topic_tables(path, "topics file")
         topics = []
-        for index, entry in enumerate(read_topic_tables(path, "topics file"), start=1):
+        for index, entry in enumerate(tables, start=1):
             if "slug" not in entry:
                 raise ConfigurationError(f"{path}: topic #{index} has no slug")
             for key in ("keywords", "aliases"):
@@ -87,7 +91,9 @@ class Taxonomy:
             )
         if not topics:
             raise ConfigurationError(f"{path} defines no [[topic]] entries")
-        return cls(topics)
+        taxonomy = cls(topics)
+        taxonomy.source = (path, tables)
+        return taxonomy
 
     def __iter__(self) -> Iterator[Topic]:
         return iter(self._topics.values())
