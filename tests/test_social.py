@@ -193,3 +193,18 @@ async def test_a_post_left_sending_by_a_dead_poster_on_this_host_is_sent_at_once
         await social_post_claims.hold_social_posts(conn, [post.id for post in claimed], dead.lease.worker_id)
     assert (await SocialPoster(desk, telegram).drain()).sent == 2
     assert {r.status for r in await post_rows(desk)} == {"sent"}
+
+
+async def test_a_poster_beside_the_worker_shares_its_registration(desk: Newsroom, telegram: TelegramChannel) -> None:
+    await publish_story(desk, sample_story(desk), actor="test")
+    worker = DeliveryWorker(desk, {"telegram": telegram})
+    poster = SocialPoster(desk, telegram, lease=worker.lease)
+
+    async def registered() -> list[str]:
+        async with desk.reader.connect() as conn:
+            return [row.id for row in await conn.execute(select(workers.c.id))]
+
+    async with worker.on_duty():
+        assert (await poster.drain()).sent == 2
+        assert await registered() == [worker.worker_id]  # one registration, still held by the worker
+    assert await registered() == []
