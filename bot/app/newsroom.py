@@ -1,4 +1,4 @@
-"""The assembled application: settings, store, taxonomy, tagger, renderer and link signer, built explicitly.
+"""The assembled application: settings, store, taxonomy, tagger, renderer, link signer and clock, built explicitly.
 
 Every entry point (CLI command, bot, web app, test) opens one :class:`Newsroom` and passes it on, so nothing
 depends on hidden globals and tests build exactly the pieces they need.
@@ -62,7 +62,7 @@ class Newsroom:
     secret: SigningSecret
     #: Limits on signups and confirm attempts (its clock is what tests move).
     request_limits: RequestLimits = field(default_factory=RequestLimits)
-    #: Called after a new story was stored and queued, whatever the door (bot, API, feed): `newsroom run`
+    #: Called by the intake after a story was stored and queued or retagged, whatever the door: `newsbot run`
     #: registers its worker's and social poster's wake-ups here, so sending starts at once instead of at the next poll.
     published_listeners: list[Callable[[], None]] = field(default_factory=list)
     #: The time every door (chat, web, feeds, CLI) stamps and compares with; tests hand in a clock they move.

@@ -1,4 +1,4 @@
-"""The MIME message for one story, built once and personalised per reader in microseconds.
+"""The MIME message for one compiled email (a story, a digest), built once and personalised per reader in microseconds.
 
 Generating a message with the `email` package costs milliseconds, which adds up to minutes for a large list.
 `EmailTemplate` uses the package once to produce the headers and MIME skeleton (so encoding and folding of the
