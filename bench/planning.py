@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/planning.py [SUBSCRIBERS]
 Every subscriber has an instant Telegram chat, half also a weekly email (not planned for a normal story), and three
 other topics. Two copies of the same store are planned in two child processes: newsbot's own path (SQLAlchemy,
-aiosqlite, `queries.plan_story_deliveries` in one transaction) and a bare `sqlite3` `INSERT ... SELECT` joining
+aiosqlite, `deliveries.plan_story_deliveries` in one transaction) and a bare `sqlite3` `INSERT ... SELECT` joining
 follows to addresses, with the same pragmas. Goal: newsbot at least 0.8 of bare speed (ratio = bare s / newsbot s),
 and a peak RSS flat in the number of subscribers, under 150 MB at 1,000,000.
 """
@@ -37,15 +37,15 @@ async def plan_with_newsbot(data_dir: Path) -> dict[str, float]:
     from bot.app.config import Settings
     from bot.app.newsroom import Newsroom
     from bot.stories.story import Story
-    from subscribers import queries
+    from subscribers import deliveries, stories
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))
     async with await Newsroom.open(Settings(data_dir=data_dir)) as newsroom:
         started = time.perf_counter()
         async with newsroom.engine.begin() as conn:
             now = datetime.now(UTC)
-            await queries.save_story(conn, story, now)
-            planned = await queries.plan_story_deliveries(conn, story, now)
+            await stories.save_story(conn, story, now)
+            planned = await deliveries.plan_story_deliveries(conn, story, now)
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "planned": planned}
 

@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/scaling_postgres.py [--postgres-url postgresql://pos
 Every database is a scratch one on that server (newsbot_bench_<pid>_*, cloned from migrated templates, all dropped
 at the end); --size-factor scales every size (0.05 for a quick run). PostgreSQL runs with the server's own settings.
 1. Planning, 1,000,000 subscribers of whom 30% follow the story's topic (the readers of bench/planning.py): newsbot's
-   `queries.plan_story_deliveries` timed inside a child, against a bare asyncpg `INSERT ... SELECT ... ON CONFLICT
+   `deliveries.plan_story_deliveries` timed inside a child, against a bare asyncpg `INSERT ... SELECT ... ON CONFLICT
    DO NOTHING` written by hand, each on its own copy of the same database (ratio = bare s / newsbot s).
 2. Telegram at the paid limit, 20,000 chats, fake Bot API without a limit (its own process): the story is planned
    once (`newsbot ingest`), then 1, 2 and 4 `newsbot deliver` processes start together on a fresh copy. Aggregate
@@ -133,7 +133,7 @@ async def plan_with_newsbot(database_url: str, data_dir: Path) -> dict[str, floa
     from bot.app.config import Settings
     from bot.app.newsroom import Newsroom
     from bot.stories.story import Story
-    from subscribers import queries
+    from subscribers import deliveries, stories
 
     story = Story(id=STORY_ID, title="Bench", body="Bench story.", summary="Bench story.", topics=("north-korea",))
     settings = Settings(data_dir=data_dir, database_url=database_url)
@@ -141,8 +141,8 @@ async def plan_with_newsbot(database_url: str, data_dir: Path) -> dict[str, floa
         started = time.perf_counter()
         async with newsroom.engine.begin() as conn:
             now = datetime.now(UTC)
-            await queries.save_story(conn, story, now)
-            planned = await queries.plan_story_deliveries(conn, story, now)
+            await stories.save_story(conn, story, now)
+            planned = await deliveries.plan_story_deliveries(conn, story, now)
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "planned": planned}
 

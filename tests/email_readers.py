@@ -19,7 +19,7 @@ from bot.stories.intake import prepare_story
 from bot.stories.parsing import parse_story
 from bot.stories.story import Story
 from bot.web import create_app
-from subscribers import queries
+from subscribers import stories
 from subscribers.schema import addresses, follows
 
 FRONT_MATTER = "---\ntitle: {title}\nid: {id}\ntopics: [{topics}]\nbreaking: {breaking}\n{url}---\n{body}\n"
@@ -52,7 +52,7 @@ async def store_story_at(
     )
     story = dataclasses.replace(story, topics=tuple(topics))  # exactly these topics, whatever the tagger thinks
     async with newsroom.engine.begin() as conn:
-        assert await queries.save_story(conn, story, when)
+        assert await stories.save_story(conn, story, when)
     return story
 
 

@@ -15,7 +15,7 @@ from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
 from bot.outbox.worker import DeliveryWorker
-from subscribers import queries
+from subscribers import readers
 from subscribers.database import create_engine
 from subscribers.migrate import upgrade_database
 from subscribers.preferences import build_subscriber
@@ -130,7 +130,7 @@ async def add_reader(
         cadences=cadences,
     )
     async with newsroom.engine.begin() as conn:
-        await queries.add_subscribers(conn, [subscriber], datetime.now(UTC))
+        await readers.add_subscribers(conn, [subscriber], datetime.now(UTC))
         first = subscriber.addresses[0]
-        found = await queries.find_subscriber_ids(conn, [(first.channel.value, first.address)])
+        found = await readers.find_subscriber_ids(conn, [(first.channel.value, first.address)])
     return found[(first.channel.value, first.address)]

@@ -21,7 +21,7 @@ from bot.app.newsroom import Newsroom
 from bot.app.process import Service
 from bot.stories.intake import IngestResult, ingest_story, prepare_story
 from bot.stories.parsing import parse_story, read_story_file
-from subscribers import queries
+from subscribers import chat_readers
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import SAMPLE_STORY
 
@@ -119,9 +119,9 @@ class ChatSession:
 
         return await eventually(answered, what=f"an answer to the button {data!r}")
 
-    async def reader(self, chat_id: int) -> queries.ChatReader | None:
+    async def reader(self, chat_id: int) -> chat_readers.ChatReader | None:
         async with self.newsroom.engine.connect() as conn:
-            return await queries.find_chat_reader(conn, str(chat_id))
+            return await chat_readers.find_chat_reader(conn, str(chat_id))
 
     async def wait_for_status(self, chat_id: int, status: str) -> None:
         """Wait until the chat's address has *status* (after an update the bot answers silently)."""

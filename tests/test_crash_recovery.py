@@ -26,7 +26,7 @@ from bot.app.newsroom import Newsroom
 from bot.outbox.worker import MAX_UNRECORDED
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
-from subscribers import queries
+from subscribers import readers as readers_store
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
@@ -40,9 +40,11 @@ ROUND_TRIP = 0.003
 
 async def plan_fan_out(settings: Settings, readers: int) -> None:
     rows = [
-        queries.NewSubscriber(
+        readers_store.NewSubscriber(
             addresses=(
-                queries.NewAddress(ChannelName.TELEGRAM, str(FIRST_CHAT + n), Cadence.INSTANT, AddressStatus.ACTIVE),
+                readers_store.NewAddress(
+                    ChannelName.TELEGRAM, str(FIRST_CHAT + n), Cadence.INSTANT, AddressStatus.ACTIVE
+                ),
             ),
             topics=("north-korea",),
         )
@@ -50,7 +52,7 @@ async def plan_fan_out(settings: Settings, readers: int) -> None:
     ]
     async with await Newsroom.open(settings) as newsroom:
         async with newsroom.engine.begin() as conn:
-            await queries.add_subscribers(conn, rows, datetime.now(UTC))
+            await readers_store.add_subscribers(conn, rows, datetime.now(UTC))
         story = read_story_file(SAMPLE_STORY, settings.max_story_bytes)
         prepared = prepare_story(story, settings=settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger)
         result = await ingest_story(newsroom, prepared)

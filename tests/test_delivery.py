@@ -20,7 +20,8 @@ from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story, read_story_file
 from bot.stories.story import Story
-from subscribers import channel_health, queries
+from subscribers import channel_health
+from subscribers import deliveries as deliveries_store
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock
@@ -243,7 +244,7 @@ async def test_a_worker_that_died_mid_batch_loses_nothing(live, bot_api: FakeBot
         await add_reader(newsroom, "north-korea", telegram_chat=str(200 + chat))
     await ingest_story(newsroom, sample(newsroom))
     async with newsroom.engine.begin() as conn:  # a worker claims a batch, then dies before sending
-        claimed = await queries.claim_due_deliveries(conn, 3, datetime.now(UTC))
+        claimed = await deliveries_store.claim_due_deliveries(conn, 3, datetime.now(UTC))
     assert len(claimed) == 3
     report = await worker.drain()
     assert report.sent == {"telegram": 5}
@@ -268,7 +269,7 @@ async def test_breaking_news_is_sent_before_older_normal_stories(newsroom: Newsr
     breaking = story_from(newsroom, "---\ntopics: [north-korea]\nbreaking: true\n---\nMissile launch reported.\n")
     await ingest_story(newsroom, breaking)
     async with newsroom.engine.begin() as conn:
-        claimed = await queries.claim_due_deliveries(conn, 3, datetime.now(UTC))
+        claimed = await deliveries_store.claim_due_deliveries(conn, 3, datetime.now(UTC))
     assert {c.story_id for c in claimed} == {breaking.id}
 
 

@@ -22,7 +22,7 @@ from bot.cli import app as cli_app
 from bot.outbox.digest_planning import queue_weekly_digests
 from bot.outbox.digest_weeks import InvalidWeek, digest_schedule, last_complete_week, parse_week, week_of
 from bot.rendering.telegram_digest import split_telegram_message
-from subscribers import queries
+from subscribers import readers
 from subscribers.schema import Cadence, ChannelName, deliveries
 from tests.email_readers import (
     assert_bulk_mail_headers,
@@ -181,7 +181,7 @@ async def test_a_reader_who_stopped_following_the_weeks_topics_gets_no_empty_dig
     await a_week_of_news(newsroom)
     await queue_weekly_digests(newsroom, WEEK)
     async with newsroom.engine.begin() as conn:
-        await queries.save_reader_preferences(
+        await readers.save_reader_preferences(
             conn, reader, topics=["weather"], cadences={}, breaking_email=False, now=datetime.now(UTC)
         )
     report = await worker.drain()

@@ -27,7 +27,7 @@ from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.story import Story
 from bot.web import create_app
-from subscribers import queries
+from subscribers import stories as stories_store
 from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
 from tests.editor_fixtures import API_TOKEN, EDITOR, OTHER_EDITOR, OUTLET_CHANNEL, READER, sample_story
 from tests.fakes import FakeBotAPI, SmtpSink
@@ -177,7 +177,7 @@ async def test_toggling_a_topic_updates_the_preview_and_the_counts(desk: Newsroo
 
     async with desk.engine.connect() as conn:
         (story_id,) = (await conn.execute(select(stories.c.id))).scalars()
-        loaded = await queries.load_story(conn, story_id, Story)
+        loaded = await stories_store.load_story(conn, story_id, Story)
     assert loaded is not None and loaded.topics == ("north-korea", "us-politics") and loaded.breaking is False
     # a normal story reaches instant readers only: the weekly chat waits for the digest
     assert await count(desk, deliveries) == 2

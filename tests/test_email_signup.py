@@ -23,7 +23,7 @@ from bot.readers.email_signup import (
 )
 from bot.rendering.signed_links import LinkSigner
 from bot.stories.intake import ingest_story
-from subscribers import queries
+from subscribers import email_readers, readers
 from subscribers.schema import Cadence, ChannelName, addresses
 from tests.email_readers import assert_bulk_mail_headers, bodies, email_row, parse_mail, path_of, topics_of
 from tests.fakes import SmtpSink
@@ -167,7 +167,7 @@ async def test_a_confirmation_link_replayed_after_unsubscribing_does_not_resubsc
     token = token_of(confirm_link(smtp_sink, "reader@example.org"))
     await confirm_address(newsroom, token)
     async with newsroom.engine.begin() as conn:
-        assert await queries.unsubscribe_email(conn, request.subscriber_id, datetime.now(UTC))
+        assert await email_readers.unsubscribe_email(conn, request.subscriber_id, datetime.now(UTC))
     with pytest.raises(InvalidToken, match="unsubscribed"):
         await confirm_address(newsroom, token)
     assert (await email_row(newsroom, "reader@example.org"))["status"] == "inactive"
@@ -180,7 +180,7 @@ async def test_signing_up_again_after_unsubscribing_needs_a_new_confirmation(mai
     request = await request_email_confirmation(newsroom, channel, address="reader@example.org", topics=["local"])
     await confirm_address(newsroom, token_of(confirm_link(smtp_sink, "reader@example.org")))
     async with newsroom.engine.begin() as conn:
-        await queries.unsubscribe_email(conn, request.subscriber_id, datetime.now(UTC))
+        await email_readers.unsubscribe_email(conn, request.subscriber_id, datetime.now(UTC))
     again = await request_email_confirmation(newsroom, channel, address="reader@example.org", topics=["sports"])
     assert again.subscriber_id == request.subscriber_id and not again.already_confirmed
     assert (await email_row(newsroom, "reader@example.org"))["status"] == "pending"
@@ -234,7 +234,7 @@ async def test_bad_requests_are_refused_before_anything_is_stored_or_sent(
         await request_email_confirmation(newsroom, channel, address=address, topics=topics)
     assert smtp_sink.messages == []
     async with newsroom.engine.connect() as conn:
-        assert await queries.count_subscribers(conn) == 0
+        assert await readers.count_subscribers(conn) == 0
 
 
 async def test_a_refused_address_is_reported_and_may_be_corrected_at_once(mail, smtp_sink: SmtpSink) -> None:
@@ -284,7 +284,7 @@ async def test_one_address_in_three_spellings_is_one_reader_with_the_first_spell
     assert first.subscriber_id == second.subscriber_id == third.subscriber_id
     assert first.address == second.address == third.address == "Jane.Doe@example.org"  # as typed first
     async with newsroom.engine.connect() as conn:
-        assert await queries.count_subscribers(conn) == 1
+        assert await readers.count_subscribers(conn) == 1
     assert {tuple(m.rcpt_tos) for m in smtp_sink.messages} == {("Jane.Doe@example.org",)}
     # The latest link confirms the one address; the reader follows what that signup asked for.
     confirmation = await confirm_address(newsroom, token_of(confirm_link(smtp_sink, "Jane.Doe@example.org")))

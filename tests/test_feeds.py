@@ -18,7 +18,8 @@ from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.stories.feeds import poll_feeds
 from bot.stories.story import Story
-from subscribers import queries
+from subscribers import feeds as feeds_store
+from subscribers import stories as stories_store
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database
 from subscribers.schema import audit_log, deliveries, feed_entries, metadata, stories
@@ -114,7 +115,7 @@ async def test_feed_categories_the_taxonomy_knows_become_topics_and_others_are_i
     (story_id,) = (await poll_feeds(feed_room)).ingested
 
     async with feed_room.engine.connect() as conn:
-        story = await queries.load_story(conn, story_id, Story)
+        story = await stories_store.load_story(conn, story_id, Story)
     assert story is not None and "sports" in story.topics
     assert "<p>" not in story.body and "The Fairview Falcons won on Saturday" in story.body
 
@@ -130,7 +131,7 @@ async def test_a_broken_feed_is_recorded_and_retried_without_stopping_the_others
     assert [r.status for r in first.results] == ["updated", "failed"]
     assert first.results[1].error == "HTTP 404 Not Found"
     async with feed_room.engine.connect() as conn:
-        state = await queries.load_feed_state(conn, broken_url)
+        state = await feeds_store.load_feed_state(conn, broken_url)
     assert state is not None and state.failures == 1 and state.last_error == "HTTP 404 Not Found"
 
     feed_host.publish("/broken.xml", "<html><body>Site maintenance</body></html>")
@@ -141,7 +142,7 @@ async def test_a_broken_feed_is_recorded_and_retried_without_stopping_the_others
     third = await poll_feeds(feed_room)
     assert third.results[1].status == "updated" and len(third.results[1].ingested) == 1
     async with feed_room.engine.connect() as conn:
-        state = await queries.load_feed_state(conn, broken_url)
+        state = await feeds_store.load_feed_state(conn, broken_url)
     assert state is not None and state.failures == 0 and state.last_error is None
 
 

@@ -25,7 +25,7 @@ from bot.channels.telegram_rate_limit import SlidingWindow, TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
-from subscribers import channel_health, queries
+from subscribers import channel_health, readers
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import SAMPLE_STORY
@@ -55,14 +55,14 @@ async def readers_newsroom(settings: Settings, bot_api: FakeBotAPI) -> AsyncIter
 async def fan_out(newsroom: Newsroom, chats: range) -> None:
     """Subscribe one Telegram reader per chat id to north-korea, then ingest the sample story."""
     rows = [
-        queries.NewSubscriber(
-            addresses=(queries.NewAddress(ChannelName.TELEGRAM, str(chat), Cadence.INSTANT, AddressStatus.ACTIVE),),
+        readers.NewSubscriber(
+            addresses=(readers.NewAddress(ChannelName.TELEGRAM, str(chat), Cadence.INSTANT, AddressStatus.ACTIVE),),
             topics=("north-korea",),
         )
         for chat in chats
     ]
     async with newsroom.engine.begin() as conn:
-        await queries.add_subscribers(conn, rows, datetime.now(UTC))
+        await readers.add_subscribers(conn, rows, datetime.now(UTC))
     story = prepare_story(
         read_story_file(SAMPLE_STORY, newsroom.settings.max_story_bytes),
         settings=newsroom.settings,

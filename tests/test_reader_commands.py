@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app.config import Settings
 from bot.app.telegram_bot import handler_table
 from bot.readers.topic_keyboards import TOPICS_PER_PAGE
-from subscribers import queries
+from subscribers import readers as readers_store
 from subscribers.schema import addresses, follows
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
@@ -250,7 +250,7 @@ async def test_stop_asks_first_and_confirming_erases_everything(chat_with_mail: 
     await chat.press(READER, question["message_id"], "stop:yes")
     assert "erased" in chat.api.messages[(READER, question["message_id"])]["text"]
     async with chat.newsroom.engine.connect() as conn:
-        assert await queries.count_subscribers(conn) == 0
+        assert await readers_store.count_subscribers(conn) == 0
         assert (await conn.execute(select(func.count()).select_from(addresses))).scalar_one() == 0
         assert (await conn.execute(select(func.count()).select_from(follows))).scalar_one() == 0
 
@@ -309,7 +309,7 @@ async def test_two_hundred_readers_subscribing_at_once_lose_nothing(
             within=60,
         )
     async with chat.newsroom.engine.connect() as conn:
-        views = await queries.list_subscribers(conn)
+        views = await readers_store.list_subscribers(conn)
     followed = {int(view.addresses["telegram"]["address"]): set(view.topics) for view in views}
     assert followed == {chat_id: {slug, "local"} for chat_id, slug in readers.items()}
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -17,7 +17,7 @@ from bot.outbox.digest_planning import queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.signed_links import LinkSigner
 from bot.stories.intake import ingest_story
-from subscribers import queries
+from subscribers import readers as readers_store
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.email_readers import (
     assert_bulk_mail_headers,
@@ -278,7 +278,7 @@ async def test_a_subscriber_removed_since_gets_a_friendly_page(site) -> None:
     newsroom, _, client = site
     reader = await add_reader(newsroom, "local", email="reader@example.org")
     async with newsroom.engine.begin() as conn:
-        await queries.remove_subscriber(conn, reader)
+        await readers_store.remove_subscriber(conn, reader)
     page = await client.get(path_of(newsroom.signer.preferences_url(reader)))
     assert page.status_code == 404 and "no subscription for this link" in page.text
     gone = await client.post(path_of(newsroom.signer.unsubscribe_url(reader)), **ONE_CLICK)
@@ -323,4 +323,4 @@ async def test_one_address_signed_up_in_three_spellings_is_one_reader_and_one_em
         assert again.status_code == 429 and "ask again in" in again.text  # the same address, just mailed
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["Jane.Doe@example.org"]]
     async with newsroom.engine.connect() as conn:
-        assert await queries.count_subscribers(conn) == 1
+        assert await readers_store.count_subscribers(conn) == 1

@@ -21,7 +21,9 @@ from bot.rendering.social_posts import compose_post
 from bot.stories.intake import publish_story
 from bot.topics.distribution import Distribution, apprise_destination
 from bot.topics.taxonomy import DEFAULT_TOPICS_FILE, Taxonomy
-from subscribers import queries, social_post_claims
+from subscribers import social_post_claims
+from subscribers import social_posts as social_posts_store
+from subscribers import workers as workers_store
 from subscribers.schema import social_posts, workers
 from tests.editor_fixtures import OUTLET_CHANNEL, sample_story, write_distribution
 from tests.fakes import FakeBotAPI
@@ -168,14 +170,14 @@ async def test_a_post_left_sending_by_a_dead_worker_is_sent_later_but_a_live_one
     clock = ManualClock()
     now = clock.now()
     async with desk.engine.begin() as conn:  # two workers claimed one post each; one of them went silent
-        await queries.register_worker(conn, "elsewhere-dead", "another-host", 1, now)
-        await queries.register_worker(conn, "elsewhere-alive", "another-host", 1, now)
-        first, second = await queries.claim_due_social_posts(conn, 2, now)
+        await workers_store.register_worker(conn, "elsewhere-dead", "another-host", 1, now)
+        await workers_store.register_worker(conn, "elsewhere-alive", "another-host", 1, now)
+        first, second = await social_posts_store.claim_due_social_posts(conn, 2, now)
         await social_post_claims.hold_social_posts(conn, [first.id], "elsewhere-dead")
         await social_post_claims.hold_social_posts(conn, [second.id], "elsewhere-alive")
     clock.advance(seconds=desk.settings.delivery_lease_seconds + 1)
     async with desk.engine.begin() as conn:
-        await queries.heartbeat_worker(conn, "elsewhere-alive", clock.now(), timedelta(minutes=1))
+        await workers_store.heartbeat_worker(conn, "elsewhere-alive", clock.now(), timedelta(minutes=1))
     poster = SocialPoster(desk, telegram, clock=clock)
     assert (await poster.drain()).sent == 1  # the dead worker's; the other is still the live worker's
     assert [r.status for r in await post_rows(desk)] == ["sent", "sending"]
@@ -189,7 +191,7 @@ async def test_a_post_left_sending_by_a_dead_poster_on_this_host_is_sent_at_once
     await dead.lease.recover()  # registered from this host, with a process id that no longer exists
     async with desk.engine.begin() as conn:
         await conn.execute(workers.update().where(workers.c.id == dead.lease.worker_id).values(pid=2**22 + 1))
-        claimed = await queries.claim_due_social_posts(conn, 2, datetime.now(UTC))
+        claimed = await social_posts_store.claim_due_social_posts(conn, 2, datetime.now(UTC))
         await social_post_claims.hold_social_posts(conn, [post.id for post in claimed], dead.lease.worker_id)
     assert (await SocialPoster(desk, telegram).drain()).sent == 2
     assert {r.status for r in await post_rows(desk)} == {"sent"}

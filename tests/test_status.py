@@ -20,7 +20,7 @@ from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story
 from bot.stories.story import Story
-from subscribers import channel_health, queries
+from subscribers import channel_health, deliveries, readers, status
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock
@@ -38,10 +38,10 @@ def story(newsroom: Newsroom, text: str) -> Story:
     )
 
 
-async def report_of(newsroom: Newsroom) -> queries.DeliveryStatusReport:
+async def report_of(newsroom: Newsroom) -> status.DeliveryStatusReport:
     now = datetime.now(UTC)
     async with newsroom.engine.connect() as conn:
-        return await queries.delivery_status_report(
+        return await status.delivery_status_report(
             conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - timedelta(hours=24)
         )
 
@@ -86,8 +86,8 @@ async def test_status_shows_the_queue_the_rate_the_failures_and_the_dead_address
     await worker.drain(wait_for_retries=0)  # one chat's breaking message got a 502: Telegram is paused
     await ingest_story(newsroom, story(newsroom, "---\ntopics: [north-korea]\n---\nThe talks end.\n"))
     async with newsroom.engine.begin() as conn:  # a worker is busy with one message of that story
-        await queries.claim_due_deliveries(conn, 1, datetime.now(UTC))
-        await queries.deactivate_address(
+        await deliveries.claim_due_deliveries(conn, 1, datetime.now(UTC))
+        await readers.deactivate_address(
             conn, "email", reader, AddressStatus.BOUNCED, "smtp 550 5.1.1 user unknown", datetime.now(UTC)
         )
 
@@ -118,7 +118,7 @@ async def test_only_the_most_frequent_reasons_are_listed_and_the_rest_are_summed
     await worker.drain()
     now = datetime.now(UTC)
     async with newsroom.engine.connect() as conn:
-        report = await queries.delivery_status_report(
+        report = await status.delivery_status_report(
             conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - timedelta(hours=1), top_reasons=1
         )
     assert report.failures == [("telegram 403: Forbidden: bot was blocked by the user", 2)]

@@ -11,7 +11,8 @@ from sqlalchemy import event, select, text
 
 from bot.app.newsroom import Newsroom
 from bot.stories.story import Story
-from subscribers import queries
+from subscribers import deliveries as deliveries_store
+from subscribers import readers, status, stories
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries, follows, metadata
@@ -55,7 +56,7 @@ async def test_adding_an_existing_address_adds_topics_instead_of_a_second_subscr
     second = await add_reader(newsroom, "sports", "north-korea", telegram_chat="42")
     assert first == second
     async with newsroom.engine.connect() as conn:
-        views = await queries.list_subscribers(conn)
+        views = await readers.list_subscribers(conn)
     assert len(views) == 1
     assert views[0].topics == ["north-korea", "sports"]
 
@@ -71,9 +72,9 @@ async def test_removing_a_subscriber_erases_addresses_follows_and_deliveries(new
     reader = await add_reader(newsroom, "north-korea", telegram_chat="42")
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
-        await queries.save_story(conn, story("north-korea"), now)
-        await queries.plan_story_deliveries(conn, story("north-korea"), now)
-        assert await queries.remove_subscriber(conn, reader)
+        await stories.save_story(conn, story("north-korea"), now)
+        await deliveries_store.plan_story_deliveries(conn, story("north-korea"), now)
+        assert await readers.remove_subscriber(conn, reader)
         for table in (addresses, follows, deliveries):
             assert (await conn.execute(select(table))).all() == []
 
@@ -81,16 +82,16 @@ async def test_removing_a_subscriber_erases_addresses_follows_and_deliveries(new
 async def plan(newsroom: Newsroom, s: Story) -> dict[str, int]:
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
-        await queries.save_story(conn, s, now)
-        await queries.plan_story_deliveries(conn, s, now)
-        return await queries.count_story_deliveries(conn, s.id)
+        await stories.save_story(conn, s, now)
+        await deliveries_store.plan_story_deliveries(conn, s, now)
+        return await deliveries_store.count_story_deliveries(conn, s.id)
 
 
 async def planned_addresses(newsroom: Newsroom, story_id: str) -> set[tuple[str, str]]:
     async with newsroom.engine.connect() as conn:
         return {
             (r.channel, r.address)
-            for r in await queries.list_deliveries(conn)
+            for r in await status.list_deliveries(conn)
             if r.story_id == story_id
         }
 
@@ -129,8 +130,8 @@ async def test_planning_twice_queues_nobody_twice(newsroom: Newsroom) -> None:
     await plan(newsroom, s)
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
-        assert await queries.plan_story_deliveries(conn, s, now) == 0
-        assert await queries.count_story_deliveries(conn, s.id) == {"telegram": 1, "email": 0}
+        assert await deliveries_store.plan_story_deliveries(conn, s, now) == 0
+        assert await deliveries_store.count_story_deliveries(conn, s.id) == {"telegram": 1, "email": 0}
 
 
 async def test_planning_is_one_insert_select_statement_not_a_loop(newsroom: Newsroom) -> None:
@@ -143,11 +144,11 @@ async def test_planning_is_one_insert_select_statement_not_a_loop(newsroom: News
 
     s = story("north-korea")
     async with newsroom.engine.begin() as conn:
-        await queries.save_story(conn, s, datetime.now(UTC))
+        await stories.save_story(conn, s, datetime.now(UTC))
     event.listen(newsroom.engine.sync_engine, "before_cursor_execute", record)
     try:
         async with newsroom.engine.begin() as conn:
-            assert await queries.plan_story_deliveries(conn, s, datetime.now(UTC)) == 50
+            assert await deliveries_store.plan_story_deliveries(conn, s, datetime.now(UTC)) == 50
     finally:
         event.remove(newsroom.engine.sync_engine, "before_cursor_execute", record)
     inserts = [s for s in statements if "INSERT" in s.upper()]
@@ -174,7 +175,7 @@ async def test_claiming_skips_nothing_and_returns_inactive_addresses_for_cancell
     await plan(newsroom, story("north-korea"))
     async with newsroom.engine.begin() as conn:
         await conn.execute(addresses.update().where(addresses.c.subscriber_id == reader).values(status="inactive"))
-        claimed = await queries.claim_due_deliveries(conn, 10, datetime.now(UTC))
+        claimed = await deliveries_store.claim_due_deliveries(conn, 10, datetime.now(UTC))
     assert len(claimed) == 1 and claimed[0].address is None
 
 

@@ -21,7 +21,9 @@ from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import read_story_file
-from subscribers import queries
+from subscribers import deliveries as deliveries_store
+from subscribers import readers as readers_store
+from subscribers import workers as workers_store
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries, workers
 from tests.fakes import FakeBotAPI
 from tests.newsroom_fixtures import SAMPLE_STORY
@@ -33,16 +35,18 @@ FIRST_CHAT = 500_000
 
 async def plan_fan_out(newsroom: Newsroom, readers: int) -> None:
     rows = [
-        queries.NewSubscriber(
+        readers_store.NewSubscriber(
             addresses=(
-                queries.NewAddress(ChannelName.TELEGRAM, str(FIRST_CHAT + n), Cadence.INSTANT, AddressStatus.ACTIVE),
+                readers_store.NewAddress(
+                    ChannelName.TELEGRAM, str(FIRST_CHAT + n), Cadence.INSTANT, AddressStatus.ACTIVE
+                ),
             ),
             topics=("north-korea",),
         )
         for n in range(readers)
     ]
     async with newsroom.engine.begin() as conn:
-        await queries.add_subscribers(conn, rows, datetime.now(UTC))
+        await readers_store.add_subscribers(conn, rows, datetime.now(UTC))
     settings = newsroom.settings
     story = prepare_story(
         read_story_file(SAMPLE_STORY, settings.max_story_bytes),
@@ -81,10 +85,10 @@ async def test_claims_of_a_silent_worker_return_to_the_queue_and_a_live_ones_sta
     await plan_fan_out(newsroom, 6)
     now = datetime.now(UTC)
     async with newsroom.engine.begin() as conn:
-        await queries.register_worker(conn, "elsewhere-dead", "another-host", 1, now - timedelta(minutes=10))
-        await queries.register_worker(conn, "elsewhere-alive", "another-host", 1, now)
-        assert len(await queries.claim_due_deliveries(conn, 2, now, "elsewhere-dead")) == 2
-        assert len(await queries.claim_due_deliveries(conn, 2, now, "elsewhere-alive")) == 2
+        await workers_store.register_worker(conn, "elsewhere-dead", "another-host", 1, now - timedelta(minutes=10))
+        await workers_store.register_worker(conn, "elsewhere-alive", "another-host", 1, now)
+        assert len(await deliveries_store.claim_due_deliveries(conn, 2, now, "elsewhere-dead")) == 2
+        assert len(await deliveries_store.claim_due_deliveries(conn, 2, now, "elsewhere-alive")) == 2
     worker = DeliveryWorker(newsroom, {"telegram": TelegramOutbox(tmp_path / "out")})
     report = await worker.drain()
     assert report.sent == {"telegram": 4}  # the 2 unclaimed and the 2 of the dead worker

@@ -20,7 +20,8 @@ from bot.rendering.gallery import write_gallery
 from bot.stories.intake import IngestResult, prepare_for, publish_story
 from bot.stories.parsing import read_story_file
 from bot.topics.distribution import Distribution
-from subscribers import queries
+from subscribers import deliveries, status
+from subscribers import readers as readers_store
 from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName, DeliveryStatus
 
@@ -103,7 +104,7 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
         for r in SAMPLE_READERS
     ]
     async with newsroom.engine.begin() as conn:
-        await queries.add_subscribers(conn, readers, now)
+        await readers_store.add_subscribers(conn, readers, now)
 
     settings = newsroom.settings
     story = prepare_for(newsroom, read_story_file(sample_story_path(), settings.max_story_bytes), source="demo")
@@ -119,8 +120,8 @@ async def run_demo(newsroom: Newsroom) -> DemoReport:
     async with newsroom.reader.connect() as conn:
         records = {
             (r.channel, r.address): r
-            for r in await queries.list_deliveries(conn)
-            if r.item_key == queries.story_item_key(story.id)
+            for r in await status.list_deliveries(conn)
+            if r.item_key == deliveries.story_item_key(story.id)
         }
     lines = []
     for sample, reader in zip(SAMPLE_READERS, readers, strict=True):

@@ -20,7 +20,8 @@ from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.outbox.delivery_pump import STOP_GRACE_SECONDS
 from bot.outbox.worker import DeliveryWorker, DrainReport
-from subscribers import channel_health, delivery_retry, queries
+from subscribers import channel_health, deliveries, delivery_retry, stories
+from subscribers import status as status_store
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import ChannelName, Priority
 
@@ -52,7 +53,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         async with newsroom.reader.connect() as conn:
-            due = await queries.count_due_deliveries(conn, worker.clock.now())
+            due = await deliveries.count_due_deliveries(conn, worker.clock.now())
         if not show_progress or due == 0:
             return await worker.drain(stop=stop)
         with Progress(
@@ -133,7 +134,7 @@ def retry(
     async def work(newsroom: Newsroom) -> tuple[dict[str, int], dict[str, ChannelOutage]]:
         now = newsroom.clock.now()
         async with newsroom.engine.begin() as conn:
-            if story is not None and not await queries.story_exists(conn, story):
+            if story is not None and not await stories.story_exists(conn, story):
                 raise StoryNotFound(f"no story with id {story!r} (see `newsbot stories` or the audit log)")
             counts = await delivery_retry.retry_deliveries(conn, now, story_id=story, channel=channel)
             outages = await channel_health.outages(conn, count_waiting=True)
@@ -169,7 +170,7 @@ def _priority_name(priority: int) -> str:
 
 
 def status_json(
-    report: queries.DeliveryStatusReport, outages: dict[str, ChannelOutage] | None = None
+    report: status_store.DeliveryStatusReport, outages: dict[str, ChannelOutage] | None = None
 ) -> dict[str, object]:
     """`newsbot status --json`: stable keys for monitoring scripts."""
     return {
@@ -202,7 +203,7 @@ def status_json(
     }
 
 
-def _print_status(report: queries.DeliveryStatusReport, outages: dict[str, ChannelOutage], now: datetime) -> None:
+def _print_status(report: status_store.DeliveryStatusReport, outages: dict[str, ChannelOutage], now: datetime) -> None:
     if outages:
         out.print("Unreachable channels (paused, nothing is marked failed until NEWSBOT_RETRY_FOR):", markup=False)
         for outage in outages.values():
@@ -240,10 +241,10 @@ def status(
 ) -> None:
     """Queue depth per channel and priority, the send rate, recent failures by reason, dead addresses."""
 
-    async def work(newsroom: Newsroom) -> tuple[queries.DeliveryStatusReport, dict[str, ChannelOutage], datetime]:
+    async def work(newsroom: Newsroom) -> tuple[status_store.DeliveryStatusReport, dict[str, ChannelOutage], datetime]:
         now = newsroom.clock.now()
         async with newsroom.reader.connect() as conn:
-            report = await queries.delivery_status_report(
+            report = await status_store.delivery_status_report(
                 conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - FAILURE_WINDOW
             )
             return report, await channel_health.outages(conn, count_waiting=True), now
@@ -257,8 +258,8 @@ def status(
 
 
 def paused_queue(
-    report: queries.DeliveryStatusReport, outages: dict[str, ChannelOutage]
-) -> queries.DeliveryStatusReport:
+    report: status_store.DeliveryStatusReport, outages: dict[str, ChannelOutage]
+) -> status_store.DeliveryStatusReport:
     """On a paused channel nothing is due now: what would be counts as waiting (for the channel to come back)."""
     queue = [
         dataclasses.replace(depth, due=0, waiting=depth.waiting + depth.due) if depth.channel in outages else depth

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.app.errors import InvalidSubscriber, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.cli.console import fail, out, run_command, settings_of, with_newsroom
-from subscribers import queries
+from subscribers import email_readers, readers
 from subscribers.preferences import normalise_chat_id, normalise_email, parse_cadence_options
-from subscribers.queries import NewSubscriber, ReaderPreferences
 from subscribers.reader_updates import ReaderChanges, apply_reader_changes
+from subscribers.readers import NewSubscriber, ReaderPreferences
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 
 PENDING_NOTICE = "The email address gets nothing until it is confirmed (double opt-in)."
@@ -70,7 +70,7 @@ def _check_channels(reader: ReaderPreferences, cadences: Mapping[ChannelName, Ca
 
 
 async def _email_pending(conn: AsyncConnection, subscriber_id: int) -> bool:
-    row = await queries.find_email_of_subscriber(conn, subscriber_id)
+    row = await email_readers.find_email_of_subscriber(conn, subscriber_id)
     return row is not None and row.status == AddressStatus.PENDING.value
 
 
@@ -86,17 +86,17 @@ async def add_or_update(
     now = newsroom.clock.now()
     keys = [(a.channel.value, a.address) for a in subscriber.addresses]
     async with newsroom.engine.begin() as conn:
-        owners = await queries.find_subscriber_ids(conn, keys)
+        owners = await readers.find_subscriber_ids(conn, keys)
         ids = sorted(set(owners.values()))
         if not ids:
-            await queries.add_subscribers(conn, [subscriber], now)
+            await readers.add_subscribers(conn, [subscriber], now)
             return None
         if len(ids) > 1:
             raise InvalidSubscriber(
                 f"{' and '.join(a for _, a in keys)} belong to different subscribers ({', '.join(map(str, ids))}); "
                 "remove one first"
             )
-        reader = await queries.load_reader_preferences(conn, ids[0])
+        reader = await readers.load_reader_preferences(conn, ids[0])
         if reader is None:  # removed between the two statements (PostgreSQL; SQLite holds the write lock)
             raise SubscriberNotFound(f"subscriber {ids[0]} was removed meanwhile")
         missing = [a for a in subscriber.addresses if (a.channel.value, a.address) not in owners]
@@ -118,7 +118,7 @@ async def add_or_update(
             cadences={c: v for c, v in cadences.items() if c not in added_channels},
             confirm_email=confirmed and given_email and ChannelName.EMAIL not in added_channels,
         )
-        after = await queries.load_reader_preferences(conn, reader.subscriber_id)
+        after = await readers.load_reader_preferences(conn, reader.subscriber_id)
         label = reader_label(after or reader)
         return ReaderUpdate(label, changes, await _email_pending(conn, reader.subscriber_id))
 
@@ -156,8 +156,8 @@ def subscribers_update(
             else (ChannelName.TELEGRAM.value, normalise_chat_id(telegram_chat or ""))
         )
         async with newsroom.engine.begin() as conn:
-            subscriber_id = (await queries.find_subscriber_ids(conn, [key])).get(key)
-            reader = None if subscriber_id is None else await queries.load_reader_preferences(conn, subscriber_id)
+            subscriber_id = (await readers.find_subscriber_ids(conn, [key])).get(key)
+            reader = None if subscriber_id is None else await readers.load_reader_preferences(conn, subscriber_id)
             if reader is None:
                 raise SubscriberNotFound(f"no subscriber with {key[0]} address {key[1]}")
             _check_channels(reader, cadences, confirmed)

@@ -14,7 +14,7 @@ from bot.app.newsroom import Newsroom
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.cli.reader_changes import ReaderUpdate, add_or_update, print_add_outcome, subscribers_update
 from bot.stories.text_decoding import NotText, decode_text
-from subscribers import queries
+from subscribers import readers
 from subscribers.preferences import (
     build_subscriber,
     normalise_chat_id,
@@ -69,9 +69,9 @@ def subscribers_list(
 ) -> None:
     """List subscribers with their addresses, cadences and topics."""
 
-    async def work(newsroom: Newsroom) -> list[queries.SubscriberView]:
+    async def work(newsroom: Newsroom) -> list[readers.SubscriberView]:
         async with newsroom.reader.connect() as conn:
-            return await queries.list_subscribers(conn)
+            return await readers.list_subscribers(conn)
 
     views = run_command(with_newsroom(settings_of(ctx), work))
     if as_json:
@@ -122,10 +122,10 @@ def subscribers_remove(
                     if telegram_chat
                     else (ChannelName.EMAIL.value, normalise_email(email or ""))
                 )
-                target = (await queries.find_subscriber_ids(conn, [key])).get(key)
+                target = (await readers.find_subscriber_ids(conn, [key])).get(key)
                 if target is None:
                     raise SubscriberNotFound(f"no subscriber with {key[0]} address {key[1]}")
-            if not await queries.remove_subscriber(conn, target):
+            if not await readers.remove_subscriber(conn, target):
                 raise SubscriberNotFound(f"no subscriber with id {target}")
             return target
 
@@ -141,7 +141,7 @@ def subscribers_import(
 ) -> None:
     """Import subscribers from CSV; every row is checked first and nothing is imported if any is invalid."""
 
-    async def work(newsroom: Newsroom) -> tuple[int, queries.ImportOutcome | None, list[str]]:
+    async def work(newsroom: Newsroom) -> tuple[int, readers.ImportOutcome | None, list[str]]:
         try:
             text = decode_text(file.read_bytes())
         except OSError as exc:
@@ -153,7 +153,7 @@ def subscribers_import(
         if problems and not skip_invalid:
             return parsed.rows, None, problems
         async with newsroom.engine.begin() as conn:
-            outcome = await queries.add_subscribers(conn, parsed.subscribers, newsroom.clock.now())
+            outcome = await readers.add_subscribers(conn, parsed.subscribers, newsroom.clock.now())
         return parsed.rows, outcome, problems
 
     rows, outcome, problems = run_command(with_newsroom(settings_of(ctx), work))

@@ -21,7 +21,7 @@ from bot.stories.parsing import read_story_file
 from bot.stories.retagging import RetagResult, retag_story
 from bot.stories.story import Story
 from bot.topics.taxonomy import Taxonomy
-from subscribers import queries
+from subscribers import stories as stories_store
 from subscribers.schema import ChannelName
 
 
@@ -106,7 +106,7 @@ def ingest(
 
 async def _is_stored(newsroom: Newsroom, story_id: str) -> bool:
     async with newsroom.reader.connect() as conn:
-        return await queries.story_exists(conn, story_id)
+        return await stories_store.story_exists(conn, story_id)
 
 
 @app.command()

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.config import Settings
 from bot.app.errors import NewsbotError
-from subscribers import queries
-from subscribers.queries import AuditEntry
+from subscribers import audit
+from subscribers.audit import AuditEntry
 
 __all__ = [
     "AuditEntry",
@@ -66,7 +66,7 @@ async def record_audit(
     at: datetime | None = None,
 ) -> None:
     """Append one entry to the audit log, inside the caller's transaction so it stands or falls with the action."""
-    await queries.add_audit_entry(
+    await audit.add_audit_entry(
         conn,
         at=at or datetime.now(UTC),
         actor=actor,
@@ -79,4 +79,4 @@ async def record_audit(
 
 async def list_audit(conn: AsyncConnection, limit: int = 100) -> list[AuditEntry]:
     """The newest *limit* audit entries, newest first."""
-    return await queries.list_audit_entries(conn, limit)
+    return await audit.list_audit_entries(conn, limit)

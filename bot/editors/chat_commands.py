@@ -45,7 +45,8 @@ from bot.rendering.reply_limits import fit_lines, shorten, summarise
 from bot.stories.intake import action_for, prepare_for, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.story import Story
-from subscribers import queries
+from subscribers import deliveries, social_posts, stories
+from subscribers import status as status_store
 
 log = logging.getLogger(__name__)
 
@@ -230,15 +231,15 @@ class EditorDesk:
     async def stats_text(self) -> str:
         now = self.newsroom.clock.now()
         async with self.newsroom.reader.connect() as conn:
-            totals = await queries.delivery_status_totals(conn)
-            due = await queries.count_due_deliveries(conn, now)
-            social = await queries.social_post_status_totals(conn)
-            recent = await queries.list_recent_stories(conn, STATS_STORIES)
+            totals = await status_store.delivery_status_totals(conn)
+            due = await deliveries.count_due_deliveries(conn, now)
+            social = await social_posts.social_post_status_totals(conn)
+            recent = await stories.list_recent_stories(conn, STATS_STORIES)
             per_story = [
                 (
                     story,
-                    await queries.story_delivery_status_counts(conn, story.id),
-                    await queries.story_failure_reasons(conn, story.id),
+                    await status_store.story_delivery_status_counts(conn, story.id),
+                    await status_store.story_failure_reasons(conn, story.id),
                 )
                 for story in recent
             ]
@@ -296,7 +297,7 @@ class EditorDesk:
             )
             return STORY
         async with self.newsroom.reader.connect() as conn:
-            already = await queries.story_exists(conn, story.id)
+            already = await stories.story_exists(conn, story.id)
         pending = PendingStory(
             nonce=secrets.token_hex(4),
             story=story,
@@ -315,7 +316,7 @@ class EditorDesk:
         story = pending.current()
         preview = self.newsroom.renderer.telegram_message(story)
         async with self.newsroom.reader.connect() as conn:
-            pending.recipients = await queries.count_story_audience(conn, story.topics, story.breaking)
+            pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
         panel, keyboard = self._panel(pending)
         if pending.preview is None:
             pending.preview = await chat.send_message(preview, parse_mode=ParseMode.HTML)
@@ -396,8 +397,8 @@ class EditorDesk:
                 action=f"{action_for(pending.story)}.cancelled",
                 subject=pending.story.id,
                 recipients=0,
-                at=self.newsroom.clock.now(),
                 details={"title": pending.story.title},
+                at=self.newsroom.clock.now(),
             )
 
     async def _close_panel(self, pending: PendingStory, text: str) -> None:

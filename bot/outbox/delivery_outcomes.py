@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from subscribers import queries
+from subscribers import deliveries, readers
 from subscribers.schema import AddressStatus, DeliveryStatus
 
 SideEffect = Callable[..., Awaitable[None]]
@@ -27,44 +27,44 @@ class Health:
 class Finished:
     """A send that came back, with what to write for it."""
 
-    item: queries.ClaimedDelivery
-    outcome: queries.DeliveryOutcome
+    item: deliveries.ClaimedDelivery
+    outcome: deliveries.DeliveryOutcome
     effect: SideEffect | None = None
     health: Health | None = None
 
 
 
 def delivery_outcome(
-    item: queries.ClaimedDelivery,
+    item: deliveries.ClaimedDelivery,
     status: DeliveryStatus,
     error: str | None = None,
     *,
     provider_id: str | None = None,
     retry_at: datetime | None = None,
     attempted: bool = True,
-) -> queries.DeliveryOutcome:
-    return queries.DeliveryOutcome(
+) -> deliveries.DeliveryOutcome:
+    return deliveries.DeliveryOutcome(
         item.id, item.channel, status, error, provider_id=provider_id, retry_at=retry_at, attempted=attempted
     )
 
 
-def deactivate(item: queries.ClaimedDelivery, status: AddressStatus, reason: str) -> SideEffect:
+def deactivate(item: deliveries.ClaimedDelivery, status: AddressStatus, reason: str) -> SideEffect:
     async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
-        await queries.deactivate_address(conn, item.channel, item.subscriber_id, status, reason, now)
+        await readers.deactivate_address(conn, item.channel, item.subscriber_id, status, reason, now)
 
     return effect
 
 
-def hard_bounce(item: queries.ClaimedDelivery, reason: str, limit: int) -> SideEffect:
+def hard_bounce(item: deliveries.ClaimedDelivery, reason: str, limit: int) -> SideEffect:
     async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
-        await queries.record_hard_bounce(conn, item.channel, item.subscriber_id, reason, limit, now)
+        await readers.record_hard_bounce(conn, item.channel, item.subscriber_id, reason, limit, now)
 
     return effect
 
 
-def move(item: queries.ClaimedDelivery, new_address: str) -> SideEffect:
+def move(item: deliveries.ClaimedDelivery, new_address: str) -> SideEffect:
     async def effect(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
         assert item.address is not None
-        await queries.move_address(conn, item.channel, item.address, new_address, now)
+        await readers.move_address(conn, item.channel, item.address, new_address, now)
 
     return effect

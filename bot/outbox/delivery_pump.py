@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.outbox.delivery_outcomes import Finished, Health, delivery_outcome
-from subscribers import channel_health, delivery_retry, queries
+from subscribers import channel_health, deliveries, delivery_retry
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import DeliveryStatus
 
@@ -86,7 +86,7 @@ class DeliveryPump:
         self.limit = worker.in_flight_limit
         self.flush_at = max(1, self.limit // 4)
         self.low_water = worker.batch_size // 2  # claim again when half of the last claim has gone out
-        self.ready: deque[queries.ClaimedDelivery] = deque()  # claimed, not yet handed to a channel
+        self.ready: deque[deliveries.ClaimedDelivery] = deque()  # claimed, not yet handed to a channel
         self.probes: set[int] = set()  # claimed as the probe of a paused channel
         self.finished: list[Finished] = []  # came back, not yet recorded
         self.first_finished_at = 0.0
@@ -163,7 +163,7 @@ class DeliveryPump:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, item: queries.ClaimedDelivery) -> None:
+    async def _send(self, item: deliveries.ClaimedDelivery) -> None:
         probe = item.id in self.probes
         try:
             done = await self.worker._deliver(item, probe=probe)
@@ -208,14 +208,14 @@ class DeliveryPump:
                 if seen is None or (done.health.probe and not seen.probe):
                     health[done.health.channel] = done.health
         now = worker.clock.now()
-        claimed: list[queries.ClaimedDelivery] = []
+        claimed: list[deliveries.ClaimedDelivery] = []
         gave_up: Counter[str] = Counter()
         async with worker.newsroom.engine.begin() as conn:
             for done in finished:
                 if done.effect is not None:
                     await done.effect(conn, now)
             if finished:
-                await queries.record_outcomes(conn, [done.outcome for done in finished], now)
+                await deliveries.record_outcomes(conn, [done.outcome for done in finished], now)
             for state in health.values():
                 if state.reason is None:
                     await channel_health.record_reachable(conn, state.channel)
@@ -235,13 +235,13 @@ class DeliveryPump:
             await worker._prepare(claimed)
             self.ready.extend(claimed)
 
-    async def _claim(self, conn: AsyncConnection, now: datetime) -> list[queries.ClaimedDelivery]:
+    async def _claim(self, conn: AsyncConnection, now: datetime) -> list[deliveries.ClaimedDelivery]:
         """The probe of each paused channel whose probe is due (one worker gets it), then due deliveries of the
         channels that work."""
         worker = self.worker
         outages = await channel_health.outages(conn)
         self.paused = {name: outage.last_error or "unreachable" for name, outage in outages.items()}
-        claimed: list[queries.ClaimedDelivery] = []
+        claimed: list[deliveries.ClaimedDelivery] = []
         # A send that found a channel down while this transaction ran has not been recorded yet: still paused.
         for done in self.finished:
             if done.health is not None and done.health.reason is not None:
@@ -249,11 +249,11 @@ class DeliveryPump:
         for name, outage in outages.items():
             due = name in worker.channels and outage.next_probe_at <= now
             if due and await channel_health.take_probe(conn, name, now, now + worker._lease, worker.worker_id):
-                probe = await queries.claim_due_deliveries(conn, 1, now, worker.worker_id, only_channels=[name])
+                probe = await deliveries.claim_due_deliveries(conn, 1, now, worker.worker_id, only_channels=[name])
                 self.probes.update(item.id for item in probe)
                 claimed += probe
         want = max(0, worker.batch_size - len(self.ready))
-        batch = await queries.claim_due_deliveries(conn, want, now, worker.worker_id, skip_channels=list(outages))
+        batch = await deliveries.claim_due_deliveries(conn, want, now, worker.worker_id, skip_channels=list(outages))
         self.queue_empty = len(batch) < want
         return claimed + batch
 

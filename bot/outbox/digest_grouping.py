@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.rendering.safe_links import http_link
 from bot.stories.summarising import shorten
 from bot.topics.taxonomy import Taxonomy, Topic
-from subscribers import queries
+from subscribers import stories as stories_store
 
 _HEADLINE_CHARS = 300
 
@@ -36,7 +36,7 @@ class DigestContent:
     count: int
 
 
-def _entry(story: queries.DigestStory) -> DigestEntry:
+def _entry(story: stories_store.DigestStory) -> DigestEntry:
     return DigestEntry(
         headline=shorten(" ".join(story.title.split()), _HEADLINE_CHARS),
         summary=" ".join(story.summary.split()),
@@ -46,14 +46,14 @@ def _entry(story: queries.DigestStory) -> DigestEntry:
 
 
 def digest_content(
-    stories: Iterable[queries.DigestStory], followed: frozenset[str], taxonomy: Taxonomy
+    stories: Iterable[stories_store.DigestStory], followed: frozenset[str], taxonomy: Taxonomy
 ) -> DigestContent | None:
     """Group the week's stories (newest first) by the first of their topics the reader follows; None if none.
 
     A story in several followed topics appears once, under the first of them in the story's own topic order.
     The top story is the newest breaking story, else the newest story.
     """
-    grouped: dict[str, list[queries.DigestStory]] = {}
+    grouped: dict[str, list[stories_store.DigestStory]] = {}
     for story in stories:
         topic = next((slug for slug in story.topics if slug in followed), None)
         if topic is not None:

@@ -20,14 +20,15 @@ from bot.outbox.digest_grouping import DigestContent, digest_content
 from bot.outbox.digest_weeks import DigestWeek, InvalidWeek, digest_zone, parse_week
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.telegram_digest import TELEGRAM_DIGEST_TEMPLATE, split_telegram_message
-from subscribers import queries
+from subscribers import deliveries, follows
+from subscribers import stories as stories_store
 from subscribers.schema import ChannelName
 
 
 @dataclass(frozen=True, slots=True)
 class _LoadedWeek:
     week: DigestWeek
-    stories: list[queries.DigestStory]
+    stories: list[stories_store.DigestStory]
     topics: frozenset[str]
 
 
@@ -47,13 +48,13 @@ class DigestMessages:
         #: Followed topics of the readers in the batch being sent, loaded in one query by `prepare`.
         self._batch_follows: dict[int, frozenset[str]] = {}
 
-    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+    async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         """Before a batch: load its weeks and its readers' topics in one query, not one query per reader."""
         for week_key in {item.item_key.partition(":")[2] for item in items}:
             with contextlib.suppress(InvalidWeek):
                 await self._load_week(week_key)
         async with self._newsroom.reader.connect() as conn:
-            self._batch_follows = await queries.followed_topics_of(conn, {item.subscriber_id for item in items})
+            self._batch_follows = await follows.followed_topics_of(conn, {item.subscriber_id for item in items})
 
     async def _load_week(self, key: str) -> _LoadedWeek:
         async with self._week_lock:  # a batch asks for the same week many times at once: load it once
@@ -61,7 +62,7 @@ class DigestMessages:
             if loaded is None:
                 week = parse_week(key, digest_zone(self._newsroom.settings))
                 async with self._newsroom.reader.connect() as conn:
-                    stories = await queries.load_week_stories(conn, week.start, week.end)
+                    stories = await stories_store.load_week_stories(conn, week.start, week.end)
                 loaded = _LoadedWeek(week, stories, frozenset(t for s in stories for t in s.topics))
                 self._weeks[key] = loaded
                 if len(self._weeks) > 4:
@@ -91,7 +92,7 @@ class DigestMessages:
         return value
 
     async def message_for(
-        self, item: queries.ClaimedDelivery, key: str, address: str
+        self, item: deliveries.ClaimedDelivery, key: str, address: str
     ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         week_key = item.item_key.partition(":")[2]
         try:
@@ -101,7 +102,7 @@ class DigestMessages:
         followed = self._batch_follows.get(item.subscriber_id)
         if followed is None:
             async with self._newsroom.reader.connect() as conn:
-                followed = await queries.followed_topics(conn, item.subscriber_id)
+                followed = await follows.followed_topics(conn, item.subscriber_id)
         effective = followed & loaded.topics
         if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest

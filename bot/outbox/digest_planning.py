@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.outbox.digest_weeks import InvalidWeek, digest_zone, last_complete_week, parse_week
-from subscribers import queries
+from subscribers import deliveries
+from subscribers import stories as stories_store
 
 
 @dataclass
@@ -49,11 +50,11 @@ async def queue_weekly_digests(
         raise InvalidWeek(f"{target.key} is not over yet; its digest can be sent from {opens:%A %Y-%m-%d %H:%M %Z}")
     if dry_run:
         async with newsroom.reader.connect() as conn:
-            stories = await queries.load_week_stories(conn, target.start, target.end)
-            queued = await queries.count_digest_audience(conn, target.key, target.start, target.end)
+            stories = await stories_store.load_week_stories(conn, target.start, target.end)
+            queued = await deliveries.count_digest_audience(conn, target.key, target.start, target.end)
         return DigestReport(target.key, target.label, len(stories), queued, dry_run=True)
     async with newsroom.engine.begin() as conn:
-        stories = await queries.load_week_stories(conn, target.start, target.end)
-        queued = await queries.count_digest_audience(conn, target.key, target.start, target.end)
-        await queries.plan_digest_deliveries(conn, target.key, target.start, target.end, now)
+        stories = await stories_store.load_week_stories(conn, target.start, target.end)
+        queued = await deliveries.count_digest_audience(conn, target.key, target.start, target.end)
+        await deliveries.plan_digest_deliveries(conn, target.key, target.start, target.end, now)
     return DigestReport(target.key, target.label, len(stories), queued)

@@ -29,7 +29,7 @@ from bot.outbox.worker_lease import WorkerLease
 from bot.rendering.social_posts import compose_post
 from bot.stories.story import Story
 from bot.topics.distribution import Destination, Distribution
-from subscribers import queries, social_post_claims
+from subscribers import social_post_claims, social_posts, stories
 from subscribers.schema import DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ POST_TIMEOUT = 60.0
 async def queue_social_posts(conn: AsyncConnection, distribution: Distribution, story: Story, now: datetime) -> int:
     """Queue the story for each destination of its topics; queuing twice adds nothing. Returns posts queued."""
     keys = [destination.key for destination in distribution.for_story(story)]
-    return await queries.queue_social_posts(conn, story.id, keys, now)
+    return await social_posts.queue_social_posts(conn, story.id, keys, now)
 
 
 # --- sending -----------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class SocialPoster:
         outcome."""
         report = PostingReport()
         async with self.newsroom.engine.begin() as conn:
-            claimed = await queries.claim_due_social_posts(conn, self.batch_size, self.clock.now())
+            claimed = await social_posts.claim_due_social_posts(conn, self.batch_size, self.clock.now())
             await social_post_claims.hold_social_posts(conn, [item.id for item in claimed], self.lease.worker_id)
         if claimed:
             await asyncio.gather(*(self._post(item, report) for item in claimed))
@@ -125,7 +125,7 @@ class SocialPoster:
                     continue
                 self._wake.clear()
                 async with self.newsroom.reader.connect() as conn:
-                    next_due = await queries.next_social_retry_time(conn)
+                    next_due = await social_posts.next_social_retry_time(conn)
                 timeout = poll_interval
                 if next_due is not None:
                     timeout = min(poll_interval, max(0.0, (next_due - self.clock.now()).total_seconds()))
@@ -145,10 +145,10 @@ class SocialPoster:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _post(self, item: queries.ClaimedSocialPost, report: PostingReport) -> None:
+    async def _post(self, item: social_posts.ClaimedSocialPost, report: PostingReport) -> None:
         destination = self.distribution.destinations.get(item.destination)
         async with self.newsroom.reader.connect() as conn:
-            story = await queries.load_story(conn, item.story_id, Story)
+            story = await stories.load_story(conn, item.story_id, Story)
         status, error, provider_id, retry_at = DeliveryStatus.SENT, None, None, None
         if destination is None or story is None:
             status, error = DeliveryStatus.CANCELLED, "destination no longer configured" if story else "story gone"
@@ -167,7 +167,7 @@ class SocialPoster:
                     status = DeliveryStatus.FAILED
                     log.error("social post %s to %s failed for good: %s", item.id, destination.label, error)
         async with self.newsroom.engine.begin() as conn:
-            await queries.record_social_post(
+            await social_posts.record_social_post(
                 conn, item.id, status, self.clock.now(), error=error, provider_id=provider_id, retry_at=retry_at
             )
         if status is DeliveryStatus.SENT:
@@ -179,7 +179,7 @@ class SocialPoster:
         else:
             report.cancelled += 1
 
-    async def _send(self, item: queries.ClaimedSocialPost, destination: Destination, story: Story) -> str | None:
+    async def _send(self, item: social_posts.ClaimedSocialPost, destination: Destination, story: Story) -> str | None:
         if destination.kind == "telegram":
             html = self.newsroom.renderer.telegram_message(story)
             message = OutgoingMessage(key=f"social-{item.id}", address=destination.target, content=html)

@@ -17,7 +17,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.rendering.email_message import EmailTemplate
 from bot.stories.story import Story
-from subscribers import queries
+from subscribers import deliveries, stories
 from subscribers.schema import ChannelName
 
 
@@ -27,13 +27,13 @@ class MessageSource(Protocol):
     A tuple of messages is sent in order as one delivery (a Telegram digest longer than one message).
     """
 
-    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+    async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         """Called once per batch with the batch's items of this kind, before any `message_for`: the place to
         load what the whole batch needs in one go."""
         ...
 
     async def message_for(
-        self, item: queries.ClaimedDelivery, key: str, address: str
+        self, item: deliveries.ClaimedDelivery, key: str, address: str
     ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         ...
 
@@ -67,7 +67,7 @@ class StoryMessages:
 
     async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
         async with self._newsroom.reader.connect() as conn:
-            story = await queries.load_story(conn, story_id, Story)
+            story = await stories.load_story(conn, story_id, Story)
         if story is None:
             return None
         renderer = self._newsroom.renderer
@@ -80,11 +80,11 @@ class StoryMessages:
             self._rendered.popitem(last=False)
         return rendered
 
-    async def prepare(self, items: Sequence[queries.ClaimedDelivery]) -> None:
+    async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         for story_id in {item.story_id for item in items if item.story_id is not None}:
             await self._render(story_id)
 
-    async def message_for(self, item: queries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+    async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
         if item.story_id is None:
             return None
         rendered = await self._render(item.story_id)

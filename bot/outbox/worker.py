@@ -48,7 +48,7 @@ from bot.outbox.digest_messages import DigestMessages
 from bot.outbox.retry_policy import RetryPolicy
 from bot.outbox.story_messages import MessageSource, StoryMessages
 from bot.outbox.worker_lease import RECOUNT_SECONDS, WorkerLease
-from subscribers import channel_health, delivery_retry, queries
+from subscribers import channel_health, deliveries, delivery_retry
 from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
 
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -168,7 +168,7 @@ class DeliveryWorker:
         report.deferred, report.next_due = waiting.count, waiting.next_due
         return report
 
-    async def _deliver(self, item: queries.ClaimedDelivery, *, probe: bool) -> Finished:
+    async def _deliver(self, item: deliveries.ClaimedDelivery, *, probe: bool) -> Finished:
         if item.address is None:
             return Finished(item, delivery_outcome(item, DeliveryStatus.CANCELLED, "address no longer active"))
         channel = self.channels.get(item.channel)
@@ -204,8 +204,8 @@ class DeliveryWorker:
         sent = delivery_outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id)
         return Finished(item, sent, health=Health(item.channel, None, probe) if probe else None)
 
-    async def _prepare(self, claimed: list[queries.ClaimedDelivery]) -> None:
-        by_kind: dict[str, list[queries.ClaimedDelivery]] = {}
+    async def _prepare(self, claimed: list[deliveries.ClaimedDelivery]) -> None:
+        by_kind: dict[str, list[deliveries.ClaimedDelivery]] = {}
         for item in claimed:
             if item.address is not None:
                 by_kind.setdefault(item.item_key.partition(":")[0], []).append(item)
@@ -214,19 +214,21 @@ class DeliveryWorker:
             if source is not None:
                 await source.prepare(items)
 
-    async def _message_for(self, item: queries.ClaimedDelivery) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
+    async def _message_for(
+        self, item: deliveries.ClaimedDelivery
+    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         source = self.sources.get(item.item_key.partition(":")[0])
         if source is None or item.address is None:
             return None
         key = f"{_UNSAFE_KEY_CHARS.sub('_', item.item_key)}-{item.subscriber_id}"
         return await source.message_for(item, key, item.address)
 
-    def _failed(self, item: queries.ClaimedDelivery, reason: str) -> queries.DeliveryOutcome:
+    def _failed(self, item: deliveries.ClaimedDelivery, reason: str) -> deliveries.DeliveryOutcome:
         return delivery_outcome(item, DeliveryStatus.FAILED, reason)
 
     def _retry(
-        self, item: queries.ClaimedDelivery, reason: str, *, delay: float | None, counts: bool = True
-    ) -> queries.DeliveryOutcome:
+        self, item: deliveries.ClaimedDelivery, reason: str, *, delay: float | None, counts: bool = True
+    ) -> deliveries.DeliveryOutcome:
         attempts = item.attempts + 1
         if counts and self.policy.gives_up(attempts):
             return self._failed(item, f"gave up after {attempts} attempts: {reason}")

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
-from subscribers import queries, social_post_claims
+from subscribers import delivery_retry, social_post_claims, workers
 
 _HOST = socket.gethostname()
 #: How often workers count each other (and so re-split Telegram's rate); dead workers are looked for every lease/4.
@@ -58,20 +58,20 @@ class WorkerLease:
         now = self.clock.now()
         async with self.newsroom.engine.begin() as conn:
             await self._forget_dead_local_workers(conn)
-            await queries.unregister_workers(conn, [self.worker_id])
-            await queries.register_worker(conn, self.worker_id, _HOST, os.getpid(), now)
+            await workers.unregister_workers(conn, [self.worker_id])
+            await workers.register_worker(conn, self.worker_id, _HOST, os.getpid(), now)
             return await self._requeue_orphans(conn)
 
     async def _requeue_orphans(self, conn: AsyncConnection) -> int:
         now = self.clock.now()
-        requeued = await queries.requeue_orphaned_deliveries(conn, now, self.lease)
+        requeued = await delivery_retry.requeue_orphaned_deliveries(conn, now, self.lease)
         await social_post_claims.requeue_orphaned_social_posts(conn, now, self.lease)
         return requeued
 
     async def _forget_dead_local_workers(self, conn: AsyncConnection) -> None:
         """Workers of this host whose process is gone are dead now, without waiting for their lease to run out."""
-        local = await queries.workers_on_host(conn, _HOST)
-        await queries.unregister_workers(
+        local = await workers.workers_on_host(conn, _HOST)
+        await workers.unregister_workers(
             conn, [worker for worker, pid in local if worker != self.worker_id and not _process_exists(pid)]
         )
 
@@ -83,13 +83,13 @@ class WorkerLease:
             if reclaim:
                 await self._forget_dead_local_workers(conn)
                 await self._requeue_orphans(conn)
-            self.live_workers = await queries.heartbeat_worker(conn, self.worker_id, now, self.lease)
+            self.live_workers = await workers.heartbeat_worker(conn, self.worker_id, now, self.lease)
         if self._on_count is not None:
             self._on_count(self.live_workers)
 
     async def leave(self) -> None:
         async with self.newsroom.engine.begin() as conn:
-            await queries.unregister_workers(conn, [self.worker_id])
+            await workers.unregister_workers(conn, [self.worker_id])
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:

@@ -38,7 +38,7 @@ from bot.readers.chat_replies import (
 from bot.readers.email_signup import request_email_confirmation
 from bot.rendering.reply_limits import shorten, summarise
 from bot.topics.taxonomy import Topic
-from subscribers import queries
+from subscribers import chat_readers, follows, readers
 from subscribers.schema import ChannelName
 
 logger = logging.getLogger(__name__)
@@ -90,9 +90,9 @@ async def start(update: Update, context: ChatContext) -> None:
             return
         now = newsroom.clock.now()
         async with newsroom.engine.begin() as conn:
-            subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
-            await queries.set_follows(conn, subscriber_id, [topic.slug], now)
-            reader = await queries.find_chat_reader(conn, str(chat.id))
+            subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, now)
+            await follows.set_follows(conn, subscriber_id, [topic.slug], now)
+            reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         followed = reader.topics if reader else [topic.slug]
         await message.reply_text(
             f"{welcome}\n\n✅ This chat now follows <b>{html.escape(topic.name)}</b>.\n\n{PICKER_HINT}",
@@ -103,7 +103,7 @@ async def start(update: Update, context: ChatContext) -> None:
         return
     if chat.type == ChatType.PRIVATE:
         async with newsroom.engine.begin() as conn:
-            await queries.open_chat(conn, str(chat.id), chat.type, newsroom.clock.now())
+            await chat_readers.open_chat(conn, str(chat.id), chat.type, newsroom.clock.now())
     followed = await _followed(context, chat.id)
     back = f"\n\nWelcome back: this chat follows {topic_count(followed)}." if followed else ""
     await message.reply_text(
@@ -149,9 +149,9 @@ async def follow(update: Update, context: ChatContext) -> None:
         return
     now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
-        before = await queries.find_chat_reader(conn, str(chat.id))
-        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
-        await queries.set_follows(conn, subscriber_id, [topic.slug for topic in found], now)
+        before = await chat_readers.find_chat_reader(conn, str(chat.id))
+        subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, now)
+        await follows.set_follows(conn, subscriber_id, [topic.slug for topic in found], now)
     already = set(before.topics if before else ())
     added = [topic for topic in found if topic.slug not in already]
     kept = [topic for topic in found if topic.slug in already]
@@ -181,8 +181,8 @@ async def unfollow(update: Update, context: ChatContext) -> None:
             return
         chosen = [topic.slug for topic in found]
     async with context.newsroom.engine.begin() as conn:
-        reader = await queries.find_chat_reader(conn, str(chat.id))
-        removed = await queries.unfollow_topics(conn, reader.subscriber_id, chosen) if reader else []
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
+        removed = await follows.unfollow_topics(conn, reader.subscriber_id, chosen) if reader else []
     lines = []
     if removed:
         lines.append(f"Done: this chat no longer follows {names_of([taxonomy[s] for s in removed if s in taxonomy])}.")
@@ -201,7 +201,7 @@ async def mytopics(update: Update, context: ChatContext) -> None:
     if chat is None or message is None:
         return
     async with context.newsroom.reader.connect() as conn:
-        reader = await queries.find_chat_reader(conn, str(chat.id))
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if reader is None or not reader.topics:
         await message.reply_text("This chat follows no topic yet. Pick some with /topics.")
         return
@@ -221,8 +221,8 @@ async def settings(update: Update, context: ChatContext) -> None:
         return
     async with context.newsroom.engine.begin() as conn:
         if chat.type == ChatType.PRIVATE:
-            await queries.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
-        reader = await queries.find_chat_reader(conn, str(chat.id))
+            await chat_readers.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if reader is None:
         await message.reply_text("This chat follows no topic yet. Pick some with /topics first.")
         return
@@ -249,7 +249,7 @@ async def email(update: Update, context: ChatContext) -> None:
         await message.reply_text("Email is not available right now; please try again later.")
         return
     async with context.newsroom.engine.begin() as conn:
-        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
+        subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
     sent = await request_email_confirmation(
         context.newsroom, context.email_channel, address=" ".join(context.args), subscriber_id=subscriber_id
     )
@@ -269,7 +269,7 @@ async def stop(update: Update, context: ChatContext) -> None:
         await refuse(update)
         return
     async with context.newsroom.reader.connect() as conn:
-        reader = await queries.find_chat_reader(conn, str(chat.id))
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if reader is None:
         await message.reply_text("There is nothing to stop: this chat has no subscription. /start begins one.")
         return
@@ -305,9 +305,9 @@ async def toggle_topic(update: Update, context: ChatContext) -> None:
         return
     now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
-        subscriber_id = await queries.open_chat(conn, str(chat.id), chat.type, now)
-        following = await queries.toggle_follow(conn, subscriber_id, toggle.slug, now)
-        reader = await queries.find_chat_reader(conn, str(chat.id))
+        subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, now)
+        following = await follows.toggle_follow(conn, subscriber_id, toggle.slug, now)
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     followed = reader.topics if reader else []
     name = taxonomy[toggle.slug].name
     await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
@@ -357,16 +357,16 @@ async def choose_cadence(update: Update, context: ChatContext) -> None:
         return
     choice = keyboards.parse_cadence_choice(query.data)
     async with context.newsroom.engine.begin() as conn:
-        reader = await queries.find_chat_reader(conn, str(chat.id))
+        reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         changed = (
             reader is not None
             and choice is not None
-            and await queries.set_cadence(
+            and await readers.set_cadence(
                 conn, reader.subscriber_id, choice.channel, choice.cadence, context.newsroom.clock.now()
             )
         )
         if changed:
-            reader = await queries.find_chat_reader(conn, str(chat.id))
+            reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if not changed or reader is None or choice is None:
         await query.answer("That choice is no longer available; send /settings again.", show_alert=True)
         return
@@ -388,7 +388,7 @@ async def confirm_stop(update: Update, context: ChatContext) -> None:
         await query.answer()
         return
     async with context.newsroom.engine.begin() as conn:
-        erased = await queries.erase_chat_reader(conn, str(chat.id))
+        erased = await chat_readers.erase_chat_reader(conn, str(chat.id))
     if erased:
         logger.info("chat %s stopped; its reader's data was erased", chat.id)
     await edit_in_place(
@@ -484,7 +484,7 @@ async def _topics_named(message: Message, context: ChatContext) -> list[Topic] |
 
 async def _followed(context: ChatContext, chat_id: int) -> list[str]:
     async with context.newsroom.reader.connect() as conn:
-        reader = await queries.find_chat_reader(conn, str(chat_id))
+        reader = await chat_readers.find_chat_reader(conn, str(chat_id))
     return reader.topics if reader else []
 
 

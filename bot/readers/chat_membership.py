@@ -18,7 +18,7 @@ from telegram import Chat, ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
 
 from bot.readers.chat_context import ChatContext
-from subscribers import queries
+from subscribers import chat_readers, readers
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +73,16 @@ async def bot_membership_changed(update: Update, context: ChatContext) -> None:
     now = context.newsroom.clock.now()
     if was_present and not is_present:
         async with context.newsroom.engine.begin() as conn:
-            known = await queries.close_chat(conn, chat_id, f"telegram: bot {change.new_chat_member.status}", now)
+            known = await chat_readers.close_chat(conn, chat_id, f"telegram: bot {change.new_chat_member.status}", now)
         if known:
             logger.info("chat %s (%s) removed the bot: it gets nothing until it is back", chat.id, chat.type)
         return
     if is_present and not was_present:
         async with context.newsroom.engine.begin() as conn:
             # Unblocked: only a private chat we knew comes back; a new reader starts with /start.
-            if chat.type == ChatType.PRIVATE and await queries.find_chat_reader(conn, chat_id) is None:
+            if chat.type == ChatType.PRIVATE and await chat_readers.find_chat_reader(conn, chat_id) is None:
                 return
-            await queries.open_chat(conn, chat_id, chat.type, now)
+            await chat_readers.open_chat(conn, chat_id, chat.type, now)
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
             await context.bot.send_message(chat.id, welcome_to_group(chat, context))
 
@@ -102,7 +102,7 @@ async def chat_migrated(update: Update, context: ChatContext) -> None:
     if message is None or message.migrate_to_chat_id is None:
         return
     async with context.newsroom.engine.begin() as conn:
-        await queries.move_address(
+        await readers.move_address(
             conn, "telegram", str(message.chat.id), str(message.migrate_to_chat_id), context.newsroom.clock.now()
         )
     logger.info("chat %s became supergroup %s; its topics moved with it", message.chat.id, message.migrate_to_chat_id)

@@ -14,7 +14,7 @@ from telegram.constants import ChatType
 from bot.app.errors import TopicNotFound
 from bot.rendering.reply_limits import shorten, summarise
 from bot.topics.taxonomy import Taxonomy, Topic
-from subscribers import queries
+from subscribers import chat_readers
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 
 CADENCE_MEANING = {
@@ -91,7 +91,7 @@ def picker_text(followed: Sequence[str]) -> str:
     return f"{PICKER_HINT}\n{count}"
 
 
-def delivery_text(reader: queries.ChatReader) -> str:
+def delivery_text(reader: chat_readers.ChatReader) -> str:
     """One line per channel: how often, and the state of the email address."""
     telegram = reader.cadences.get(ChannelName.TELEGRAM.value, Cadence.INSTANT.value)
     lines = [f"💬 Here: {CADENCE_MEANING[telegram]}" + (", and breaking news at once" if telegram == "weekly" else "")]
@@ -104,7 +104,7 @@ def delivery_text(reader: queries.ChatReader) -> str:
     return "\n".join(lines)
 
 
-def settings_text(reader: queries.ChatReader) -> str:
+def settings_text(reader: chat_readers.ChatReader) -> str:
     text = (
         "<b>How often you hear from us</b>\n"
         f"{delivery_text(reader)}\n\n"

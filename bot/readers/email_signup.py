@@ -28,7 +28,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
-from subscribers import queries
+from subscribers import email_readers, follows, readers
 from subscribers.email_keys import email_key
 from subscribers.preferences import normalise_email
 from subscribers.schema import AddressStatus
@@ -119,21 +119,21 @@ async def request_email_confirmation(
     now = newsroom.clock.now()
     try:
         async with newsroom.engine.begin() as conn:
-            owner = await queries.find_email_by_address(conn, address)
+            owner = await email_readers.find_email_by_address(conn, address)
             if owner is not None:
                 address = owner.address  # the same address in any case is one reader: keep the spelling on file
             if subscriber_id is None:
                 if owner is None and not slugs:
                     raise InvalidSubscriber("choose at least one topic to follow")
-                subscriber_id = owner.subscriber_id if owner else await queries.create_subscriber(conn, now)
-            elif not await queries.subscriber_exists(conn, subscriber_id):
+                subscriber_id = owner.subscriber_id if owner else await readers.create_subscriber(conn, now)
+            elif not await readers.subscriber_exists(conn, subscriber_id):
                 raise SubscriberNotFound("no such subscriber")
             elif owner is not None and owner.subscriber_id != subscriber_id:
                 raise AddressTaken(
                     f"{address} is already subscribed by another reader; use the preferences link at the bottom "
                     "of any of our emails to change what it receives"
                 )
-            current = await queries.find_email_of_subscriber(conn, subscriber_id)
+            current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
             if current is not None and current.confirmation_sent_at is not None:
                 waited = (now - current.confirmation_sent_at).total_seconds()
                 if waited < settings.signup_cooldown:
@@ -143,10 +143,10 @@ async def request_email_confirmation(
                         retry_after=max(1, math.ceil(settings.signup_cooldown - waited)),
                     )
             already = current is not None and current.address == address and current.status == AddressStatus.ACTIVE
-            await queries.set_pending_email(conn, subscriber_id, address, now)
-            await queries.mark_confirmation_sent(conn, subscriber_id, now, now)
+            await email_readers.set_pending_email(conn, subscriber_id, address, now)
+            await email_readers.mark_confirmation_sent(conn, subscriber_id, now, now)
             nonce = secrets.token_urlsafe(NONCE_BYTES)
-            await queries.set_confirmation_nonce(conn, subscriber_id, nonce)
+            await email_readers.set_confirmation_nonce(conn, subscriber_id, nonce)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
@@ -163,7 +163,7 @@ async def request_email_confirmation(
         await email_channel.send(message)
     except DeliveryFailed as exc:
         async with newsroom.engine.begin() as conn:
-            await queries.mark_confirmation_sent(conn, subscriber_id, None, newsroom.clock.now())
+            await email_readers.mark_confirmation_sent(conn, subscriber_id, None, newsroom.clock.now())
         if isinstance(exc, RecipientGone):
             raise InvalidSubscriber(f"the mail server refused {address}; please check the address for typos") from exc
         raise ConfirmationNotSent("we could not send the confirmation email just now; please try again later") from exc
@@ -215,19 +215,19 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
     slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
-        current = await queries.find_email_of_subscriber(conn, subscriber_id)
+        current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
         if current is None or email_key(current.address) != email_key(address):
             raise InvalidToken("this link is for an address that is no longer on file; please sign up again")
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:
             raise InvalidToken("a newer confirmation email replaced this link; please use the link in the latest one")
-        if not _nonce_matches(await queries.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
+        if not _nonce_matches(await email_readers.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
             raise InvalidToken("this link is not valid")
         if current.status not in (AddressStatus.PENDING, AddressStatus.ACTIVE):
             raise InvalidToken("this link no longer works: the address was unsubscribed since; please sign up again")
         newly = current.status == AddressStatus.PENDING
-        await queries.activate_email(conn, subscriber_id, now)
-        await queries.set_follows(conn, subscriber_id, slugs, now)
+        await email_readers.activate_email(conn, subscriber_id, now)
+        await follows.set_follows(conn, subscriber_id, slugs, now)
     return Confirmation(subscriber_id, address, slugs, newly_confirmed=newly)
 
 

@@ -35,8 +35,8 @@ from bot.stories.intake import prepare_for, publish_story
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.topics.distribution import Distribution
-from subscribers import queries
-from subscribers.queries import FeedState
+from subscribers import feeds
+from subscribers.feeds import FeedState
 from subscribers.secret_names import feed_name, scrub
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class FeedPoller:
         """Fetch one feed conditionally and ingest its new entries; failures are recorded, not raised."""
         name = feed_name(url)  # what the store and the log know it by; only the request carries *url*
         async with self.newsroom.reader.connect() as conn:
-            state = await queries.load_feed_state(conn, name) or FeedState(name)
+            state = await feeds.load_feed_state(conn, name) or FeedState(name)
         now = self.newsroom.clock.now()
         try:
             fetched = await _fetch(client, url, state)
@@ -144,13 +144,13 @@ class FeedPoller:
 
     async def _save(self, state: FeedState) -> None:
         async with self.newsroom.engine.begin() as conn:
-            await queries.save_feed_state(conn, state)
+            await feeds.save_feed_state(conn, state)
 
     async def _ingest_entries(self, name: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
         keyed = {_entry_key(entry): entry for entry in entries}
         keyed.pop("", None)
         async with self.newsroom.reader.connect() as conn:
-            known = await queries.known_feed_entries(conn, name, list(keyed))
+            known = await feeds.known_feed_entries(conn, name, list(keyed))
         fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
         fresh.sort(key=lambda item: _published(item[1]) or now)  # oldest first, as they happened
         oldest_allowed = now - timedelta(hours=self.settings.feed_max_age_hours)
@@ -170,7 +170,7 @@ class FeedPoller:
                 else:
                     ingested.append(story_id)
             async with self.newsroom.engine.begin() as conn:
-                await queries.record_feed_entry(conn, name, key, story_id, self.newsroom.clock.now())
+                await feeds.record_feed_entry(conn, name, key, story_id, self.newsroom.clock.now())
         return ingested, skipped
 
     async def _ingest(self, name: str, entry: Any) -> str:

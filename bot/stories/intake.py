@@ -29,7 +29,7 @@ from bot.stories.summarising import derive_headline, paragraphs_of, sentences, s
 from bot.topics.distribution import Destination, Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
-from subscribers import queries
+from subscribers import deliveries, stories
 from subscribers.schema import ChannelName
 
 
@@ -157,8 +157,8 @@ async def plan_readers(
 
     *already* is the per-channel count queued before (None for a new story, which has none).
     """
-    await queries.plan_story_deliveries(conn, story, now)
-    after = await queries.count_story_deliveries(conn, story.id)
+    await deliveries.plan_story_deliveries(conn, story, now)
+    after = await deliveries.count_story_deliveries(conn, story.id)
     before = already or {}
     return {channel: count - before.get(channel, 0) for channel, count in after.items()}
 
@@ -198,18 +198,18 @@ async def ingest_story(
     now = newsroom.clock.now()
     if dry_run:
         async with newsroom.reader.connect() as conn:
-            existing = await queries.load_story(conn, story.id, Story)
+            existing = await stories.load_story(conn, story.id, Story)
             if existing is None and story.external_id:
-                existing = await queries.load_story_by_external_id(conn, story.external_id, Story)
-            audience = await queries.count_story_audience(conn, story.topics, story.breaking)
+                existing = await stories.load_story_by_external_id(conn, story.external_id, Story)
+            audience = await deliveries.count_story_audience(conn, story.topics, story.breaking)
         return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
     async with newsroom.engine.begin() as conn:
-        created = await queries.save_story(conn, story, now)
+        created = await stories.save_story(conn, story, now)
         if not created:
             # The same id, or the same external id under another id (the caller re-sent an edited story).
-            stored = await queries.load_story(conn, story.id, Story)
+            stored = await stories.load_story(conn, story.id, Story)
             if stored is None and story.external_id:
-                stored = await queries.load_story_by_external_id(conn, story.external_id, Story)
+                stored = await stories.load_story_by_external_id(conn, story.external_id, Story)
             return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
         result = IngestResult(story=story, created=True, recipients=await plan_readers(conn, story, now))
         if also is not None:

@@ -20,7 +20,7 @@ from bot.app.newsroom import Newsroom
 from bot.stories.intake import distribution_for, plan_readers, queue_social_and_audit
 from bot.stories.story import Story
 from bot.topics.distribution import Distribution
-from subscribers import queries
+from subscribers import deliveries, stories
 from subscribers.schema import ChannelName
 from subscribers.status import count_sent_deliveries
 from subscribers.stories import add_story_topics
@@ -69,7 +69,7 @@ async def retag_story(
     distribution = distribution_for(newsroom, distribution)
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
-        story = await queries.load_story(conn, story_id, Story)
+        story = await stories.load_story(conn, story_id, Story)
         if story is None:
             raise StoryNotFound(f"no story with id {story_id!r}")
         sent = await count_sent_deliveries(conn, story_id)
@@ -82,7 +82,7 @@ async def retag_story(
         story = dataclasses.replace(story, topics=(*story.topics, *added))
         if not added:
             return RetagResult(story, (), {channel.value: 0 for channel in ChannelName}, 0)
-        before = await queries.count_story_deliveries(conn, story_id)
+        before = await deliveries.count_story_deliveries(conn, story_id)
         recipients = await plan_readers(conn, story, now, already=before)
         social = await queue_social_and_audit(
             conn,

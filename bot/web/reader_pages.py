@@ -27,7 +27,7 @@ from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confi
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
 from bot.rendering.signed_links import Purpose
 from bot.web.app_state import email_channel_of, newsroom_of
-from subscribers import queries
+from subscribers import email_readers, readers
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName
 
@@ -189,7 +189,7 @@ async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = De
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.reader.connect() as conn:
-        current = await queries.find_email_of_subscriber(conn, subscriber_id)
+        current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
     context = {
         "address": current.address if current else "",
         "action": request.url.path,
@@ -205,7 +205,7 @@ async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> 
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.engine.begin() as conn:
-        await queries.unsubscribe_email(conn, subscriber_id, newsroom.clock.now())
+        await email_readers.unsubscribe_email(conn, subscriber_id, newsroom.clock.now())
     return _notice(
         newsroom,
         "You are unsubscribed",
@@ -220,7 +220,7 @@ async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> 
 
 def _preferences_page(
     newsroom: Newsroom,
-    reader: queries.ReaderPreferences,
+    reader: readers.ReaderPreferences,
     action: str,
     *,
     saved: bool = False,
@@ -241,12 +241,12 @@ def _preferences_page(
     return _page(newsroom, "preferences.html.j2", context, status=status)
 
 
-async def _reader_for(newsroom: Newsroom, token: str) -> queries.ReaderPreferences | HTMLResponse:
+async def _reader_for(newsroom: Newsroom, token: str) -> readers.ReaderPreferences | HTMLResponse:
     subscriber_id = _subscriber_of(newsroom, "preferences", token)
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.reader.connect() as conn:
-        reader = await queries.load_reader_preferences(conn, subscriber_id)
+        reader = await readers.load_reader_preferences(conn, subscriber_id)
     if reader is None:
         return _notice(
             newsroom,
@@ -284,7 +284,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
     except (InvalidSubscriber, TopicNotFound) as problem:
         return _preferences_page(newsroom, reader, request.url.path, error=str(problem), status=400)
     async with newsroom.engine.begin() as conn:
-        await queries.save_reader_preferences(
+        await readers.save_reader_preferences(
             conn,
             reader.subscriber_id,
             topics=list(dict.fromkeys(topics)),
@@ -292,6 +292,6 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             breaking_email=form.get("breaking_email") == "on",
             now=newsroom.clock.now(),
         )
-        updated = await queries.load_reader_preferences(conn, reader.subscriber_id)
+        updated = await readers.load_reader_preferences(conn, reader.subscriber_id)
     assert updated is not None
     return _preferences_page(newsroom, updated, request.url.path, saved=True)

@@ -34,7 +34,10 @@ from bot.stories.parsing import check_story_url, find_markup, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
-from subscribers import queries
+from subscribers import deliveries as deliveries_store
+from subscribers import social_posts as social_posts_store
+from subscribers import status as status_store
+from subscribers import stories
 
 
 def _valid_unicode(value: str) -> str:
@@ -255,7 +258,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
     if not published.created:
         response.status_code = 200
     async with newsroom.reader.connect() as conn:
-        recipients = await queries.count_story_deliveries(conn, stored.id)
+        recipients = await deliveries_store.count_story_deliveries(conn, stored.id)
     return StoryOut(
         **_StoryFields.of(stored),
         created=published.created,
@@ -273,12 +276,12 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
 async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StoryStatusOut:
     """A story with its delivery counts per channel and status, failure reasons and social posts."""
     async with newsroom.reader.connect() as conn:
-        story = await queries.load_story(conn, story_id, Story)
+        story = await stories.load_story(conn, story_id, Story)
         if story is None:
             raise HTTPException(404, f"no story with id {story_id!r}")
-        deliveries = await queries.story_delivery_status_counts(conn, story_id)
-        failures = await queries.story_failure_reasons(conn, story_id)
-        posts = await queries.list_social_posts(conn, story_id)
+        deliveries = await status_store.story_delivery_status_counts(conn, story_id)
+        failures = await status_store.story_failure_reasons(conn, story_id)
+        posts = await social_posts_store.list_social_posts(conn, story_id)
     return StoryStatusOut(
         **_StoryFields.of(story),
         source=story.source,
