@@ -251,6 +251,8 @@ social_posts = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
+    # The worker (workers.id) holding a 'sending' post; if it stops heartbeating, the post goes back to the queue.
+    Column("claimed_by", String(64)),
     UniqueConstraint("story_id", "destination"),
     CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
     Index(None, "status", "not_before"),

@@ -2,9 +2,8 @@
 
 A post's claim follows the rule of a delivery's (``delivery_retry.requeue_orphaned_deliveries``, both through
 ``workers.held_by_no_live_worker``): it belongs to a worker in the ``workers`` registry, and goes back to the queue
-when that worker is no longer registered or its heartbeat is older than the lease. ``social_posts`` has no column
-of its own for the claimer: while a post is 'sending' its ``provider_id`` (written when the post is recorded, sent
-or not) holds the claiming worker's id.
+when that worker is no longer registered or its heartbeat is older than the lease. The claimer is
+``social_posts.claimed_by``, as ``deliveries.claimed_by`` is a delivery's.
 """
 
 from __future__ import annotations
@@ -26,16 +25,16 @@ async def hold_social_posts(conn: AsyncConnection, post_ids: Iterable[int], work
         await conn.execute(
             update(social_posts)
             .where(social_posts.c.id.in_(ids), social_posts.c.status == DeliveryStatus.SENDING.value)
-            .values(provider_id=worker_id)
+            .values(claimed_by=worker_id)
         )
 
 
 async def requeue_orphaned_social_posts(conn: AsyncConnection, now: datetime, lease: timedelta) -> int:
     """Return to the queue the posts that dead workers (or a poster that kept no claim) left 'sending'."""
-    orphaned = held_by_no_live_worker(social_posts.c.provider_id, now, lease)
+    orphaned = held_by_no_live_worker(social_posts.c.claimed_by, now, lease)
     result = await conn.execute(
         update(social_posts)
         .where(social_posts.c.status == DeliveryStatus.SENDING.value, orphaned)
-        .values(status=DeliveryStatus.PENDING.value, provider_id=None, updated_at=now)
+        .values(status=DeliveryStatus.PENDING.value, claimed_by=None, updated_at=now)
     )
     return result.rowcount

@@ -97,20 +97,6 @@ async def record_social_post(
     )
 
 
-async def requeue_abandoned_social_posts(conn: AsyncConnection, now: datetime, claimed_before: datetime) -> int:
-    """Posts claimed before *claimed_before* and still 'sending' were left by a dead poster: back to the queue.
-
-    A live poster records every post within its timeout, so only posts older than that can be abandoned; posters
-    in several worker processes never take each other's posts in flight.
-    """
-    result = await conn.execute(
-        update(social_posts)
-        .where(social_posts.c.status == DeliveryStatus.SENDING.value, social_posts.c.updated_at < claimed_before)
-        .values(status=DeliveryStatus.PENDING.value, updated_at=now)
-    )
-    return result.rowcount
-
-
 async def next_social_retry_time(conn: AsyncConnection) -> datetime | None:
     return (
         await conn.execute(
