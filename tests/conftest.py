@@ -8,7 +8,14 @@ import pytest
 
 from tests.editor_fixtures import desk, desk_settings, feed_host, webhook  # noqa: F401  (editor-side fixtures)
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.newsroom_fixtures import database_url, live, migrated_sqlite, newsroom, settings  # noqa: F401  (fixtures shared by every test module)
+from tests.newsroom_fixtures import (  # noqa: F401  (fixtures shared by every test module)
+    database_url,
+    empty_store_url,
+    live,
+    migrated_sqlite,
+    newsroom,
+    settings,
+)
 
 # --- delivery channel fakes: a Telegram Bot API server and an SMTP sink, both on 127.0.0.1 -------------
 

@@ -64,6 +64,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store with no tables yet (to migrate step by step), on SQLite and (when configured) on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    if not postgres_databases.POSTGRES_URL:
+        pytest.skip(postgres_databases.SKIP_REASON)
+    with postgres_databases.empty_database() as url:
+        yield url
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, migrated_sqlite: Path) -> Settings:
     """Settings on a fresh data dir, ignoring any NEWSBOT_* variables or .env of the machine running the tests.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,20 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision, upgrade_database
 from subscribers.schema import UtcDateTime, addresses, deliveries, follows, subscribers
-from tests import postgres_databases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store with no tables yet, on SQLite and (when configured) on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    if not postgres_databases.POSTGRES_URL:
-        pytest.skip(postgres_databases.SKIP_REASON)
-    with postgres_databases.empty_database() as url:
-        yield url
-
 
 # The tables as revision 0005 has them (without email_key), for filling an old store.
 _old_subscribers = sa.table("subscribers", sa.column("id", sa.Integer), sa.column("created_at", UtcDateTime))

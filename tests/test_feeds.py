@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +24,6 @@ from subscribers.migrate import head_revision, upgrade_database
 from subscribers.schema import audit_log, deliveries, feed_entries, metadata, stories
 from subscribers.schema import feeds as schema_feeds
 from subscribers.secret_names import feed_name, scrub, url_digest
-from tests import postgres_databases
 from tests.fakes.http_endpoints import FeedHost
 from tests.newsroom_fixtures import add_reader
 
@@ -249,18 +247,6 @@ def test_a_bad_feed_setting_is_named_without_its_credentials(monkeypatch: pytest
     with pytest.raises(ConfigurationError, match="NEWSBOT_FEEDS") as refused:
         load_settings()
     assert PASSWORD not in str(refused.value) and "feeds.example.org" in str(refused.value)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store with no tables yet (to migrate step by step), on SQLite and (when configured) on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    if not postgres_databases.POSTGRES_URL:
-        pytest.skip(postgres_databases.SKIP_REASON)
-    with postgres_databases.empty_database() as url:
-        yield url
 
 
 # Migration 0007 renames feeds stored by a credentialed URL; the tables as revision 0006 has them.
