@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,9 @@ from tests.newsroom_fixtures import (  # noqa: F401  (fixtures shared by every t
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # schemathesis runs on Hypothesis, which caches what it learns of the source in a folder; keep that out of the
+    # checkout (its files name the machine's paths).
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "newsbot-hypothesis"))
     # PTB 22 itself reads RetryAfter.retry_after while building the exception and warns that it will
     # become a timedelta; the channel already accepts both forms, so this one warning is noise.
     config.addinivalue_line(
