@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -49,6 +49,39 @@ def test_topics_may_be_a_comma_separated_string_and_dates_plain_dates() -> None:
     draft = parse_story("---\ntopics: local, weather\npublished: 2026-11-27\n---\nRain.\n", max_bytes=LIMIT)
     assert draft.topics == ("local", "weather")
     assert draft.published == datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def test_publish_at_is_an_aware_moment_and_updates_names_a_story() -> None:
+    draft = parse_story(
+        "---\npublish_at: 2026-12-02T06:00+01:00\nupdates: council-budget-2027\n---\nCorrection.\n", max_bytes=LIMIT
+    )
+    assert draft.publish_at == datetime(2026, 12, 2, 6, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert draft.publish_at == datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    assert draft.updates == "council-budget-2027"
+    yaml_timestamp = parse_story("---\npublish_at: 2026-12-02 05:00:00Z\n---\nLater.\n", max_bytes=LIMIT)
+    assert yaml_timestamp.publish_at == datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    plain = parse_story("Now.\n", max_bytes=LIMIT)
+    assert plain.publish_at is None and plain.updates is None
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "message"),
+    [
+        ("publish_at: 2026-12-02T06:00", "'publish_at' 2026-12-02T06:00:00 has no UTC offset"),
+        ("publish_at: 2026-12-02 06:00:00", "'publish_at' 2026-12-02T06:00:00 has no UTC offset"),
+        ("publish_at: 2026-12-02", "'publish_at' 2026-12-02 is a date without a time"),
+        ("publish_at: tomorrow morning", "'publish_at' 'tomorrow morning' is not an ISO 8601 date and time"),
+        ("publish_at: [1, 2]", "'publish_at' [1, 2] is not a date and time"),
+        ("updates: ../../etc/passwd", "front matter 'updates': story id"),
+        ("updates: [a, b]", "'updates' must be the id of a story"),
+        ("updates: true", "'updates' must be the id of a story"),
+    ],
+)
+def test_bad_publish_at_or_updates_is_refused_naming_the_field(front_matter: str, message: str) -> None:
+    with pytest.raises(StoryRejected) as caught:
+        parse_story(f"---\n{front_matter}\n---\nBody\n", max_bytes=LIMIT)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_first_markdown_heading_becomes_the_heading() -> None:

@@ -1,7 +1,8 @@
 """Turning what an editor hands us (a file, a chat message, an API body) into a validated story draft.
 
 Accepted: plain text like wire copy (no title, no metadata), or Markdown with optional YAML front matter
-(``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``). Anything else is refused with
+(``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``, ``publish_at``, ``updates``).
+Anything else is refused with
 a :class:`StoryRejected` that says what is wrong, before anything is written.
 """
 
@@ -20,7 +21,7 @@ from bot.app.errors import StoryRejected
 from bot.rendering.safe_links import http_link
 from bot.stories.text_decoding import NotText, decode_text
 
-FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id")
+FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id", "publish_at", "updates")
 MAX_TITLE_CHARS = 300
 _STORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 # A tag-like run: "<b>", "</i>", "<script src=...>", "<!-- -->". A lone "<" as in "a < b" is fine text.
@@ -42,6 +43,10 @@ class StoryDraft:
     published: datetime | None = None
     author: str | None = None
     id: str | None = None
+    #: When the story may go out at the earliest (an aware datetime); None means at once.
+    publish_at: datetime | None = None
+    #: The id of the story this one updates (a correction or a follow-up), else None.
+    updates: str | None = None
     #: The first Markdown heading, used as the title when none is given.
     heading: str | None = field(default=None, compare=False)
 
@@ -156,6 +161,8 @@ def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> Sto
         published=_timestamp(metadata.get("published")),
         author=_optional_text(metadata, "author", 200),
         id=check_story_id(str(metadata["id"])) if metadata.get("id") is not None else None,
+        publish_at=_aware_moment(metadata.get("publish_at"), "publish_at"),
+        updates=_updated_story_id(metadata.get("updates")),
         heading=heading,
     )
 
@@ -226,3 +233,33 @@ def _timestamp(value: object) -> datetime | None:
             raise StoryRejected(f"front matter 'published' {value!r} is not an ISO date such as 2026-11-28") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise StoryRejected(f"front matter 'published' {value!r} is not a date")
+
+
+def _aware_moment(value: object, key: str) -> datetime | None:
+    """A moment with its UTC offset: "06:00" alone would mean a different instant on every server."""
+    if value is None or value == "":
+        return None
+    example = "such as 2026-12-02T06:00+01:00"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise StoryRejected(f"front matter {key!r} {value!r} is not an ISO 8601 date and time {example}") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise StoryRejected(f"front matter {key!r} {value.isoformat()} has no UTC offset; give one, {example}")
+        return value
+    if isinstance(value, date):
+        raise StoryRejected(f"front matter {key!r} {value.isoformat()} is a date without a time; give both, {example}")
+    raise StoryRejected(f"front matter {key!r} {value!r} is not a date and time {example}")
+
+
+def _updated_story_id(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise StoryRejected(f"front matter 'updates' must be the id of a story, not {value!r}")
+    try:
+        return check_story_id(str(value).strip())
+    except StoryRejected as exc:
+        raise StoryRejected(f"front matter 'updates': {exc}") from None
