@@ -99,7 +99,9 @@ class FakeBotAPI:
     `sent_to(chat_id)`, `messages` keyed by (chat_id, message_id), `too_many_requests` (429s answered) and
     `too_many_at` (when). `GET /stats` answers these counts as JSON, for a fake running in its own process.
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
-    `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`.
+    `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`,
+    `add_file` (served by getFile and the file route) and `push_document`. Scoped setMyCommands calls are kept
+    apart in `scoped_commands`.
     """
 
     def __init__(
@@ -124,6 +126,10 @@ class FakeBotAPI:
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
         self.too_many_requests = 0
         self.commands: list[Any] = []
+        #: setMyCommands calls with a scope other than the default, keyed by the scope's JSON (sorted keys).
+        self.scoped_commands: dict[str, list[Any]] = {}
+        #: Files the bot may fetch with getFile, by file_id: (file_path, content).
+        self.files: dict[str, tuple[str, bytes]] = {}
         self.webhook_url = ""
 
         self.chats: dict[int | str, dict[str, Any]] = {}
@@ -156,6 +162,8 @@ class FakeBotAPI:
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "getfile": self._get_file,
             "answercallbackquery": self._true,
             "getchatmember": self._get_chat_member,
             "setmycommands": self._set_my_commands,
@@ -171,6 +179,7 @@ class FakeBotAPI:
             routes=[
                 Route("/stats", self._stats, methods=["GET"]),
                 Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{file_path:path}", self._download, methods=["GET"]),
             ]
         )
         self._server: _Server | None = None
@@ -360,6 +369,30 @@ class FakeBotAPI:
             }
         )
 
+    def add_file(self, content: bytes, *, file_name: str, mime_type: str = "text/plain") -> dict[str, Any]:
+        """Make *content* downloadable (getFile, then the file route); returns its Document object."""
+        number = len(self.files) + 1
+        file_id = f"BQACAgIAAxkBAAIB{number:06d}"
+        self.files[file_id] = (f"documents/file_{number}{_suffix(file_name)}", content)
+        return {
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_size": len(content),
+        }
+
+    def push_document(
+        self, chat_id: int, document: dict[str, Any], *, caption: str | None = None, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """Queue a message carrying a file (a Document object, e.g. from `add_file`) and an optional caption."""
+        message = self._text_message(chat_id, "", user_id, "Reader")
+        del message["text"]
+        message["document"] = document
+        if caption is not None:
+            message["caption"] = caption
+        return self.push_update({"message": message})
+
     # -- inspection --------------------------------------------------------------------------------
 
     def sent_to(self, chat_id: int | str) -> list[str]:
@@ -473,6 +506,49 @@ class FakeBotAPI:
         self.messages[(chat_id, stored["message_id"])] = edited
         return edited
 
+    async def _edit_message_reply_markup(self, params: Params, token: str) -> dict[str, Any] | bool:
+        if params.get("inline_message_id"):
+            return True
+        chat_id = self._reachable_chat(params)
+        stored = self.messages.get((chat_id, params.get("message_id")))  # type: ignore[arg-type]
+        if stored is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup") or None
+        if markup == stored.get("reply_markup"):
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message",
+            )
+        edited = {key: value for key, value in stored.items() if key != "reply_markup"}
+        if markup:
+            edited["reply_markup"] = markup
+        edited["edit_date"] = int(time.time())
+        self.messages[(chat_id, stored["message_id"])] = edited
+        return edited
+
+    async def _get_file(self, params: Params, token: str) -> dict[str, Any]:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        file_path, content = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{file_id[-6:]}",
+            "file_size": len(content),
+            "file_path": file_path,
+        }
+
+    async def _download(self, request: Request) -> Response:
+        """The Bot API's file route: GET /file/bot<token>/<file_path>."""
+        if self.expected_token is not None and request.path_params["token"] != self.expected_token:
+            return _error(401, "Unauthorized")
+        self.calls.append(("file", {"file_path": request.path_params["file_path"]}))
+        for file_path, content in self.files.values():
+            if file_path == request.path_params["file_path"]:
+                return Response(content, media_type="application/octet-stream")
+        return _error(404, "Not Found")
+
     async def _get_chat_member(self, params: Params, token: str) -> dict[str, Any]:
         chat_id = self._reachable_chat(params)
         user_id = params.get("user_id")
@@ -485,15 +561,24 @@ class FakeBotAPI:
         commands = params.get("commands")
         if not isinstance(commands, list):
             raise ApiError(400, "Bad Request: can't parse BotCommand array: JSON array expected")
-        self.commands = commands
+        scope = _scope_key(params.get("scope"))
+        if scope is None:
+            self.commands = commands
+        else:
+            self.scoped_commands[scope] = commands
         return True
 
     async def _delete_my_commands(self, params: Params, token: str) -> bool:
-        self.commands = []
+        scope = _scope_key(params.get("scope"))
+        if scope is None:
+            self.commands = []
+        else:
+            self.scoped_commands.pop(scope, None)
         return True
 
     async def _get_my_commands(self, params: Params, token: str) -> list[Any]:
-        return self.commands
+        scope = _scope_key(params.get("scope"))
+        return self.commands if scope is None else self.scoped_commands.get(scope, [])
 
     async def _set_webhook(self, params: Params, token: str) -> bool:
         self.webhook_url = str(params.get("url", ""))
@@ -654,6 +739,18 @@ class FakeBotAPI:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+
+def _scope_key(scope: Any) -> str | None:
+    """A BotCommandScope as a dictionary key; None for the default scope (none given, or type "default")."""
+    if not scope or (isinstance(scope, dict) and scope.get("type") == "default"):
+        return None
+    return json.dumps(scope, sort_keys=True, separators=(",", ":"))
+
+
+def _suffix(file_name: str) -> str:
+    dot = file_name.rfind(".")
+    return file_name[dot:] if dot > 0 else ""
 
 
 def _flood() -> ApiError:
