@@ -57,7 +57,8 @@ class DeliveryStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by a worker; returned to pending if that worker dies
     SENT = "sent"
     FAILED = "failed"
-    CANCELLED = "cancelled"  # the address went away before we could send
+    CANCELLED = "cancelled"  # the address went away before we could send, or the story was retracted
+    STOPPED = "stopped"  # an editor stopped the story; `newsbot resume` makes these pending again
 
 
 class Priority(enum.IntEnum):
@@ -182,8 +183,36 @@ stories = Table(
     Column("source", String(32)),
     Column("external_id", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
+    # Embargo: nothing of the story is sent, posted or shown before then (NULL: at once). Its deliveries and
+    # posts wait with not_before = publish_at, so every worker respects it with no extra check.
+    Column("publish_at", UtcDateTime),
+    # A follow-up of a developing story: the id of the story it updates (it reaches that story's readers too).
+    Column("updates_story_id", String(200)),
+    # Corrections: the version readers see now (earlier ones are in story_versions) and its "Corrected: ..." note.
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
+    Column("correction_note", Text),
+    Column("corrected_at", UtcDateTime),
+    # An editor stopped the send (cleared by resume), or withdrew the story for good.
+    Column("stopped_at", UtcDateTime),
+    Column("retracted_at", UtcDateTime),
     # A unique index, not a constraint: SQLite adds it without rebuilding the table (see migrations/env.py).
     Index(None, "external_id", unique=True),
+)
+
+story_versions = Table(
+    "story_versions",
+    metadata,
+    # Each version a correction replaced, as readers had it: the stories row always holds the current one.
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("url", Text),
+    Column("correction_note", Text),
+    # Who replaced it, and when.
+    Column("replaced_by", String(100)),
+    Column("replaced_at", UtcDateTime, nullable=False),
 )
 
 story_topics = Table(
@@ -199,7 +228,9 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
-    # What is delivered: "story:<story id>" or "digest:<ISO week>"; with subscriber and channel: unique.
+    # What is delivered: "story:<story id>" or "digest:<ISO week>", or what is done to a story's sent message:
+    # "edit:<story id>:<version>", "delete:<story id>", "withdraw:<story id>", "correction:<story id>:<version>";
+    # with subscriber and channel: unique.
     Column("item_key", String(220), nullable=False),
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE")),
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
@@ -216,7 +247,7 @@ deliveries = Table(
     # The worker (workers.id) holding a 'sending' row; if it stops heartbeating, the row goes back to the queue.
     Column("claimed_by", String(64)),
     UniqueConstraint("item_key", "subscriber_id", "channel"),
-    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'stopped')", name="status"),
     # The worker's claim query: due pending rows, breaking first, oldest first.
     Index(None, "status", "priority", "not_before", "id"),
     Index(None, "story_id", "status"),
@@ -241,8 +272,10 @@ social_posts = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
-    # A Telegram channel ("telegram:@channel") or an Apprise URL's id; one post per story and destination.
+    # A Telegram channel ("telegram:@channel") or an Apprise URL's id; one post per story, destination and kind.
     Column("destination", String(300), nullable=False),
+    # "post", or what is done to the sent post: "edit:<version>", "delete", "withdraw" (as for deliveries).
+    Column("kind", String(40), nullable=False, default="post", server_default="post"),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
@@ -253,8 +286,8 @@ social_posts = Table(
     Column("sent_at", UtcDateTime),
     # The worker (workers.id) holding a 'sending' post; if it stops heartbeating, the post goes back to the queue.
     Column("claimed_by", String(64)),
-    UniqueConstraint("story_id", "destination"),
-    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="status"),
+    UniqueConstraint("story_id", "destination", "kind"),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'stopped')", name="status"),
     Index(None, "status", "not_before"),
 )
 

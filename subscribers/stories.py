@@ -41,6 +41,14 @@ class StoryFields(Protocol):
     def source(self) -> str | None: ...
     @property
     def external_id(self) -> str | None: ...
+    @property
+    def publish_at(self) -> datetime | None: ...
+    @property
+    def updates(self) -> str | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def correction_note(self) -> str | None: ...
 
 
 #: The caller's story type, built by keyword from the fields of :class:`StoryFields` (the store knows no class).
@@ -58,6 +66,10 @@ _STORED_AS = {
     "published_at": "published",
     "source": "source",
     "external_id": "external_id",
+    "publish_at": "publish_at",
+    "updates_story_id": "updates",
+    "version": "version",
+    "correction_note": "correction_note",
 }
 
 

@@ -115,6 +115,8 @@ def prepare_story(
         given_topics=tuple(given),
         source=source,
         external_id=external_id,
+        publish_at=draft.publish_at,
+        updates=draft.updates,
     )
 
 

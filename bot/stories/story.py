@@ -30,6 +30,14 @@ class Story:
     source: str | None = field(default=None, compare=False)
     #: The caller's own id (e.g. a CMS's), which makes API ingests idempotent even when the text changes.
     external_id: str | None = field(default=None, compare=False)
+    #: Embargo: nothing of it goes out before then (None: at once).
+    publish_at: datetime | None = None
+    #: The id of the story this one follows up: it also reaches that story's readers, as a reply in Telegram.
+    updates: str | None = None
+    #: 1 as first sent; each correction adds one (the earlier versions are kept in the store).
+    version: int = 1
+    #: The "Corrected: ..." note of the latest correction, shown with the corrected text.
+    correction_note: str | None = None
 
     def overview(self) -> dict[str, Any]:
         """What ``newsbot ingest --json`` and the stories API both report about a story, as JSON-ready values."""
