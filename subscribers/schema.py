@@ -224,6 +224,27 @@ story_topics = Table(
     Index(None, "topic"),
 )
 
+
+def _outbox_columns() -> list[Column[Any] | CheckConstraint]:
+    """What reader deliveries and social posts share: one outbox engine claims, leases, retries and records both.
+
+    New objects on each call: a Column belongs to one table.
+    """
+    return [
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text),
+        Column("provider_id", Text),
+        Column("not_before", UtcDateTime, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Column("sent_at", UtcDateTime),
+        # The worker (workers.id) holding a 'sending' row; if it stops heartbeating, the row goes back to the queue.
+        Column("claimed_by", String(64)),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'stopped')", name="status"),
+    ]
+
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -236,18 +257,8 @@ deliveries = Table(
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text),
-    Column("provider_id", Text),
-    Column("not_before", UtcDateTime, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime),
-    # The worker (workers.id) holding a 'sending' row; if it stops heartbeating, the row goes back to the queue.
-    Column("claimed_by", String(64)),
+    *_outbox_columns(),
     UniqueConstraint("item_key", "subscriber_id", "channel"),
-    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'stopped')", name="status"),
     # The worker's claim query: due pending rows, breaking first, oldest first.
     Index(None, "status", "priority", "not_before", "id"),
     Index(None, "story_id", "status"),
@@ -276,18 +287,8 @@ social_posts = Table(
     Column("destination", String(300), nullable=False),
     # "post", or what is done to the sent post: "edit:<version>", "delete", "withdraw" (as for deliveries).
     Column("kind", String(40), nullable=False, default="post", server_default="post"),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text),
-    Column("provider_id", Text),
-    Column("not_before", UtcDateTime, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime),
-    # The worker (workers.id) holding a 'sending' post; if it stops heartbeating, the post goes back to the queue.
-    Column("claimed_by", String(64)),
+    *_outbox_columns(),
     UniqueConstraint("story_id", "destination", "kind"),
-    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'stopped')", name="status"),
     Index(None, "status", "not_before"),
 )
 

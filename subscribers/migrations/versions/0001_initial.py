@@ -1,17 +1,10 @@
-"""initial schema: subscribers, addresses, follows, stories, deliveries
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-28 00:30:01.784153
-"""
+"""initial schema: subscribers, addresses, follows, stories, deliveries"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""chat types, story sources, audit log, social posts, feeds
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-28 00:43:06.983535
-"""
+"""chat types, story sources, audit log, social posts, feeds"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""worker registry
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28 01:27:27.827383
-"""
+"""worker registry"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""store secret (signing key kept in the store), confirmation nonces, request counts for rate limits
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 08:30:00.000000
-"""
+"""store secret (signing key kept in the store), confirmation nonces, request counts for rate limits"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""channel health (paused, unreachable channels)
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01 08:30:00.000000
-"""
+"""channel health (paused, unreachable channels)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """addresses unique case-insensitively: email_key column, existing duplicates merged first
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01 08:30:00.000000
-
 ``Jane.Doe@Example.ORG`` and ``jane.doe@example.org`` used to be two readers. This adds ``addresses.email_key``
 (the address lower-cased, as ``subscribers/email_keys.py`` computes it), merges the readers whose addresses
 share a key, then makes the key unique. Merging keeps the oldest subscriber and, for the address: the spelling
@@ -27,8 +23,6 @@ from sqlalchemy.engine import Connection
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 # The tables as this revision sees them (not subscribers.schema: a migration must not change with the code).
 _subscribers = sa.table(

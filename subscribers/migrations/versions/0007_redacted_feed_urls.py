@@ -1,9 +1,5 @@
 """feeds stored by a redacted URL
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01 08:30:00.000000
-
 A feed URL with credentials (``https://user:pass@host/feed``, ``?token=...``) used to be stored as it is, in
 ``feeds.url``, ``feed_entries.feed_url``, the feed's ``last_error`` and the audit log's ``feed:<url>`` actors. They
 are renamed to the name the code now stores such a feed under, ``feed:<host>:<hash>``
@@ -19,8 +15,6 @@ from subscribers.secret_names import feed_name, scrub
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 _feeds = sa.table("feeds", sa.column("url", sa.String), sa.column("last_error", sa.Text))
 _entries = sa.table("feed_entries", sa.column("feed_url", sa.String), sa.column("entry_key", sa.String))

@@ -1,17 +1,10 @@
-"""social posts carry the worker that claimed them
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01 10:05:00.000000
-"""
+"""social posts carry the worker that claimed them"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
