@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 _KEY = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -21,20 +21,38 @@ class OutgoingMessage:
     `key` is unique per delivery and filename-safe, because file outboxes name files after it (checked
     here so that a key can never escape the outbox directory). `address` is a Telegram chat id as a
     string or an email address. `content` is Telegram HTML text, or the complete RFC 5322 message bytes.
+
+    What is done to a message already sent (a correction, a retraction) travels the same way: `action` is
+    ``"edit"`` (replace the text of message `target` with `content`) or ``"delete"`` (remove message `target`;
+    where the provider no longer allows that, `content` replaces its text instead). `reply_to` sends a new
+    message as a reply to the reader's own copy of an earlier one. Channels that cannot change what they sent
+    (email) refuse edits and deletes as a `PermanentFailure`.
     """
 
     key: str
     address: str
     content: str | bytes
+    action: Literal["send", "edit", "delete"] = "send"
+    #: The provider's id of the message to edit or delete (the `Receipt.provider_id` its send returned).
+    target: str | None = None
+    #: The provider's id of the message this one answers.
+    reply_to: str | None = None
 
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.key):
             raise ValueError(f"delivery key must match [A-Za-z0-9._-]+, got {self.key!r}")
+        if self.action not in ("send", "edit", "delete"):
+            raise ValueError(f"message action must be send, edit or delete, got {self.action!r}")
+        if self.action != "send" and not self.target:
+            raise ValueError(f"an {self.action} needs the target message's id")
 
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What the provider said on success: Telegram message_id, the SMTP queue reply, or the outbox file."""
+    """What the provider said on success: Telegram message_id, the SMTP queue reply, or the outbox file.
+
+    For an edit or delete it is the target's id (an edit that changed nothing is a success too).
+    """
 
     provider_id: str | None = None
 

@@ -66,6 +66,8 @@ class EmailOutbox(_FileOutbox):
     suffix = ".eml"
 
     def _render(self, message: OutgoingMessage) -> bytes:
+        if message.action != "send":
+            raise PermanentFailure(f"email cannot {message.action} a message already sent")
         content = message.content
         return content if isinstance(content, bytes) else content.encode()
 

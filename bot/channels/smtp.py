@@ -132,6 +132,9 @@ class SmtpChannel:
         return cls(settings.smtp_url, settings.mail_from, connections=connections or settings.smtp_connections)
 
     async def send(self, message: OutgoingMessage) -> Receipt:
+        if message.action != "send":
+            # A mail that was delivered cannot be changed or taken back; a correction is a new, short mail.
+            raise PermanentFailure(f"email cannot {message.action} a message already sent")
         content = message.content if isinstance(message.content, bytes) else message.content.encode()
         client = await self._pool.get()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -106,17 +107,62 @@ class TelegramChannel:
         chat_id = _chat_id(message.address)
         try:
             await self._ensure_initialized()
-            params: dict[str, Any] = {"chat_id": chat_id, "text": message.content, "parse_mode": ParseMode.HTML}
-            if self._link_previews is not None:
-                params["link_preview_options"] = self._link_previews
+            if message.action == "edit":
+                return await self._edit(chat_id, message)
+            if message.action == "delete":
+                return await self._delete(chat_id, message)
+            params = self._text_params(chat_id, message.content)
             if self.paid_broadcast:
                 params["allow_paid_broadcast"] = True
+            if message.reply_to is not None:
+                # Without its original (the reader deleted it) the reply still goes out, as a plain message.
+                params["reply_parameters"] = {
+                    "message_id": _message_id(message.reply_to),
+                    "allow_sending_without_reply": True,
+                }
             # The raw answer, not a `Message`: building PTB's object tree costs more CPU than the request itself,
             # and only the message id is kept. Errors, rate limiting and retries are PTB's as usual.
             sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
         except TelegramError as exc:
             raise translate_error(exc) from exc
         return Receipt(provider_id=str(sent["message_id"]))
+
+    def _text_params(self, chat_id: int | str, text: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML}
+        if self._link_previews is not None:
+            params["link_preview_options"] = self._link_previews
+        return params
+
+    async def _edit(self, chat_id: int | str, message: OutgoingMessage) -> Receipt:
+        """editMessageText on the reader's copy; "not modified" means it already reads so: a success."""
+        assert isinstance(message.content, str) and message.target is not None
+        try:
+            await self.bot.edit_message_text(
+                message.content,
+                chat_id=chat_id,
+                message_id=_message_id(message.target),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=self._link_previews,
+            )
+        except BadRequest as exc:
+            if "message is not modified" not in exc.message.lower():
+                raise
+        return Receipt(provider_id=message.target)
+
+    async def _delete(self, chat_id: int | str, message: OutgoingMessage) -> Receipt:
+        """deleteMessage; a message Telegram no longer lets the bot delete (older than 48 hours) gets the text
+        in `content` instead, and one already gone counts as deleted."""
+        assert isinstance(message.content, str) and message.target is not None
+        try:
+            await self.bot.delete_message(chat_id, _message_id(message.target))
+        except BadRequest as exc:
+            lowered = exc.message.lower()
+            if "message to delete not found" in lowered:
+                return Receipt(provider_id=message.target)
+            if "can't be deleted" not in lowered or not message.content:
+                raise
+            return await self._edit(chat_id, dataclasses.replace(message, action="edit"))
+        return Receipt(provider_id=message.target)
 
     async def aclose(self) -> None:
         if self.owns_bot:
@@ -174,6 +220,13 @@ def _chat_id(address: str) -> int | str:
         return int(address)
     except ValueError:
         raise RecipientGone(f"telegram: {address!r} is not a chat id") from None
+
+
+def _message_id(provider_id: str) -> int:
+    try:
+        return int(provider_id)
+    except ValueError:
+        raise PermanentFailure(f"telegram: {provider_id!r} is not a message id") from None
 
 
 def _api_root(bot: Bot) -> str:

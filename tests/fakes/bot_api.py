@@ -73,6 +73,10 @@ class SentMessage(NamedTuple):
     parse_mode: str | None
 
 
+#: How long after sending a bot may still delete a message for everyone (Bot API deleteMessage).
+DELETE_WINDOW_SECONDS = 48 * 3600
+
+
 class ApiError(Exception):
     """An error answer in the Bot API's shape; raised inside method handlers."""
 
@@ -101,7 +105,9 @@ class FakeBotAPI:
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
     `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`,
     `add_file` (served by getFile and the file route) and `push_document`. Scoped setMyCommands calls are kept
-    apart in `scoped_commands`.
+    apart in `scoped_commands`. Edits change `messages` in place (`text_of`), deleteMessage moves a message to
+    `deleted` and refuses one older than 48 hours (`age_message` makes one older), and a send's
+    ``reply_parameters`` are kept as its ``reply_to_message`` and in `replies`.
     """
 
     def __init__(
@@ -125,6 +131,10 @@ class FakeBotAPI:
         self.too_many_at: list[float] = []
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
         self.too_many_requests = 0
+        #: Sent messages that replied to another (``reply_parameters``): (chat_id, message_id) -> the replied id.
+        self.replies: dict[tuple[int | str, int], int] = {}
+        #: Messages removed by deleteMessage, keyed like `messages`.
+        self.deleted: dict[tuple[int | str, int], dict[str, Any]] = {}
         self.commands: list[Any] = []
         #: setMyCommands calls with a scope other than the default, keyed by the scope's JSON (sorted keys).
         self.scoped_commands: dict[str, list[Any]] = {}
@@ -163,6 +173,8 @@ class FakeBotAPI:
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
+            "editmessagecaption": self._edit_message_caption,
+            "deletemessage": self._delete_message,
             "getfile": self._get_file,
             "answercallbackquery": self._true,
             "getchatmember": self._get_chat_member,
@@ -395,6 +407,15 @@ class FakeBotAPI:
 
     # -- inspection --------------------------------------------------------------------------------
 
+    def age_message(self, chat_id: int | str, message_id: int, *, hours: float) -> None:
+        """Make a stored message *hours* older (its ``date``), e.g. past the 48 hours in which it can be deleted."""
+        self.messages[(chat_id, message_id)]["date"] -= int(hours * 3600)
+
+    def text_of(self, chat_id: int | str, message_id: int) -> str | None:
+        """The current plain text (or caption) of a message, after any edits; None once deleted or never sent."""
+        stored = self.messages.get((chat_id, message_id))
+        return None if stored is None else stored.get("text", stored.get("caption"))
+
     def sent_to(self, chat_id: int | str) -> list[str]:
         """The texts (as sent, HTML included) of accepted messages to one chat, oldest first."""
         return [sent.text for sent in self.sent_messages if sent.chat_id == chat_id]
@@ -478,9 +499,19 @@ class FakeBotAPI:
             overall.append(now)
         if self._per_chat_per_second is not None or self._per_group is not None:
             self._chat_windows[chat_id].append(now)
+        reply = params.get("reply_parameters")
+        replied: dict[str, Any] | None = None
+        if isinstance(reply, dict):
+            replied = self.messages.get((reply.get("chat_id", chat_id), reply.get("message_id")))  # type: ignore[arg-type]
+            if replied is None and not reply.get("allow_sending_without_reply"):
+                raise ApiError(400, "Bad Request: message to be replied not found")
         self.accepted_at.append(now)
         message = self._message(token, chat_id, self._next_message_id(chat_id), plain, entities, params)
+        if replied is not None:
+            message["reply_to_message"] = {key: value for key, value in replied.items() if key != "reply_to_message"}
         self.messages[(chat_id, message["message_id"])] = message
+        if replied is not None:
+            self.replies[(chat_id, message["message_id"])] = replied["message_id"]
         self.sent_messages.append(SentMessage(chat_id, text, parse_mode))  # type: ignore[arg-type]
         return message
 
@@ -526,6 +557,43 @@ class FakeBotAPI:
         edited["edit_date"] = int(time.time())
         self.messages[(chat_id, stored["message_id"])] = edited
         return edited
+
+    async def _edit_message_caption(self, params: Params, token: str) -> dict[str, Any] | bool:
+        if params.get("inline_message_id"):
+            return True
+        chat_id = self._reachable_chat(params)
+        stored = self.messages.get((chat_id, params.get("message_id")))  # type: ignore[arg-type]
+        if stored is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if "caption" not in stored:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = params.get("caption") or ""
+        plain, entities = self._parse(caption, params.get("parse_mode"), params) if caption else ("", [])
+        if plain == stored["caption"] and entities == stored.get("caption_entities", []):
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message",
+            )
+        edited = {key: value for key, value in stored.items() if key not in ("caption", "caption_entities")}
+        if plain:
+            edited["caption"] = plain
+        if entities:
+            edited["caption_entities"] = entities
+        edited["edit_date"] = int(time.time())
+        self.messages[(chat_id, stored["message_id"])] = edited
+        return edited
+
+    async def _delete_message(self, params: Params, token: str) -> bool:
+        chat_id = self._reachable_chat(params)
+        key = (chat_id, params.get("message_id"))
+        stored = self.messages.get(key)  # type: ignore[arg-type]
+        if stored is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        if time.time() - stored["date"] > DELETE_WINDOW_SECONDS:
+            raise ApiError(400, "Bad Request: message can't be deleted for everyone")
+        self.deleted[key] = self.messages.pop(key)  # type: ignore[arg-type]
+        return True
 
     async def _get_file(self, params: Params, token: str) -> dict[str, Any]:
         file_id = str(params.get("file_id") or "")
