@@ -17,7 +17,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.rendering.email_message import EmailTemplate
 from bot.stories.story import Story
-from subscribers import deliveries, stories
+from subscribers import deliveries, stories, story_changes
 from subscribers.schema import ChannelName
 
 
@@ -34,18 +34,26 @@ class MessageSource(Protocol):
 
     async def message_for(
         self, item: deliveries.ClaimedDelivery, key: str, address: str
-    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
-        ...
+    ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class _RenderedStory:
     telegram_html: str
     email: EmailTemplate
+    #: The version rendered: a correction makes it stale.
+    version: int
+    #: The story this one follows up (its readers' copies are replied to in Telegram), if any.
+    updates: str | None
 
 
 class StoryMessages:
-    """Story messages, compiled once per story and kept for the next readers (bounded, least recently used)."""
+    """Story messages, compiled once per story and kept for the next readers (bounded, least recently used).
+
+    Once per batch the stories' current versions are read (one query): a corrected story is rendered again, so
+    readers not reached yet get the new version, and a retracted one is not sent. A follow-up (``updates``) goes
+    to Telegram as a reply to the reader's own copy of the story it updates.
+    """
 
     prefix = "story"
 
@@ -55,6 +63,9 @@ class StoryMessages:
         self._rendered: OrderedDict[str, _RenderedStory] = OrderedDict()
         # A batch asks for the same story hundreds of times at once: the first renders it, the rest wait for it.
         self._rendering = asyncio.Lock()
+        self._retracted: set[str] = set()
+        #: (story id, subscriber id) -> the Telegram message id of that reader's copy of the story it updates.
+        self._reply_to: dict[tuple[str, int], str] = {}
 
     async def _render(self, story_id: str) -> _RenderedStory | None:
         cached = self._rendered.get(story_id)
@@ -74,6 +85,8 @@ class StoryMessages:
         rendered = _RenderedStory(
             telegram_html=renderer.telegram_message(story),
             email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
+            version=story.version,
+            updates=story.updates,
         )
         self._rendered[story_id] = rendered
         if len(self._rendered) > self._capacity:
@@ -81,17 +94,39 @@ class StoryMessages:
         return rendered
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
-        for story_id in {item.story_id for item in items if item.story_id is not None}:
-            await self._render(story_id)
+        story_ids = {item.story_id for item in items if item.story_id is not None}
+        async with self._newsroom.reader.connect() as conn:
+            current = await story_changes.current_versions(conn, story_ids)
+        for story_id, (version, retracted) in current.items():
+            cached = self._rendered.get(story_id)
+            if cached is not None and cached.version != version:
+                del self._rendered[story_id]
+            if retracted:
+                self._retracted.add(story_id)
+        for story_id in story_ids:
+            rendered = await self._render(story_id)
+            if rendered is not None and rendered.updates is not None:
+                await self._load_reply_targets(story_id, rendered.updates, items)
+
+    async def _load_reply_targets(
+        self, story_id: str, original: str, items: Sequence[deliveries.ClaimedDelivery]
+    ) -> None:
+        readers = [item.subscriber_id for item in items if item.story_id == story_id]
+        async with self._newsroom.reader.connect() as conn:
+            sent = await story_changes.sent_message_ids(
+                conn, story_changes.story_key(original), ChannelName.TELEGRAM.value, readers
+            )
+        self._reply_to.update({(story_id, reader): message_id for reader, message_id in sent.items()})
 
     async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
-        if item.story_id is None:
+        if item.story_id is None or item.story_id in self._retracted:
             return None
         rendered = await self._render(item.story_id)
         if rendered is None:
             return None
         if item.channel == ChannelName.TELEGRAM:
-            return OutgoingMessage(key=key, address=address, content=rendered.telegram_html)
+            reply_to = self._reply_to.pop((item.story_id, item.subscriber_id), None)
+            return OutgoingMessage(key=key, address=address, content=rendered.telegram_html, reply_to=reply_to)
         signer = self._newsroom.signer
         content = rendered.email.for_recipient(
             to=address,

@@ -42,6 +42,7 @@ from bot.channels import (
     TemporaryFailure,
 )
 from bot.channels.telegram_rate_limit import TelegramRateLimiter
+from bot.outbox.change_messages import StoryChangeMessages
 from bot.outbox.delivery_outcomes import Finished, Health, deactivate, delivery_outcome, hard_bounce, move
 from bot.outbox.delivery_pump import DeliveryPump, DrainReport, ProgressCallback
 from bot.outbox.digest_messages import DigestMessages
@@ -57,6 +58,16 @@ _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_UNRECORDED = 64
 #: `newsbot deliver` waits for a retry (or a paused channel's probe) due within this long instead of exiting.
 WAIT_FOR_RETRY_SECONDS = 60.0
+
+
+def default_sources(newsroom: Newsroom) -> dict[str, MessageSource]:
+    """Stories, digests, and what is done to a story's sent messages (edits, notices, deletions)."""
+    changes = StoryChangeMessages(newsroom)
+    return {
+        StoryMessages.prefix: StoryMessages(newsroom),
+        DigestMessages.prefix: DigestMessages(newsroom),
+        **dict.fromkeys(changes.prefixes, changes),
+    }
 
 
 class DeliveryWorker:
@@ -81,9 +92,7 @@ class DeliveryWorker:
         self.clock: Clock = clock or newsroom.clock
         self.batch_size = batch_size or newsroom.settings.delivery_batch_size
         #: Message builders by item kind (the part of ``item_key`` before the first ':').
-        self.sources: dict[str, MessageSource] = dict(
-            sources or {StoryMessages.prefix: StoryMessages(newsroom), DigestMessages.prefix: DigestMessages(newsroom)}
-        )
+        self.sources: dict[str, MessageSource] = dict(sources or default_sources(newsroom))
         # A slot is held from hand-over until the outcome is committed, so this covers round trips and the group
         # commit; it is never more than a crash may send twice. Sends beyond the channel's own limits wait in its
         # rate limiter or connection pool, where nothing has gone out yet.

@@ -1,0 +1,123 @@
+"""The worker's message source for what is done to a story's sent messages (corrections and retractions).
+
+Four kinds of delivery rows (item keys in `subscribers.schema`), each changing or answering the reader's own copy
+of a story, whose message id the story's delivery recorded when it was sent:
+
+- ``edit:<id>:<version>``: the copy is edited in place to the story as it reads now (with its "Corrected: ..."
+  line); a later correction's edit only finds it already right, which Telegram answers "not modified": a success;
+- ``correction:<id>:<version>``: a short correction notice, as a reply to the copy in Telegram, a short mail by
+  email (emails cannot change);
+- ``delete:<id>``: the copy is deleted (one Telegram no longer lets the bot delete, after 48 hours, gets the
+  withdrawal notice instead);
+- ``withdraw:<id>``: the copy is replaced by the withdrawal notice.
+
+Sending, retries, rate limits and crash recovery are the delivery worker's, as for any send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.app.newsroom import Newsroom
+from bot.channels import OutgoingMessage
+from bot.rendering.email_message import EmailTemplate
+from bot.rendering.safe_links import http_link
+from bot.stories.story import Story
+from subscribers import deliveries, stories, story_changes
+from subscribers.schema import ChannelName
+
+CORRECTION_TELEGRAM_TEMPLATE = "telegram/correction.html.j2"
+WITHDRAWN_TELEGRAM_TEMPLATE = "telegram/withdrawn.html.j2"
+
+
+def withdrawal_notice(newsroom: Newsroom, story: Story) -> str:
+    """What a retracted story's old copies say instead (Telegram HTML)."""
+    context = {"outlet_name": newsroom.settings.outlet_name, "note": story.correction_note, "headline": story.title}
+    return newsroom.renderer.render(WITHDRAWN_TELEGRAM_TEMPLATE, context).strip()
+
+
+def _notice_context(newsroom: Newsroom, story: Story) -> dict[str, Any]:
+    return {
+        "headline": " ".join(story.title.split()),
+        "note": story.correction_note,
+        "url": http_link(story.url),
+        "outlet_name": newsroom.settings.outlet_name,
+        "public_url": newsroom.settings.public_url,
+    }
+
+
+class StoryChangeMessages:
+    """Messages of ``edit``, ``correction``, ``delete`` and ``withdraw`` rows; one instance serves all four
+    prefixes. Each batch loads its stories and the readers' message ids once (the stories can change between
+    batches: a second correction, a retraction)."""
+
+    prefixes = story_changes.CHANGE_KINDS
+
+    def __init__(self, newsroom: Newsroom) -> None:
+        self._newsroom = newsroom
+        self._stories: dict[str, Story | None] = {}
+        self._targets: dict[tuple[str, int, str], str] = {}
+        self._telegram: dict[tuple[str, str], str] = {}
+        self._emails: dict[str, EmailTemplate] = {}
+
+    async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
+        by_story: dict[str, list[deliveries.ClaimedDelivery]] = {}
+        for item in items:
+            by_story.setdefault(story_changes.story_id_of(item.item_key), []).append(item)
+        async with self._newsroom.reader.connect() as conn:
+            for story_id, batch in by_story.items():
+                self._stories[story_id] = await stories.load_story(conn, story_id, Story)
+                for channel in {item.channel for item in batch}:
+                    sent = await story_changes.sent_message_ids(
+                        conn, story_changes.story_key(story_id), channel, [item.subscriber_id for item in batch]
+                    )
+                    self._targets.update({(story_id, reader, channel): target for reader, target in sent.items()})
+        # Rendered per batch: a story corrected again since the last batch renders as it is now.
+        self._telegram.clear()
+        self._emails.clear()
+
+    async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
+        kind = item.item_key.partition(":")[0]
+        story_id = story_changes.story_id_of(item.item_key)
+        story = self._stories.get(story_id)
+        if story is None:
+            async with self._newsroom.reader.connect() as conn:
+                story = self._stories[story_id] = await stories.load_story(conn, story_id, Story)
+        # Taken, not kept: a retry is claimed again, and its batch loads it again.
+        target = self._targets.pop((story_id, item.subscriber_id, item.channel), None)
+        if story is None or (target is None and item.channel == ChannelName.TELEGRAM):
+            return None  # nothing to change: cancelled
+        if kind == "edit":
+            html = self._cached_telegram(story, "story", lambda: self._newsroom.renderer.telegram_message(story))
+            return OutgoingMessage(key=key, address=address, content=html, action="edit", target=target)
+        if kind in ("delete", "withdraw"):
+            notice = self._cached_telegram(story, "withdrawn", lambda: withdrawal_notice(self._newsroom, story))
+            action = "delete" if kind == "delete" else "edit"
+            return OutgoingMessage(key=key, address=address, content=notice, action=action, target=target)
+        if item.channel == ChannelName.TELEGRAM:
+            context = _notice_context(self._newsroom, story)
+            html = self._cached_telegram(
+                story,
+                "correction",
+                lambda: self._newsroom.renderer.render(CORRECTION_TELEGRAM_TEMPLATE, context).strip(),
+            )
+            return OutgoingMessage(key=key, address=address, content=html, reply_to=target)
+        template = self._emails.get(story_id)
+        if template is None:
+            compiled = self._newsroom.renderer.compile_email_set("correction", _notice_context(self._newsroom, story))
+            template = self._emails[story_id] = EmailTemplate(compiled, self._newsroom.settings)
+        signer = self._newsroom.signer
+        content = template.for_recipient(
+            to=address,
+            unsubscribe_url=signer.unsubscribe_url(item.subscriber_id),
+            preferences_url=signer.preferences_url(item.subscriber_id),
+        )
+        return OutgoingMessage(key=key, address=address, content=content)
+
+    def _cached_telegram(self, story: Story, what: str, build: Any) -> str:
+        cache_key = (story.id, what)
+        text = self._telegram.get(cache_key)
+        if text is None:
+            text = self._telegram[cache_key] = build()
+        return text
