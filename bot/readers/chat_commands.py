@@ -13,13 +13,14 @@ from __future__ import annotations
 import html
 import logging
 
-from telegram import BotCommand, CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import BotCommand, CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
 from bot.app.errors import NewsbotError, TopicNotFound
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_handlers import chat_button, in_chat, reply_lines
 from bot.readers.chat_membership import may_change_follows, refuse
 from bot.readers.chat_replies import (
     MYTOPICS_BUDGET,
@@ -56,6 +57,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("help", "", "Every command"),
 )
 
+
 def bot_commands() -> list[BotCommand]:
     """The command menu Telegram shows next to the message field."""
     return [BotCommand(name, description) for name, _, description in COMMANDS]
@@ -64,11 +66,9 @@ def bot_commands() -> list[BotCommand]:
 # --- commands ----------------------------------------------------------------------------------------------
 
 
-async def start(update: Update, context: ChatContext) -> None:
+@in_chat
+async def start(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """Welcome the reader and show the topic picker; a deep link (``?start=<topic>``) follows that topic at once."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     newsroom = context.newsroom
     welcome = (
         f"<b>Welcome to {html.escape(newsroom.settings.outlet_name)} on Telegram!</b>\n"
@@ -136,11 +136,9 @@ async def topics(update: Update, context: ChatContext) -> None:
     )
 
 
-async def follow(update: Update, context: ChatContext) -> None:
+@in_chat
+async def follow(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """``/follow <topic>...``: follow topics by slug, name or alias; an unknown name changes nothing."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     usage = "Which topic? For example <code>/follow north-korea</code>, or pick from /topics."
     if not await _may_change_topics(update, context, usage):
         return
@@ -155,20 +153,17 @@ async def follow(update: Update, context: ChatContext) -> None:
     already = set(before.topics if before else ())
     added = [topic for topic in found if topic.slug not in already]
     kept = [topic for topic in found if topic.slug in already]
-    lines = []
-    if added:
-        lines.append(f"✅ This chat now follows {names_of(added)}.")
-    if kept:
-        lines.append(f"This chat already follows {names_of(kept)}.")
-    lines.append("See everything with /mytopics.")
-    await message.reply_text("\n".join(lines))
+    await reply_lines(
+        message,
+        added and f"✅ This chat now follows {names_of(added)}.",
+        kept and f"This chat already follows {names_of(kept)}.",
+        "See everything with /mytopics.",
+    )
 
 
-async def unfollow(update: Update, context: ChatContext) -> None:
+@in_chat
+async def unfollow(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """``/unfollow <topic>...`` or ``/unfollow all``."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     usage = "Which topic? For example <code>/unfollow north-korea</code>, or <code>/unfollow all</code>."
     if not await _may_change_topics(update, context, usage):
         return
@@ -183,23 +178,19 @@ async def unfollow(update: Update, context: ChatContext) -> None:
     async with context.newsroom.engine.begin() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         removed = await follows.unfollow_topics(conn, reader.subscriber_id, chosen) if reader else []
-    lines = []
-    if removed:
-        lines.append(f"Done: this chat no longer follows {names_of([taxonomy[s] for s in removed if s in taxonomy])}.")
     not_followed = [taxonomy[s] for s in chosen or () if s not in removed]
-    if not_followed:
-        lines.append(f"This chat was not following {names_of(not_followed)}.")
-    if everything and not removed:
-        lines.append("This chat was not following any topic.")
-    lines.append("Pick topics again any time with /topics.")
-    await message.reply_text("\n".join(lines))
+    await reply_lines(
+        message,
+        removed and f"Done: this chat no longer follows {names_of([taxonomy[s] for s in removed if s in taxonomy])}.",
+        not_followed and f"This chat was not following {names_of(not_followed)}.",
+        everything and not removed and "This chat was not following any topic.",
+        "Pick topics again any time with /topics.",
+    )
 
 
-async def mytopics(update: Update, context: ChatContext) -> None:
+@in_chat
+async def mytopics(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """What this chat follows, and how often it hears about them on each channel."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     async with context.newsroom.reader.connect() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if reader is None or not reader.topics:
@@ -214,11 +205,9 @@ async def mytopics(update: Update, context: ChatContext) -> None:
     )
 
 
-async def settings(update: Update, context: ChatContext) -> None:
+@in_chat
+async def settings(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """How often this chat hears from us on each channel, with buttons to change it."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     async with context.newsroom.engine.begin() as conn:
         if chat.type == ChatType.PRIVATE:
             await chat_readers.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
@@ -229,11 +218,9 @@ async def settings(update: Update, context: ChatContext) -> None:
     await message.reply_text(settings_text(reader), reply_markup=keyboards.cadence_keyboard(reader.cadences))
 
 
-async def email(update: Update, context: ChatContext) -> None:
+@in_chat
+async def email(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """``/email <address>``: link an address for the weekly digest; it gets nothing until its owner confirms it."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     if chat.type != ChatType.PRIVATE:
         await message.reply_text(
             f"Email is set up in a private chat: open @{html.escape(context.bot.username)} and send /email there."
@@ -260,11 +247,9 @@ async def email(update: Update, context: ChatContext) -> None:
     )
 
 
-async def stop(update: Update, context: ChatContext) -> None:
+@in_chat
+async def stop(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """Ask before erasing: the buttons under the question confirm or cancel."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
-        return
     if not await may_change_follows(update, context):
         await refuse(update)
         return
@@ -284,19 +269,14 @@ async def stop(update: Update, context: ChatContext) -> None:
 # --- buttons -----------------------------------------------------------------------------------------------
 
 
-async def toggle_topic(update: Update, context: ChatContext) -> None:
+@chat_button(changes_follows=True)
+async def toggle_topic(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """A topic button: follow or unfollow it, redraw the same message with the new check marks, then confirm.
 
     Like every button handler here, it answers the callback query last, once everything else is done.
     """
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
-        return
-    if not await may_change_follows(update, context):
-        await refuse(update)
-        return
     taxonomy = context.newsroom.taxonomy
-    toggle = keyboards.parse_toggle(query.data)
+    toggle = keyboards.parse_toggle(data)
     page = keyboards.clamp_page(taxonomy, toggle.page)
     if toggle.slug not in taxonomy:
         followed = await _followed(context, chat.id)
@@ -314,22 +294,18 @@ async def toggle_topic(update: Update, context: ChatContext) -> None:
     await query.answer(f"Following {name}" if following else f"Stopped following {name}")
 
 
-async def show_page(update: Update, context: ChatContext) -> None:
+@chat_button(changes_follows=False)
+async def show_page(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The picker's ‹ Back and More › buttons."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
-        return
     followed = await _followed(context, chat.id)
-    page = keyboards.clamp_page(context.newsroom.taxonomy, keyboards.parse_page(query.data))
+    page = keyboards.clamp_page(context.newsroom.taxonomy, keyboards.parse_page(data))
     await edit_in_place(query, picker_text(followed), keyboards.topic_picker(context.newsroom.taxonomy, followed, page))
     await query.answer()
 
 
-async def close_picker(update: Update, context: ChatContext) -> None:
+@chat_button(changes_follows=False)
+async def close_picker(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The picker's Done button: replace the buttons with a summary of what is followed."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None:
-        return
     followed = await _followed(context, chat.id)
     taxonomy = context.newsroom.taxonomy
     if followed:
@@ -347,15 +323,10 @@ async def ignore_button(update: Update, context: ChatContext) -> None:
         await update.callback_query.answer()
 
 
-async def choose_cadence(update: Update, context: ChatContext) -> None:
+@chat_button(changes_follows=True)
+async def choose_cadence(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """A cadence button in /settings: store it and redraw the message with the new choice checked."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
-        return
-    if not await may_change_follows(update, context):
-        await refuse(update)
-        return
-    choice = keyboards.parse_cadence_choice(query.data)
+    choice = keyboards.parse_cadence_choice(data)
     async with context.newsroom.engine.begin() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         changed = (
@@ -375,15 +346,10 @@ async def choose_cadence(update: Update, context: ChatContext) -> None:
     await query.answer(f"{channel}: {keyboards.CADENCE_LABELS[choice.cadence].lower()}")
 
 
-async def confirm_stop(update: Update, context: ChatContext) -> None:
+@chat_button(changes_follows=True)
+async def confirm_stop(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The /stop buttons: erase the chat's reader (chat id, email, follows) or leave everything as it was."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
-        return
-    if not await may_change_follows(update, context):
-        await refuse(update)
-        return
-    if query.data.endswith(":no"):
+    if data.endswith(":no"):
         await edit_in_place(query, "Nothing changed: this chat keeps its topics. /mytopics shows them.", None)
         await query.answer()
         return
@@ -403,10 +369,10 @@ async def confirm_stop(update: Update, context: ChatContext) -> None:
 # --- anything else -----------------------------------------------------------------------------------------
 
 
-async def unknown_command(update: Update, context: ChatContext) -> None:
+@in_chat
+async def unknown_command(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """A command this bot does not have; in groups only when it is addressed to this bot by name."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None or not message.text:
+    if not message.text:
         return
     command = message.text.split(maxsplit=1)[0]
     if chat.type != ChatType.PRIVATE and f"@{context.bot.username}".casefold() not in command.casefold():
@@ -495,4 +461,3 @@ async def edit_in_place(query: CallbackQuery, text: str, markup: InlineKeyboardM
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
-

@@ -130,6 +130,8 @@ class FakeBotAPI:
         self.accepted_at: list[float] = []
         self.too_many_at: list[float] = []
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
+        #: Messages users sent (pushed updates), which the bot may reply to like its own.
+        self.received: dict[tuple[int | str, int], dict[str, Any]] = {}
         self.too_many_requests = 0
         #: Sent messages that replied to another (``reply_parameters``): (chat_id, message_id) -> the replied id.
         self.replies: dict[tuple[int | str, int], int] = {}
@@ -326,6 +328,10 @@ class FakeBotAPI:
         if "update_id" not in update:
             update["update_id"] = self._next_update_id
         self._next_update_id = max(self._next_update_id, int(update["update_id"])) + 1
+        for kind in ("message", "channel_post"):
+            if isinstance(update.get(kind), dict):
+                message = update[kind]
+                self.received[(message["chat"]["id"], message["message_id"])] = message
         self._updates.append(update)
         self._wake_pollers()
         return update
@@ -502,7 +508,8 @@ class FakeBotAPI:
         reply = params.get("reply_parameters")
         replied: dict[str, Any] | None = None
         if isinstance(reply, dict):
-            replied = self.messages.get((reply.get("chat_id", chat_id), reply.get("message_id")))  # type: ignore[arg-type]
+            key = (reply.get("chat_id", chat_id), reply.get("message_id"))
+            replied = self.messages.get(key) or self.received.get(key)  # type: ignore[arg-type]
             if replied is None and not reply.get("allow_sending_without_reply"):
                 raise ApiError(400, "Bad Request: message to be replied not found")
         self.accepted_at.append(now)
