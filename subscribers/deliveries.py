@@ -64,13 +64,19 @@ def _story_audience(topics: Sequence[str], breaking: bool) -> Select:
 
 
 def _digest_audience(start: datetime, end: datetime) -> Select:
-    """Active weekly-cadence addresses whose owner follows a topic of at least one story stored in [start, end)."""
+    """Active weekly-cadence addresses whose owner follows a topic of at least one story published in [start, end).
+
+    A story is published when its embargo lifts, else when it was stored; a stopped or retracted one counts not.
+    """
+    published = func.coalesce(stories.c.publish_at, stories.c.created_at)
     has_a_story = exists().where(
         follows.c.subscriber_id == addresses.c.subscriber_id,
         story_topics.c.topic == follows.c.topic,
         stories.c.id == story_topics.c.story_id,
-        stories.c.created_at >= start,
-        stories.c.created_at < end,
+        published >= start,
+        published < end,
+        stories.c.stopped_at.is_(None),
+        stories.c.retracted_at.is_(None),
     )
     return select(addresses.c.subscriber_id, addresses.c.channel).where(
         addresses.c.status == AddressStatus.ACTIVE.value, addresses.c.cadence == Cadence.WEEKLY.value, has_a_story
@@ -78,10 +84,18 @@ def _digest_audience(start: datetime, end: datetime) -> Select:
 
 
 async def _queue_deliveries(
-    conn: AsyncConnection, audience: Subquery, item_key: str, priority: Priority, now: datetime, *, story_id: str | None
+    conn: AsyncConnection,
+    audience: Subquery,
+    item_key: str,
+    priority: Priority,
+    now: datetime,
+    *,
+    story_id: str | None,
+    not_before: datetime | None = None,
 ) -> int:
-    """``INSERT INTO deliveries ... SELECT`` one pending row per (subscriber, channel) of *audience*; returns how many
-    were added (existing (item, subscriber, channel) rows are left alone)."""
+    """``INSERT INTO deliveries ... SELECT`` one pending row per (subscriber, channel) of *audience*, due at
+    *not_before* (default: now); returns how many were added (existing (item, subscriber, channel) rows are left
+    alone)."""
     source = select(
         literal(item_key),
         literal(story_id, deliveries.c.story_id.type),
@@ -90,7 +104,7 @@ async def _queue_deliveries(
         literal(int(priority)),
         literal(DeliveryStatus.PENDING.value),
         literal(0),
-        literal(now, deliveries.c.not_before.type),
+        literal(not_before or now, deliveries.c.not_before.type),
         literal(now, deliveries.c.created_at.type),
         literal(now, deliveries.c.updated_at.type),
     ).where(true())  # SQLite needs a WHERE to tell the SELECT's end from the ON CONFLICT clause
@@ -103,13 +117,22 @@ async def _queue_deliveries(
 async def plan_story_deliveries(conn: AsyncConnection, story: StoryFields, now: datetime) -> int:
     """Queue the story for every reader who should get it now, in one INSERT ... SELECT; returns rows added.
 
-    Conflicts on (item, subscriber, channel) are ignored, so planning twice never queues anyone twice.
+    Conflicts on (item, subscriber, channel) are ignored, so planning twice never queues anyone twice. An
+    embargoed story's rows wait until its ``publish_at`` (the claim query holds them in every worker).
     """
     if not story.topics:
         return 0
     audience = _story_audience(story.topics, story.breaking).subquery()
     priority = Priority.BREAKING if story.breaking else Priority.NORMAL
-    return await _queue_deliveries(conn, audience, story_item_key(story.id), priority, now, story_id=story.id)
+    not_before = embargo_not_before(story.publish_at, now)
+    return await _queue_deliveries(
+        conn, audience, story_item_key(story.id), priority, now, story_id=story.id, not_before=not_before
+    )
+
+
+def embargo_not_before(publish_at: datetime | None, now: datetime) -> datetime:
+    """When a message of a story may go: its embargo if that is still ahead, else now."""
+    return publish_at if publish_at is not None and publish_at > now else now
 
 
 async def count_story_audience(conn: AsyncConnection, topics: Sequence[str], breaking: bool) -> dict[str, int]:

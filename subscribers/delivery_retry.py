@@ -2,7 +2,8 @@
 `newsbot retry`.
 
 None ever touches a delivery that was sent: only ``sending`` rows of a dead worker or of the stopping worker itself
-go back, and a retry picks ``failed`` rows and ``pending`` rows waiting for a later time.
+go back, and a retry picks ``failed`` rows and ``pending`` rows waiting for a later time, never those waiting for
+their story's embargo to lift (nor ``stopped`` ones: that is `newsbot resume`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from subscribers import channel_health
 from subscribers.database import CHUNK
-from subscribers.schema import DeliveryStatus, deliveries, workers
+from subscribers.schema import DeliveryStatus, deliveries, stories, workers
 from subscribers.workers import held_by_no_live_worker
 
 
@@ -74,9 +75,14 @@ async def waiting_deliveries(conn: AsyncConnection) -> Waiting:
 
 
 def _retryable(now: datetime, story_id: str | None, channel: str | None) -> ColumnElement[bool]:
-    condition = or_(
-        deliveries.c.status == DeliveryStatus.FAILED.value,
-        (deliveries.c.status == DeliveryStatus.PENDING.value) & (deliveries.c.not_before > now),
+    """Failed rows and rows waiting for a retry; never those of a story whose embargo has not lifted yet."""
+    embargoed = exists().where(stories.c.id == deliveries.c.story_id, stories.c.publish_at > now)
+    condition = (
+        or_(
+            deliveries.c.status == DeliveryStatus.FAILED.value,
+            (deliveries.c.status == DeliveryStatus.PENDING.value) & (deliveries.c.not_before > now),
+        )
+        & ~embargoed
     )
     if story_id is not None:
         condition = condition & (deliveries.c.story_id == story_id)

@@ -30,8 +30,16 @@ class SocialPostView:
     provider_id: str | None
 
 
-async def queue_social_posts(conn: AsyncConnection, story_id: str, destinations: Iterable[str], now: datetime) -> int:
-    """One pending post per (story, destination); queuing again adds nothing. Returns posts added."""
+async def queue_social_posts(
+    conn: AsyncConnection,
+    story_id: str,
+    destinations: Iterable[str],
+    now: datetime,
+    *,
+    not_before: datetime | None = None,
+) -> int:
+    """One pending post per (story, destination), due at *not_before* (an embargo; default now); queuing again
+    adds nothing. Returns posts added."""
     added = 0
     # One statement per destination (a story has a handful): rowcount after executemany is not portable.
     for destination in dict.fromkeys(destinations):
@@ -41,7 +49,7 @@ async def queue_social_posts(conn: AsyncConnection, story_id: str, destinations:
                 destination=destination,
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
-                not_before=now,
+                not_before=not_before or now,
                 created_at=now,
                 updated_at=now,
             )

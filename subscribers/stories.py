@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
@@ -162,12 +162,22 @@ class DigestStory:
 
 
 async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetime) -> list[DigestStory]:
-    """The stories stored in [start, end) with their topics, newest first."""
+    """The stories published in [start, end) with their topics, newest first.
+
+    A story is published when its embargo lifts (``publish_at``), else when it was stored; one stopped or
+    retracted is left out.
+    """
+    published = func.coalesce(stories.c.publish_at, stories.c.created_at)
     rows = list(
         await conn.execute(
             select(*columns_for(DigestStory, stories))
-            .where(stories.c.created_at >= start, stories.c.created_at < end)
-            .order_by(stories.c.created_at.desc(), stories.c.id)
+            .where(
+                published >= start,
+                published < end,
+                stories.c.stopped_at.is_(None),
+                stories.c.retracted_at.is_(None),
+            )
+            .order_by(published.desc(), stories.c.id)
         )
     )
     topics: dict[str, list[str]] = {row.id: [] for row in rows}

@@ -44,3 +44,11 @@ class RenderError(NewsbotError):
 
 class InvalidToken(NewsbotError):
     """A signed link that is forged, altered, meant for another purpose or expired."""
+
+
+class InvalidSchedule(NewsbotError):
+    """A publication time newsbot cannot use: not a date and time, or one without a UTC offset."""
+
+
+class StoryHalted(NewsbotError):
+    """The story cannot be resumed or sent: it was retracted (withdrawn for good)."""

@@ -41,6 +41,7 @@ from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, c
 from bot.outbox.digest_weeks import digest_schedule
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
+from bot.stories.embargo import top_up_loop
 from bot.stories.feeds import FeedPoller
 from bot.web import create_app
 from bot.web.telegram_webhook import webhook_path, webhook_router, webhook_secret
@@ -112,6 +113,8 @@ class Service:
             loops |= {"delivery": worker.run, "social": social.run}
         if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler
             loops["feeds"] = FeedPoller(newsroom).run
+            # Embargoes that lift reach the readers who followed their topics since the story was planned.
+            loops["embargoes"] = lambda stop: top_up_loop(newsroom, stop)
         return loops
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -8,6 +8,7 @@ from bot.cli import (  # noqa: F401  (registers the commands)
     process_commands,
     reader_commands,
     retag_commands,
+    schedule_commands,
     store_commands,
     story_commands,
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +18,7 @@ from bot.cli.console import app, fail, out, run_command, settings_of, with_newsr
 from bot.cli.retag_commands import print_retag, retag_json, warn_if_no_topic
 from bot.editors.audit import cli_actor
 from bot.rendering.email_message import EmailTemplate
+from bot.stories.embargo import parse_publish_at
 from bot.stories.intake import IngestResult, prepare_for, publish_story
 from bot.stories.parsing import read_story_file
 from bot.stories.retagging import RetagResult, retag_story
@@ -28,6 +31,7 @@ from subscribers.schema import ChannelName
 def _story_json(result: IngestResult) -> dict[str, Any]:
     return {
         **result.story.overview(),
+        "publish_at": result.story.publish_at.isoformat() if result.story.publish_at else None,
         "created": result.created,
         "dry_run": result.dry_run,
         "recipients": result.recipients,
@@ -44,19 +48,29 @@ def _print_story(result: IngestResult) -> None:
     out.print(f"  id:       {story.id}", markup=False)
     out.print(f"  topics:   {', '.join(story.topics) or '(none: nobody will receive it)'}", markup=False)
     out.print(f"  breaking: {'yes' if story.breaking else 'no'}", markup=False)
+    if story.publish_at is not None:
+        out.print(f"  goes out: {story.publish_at.isoformat()} (embargo; nothing is sent before)", markup=False)
     out.print(f"  summary:  {story.summary}", markup=False)
     verb = "would reach" if result.dry_run else "queued for"
     counts = ", ".join(f"{channel} {count}" for channel, count in result.recipients.items())
     out.print(f"  {verb}: {counts}", markup=False)
 
 
-def _prepare_all(newsroom: Newsroom, paths: list[Path], topics: list[str], breaking: bool) -> list[Story]:
-    """Parse and tag every file before storing any, so one bad file leaves nothing half-ingested."""
+def _prepare_all(
+    newsroom: Newsroom, paths: list[Path], topics: list[str], breaking: bool, publish_at: datetime | None = None
+) -> list[Story]:
+    """Parse and tag every file before storing any, so one bad file leaves nothing half-ingested.
+
+    *publish_at* (``--at``) replaces the embargo of every story, front matter included.
+    """
     limit = newsroom.settings.max_story_bytes
-    return [
+    prepared = [
         prepare_for(newsroom, read_story_file(path, limit), extra_topics=topics, breaking=breaking, source="cli")
         for path in paths
     ]
+    if publish_at is None:
+        return prepared
+    return [dataclasses.replace(story, publish_at=publish_at) for story in prepared]
 
 
 @app.command()
@@ -71,13 +85,22 @@ def ingest(
         bool,
         typer.Option(help="A story already stored (same id) gets these topics added, if it has not gone out yet."),
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Embargo: send nothing before this moment, with its UTC offset (2026-12-02T06:00+01:00); "
+            "a moment past means now.",
+        ),
+    ] = None,
 ) -> None:
     """Parse, tag and summarise stories, store them and queue them for their readers."""
     if retag and dry_run:
         fail("--retag changes a stored story; it cannot be combined with --dry-run", code=2)
 
     async def work(newsroom: Newsroom) -> list[IngestResult | RetagResult]:
-        stories = _prepare_all(newsroom, paths, topic, breaking)
+        publish_at = parse_publish_at(at) if at is not None else None
+        stories = _prepare_all(newsroom, paths, topic, breaking, publish_at)
         results: list[IngestResult | RetagResult] = []
         for story in stories:
             if retag and await _is_stored(newsroom, story.id):
@@ -171,5 +194,3 @@ def topics(
 
 async def _load_taxonomy(settings: Settings) -> Taxonomy:
     return Taxonomy.load(settings.topics_file)
-
-

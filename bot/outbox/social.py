@@ -30,6 +30,7 @@ from bot.rendering.social_posts import compose_post
 from bot.stories.story import Story
 from bot.topics.distribution import Destination, Distribution
 from subscribers import social_post_claims, social_posts, stories
+from subscribers.deliveries import embargo_not_before
 from subscribers.schema import DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,13 @@ POST_TIMEOUT = 60.0
 
 
 async def queue_social_posts(conn: AsyncConnection, distribution: Distribution, story: Story, now: datetime) -> int:
-    """Queue the story for each destination of its topics; queuing twice adds nothing. Returns posts queued."""
+    """Queue the story for each destination of its topics; queuing twice adds nothing. Returns posts queued.
+
+    An embargoed story's posts wait until its ``publish_at``, as its deliveries do.
+    """
     keys = [destination.key for destination in distribution.for_story(story)]
-    return await social_posts.queue_social_posts(conn, story.id, keys, now)
+    not_before = embargo_not_before(story.publish_at, now)
+    return await social_posts.queue_social_posts(conn, story.id, keys, now, not_before=not_before)
 
 
 # --- sending -----------------------------------------------------------------------------------------------

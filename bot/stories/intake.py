@@ -10,6 +10,7 @@ the same way whether it came in new or got topics later.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
@@ -189,6 +190,13 @@ async def queue_social_and_audit(
     return queued
 
 
+def at_once_if_past(story: Story, now: datetime) -> Story:
+    """An embargo already over means at once: the story is stored without one (and counts in this week)."""
+    if story.publish_at is not None and story.publish_at <= now:
+        return dataclasses.replace(story, publish_at=None)
+    return story
+
+
 async def ingest_story(
     newsroom: Newsroom, story: Story, *, dry_run: bool = False, also: AlsoOnCreate | None = None
 ) -> IngestResult:
@@ -198,6 +206,7 @@ async def ingest_story(
     the story is new (there: queue social posts, write the audit entry), so either all of it is stored or none.
     """
     now = newsroom.clock.now()
+    story = at_once_if_past(story, now)
     if dry_run:
         async with newsroom.reader.connect() as conn:
             existing = await stories.load_story(conn, story.id, Story)
@@ -251,6 +260,7 @@ async def publish_story(
                 "topics": list(result.story.topics),
                 "breaking": result.story.breaking,
                 "source": result.story.source,
+                "publish_at": result.story.publish_at.isoformat() if result.story.publish_at else None,
             },
         )
 

@@ -1,10 +1,10 @@
 """The stories API: a CMS or a wire desk posts stories; newsbot tags, plans and publishes them.
 
 ``POST /api/stories`` with ``Authorization: Bearer $NEWSBOT_API_TOKEN`` and a JSON body
-``{title?, body, url?, topics?, breaking?, external_id?}`` answers with the story id, its topics, summary and the
-readers planned per channel (201 when new, 200 when the story, or its ``external_id``, was already there: retrying
-is safe). ``GET /api/stories/{id}`` returns the story with its delivery counts and social posts. The schema is
-served at ``/openapi.json`` and browsable at ``/docs``.
+``{title?, body, url?, topics?, breaking?, external_id?, publish_at?}`` answers with the story id, its topics,
+summary and the readers planned per channel (201 when new, 200 when the story, or its ``external_id``, was already
+there: retrying is safe). ``GET /api/stories/{id}`` returns the story with its delivery counts and social posts.
+The schema is served at ``/openapi.json`` and browsable at ``/docs``.
 
 Refusals, none of which writes anything: no token configured, 503 (the API is off until a token is set); a
 missing or wrong token, 401 (checked before the body is read, compared in constant time); a body larger than
@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import hmac
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from starlette.types import Message
 
 from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
@@ -37,7 +38,7 @@ from bot.web.app_state import newsroom_of
 from subscribers import deliveries as deliveries_store
 from subscribers import social_posts as social_posts_store
 from subscribers import status as status_store
-from subscribers import stories
+from subscribers import stories, story_states
 
 
 def _valid_unicode(value: str) -> str:
@@ -51,6 +52,18 @@ def _valid_unicode(value: str) -> str:
 
 #: A string of the API's JSON: valid Unicode, checked before the field's own rules.
 Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
+def _iso_text(value: object) -> object:
+    """A moment comes as ISO 8601 text; a number (a Unix time?) is a guess the API does not make."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its UTC offset, such as 2026-12-02T06:00+01:00")
+    return value
+
+
+#: A moment of the API's JSON: ISO 8601 text with its UTC offset (a naive time means a different instant on every
+#: server); strict mode would refuse text, so the type check is :func:`_iso_text`.
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False)]
 
 
 class StoryIn(BaseModel):
@@ -83,6 +96,11 @@ class StoryIn(BaseModel):
     external_id: Text | None = Field(
         default=None, min_length=1, max_length=200, description="Your own id; posting it again changes nothing."
     )
+    publish_at: Moment | None = Field(
+        default=None,
+        description="Embargo: nothing is sent or posted before this moment (ISO 8601 with its UTC offset, "
+        "e.g. 2026-12-02T06:00+01:00); a moment past means now. Replaces a publish_at of the body's front matter.",
+    )
 
     @field_validator("title")
     @classmethod
@@ -113,11 +131,12 @@ class _StoryFields(BaseModel):
     summary: str
     breaking: bool
     url: str | None
+    publish_at: datetime | None = Field(default=None, description="When it goes out (embargo); null: at once.")
 
     @staticmethod
     def of(story: Story) -> dict[str, Any]:
         """The fields of this model, and the external id every answer also carries, taken from *story*."""
-        return {**story.overview(), "external_id": story.external_id}
+        return {**story.overview(), "external_id": story.external_id, "publish_at": story.publish_at}
 
 
 class StoryOut(_StoryFields):
@@ -143,6 +162,10 @@ class StoryStatusOut(_StoryFields):
     deliveries: dict[str, dict[str, int]] = Field(description="Per channel, deliveries by status.")
     failures: dict[str, int] = Field(description="Failed deliveries by reason.")
     social_posts: list[SocialPostOut]
+    stopped_at: datetime | None = Field(default=None, description="When an editor stopped its send (until resumed).")
+    retracted_at: datetime | None = Field(
+        default=None, description="When it was withdrawn (retracted, or its scheduled publication cancelled)."
+    )
 
 
 def _check_token(request: Request) -> None:
@@ -243,6 +266,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         title=story_in.title or draft.title,
         url=story_in.url or draft.url,
         breaking=story_in.breaking or draft.breaking,
+        publish_at=story_in.publish_at or draft.publish_at,
     )
     _check_topics(newsroom, story_in.topics)
     try:
@@ -282,6 +306,7 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
         deliveries = await status_store.story_delivery_status_counts(conn, story_id)
         failures = await status_store.story_failure_reasons(conn, story_id)
         posts = await social_posts_store.list_social_posts(conn, story_id)
+        state = await story_states.load_story_state(conn, story_id)
     return StoryStatusOut(
         **_StoryFields.of(story),
         source=story.source,
@@ -291,6 +316,8 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
             SocialPostOut(destination=p.destination, status=p.status, attempts=p.attempts, last_error=p.last_error)
             for p in posts
         ],
+        stopped_at=state.stopped_at if state else None,
+        retracted_at=state.retracted_at if state else None,
     )
 
 
@@ -318,9 +345,7 @@ class RetagOut(BaseModel):
         409: {"description": "The story has already gone out to readers"},
     },
 )
-async def put_story_topics(
-    story_id: str, topics_in: TopicsIn, newsroom: Newsroom = Depends(newsroom_of)
-) -> RetagOut:
+async def put_story_topics(story_id: str, topics_in: TopicsIn, newsroom: Newsroom = Depends(newsroom_of)) -> RetagOut:
     """Add topics to a stored story that has not gone out yet and queue it for their followers.
 
     Topics it already has are kept (none is removed), so sending the same request again changes nothing.
