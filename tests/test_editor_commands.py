@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from telegram import Update
 from typer.testing import CliRunner, Result
 
 from bot.app.config import Settings, load_settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
-from bot.app.telegram_bot import NewsbotApplication, build_application
 from bot.channels import build_channels
 from bot.cli import app as cli_app
 from bot.outbox.social import SocialPoster
@@ -28,75 +25,25 @@ from bot.outbox.worker import DeliveryWorker
 from bot.stories.story import Story
 from bot.web import create_app
 from subscribers import stories as stories_store
-from subscribers.schema import Cadence, ChannelName, audit_log, deliveries, social_posts, stories
-from tests.editor_fixtures import API_TOKEN, EDITOR, OTHER_EDITOR, OUTLET_CHANNEL, READER, sample_story
+from subscribers.schema import audit_log, deliveries, social_posts, stories
+from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixtures used by name)
+    API_TOKEN,
+    EDITOR,
+    OTHER_EDITOR,
+    OUTLET_CHANNEL,
+    READER,
+    EditorChat,
+    buttons,
+    desk_clock_fixture,
+    editor_chat_fixture,
+    readers_fixture,
+    sample_story,
+)
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
+from tests.fakes.clock import ManualClock
 from tests.fakes.http_endpoints import Webhook
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
-
-
-class EditorChat:
-    """Talk to the bot as a Telegram user; each update is fully handled before the call returns."""
-
-    def __init__(self, application: NewsbotApplication, api: FakeBotAPI) -> None:
-        self.application = application
-        self.api = api
-
-    async def send(self, text: str, *, user_id: int = EDITOR, chat_id: int | None = None) -> list[str]:
-        """Send a message; returns the texts the bot sent in answer."""
-        before = len(self.api.sent_messages)
-        update = self.api.push_message(chat_id if chat_id is not None else user_id, text, user_id=user_id)
-        await self.application.process_update(Update.de_json(update, self.application.bot))
-        return [sent.text for sent in self.api.sent_messages[before:]]
-
-    async def tap(self, message: dict[str, Any], label: str, *, user_id: int = EDITOR) -> dict[str, Any]:
-        """Press the button whose label contains *label*; returns the bot's answerCallbackQuery parameters."""
-        data = next(d for text, d in buttons(message) if label in text)
-        return await self.tap_data(message, data, user_id=user_id)
-
-    async def tap_data(self, message: dict[str, Any], data: str, *, user_id: int = EDITOR) -> dict[str, Any]:
-        chat_id = message["chat"]["id"]
-        mark = len(self.api.calls)
-        update = self.api.push_callback_query(chat_id, message["message_id"], data, user_id=user_id)
-        await self.application.process_update(Update.de_json(update, self.application.bot))
-        answers = [params for method, params in self.api.calls[mark:] if method.lower() == "answercallbackquery"]
-        assert answers, f"the button {data!r} was not answered"
-        return answers[-1]
-
-    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
-        return self.api.messages[(chat_id, message_id)]
-
-    def panel(self, chat_id: int = EDITOR) -> dict[str, Any]:
-        """The latest message with a Send button: the review panel of the open draft."""
-        panels = [m for (chat, _), m in sorted(self.api.messages.items()) if chat == chat_id and has_send(m)]
-        assert panels, "the bot showed no review panel"
-        return panels[-1]
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-    return [(button["text"], button["callback_data"]) for row in rows for button in row]
-
-
-def has_send(message: dict[str, Any]) -> bool:
-    return any(text.startswith("Send to") for text, _ in buttons(message))
-
-
-@pytest.fixture
-async def editor_chat(desk: Newsroom, bot_api: FakeBotAPI) -> AsyncIterator[EditorChat]:
-    application = build_application(desk, polling=False)
-    async with application:
-        yield EditorChat(application, bot_api)
-
-
-@pytest.fixture
-async def readers(desk: Newsroom) -> None:
-    """Followers of north-korea: an instant chat, a weekly chat, an instant email; and a sports-only chat."""
-    await add_reader(desk, "north-korea", telegram_chat="101")
-    await add_reader(desk, "north-korea", telegram_chat="102", cadences={ChannelName.TELEGRAM: Cadence.WEEKLY})
-    await add_reader(desk, "north-korea", email="nk@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT})
-    await add_reader(desk, "sports", telegram_chat="103")
 
 
 async def count(newsroom: Newsroom, table: Any) -> int:
@@ -129,7 +76,15 @@ async def test_push_previews_the_exact_reader_message_with_topics_and_counts_and
     assert "telegram 2, email 1 (total 3)" in panel_text
     assert "Nothing goes out until you press Send" in panel_text
     labels = [text for text, _ in buttons(editor_chat.panel())]
-    assert labels == ["✅ North Korea", "✅ US Politics", "✅ Russia", "Send to 3 readers", "Cancel"]
+    assert labels == [
+        "✅ North Korea",
+        "✅ US Politics",
+        "✅ Russia",
+        "➕ More topics",
+        "✏️ Headline",
+        "Send to 3 readers",
+        "Cancel",
+    ]
     assert await count(desk, stories) == 0 and await count(desk, deliveries) == 0
 
 
@@ -186,8 +141,8 @@ async def test_toggling_a_topic_updates_the_preview_and_the_counts(desk: Newsroo
 async def test_send_without_any_topic_is_refused(desk: Newsroom, editor_chat: EditorChat) -> None:
     await editor_chat.send("/story Our reporter met an old friend on Monday and they talked for an hour about nothing.")
     panel = editor_chat.panel()
-    assert [text for text, _ in buttons(panel)] == ["Send to 0 readers", "Cancel"]
-    assert "No topic: nobody would receive this story. Send it again with topics: [slug]" in panel["text"]
+    assert [text for text, _ in buttons(panel)] == ["➕ More topics", "✏️ Headline", "Send to 0 readers", "Cancel"]
+    assert "No topic: nobody would receive this story. Tap a topic or More topics" in panel["text"]
     answer = await editor_chat.tap(panel, "Send to")
     assert "Choose at least one topic" in answer["text"] and answer["show_alert"] is True
     assert await count(desk, stories) == 0
@@ -241,11 +196,12 @@ async def test_pushing_an_already_published_story_says_so_and_reaches_nobody(
 
 
 async def test_a_rejected_story_is_explained_and_the_editor_can_send_it_again(
-    desk: Newsroom, editor_chat: EditorChat
+    desk: Newsroom, editor_chat: EditorChat, desk_clock: ManualClock
 ) -> None:
     await editor_chat.send("/push")
-    (refusal,) = await editor_chat.send("Kim Jong-un <b>said</b> something.")
-    assert refusal.startswith("Not sent: story text contains HTML markup")
+    (refusal,) = await editor_chat.send("---\nurl: ftp://files.example/story\n---\nKim Jong-un said something.")
+    assert refusal.startswith("Not sent: story url 'ftp://files.example/story' is not an absolute http(s) URL")
+    desk_clock.advance(seconds=30)  # the editor reads the refusal and fixes the story: not the rest of a paste
     preview, _ = await editor_chat.send(SAMPLE)
     assert "BREAKING" in preview
 

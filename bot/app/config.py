@@ -273,6 +273,11 @@ class Settings(BaseSettings):
         address = self.mail_from.rsplit("<", 1)[-1].rstrip(">").strip()
         return address.rsplit("@", 1)[-1] if "@" in address else "localhost"
 
+    #: Telegram editors: story messages this many seconds apart are one draft (Telegram splits a long paste).
+    editor_paste_window: float = Field(default=3.0, ge=0, le=60)
+    #: How often the editor's panel refreshes "sent N of M" after Send, in seconds.
+    editor_progress_seconds: float = Field(default=5.0, ge=1, le=300)
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning pydantic's report into one line per bad setting, named as in the environment."""

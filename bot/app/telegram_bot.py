@@ -36,6 +36,7 @@ from bot.app.newsroom import Newsroom
 from bot.app.telegram_updates import ScreeningRequest
 from bot.channels import Channel
 from bot.editors.chat_commands import editor_handlers
+from bot.editors.command_menu import editor_menu, register_editor_menu
 from bot.readers import chat_commands as reader_commands
 from bot.readers import chat_membership
 from bot.readers import topic_keyboards as keyboards
@@ -127,8 +128,12 @@ def build_application(
 
 
 async def register_commands(application: NewsbotApplication) -> None:
-    """Publish the command menu (setMyCommands), so readers see it next to the message field."""
-    await application.bot.set_my_commands(reader_commands.bot_commands())
+    """Publish the command menus (setMyCommands): the readers' for everyone, and each editor's own in their chat."""
+    readers_menu = reader_commands.bot_commands()
+    await application.bot.set_my_commands(readers_menu)
+    newsroom: Newsroom = application.bot_data[NEWSROOM]
+    handlers = [handler for group in application.handlers.values() for handler in group]
+    await register_editor_menu(application.bot, newsroom.settings.editor_ids, editor_menu(handlers, readers_menu))
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):

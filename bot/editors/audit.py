@@ -11,7 +11,7 @@ import getpass
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +19,10 @@ from bot.app.config import Settings
 from bot.app.errors import NewsbotError
 from subscribers import audit
 from subscribers.audit import AuditEntry
+
+if TYPE_CHECKING:  # the intake imports this module, and the newsroom and story types import the intake's world
+    from bot.app.newsroom import Newsroom
+    from bot.stories.story import Story
 
 __all__ = [
     "AuditEntry",
@@ -75,6 +79,20 @@ async def record_audit(
         recipients=recipients,
         details=json.dumps(details, ensure_ascii=False, sort_keys=True) if details is not None else None,
     )
+
+
+async def record_cancelled_draft(newsroom: Newsroom, actor: str, story: Story) -> None:
+    """An editor dropped a draft: ``push.cancelled`` or ``story.cancelled``, to nobody."""
+    async with newsroom.engine.begin() as conn:
+        await record_audit(
+            conn,
+            actor=actor,
+            action=f"{'push' if story.breaking else 'story'}.cancelled",
+            subject=story.id,
+            recipients=0,
+            details={"title": story.title},
+            at=newsroom.clock.now(),
+        )
 
 
 async def list_audit(conn: AsyncConnection, limit: int = 100) -> list[AuditEntry]:

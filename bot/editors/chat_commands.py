@@ -2,15 +2,18 @@
 
 ``/push`` and ``/story`` are a short conversation in a private chat with the bot:
 
-1. the editor sends the story (after the command, or as the next message): plain text, Markdown with front
-   matter, or a link on the first line followed by the text;
-2. the bot answers with the exact message readers will get, then a panel: the detected topics as toggle
-   buttons, the readers it would reach now per channel, the social destinations, and Send / Cancel;
-3. nothing is stored or sent before Send. Toggling a topic re-renders the preview and recounts the readers.
+1. the editor sends the story (after the command, or as the next message, or as a ``.txt``, ``.md`` or ``.html``
+   document): plain text, Markdown with front matter, or a link on the first line followed by the text. A paste
+   that Telegram split into several messages arriving within ``NEWSBOT_EDITOR_PASTE_WINDOW`` seconds is one story;
+2. the bot answers with the exact message readers will get, then a panel: the topics as toggle buttons (any
+   taxonomy topic under "More topics"), the headline (changeable), the readers it would reach now per channel,
+   the social destinations, warnings (no topic, a breaking push that reaches nobody), and Send / Cancel;
+3. nothing is stored or sent before Send. Text sent later while the panel is open asks before replacing the draft.
+   After Send the panel follows the story out ("sent N of M", see `bot.editors.progress`).
 
-Buttons carry a per-draft nonce, so a button of an older preview can never send the current draft. Anyone not in
-``NEWSBOT_EDITOR_IDS`` gets "editors only" and nothing else happens. Sends, duplicates and cancellations are
-written to the audit log (``newsbot audit``).
+Buttons carry a per-draft nonce, so a button of an older panel can never act on the current draft; tapped, an old
+panel says it is closed and loses its buttons. Anyone not in ``NEWSBOT_EDITOR_IDS`` gets "editors only" and
+nothing else happens. Sends, duplicates and cancellations are written to the audit log (``newsbot audit``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,11 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-import re
 import secrets
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -40,69 +41,47 @@ from telegram.warnings import PTBUserWarning
 
 from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.editors.audit import EditorOnly, is_editor, record_audit, telegram_actor
-from bot.rendering.reply_limits import fit_lines, shorten, summarise
+from bot.editors import panel as panels
+from bot.editors.audit import EditorOnly, is_editor, record_cancelled_draft, telegram_actor
+from bot.editors.desk_stats import stats_text
+from bot.editors.drafts import (
+    Incoming,
+    PendingStory,
+    StoryFile,
+    StoryText,
+    check_headline,
+    download_story_file,
+)
+from bot.editors.panel import edit_message
+from bot.editors.progress import ProgressFollower, ProgressWatch, stop_keyboard
+from bot.rendering.reply_limits import shorten, summarise
 from bot.stories.intake import action_for, prepare_for, publish_story
-from bot.stories.parsing import StoryDraft, check_story_url, parse_story
-from bot.stories.story import Story
-from subscribers import deliveries, social_posts, stories
-from subscribers import status as status_store
+from subscribers import deliveries, stories
 
 log = logging.getLogger(__name__)
 
 STORY, REVIEW = range(2)
-#: Where the open draft lives in ``context.user_data``.
+#: Where the open draft, the story text received so far and the kind of story live in ``context.user_data``.
 DRAFT_KEY = "editor_draft"
-#: Callback data: ``ed:<nonce>:t:<index>`` toggles a topic, ``ed:<nonce>:send`` and ``ed:<nonce>:cancel``.
-CALLBACK_PATTERN = r"^ed:[0-9a-f]+:(t:\d+|send|cancel)$"
-TOPICS_PER_ROW = 2
-_COMMAND = re.compile(r"^/\w+(?:@\w+)?")
+INCOMING_KEY = "editor_incoming"
+BREAKING_KEY = "editor_breaking"
 #: New messages only: editing the message that carried a story must not start another draft.
 NEW_MESSAGES = filters.UpdateType.MESSAGE
-STATS_STORIES = 5
-#: /stats shows each story's headline and failure reasons this short, and this many reasons, so it fits a message.
-STATS_TITLE_CHARS = 120
-STATS_REASONS = 3
+STORY_TEXT = NEW_MESSAGES & filters.TEXT & ~filters.COMMAND
+STORY_FILE = NEW_MESSAGES & filters.Document.ALL
+#: A document whose caption is /push or /story starts a draft with it.
+STORY_FILE_COMMAND = STORY_FILE & filters.CaptionRegex(r"^/(push|story)(@\w+)?(\s|$)")
 
 ASK_FOR_STORY = (
-    "Send the story as one message: plain text, or Markdown with front matter (title, url, topics...). "
-    "A link on the first line becomes the story's link. /cancel stops."
+    "Send the story as one message (a long paste split by Telegram is put back together), or as a .txt, .md or "
+    ".html file: plain text, or Markdown with front matter (title, url, topics...). A link on the first line "
+    "becomes the story's link. /cancel stops."
 )
 EDITORS_ONLY = "editors only"
+CLOSED = "This draft is closed. Start again with /push or /story."
+NOTHING_SENT = "Cancelled: nothing was sent."
 
 Context = CallbackContext[Any, Any, Any, Any]
-
-
-@dataclass
-class PendingStory:
-    """An editor's draft under review: nothing of it is stored until Send."""
-
-    nonce: str
-    story: Story
-    #: Topics offered as toggles (editor-given and detected), in order; ``selected`` is the current choice.
-    candidates: list[str]
-    selected: list[str]
-    already_published: bool = False
-    preview: Message | None = None
-    panel: Message | None = None
-    recipients: dict[str, int] = field(default_factory=dict)
-
-    def current(self) -> Story:
-        chosen = tuple(slug for slug in self.candidates if slug in self.selected)
-        given = tuple(slug for slug in self.story.given_topics if slug in chosen)
-        return dataclasses.replace(self.story, topics=chosen, given_topics=given)
-
-
-def story_draft_from_message(text: str, *, max_bytes: int) -> StoryDraft:
-    """The message as a draft; a bare link on the first line (before any front matter) is the story's URL."""
-    first, _, rest = text.strip().partition("\n")
-    if first.strip().startswith(("http://", "https://")) and " " not in first.strip():
-        url = check_story_url(first.strip())
-        if not rest.strip():
-            raise StoryRejected("send the story's text along with the link (newsbot does not fetch pages)")
-        draft = parse_story(rest, max_bytes=max_bytes)
-        return draft if draft.url else dataclasses.replace(draft, url=url)
-    return parse_story(text, max_bytes=max_bytes)
 
 
 class EditorDesk:
@@ -111,6 +90,7 @@ class EditorDesk:
     def __init__(self, newsroom: Newsroom) -> None:
         self.newsroom = newsroom
         self.distribution = newsroom.distribution
+        self.progress = ProgressFollower(newsroom)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         # per_message=False is what we want (one draft per editor and chat); PTB warns that buttons are then not
@@ -121,12 +101,17 @@ class EditorDesk:
                 entry_points=[
                     CommandHandler("push", self.push, filters=NEW_MESSAGES),
                     CommandHandler("story", self.story, filters=NEW_MESSAGES),
+                    MessageHandler(STORY_FILE_COMMAND, self.document_with_command),
                 ],
                 states={
-                    STORY: [MessageHandler(NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, self.receive_story)],
+                    STORY: [
+                        MessageHandler(STORY_TEXT, self.receive_text),
+                        MessageHandler(STORY_FILE, self.receive_document),
+                    ],
                     REVIEW: [
-                        CallbackQueryHandler(self.button, pattern=CALLBACK_PATTERN),
-                        MessageHandler(NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, self.receive_story),
+                        CallbackQueryHandler(self.button, pattern=panels.CALLBACK_PATTERN),
+                        MessageHandler(STORY_TEXT, self.receive_text),
+                        MessageHandler(STORY_FILE, self.receive_document),
                     ],
                 },
                 fallbacks=[
@@ -138,10 +123,12 @@ class EditorDesk:
                 name="editor_desk",
                 allow_reentry=True,
             )
+        editors = filters.User(user_id=self.newsroom.settings.editor_ids, allow_empty=False)
         return [
             conversation,
             CommandHandler("stats", self.stats, filters=NEW_MESSAGES),
-            CallbackQueryHandler(self.stale_button, pattern=CALLBACK_PATTERN),
+            CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES & editors),
+            CallbackQueryHandler(self.stale_button, pattern=panels.CALLBACK_PATTERN),
         ]
 
     # --- commands ----------------------------------------------------------------------------------------
@@ -154,147 +141,193 @@ class EditorDesk:
         """/story: a normal story, to instant readers now and the weekly digest otherwise."""
         return await self._begin(update, context, breaking=False)
 
-    async def receive_story(self, update: Update, context: Context) -> int:
-        """The story text: parse, tag and show the preview and panel (or say what is wrong and wait)."""
+    async def document_with_command(self, update: Update, context: Context) -> int:
+        """A story file sent with /push or /story as its caption."""
+        message = update.effective_message
+        assert message is not None
+        breaking = (message.caption or "").startswith("/push")
+        state = await self._begin(update, context, breaking=breaking, ask=False)
+        return await self.receive_document(update, context) if state == STORY else state
+
+    async def receive_text(self, update: Update, context: Context) -> int:
+        """Story text: a new draft, the next part of a paste, a new headline, or a "replace the draft?" question."""
         message = update.effective_message
         if not await self._editor(update) or message is None:
             return ConversationHandler.END
-        breaking = bool(context.user_data.get("editor_breaking", False))
-        return await self._review(update, context, message.text or "", breaking)
+        pending: PendingStory | None = context.user_data.get(DRAFT_KEY)
+        if pending is not None and pending.awaiting_headline:
+            return await self._headline(update, pending, message.text or "")
+        text, now = StoryText.of(message), self.newsroom.clock.now()
+        incoming: Incoming | None = context.user_data.get(INCOMING_KEY)
+        if incoming is not None and incoming.continues(now, self.newsroom.settings.editor_paste_window):
+            incoming.text, incoming.at = incoming.text.followed_by(text), now
+            if incoming.target == "replacement" and pending is not None:
+                pending.replacement = incoming.text
+                return REVIEW
+            return await self._review(update, context, incoming.text, previous=pending)
+        context.user_data[INCOMING_KEY] = Incoming(text, now, "replacement" if pending is not None else "draft")
+        if pending is not None:
+            await self._ask_to_replace(update, pending, text)
+            return REVIEW
+        return await self._review(update, context, text)
+
+    async def receive_document(self, update: Update, context: Context) -> int:
+        """A story file: checked for kind and size, downloaded with getFile, then reviewed like text."""
+        message = update.effective_message
+        if not await self._editor(update) or message is None or message.document is None:
+            return ConversationHandler.END
+        pending: PendingStory | None = context.user_data.get(DRAFT_KEY)
+        state = REVIEW if pending is not None else STORY
+        try:
+            story_file = await download_story_file(message.document, self.newsroom.settings.max_story_bytes)
+        except StoryRejected as exc:
+            await message.reply_text(f"Not sent: {html.escape(str(exc), quote=False)}.")
+            return state
+        context.user_data.pop(INCOMING_KEY, None)  # a file is a whole story, never the part of a paste
+        if pending is not None:
+            await self._ask_to_replace(update, pending, story_file)
+            return REVIEW
+        return await self._review(update, context, story_file)
 
     async def not_text(self, update: Update, context: Context) -> int | None:
         message = update.effective_message
         if message is not None and await self._editor(update):
-            await message.reply_text("Send the story as a text message, or /cancel.")
+            await message.reply_text("Send the story as a text message or a .txt, .md or .html file, or /cancel.")
         return None
 
     async def cancel_command(self, update: Update, context: Context) -> int:
         """/cancel: drop the open draft; nothing is sent."""
         if not await self._editor(update):
             return ConversationHandler.END
+        context.user_data.pop(INCOMING_KEY, None)
         pending: PendingStory | None = context.user_data.pop(DRAFT_KEY, None)
         if pending is not None:
             await self._audit_cancel(update, pending)
-            await self._close_panel(pending, "Cancelled: nothing was sent.")
+            await self._close(pending, NOTHING_SENT)
         if update.effective_message is not None:
-            await update.effective_message.reply_text("Cancelled: nothing was sent.")
+            await update.effective_message.reply_text(NOTHING_SENT)
         return ConversationHandler.END
 
+    async def nothing_to_cancel(self, update: Update, context: Context) -> None:
+        """/cancel from an editor with no draft open."""
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(
+                "Nothing to cancel: no draft is open. /push or /story starts one."
+            )
+
     async def button(self, update: Update, context: Context) -> int | None:
-        """A topic toggle, Send or Cancel on the panel of the open draft."""
+        """A button on the panel (or the "replace?" question) of the open draft."""
         query = update.callback_query
         if query is None or not await self._editor(update):
             return ConversationHandler.END
         pending: PendingStory | None = context.user_data.get(DRAFT_KEY)
         _, nonce, action = (query.data or "").split(":", 2)
         if pending is None or nonce != pending.nonce:
-            await query.answer("This draft is closed. Start again with /push or /story.", show_alert=True)
+            await self._closed_button(update, pending)
             return None
-        if action == "cancel":
+        kind, _, argument = action.partition(":")
+        if kind == "cancel":
             context.user_data.pop(DRAFT_KEY, None)
+            context.user_data.pop(INCOMING_KEY, None)
             await self._audit_cancel(update, pending)
             await query.answer("Cancelled")
-            await self._close_panel(pending, "Cancelled: nothing was sent.")
+            await self._close(pending, NOTHING_SENT)
             return ConversationHandler.END
-        if action == "send":
+        if kind == "send":
             return await self._send(update, context, pending)
-        index = action.removeprefix("t:")
-        if not index.isdigit() or int(index) >= len(pending.candidates):
-            await query.answer()
+        if kind in ("replace", "keep"):
+            return await self._answer_replace(update, context, pending, replace=kind == "replace")
+        if kind == "title":
+            pending.awaiting_headline = True
+            await query.answer("Send the new headline as your next message")
+        elif kind == "stop":  # reserved: see bot.editors.progress.stop_keyboard
+            await query.answer("Stopping a send is not available yet.", show_alert=True)
             return None
-        slug = pending.candidates[int(index)]
-        if slug in pending.selected:
-            pending.selected.remove(slug)
+        elif kind == "p":
+            pending.topic_page = int(argument)
+            await query.answer()
+        elif kind == "back":
+            pending.topic_page = None
+            await query.answer()
         else:
-            pending.selected.append(slug)
-        await query.answer()
+            slugs = pending.candidates if kind == "t" else self.newsroom.taxonomy.slugs
+            if int(argument) >= len(slugs):
+                await query.answer()
+                return None
+            pending.toggle(slugs[int(argument)])
+            await query.answer()
         await self._show(update, pending)
         return None
 
     async def stale_button(self, update: Update, context: Context) -> None:
-        """A button of a draft that is no longer open (sent, cancelled, or from before a restart)."""
+        """A button of a draft that is no longer open (sent, cancelled, replaced, or from before a restart)."""
         query = update.callback_query
         if query is None:
             return
         if not is_editor(self.newsroom.settings, query.from_user.id if query.from_user else None):
             await query.answer(EDITORS_ONLY, show_alert=True)
             return
-        await query.answer("This draft is closed. Start again with /push or /story.", show_alert=True)
+        await self._closed_button(update, None)
 
     async def stats(self, update: Update, context: Context) -> None:
         """/stats: the queue, and the last stories with their deliveries by status and failure reason."""
         message = update.effective_message
         if message is None or not await self._editor(update):
             return
-        await message.reply_text(await self.stats_text(), parse_mode=ParseMode.HTML)
-
-    async def stats_text(self) -> str:
-        now = self.newsroom.clock.now()
-        async with self.newsroom.reader.connect() as conn:
-            totals = await status_store.delivery_status_totals(conn)
-            due = await deliveries.count_due_deliveries(conn, now)
-            social = await social_posts.social_post_status_totals(conn)
-            recent = await stories.list_recent_stories(conn, STATS_STORIES)
-            per_story = [
-                (
-                    story,
-                    await status_store.story_delivery_status_counts(conn, story.id),
-                    await status_store.story_failure_reasons(conn, story.id),
-                )
-                for story in recent
-            ]
-        lines = [
-            "<b>Queue</b>",
-            f"deliveries: {totals.get('pending', 0)} pending ({due} due now), {totals.get('sending', 0)} sending, "
-            f"{totals.get('sent', 0)} sent, {totals.get('failed', 0)} failed",
-            f"social posts: {social.get('pending', 0)} pending, {social.get('sent', 0)} sent, "
-            f"{social.get('failed', 0)} failed",
-            "",
-            "<b>Latest stories</b>" if recent else "<b>No stories yet</b>",
-        ]
-        for story, counts, failures in per_story:
-            mark = "🔴 " if story.breaking else ""
-            title = shorten(story.title, STATS_TITLE_CHARS)
-            lines.append(f"{mark}<b>{html.escape(title)}</b> ({html.escape(story.source or 'unknown')})")
-            by_channel = [
-                f"{channel}: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-                for channel, statuses in counts.items()
-                if statuses
-            ]
-            lines.append("  " + ("; ".join(by_channel) if by_channel else "no readers"))
-            reasons = [f"  failed ({n}): {html.escape(shorten(reason, 120))}" for reason, n in failures.items()]
-            lines.extend(summarise(reasons, most=STATS_REASONS, budget=500, more="more failure reasons"))
-        return "\n".join(fit_lines(lines))
+        await message.reply_text(await stats_text(self.newsroom), parse_mode=ParseMode.HTML)
 
     # --- the review ---------------------------------------------------------------------------------------
 
-    async def _begin(self, update: Update, context: Context, *, breaking: bool) -> int:
+    async def _begin(self, update: Update, context: Context, *, breaking: bool, ask: bool = True) -> int:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not await self._editor(update):
             return ConversationHandler.END
         if chat.type != ChatType.PRIVATE:
             await message.reply_text("Editor commands work in a private chat with the bot, not in groups.")
             return ConversationHandler.END
-        context.user_data.pop(DRAFT_KEY, None)
-        context.user_data["editor_breaking"] = breaking
-        text = _COMMAND.sub("", message.text or "", count=1)  # the story may follow on the same or the next line
-        if text.strip():
-            return await self._review(update, context, text, breaking)
-        kind = "breaking story" if breaking else "story"
-        await message.reply_text(f"New {kind}. {ASK_FOR_STORY}")
+        previous: PendingStory | None = context.user_data.pop(DRAFT_KEY, None)
+        if previous is not None:
+            await self._close(previous, "Closed: a new draft was started. Nothing was sent.")
+        context.user_data.pop(INCOMING_KEY, None)
+        context.user_data[BREAKING_KEY] = breaking
+        text = StoryText.of(message)  # the story may follow the command on the same or the next line
+        if text.plain.strip():
+            context.user_data[INCOMING_KEY] = Incoming(text, self.newsroom.clock.now())
+            return await self._review(update, context, text)
+        if ask:
+            kind = "breaking story" if breaking else "story"
+            await message.reply_text(f"New {kind}. {ASK_FOR_STORY}")
         return STORY
 
-    async def _review(self, update: Update, context: Context, text: str, breaking: bool) -> int:
-        message = update.effective_message
-        assert message is not None
+    async def _review(
+        self,
+        update: Update,
+        context: Context,
+        source: StoryText | StoryFile,
+        *,
+        previous: PendingStory | None = None,
+        replacing: PendingStory | None = None,
+    ) -> int:
+        """Parse and tag *source* and show it.
+
+        *previous* is the draft it grows from (the first part of a paste): its preview and panel are updated.
+        *replacing* is the draft the editor chose to replace: closed once the new one could be read, kept if not.
+        """
+        chat = update.effective_chat
+        assert chat is not None
         settings = self.newsroom.settings
+        breaking = bool(context.user_data.get(BREAKING_KEY, False))
         try:
-            draft = story_draft_from_message(text, max_bytes=settings.max_story_bytes)
+            draft = source.draft(settings.max_story_bytes)
             story = prepare_for(self.newsroom, draft, breaking=breaking, source="telegram")
         except (StoryRejected, TopicNotFound) as exc:
-            await message.reply_text(
-                f"Not sent: {html.escape(shorten(str(exc)), quote=False)}\nFix it and send the story again, or /cancel."
-            )
+            if previous is not None and context.user_data.pop(DRAFT_KEY, None) is not None:
+                await self._close(previous, "Closed: the rest of the story could not be read. Nothing was sent.")
+            reason = html.escape(shorten(str(exc)), quote=False)
+            if replacing is not None:
+                await chat.send_message(f"Not replaced: {reason}\nThe draft above is still open.")
+                return REVIEW
+            await chat.send_message(f"Not sent: {reason}\nFix it and send the story again, or /cancel.")
             return STORY
         async with self.newsroom.reader.connect() as conn:
             already = await stories.story_exists(conn, story.id)
@@ -305,6 +338,14 @@ class EditorDesk:
             selected=list(story.topics),
             already_published=already,
         )
+        if previous is not None:  # the same preview and panel, updated with the whole story
+            pending.preview, pending.preview_html, pending.panel = (
+                previous.preview,
+                previous.preview_html,
+                previous.panel,
+            )
+        if replacing is not None:
+            await self._close(replacing, "Replaced by a newer draft. Nothing was sent.")
         context.user_data[DRAFT_KEY] = pending
         await self._show(update, pending)
         return REVIEW
@@ -317,52 +358,59 @@ class EditorDesk:
         preview = self.newsroom.renderer.telegram_message(story)
         async with self.newsroom.reader.connect() as conn:
             pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
-        panel, keyboard = self._panel(pending)
+        social = [destination.label for destination in self.distribution.for_story(story)]
+        text = panels.panel_text(pending, self.newsroom.taxonomy, social)
+        keyboard = panels.panel_keyboard(pending, self.newsroom.taxonomy)
         if pending.preview is None:
             pending.preview = await chat.send_message(preview, parse_mode=ParseMode.HTML)
-        else:
-            pending.preview = await _edit(pending.preview, preview, None)
+        elif pending.preview_html != preview:
+            pending.preview = await edit_message(pending.preview, preview, None)
+        pending.preview_html = preview
         if pending.panel is None:
-            pending.panel = await chat.send_message(panel, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+            pending.panel = await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         else:
-            pending.panel = await _edit(pending.panel, panel, keyboard)
+            pending.panel = await edit_message(pending.panel, text, keyboard)
 
-    def _panel(self, pending: PendingStory) -> tuple[str, InlineKeyboardMarkup]:
-        story = pending.current()
-        total = sum(pending.recipients.values())
-        kind = "🔴 Breaking push" if story.breaking else "Story"
-        counts = ", ".join(f"{channel} {n}" for channel, n in pending.recipients.items())
-        destinations = self.distribution.for_story(story)
-        lines = [
-            f"<b>{kind}</b>: the message above is exactly what readers will get.",
-            f"Topics: {html.escape(', '.join(summarise([self._name(s) for s in story.topics]))) or 'none'}",
-            f"Readers now: {counts} (total {total})",
-        ]
-        if destinations:
-            lines.append("Social: " + html.escape(", ".join(summarise([d.label for d in destinations]))))
-        if pending.already_published:
-            lines.append("⚠️ This story was already published; sending it again reaches nobody.")
-        if not story.topics:
-            how = "Tap a topic below" if pending.candidates else "Send it again with topics: [slug] in its front matter"
-            lines.append(f"⚠️ No topic: nobody would receive this story. {how} to choose one.")
-        lines.append("Tap a topic to add or remove it. Nothing goes out until you press Send.")
-        buttons = [
-            InlineKeyboardButton(
-                ("✅ " if slug in pending.selected else "⬜ ") + self._name(slug),
-                callback_data=f"ed:{pending.nonce}:t:{index}",
+    async def _headline(self, update: Update, pending: PendingStory, text: str) -> int:
+        message = update.effective_message
+        assert message is not None
+        try:
+            headline = check_headline(text)
+        except StoryRejected as exc:
+            await message.reply_text(f"Not changed: {html.escape(str(exc), quote=False)}. Send a new headline.")
+            return REVIEW
+        pending.story = dataclasses.replace(pending.story, title=headline)
+        pending.awaiting_headline = False
+        await self._show(update, pending)
+        await message.reply_text("Headline changed: the preview and the panel above show it.")
+        return REVIEW
+
+    async def _ask_to_replace(self, update: Update, pending: PendingStory, source: StoryText | StoryFile) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if pending.question is not None:
+            await edit_message(pending.question, "Superseded by the question below.", None)
+        pending.replacement = source
+        text, keyboard = panels.replace_question(pending)
+        pending.question = await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+    async def _answer_replace(self, update: Update, context: Context, pending: PendingStory, *, replace: bool) -> int:
+        query = update.callback_query
+        assert query is not None
+        source = pending.replacement
+        context.user_data.pop(INCOMING_KEY, None)
+        if pending.question is not None:
+            kept = "Kept the draft above; the text you sent was dropped."
+            await edit_message(
+                pending.question, "Replacing the draft with the text you sent." if replace else kept, None
             )
-            for index, slug in enumerate(pending.candidates)
-        ]
-        rows = [buttons[i : i + TOPICS_PER_ROW] for i in range(0, len(buttons), TOPICS_PER_ROW)]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    f"Send to {total} reader{'' if total == 1 else 's'}", callback_data=f"ed:{pending.nonce}:send"
-                ),
-                InlineKeyboardButton("Cancel", callback_data=f"ed:{pending.nonce}:cancel"),
-            ]
-        )
-        return "\n".join(lines), InlineKeyboardMarkup(rows)
+            pending.question = None
+        pending.replacement = None
+        if not replace or source is None:
+            await query.answer("Kept")
+            return REVIEW
+        await query.answer("Replaced")
+        return await self._review(update, context, source, replacing=pending)
 
     async def _send(self, update: Update, context: Context, pending: PendingStory) -> int | None:
         query = update.callback_query
@@ -372,38 +420,60 @@ class EditorDesk:
             await query.answer("Choose at least one topic: without one, nobody gets the story.", show_alert=True)
             return None
         context.user_data.pop(DRAFT_KEY, None)  # one Send per draft, even if the button is tapped twice
+        context.user_data.pop(INCOMING_KEY, None)
+        if pending.question is not None:
+            await edit_message(pending.question, "The draft was sent; the text you sent later was dropped.", None)
         actor = telegram_actor(query.from_user.id, query.from_user.username)
         publication = await publish_story(self.newsroom, story, actor=actor, distribution=self.distribution)
-        if publication.created:
-            counts = ", ".join(f"{channel} {n}" for channel, n in publication.recipients.items())
-            text = f"✅ Sent: queued for {counts} (total {publication.total_recipients})."
-            if publication.social:
-                text += "\nSocial: " + html.escape(", ".join(summarise([d.label for d in publication.social])))
-        else:
-            text = "Already published earlier: nothing new was sent."
         await query.answer("Sent" if publication.created else "Already published")
-        await self._close_panel(pending, text)
         log.info("%s by %s: %s", action_for(story), actor, story.id)
+        if not publication.created:
+            await self._close(pending, "Already published earlier: nothing new was sent.")
+            return ConversationHandler.END
+        counts = ", ".join(f"{channel} {n}" for channel, n in publication.recipients.items())
+        header = f"✅ Sent: queued for {counts} (total {publication.total_recipients})."
+        if publication.social:
+            header += "\nSocial: " + html.escape(", ".join(summarise([d.label for d in publication.social])))
+        await self._follow(update, context, pending, story.id, header)
         return ConversationHandler.END
 
-    async def _audit_cancel(self, update: Update, pending: PendingStory) -> None:
-        user = update.effective_user
-        if user is None:
+    async def _follow(
+        self, update: Update, context: Context, pending: PendingStory, story_id: str, header: str
+    ) -> None:
+        """Show the progress line under the sent story's header and keep it fresh through the JobQueue."""
+        chat = update.effective_chat
+        if pending.panel is None or chat is None:
             return
-        async with self.newsroom.engine.begin() as conn:
-            await record_audit(
-                conn,
-                actor=telegram_actor(user.id, user.username),
-                action=f"{action_for(pending.story)}.cancelled",
-                subject=pending.story.id,
-                recipients=0,
-                details={"title": pending.story.title},
-                at=self.newsroom.clock.now(),
-            )
+        watch = ProgressWatch(chat.id, pending.panel.message_id, story_id, header, self.newsroom.clock.now())
+        text, done = await self.progress.text(watch)
+        pending.panel = await edit_message(pending.panel, text, None if done else stop_keyboard(watch))
+        if not done and context.job_queue is not None:
+            self.progress.follow(context.job_queue, watch)
 
-    async def _close_panel(self, pending: PendingStory, text: str) -> None:
+    async def _closed_button(self, update: Update, pending: PendingStory | None) -> None:
+        """Say a button's draft is closed, and take the buttons off its message (unless it shows the open draft)."""
+        query = update.callback_query
+        assert query is not None
+        await query.answer(CLOSED, show_alert=True)
+        tapped = query.message.message_id if query.message is not None else None
+        current = {m.message_id for m in (pending.panel, pending.question) if m is not None} if pending else set()
+        if isinstance(query.message, Message) and tapped not in current and query.message.reply_markup is not None:
+            try:
+                await query.message.edit_reply_markup(reply_markup=None)
+            except BadRequest as exc:  # already without buttons, or too old to edit: the answer said enough
+                log.debug("could not take the buttons off a closed panel: %s", exc.message)
+
+    async def _audit_cancel(self, update: Update, pending: PendingStory) -> None:
+        if update.effective_user is not None:
+            user = update.effective_user
+            await record_cancelled_draft(self.newsroom, telegram_actor(user.id, user.username), pending.story)
+
+    async def _close(self, pending: PendingStory, text: str) -> None:
+        """Replace a draft's panel (and any open question) with *text*, without buttons."""
         if pending.panel is not None:
-            pending.panel = await _edit(pending.panel, text, None)
+            pending.panel = await edit_message(pending.panel, text, None)
+        if pending.question is not None:
+            pending.question = await edit_message(pending.question, text, None)
 
     async def _editor(self, update: Update) -> bool:
         """True for editors; anyone else is told "editors only" and nothing else happens."""
@@ -416,20 +486,6 @@ class EditorDesk:
             await update.effective_message.reply_text(EDITORS_ONLY)
         log.info("refused an editor command from %s: %s", user.id if user else "unknown", EditorOnly())
         return False
-
-    def _name(self, slug: str) -> str:
-        return self.newsroom.taxonomy[slug].name if slug in self.newsroom.taxonomy else slug
-
-
-async def _edit(message: Message, text: str, keyboard: InlineKeyboardMarkup | None) -> Message:
-    """Edit a message the bot sent; an edit that changes nothing is not an error."""
-    try:
-        edited = await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest as exc:
-        if "not modified" in exc.message.lower():
-            return message
-        raise
-    return edited if isinstance(edited, Message) else message
 
 
 def editor_handlers(newsroom: Newsroom) -> list[BaseHandler[Any, Any, Any]]:
