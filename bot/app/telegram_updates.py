@@ -58,21 +58,7 @@ def screen_updates(result: Any) -> Any:
 class ScreeningRequest(HTTPXRequest):
     """PTB's default getUpdates request, with every answer passed through `screen_updates`."""
 
-    async def post(
-        self,
-        url: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-    ) -> Any:
-        result = await super().post(
-            url,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+    async def post(self, url: str, request_data: RequestData | None = None, **timeouts: Any) -> Any:
+        """getUpdates as PTB sends it (the timeouts passed through untouched), its answer screened."""
+        result = await super().post(url, request_data, **timeouts)
         return screen_updates(result)

@@ -329,9 +329,9 @@ class FakeBotAPI:
             update["update_id"] = self._next_update_id
         self._next_update_id = max(self._next_update_id, int(update["update_id"])) + 1
         for kind in ("message", "channel_post"):
-            if isinstance(update.get(kind), dict):
-                message = update[kind]
-                self.received[(message["chat"]["id"], message["message_id"])] = message
+            message = update.get(kind)
+            if isinstance(message, dict) and isinstance(message.get("chat"), dict):  # a malformed one may not be
+                self.received[(message["chat"].get("id"), message.get("message_id"))] = message
         self._updates.append(update)
         self._wake_pollers()
         return update
