@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.database import CHUNK, insert_ignoring_conflicts
 from subscribers.schema import (
+    AddressStatus,
     ChannelName,
     DeliveryStatus,
     Priority,
+    addresses,
     deliveries,
     social_posts,
     stories,
@@ -268,6 +270,52 @@ async def sent_message_ids(
         )
         found.update({subscriber_id: provider_id for subscriber_id, provider_id in rows})
     return found
+
+
+# --- follow-ups ------------------------------------------------------------------------------------------------
+
+
+async def plan_follow_up(
+    conn: AsyncConnection,
+    story_id: str,
+    original_id: str,
+    *,
+    breaking: bool,
+    not_before: datetime,
+    now: datetime,
+) -> int:
+    """Queue a follow-up for every reader who got the story it updates (a sent delivery, any channel), if that
+    address is still active and not queued for it already (as a follower of its topics, say); rows added."""
+    sent = deliveries.alias("sent")
+    source = (
+        select(
+            literal(story_key(story_id)),
+            literal(story_id, deliveries.c.story_id.type),
+            sent.c.subscriber_id,
+            sent.c.channel,
+            literal(int(Priority.BREAKING if breaking else Priority.NORMAL)),
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            literal(not_before, deliveries.c.not_before.type),
+            literal(now, deliveries.c.created_at.type),
+            literal(now, deliveries.c.updated_at.type),
+        )
+        .select_from(
+            sent.join(
+                addresses,
+                and_(addresses.c.subscriber_id == sent.c.subscriber_id, addresses.c.channel == sent.c.channel),
+            )
+        )
+        .where(
+            sent.c.item_key == story_key(original_id),
+            sent.c.status == DeliveryStatus.SENT.value,
+            addresses.c.status == AddressStatus.ACTIVE.value,
+        )
+    )
+    columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", "status", "attempts",
+               "not_before", "created_at", "updated_at"]  # fmt: skip
+    result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
+    return max(result.rowcount, 0)
 
 
 # --- social posts ----------------------------------------------------------------------------------------------

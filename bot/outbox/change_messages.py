@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.app.newsroom import Newsroom
-from bot.channels import OutgoingMessage
+from bot.channels import OutgoingMessage, PermanentFailure
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
@@ -57,7 +57,8 @@ class StoryChangeMessages:
     def __init__(self, newsroom: Newsroom) -> None:
         self._newsroom = newsroom
         self._stories: dict[str, Story | None] = {}
-        self._targets: dict[tuple[str, int, str], str] = {}
+        #: Delivery id -> the provider's id of the reader's copy it changes or answers.
+        self._targets: dict[int, str] = {}
         self._telegram: dict[tuple[str, str], str] = {}
         self._emails: dict[str, EmailTemplate] = {}
 
@@ -69,10 +70,13 @@ class StoryChangeMessages:
             for story_id, batch in by_story.items():
                 self._stories[story_id] = await stories.load_story(conn, story_id, Story)
                 for channel in {item.channel for item in batch}:
+                    on_channel = [item for item in batch if item.channel == channel]
                     sent = await story_changes.sent_message_ids(
-                        conn, story_changes.story_key(story_id), channel, [item.subscriber_id for item in batch]
+                        conn, story_changes.story_key(story_id), channel, [item.subscriber_id for item in on_channel]
                     )
-                    self._targets.update({(story_id, reader, channel): target for reader, target in sent.items()})
+                    self._targets.update(
+                        {item.id: sent[item.subscriber_id] for item in on_channel if item.subscriber_id in sent}
+                    )
         # Rendered per batch: a story corrected again since the last batch renders as it is now.
         self._telegram.clear()
         self._emails.clear()
@@ -85,7 +89,7 @@ class StoryChangeMessages:
             async with self._newsroom.reader.connect() as conn:
                 story = self._stories[story_id] = await stories.load_story(conn, story_id, Story)
         # Taken, not kept: a retry is claimed again, and its batch loads it again.
-        target = self._targets.pop((story_id, item.subscriber_id, item.channel), None)
+        target = self._targets.pop(item.id, None)
         if story is None or (target is None and item.channel == ChannelName.TELEGRAM):
             return None  # nothing to change: cancelled
         if kind == "edit":
@@ -121,3 +125,22 @@ class StoryChangeMessages:
         if text is None:
             text = self._telegram[cache_key] = build()
         return text
+
+
+async def social_change_message(
+    newsroom: Newsroom, post_id: int, story: Story, *, key: str, address: str
+) -> OutgoingMessage | None:
+    """The edit or deletion a social post of kind ``edit:<version>``, ``delete`` or ``withdraw`` makes to the
+    story's post in an outlet's Telegram channel; None for an ordinary post (kind ``post``)."""
+    async with newsroom.reader.connect() as conn:
+        change = await story_changes.social_change(conn, post_id)
+    if change is None:
+        return None
+    if change.target is None:
+        raise PermanentFailure("the channel post to change was never sent")
+    if change.kind.startswith("edit"):
+        html = newsroom.renderer.telegram_message(story)
+        return OutgoingMessage(key=key, address=address, content=html, action="edit", target=change.target)
+    notice = withdrawal_notice(newsroom, story)
+    action = "delete" if change.kind == "delete" else "edit"
+    return OutgoingMessage(key=key, address=address, content=notice, action=action, target=change.target)

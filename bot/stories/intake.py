@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.config import Settings
-from bot.app.errors import StoryRejected
+from bot.app.errors import StoryNotFound, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import record_audit
 from bot.outbox.social import queue_social_posts
@@ -30,7 +30,7 @@ from bot.stories.summarising import derive_headline, paragraphs_of, sentences, s
 from bot.topics.distribution import Destination, Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
-from subscribers import deliveries, stories
+from subscribers import deliveries, stories, story_changes
 from subscribers.schema import ChannelName
 
 
@@ -161,6 +161,12 @@ async def plan_readers(
     *already* is the per-channel count queued before (None for a new story, which has none).
     """
     await deliveries.plan_story_deliveries(conn, story, now)
+    if story.updates is not None:
+        # A follow-up also reaches everyone who got the story it updates, whatever they follow.
+        not_before = story.publish_at if story.publish_at is not None and story.publish_at > now else now
+        await story_changes.plan_follow_up(
+            conn, story.id, story.updates, breaking=story.breaking, not_before=not_before, now=now
+        )
     after = await deliveries.count_story_deliveries(conn, story.id)
     before = already or {}
     return {channel: count - before.get(channel, 0) for channel, count in after.items()}
@@ -197,6 +203,18 @@ def at_once_if_past(story: Story, now: datetime) -> Story:
     return story
 
 
+async def check_updated_story(conn: AsyncConnection, story: Story) -> None:
+    """A follow-up (``updates``) must name another stored story: StoryNotFound otherwise."""
+    if story.updates is None:
+        return
+    if story.updates == story.id or not await stories.story_exists(conn, story.updates):
+        raise StoryNotFound(
+            f"updates: no stored story with id {story.updates!r} to follow up"
+            if story.updates != story.id
+            else f"updates: story {story.id} cannot follow up itself"
+        )
+
+
 async def ingest_story(
     newsroom: Newsroom, story: Story, *, dry_run: bool = False, also: AlsoOnCreate | None = None
 ) -> IngestResult:
@@ -209,12 +227,14 @@ async def ingest_story(
     story = at_once_if_past(story, now)
     if dry_run:
         async with newsroom.reader.connect() as conn:
+            await check_updated_story(conn, story)
             existing = await stories.load_story(conn, story.id, Story)
             if existing is None and story.external_id:
                 existing = await stories.load_story_by_external_id(conn, story.external_id, Story)
             audience = await deliveries.count_story_audience(conn, story.topics, story.breaking)
         return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
     async with newsroom.engine.begin() as conn:
+        await check_updated_story(conn, story)
         created = await stories.save_story(conn, story, now)
         if not created:
             # The same id, or the same external id under another id (the caller re-sent an edited story).
