@@ -100,6 +100,10 @@ class EditorChat:
         await self.application.process_update(Update.de_json(update, self.application.bot))
         return [sent.text for sent in self.api.sent_messages[before:]]
 
+    async def process(self, update: dict[str, Any]) -> None:
+        """Hand one update (as pushed into the fake) to the bot and wait until it is handled."""
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+
     async def send_file(
         self, content: bytes, file_name: str, *, caption: str | None = None, user_id: int = EDITOR
     ) -> list[str]:
