@@ -7,7 +7,6 @@ from it is the proof that the rate is respected. Retries and their backoff are s
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from bot.stories.parsing import read_story_file
 from subscribers import channel_health, readers
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries
 from tests.fakes import FakeBotAPI
+from tests.fakes.clock import ManualMonotonic
 from tests.newsroom_fixtures import SAMPLE_STORY
 
 TOKEN = "123456:TEST"
@@ -122,18 +122,23 @@ async def test_ptb_aioratelimiter_overruns_a_sliding_window_with_its_initial_bur
 
 
 async def test_a_private_chat_gets_at_most_one_message_a_second(bot_api: FakeBotAPI, tmp_path: Path) -> None:
+    clock = ManualMonotonic()
+    bot_api.clock = clock
     bot_api.rate_limit(None, per_chat_per_second=1)
-    channel = limited_channel(bot_api, tmp_path, TelegramRateLimiter(30))
-    await asyncio.gather(*(channel.send(note(42, n)) for n in range(2)))
+    channel = limited_channel(bot_api, tmp_path, TelegramRateLimiter(30, clock=clock, sleep=clock.sleep))
+    await asyncio.gather(*(channel.send(note(42, n)) for n in range(3)))
     await channel.aclose()
     assert bot_api.too_many_requests == 0
-    assert len(bot_api.sent_to(42)) == 2
+    assert len(bot_api.sent_to(42)) == 3
+    first, second, third = bot_api.accepted_at
+    assert second - first >= 1.0 and third - second >= 1.0
 
 
 async def test_a_group_gets_at_most_its_quota_per_window_while_other_chats_go_on(
     bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    # Telegram's 20 a minute, scaled down to 3 per half second so the test runs in about a second.
+    # Telegram's 20 a minute, scaled down to 3 per half second. Real time here: what is checked is the order of
+    # arrivals while waits overlap, which a clock that every waiter moves on its own cannot show.
     bot_api.rate_limit(None, per_group=(3, 0.5))
     limiter = TelegramRateLimiter(30, group_chat=(3, 0.5))
     channel = limited_channel(bot_api, tmp_path, limiter)
@@ -174,23 +179,23 @@ def test_a_window_frees_a_slot_one_period_after_each_answer() -> None:
 # --- 429 -------------------------------------------------------------------------------------------------
 
 
-async def test_a_429_pauses_every_send_for_exactly_the_time_telegram_asked(
-    bot_api: FakeBotAPI, tmp_path: Path
-) -> None:
-    limiter = TelegramRateLimiter(30)
+async def test_a_429_pauses_every_send_for_exactly_the_time_telegram_asked(bot_api: FakeBotAPI, tmp_path: Path) -> None:
+    clock = ManualMonotonic()
+    bot_api.clock = clock  # the server's flood window and accepted_at read the same clock the limiter waits on
+    limiter = TelegramRateLimiter(30, clock=clock, sleep=clock.sleep)
     channel = limited_channel(bot_api, tmp_path, limiter)
     await channel.send(note(1))  # initialise the bot first, so only sends are timed
     bot_api.fail_next("sendMessage", 429, retry_after=1)
-    asked = time.monotonic()
     with pytest.raises(TemporaryFailure) as flood:
         await channel.send(note(2))
-    answered = time.monotonic()
     assert flood.value.retry_after == 1.0
-    assert asked + 1.0 <= limiter.paused_until <= answered + 1.0
+    (refused_at,) = bot_api.too_many_at
+    assert limiter.paused_until == refused_at + 1.0
     await asyncio.gather(*(channel.send(note(10 + n, n)) for n in range(5)))
     await channel.aclose()
-    (refused_at,) = bot_api.too_many_at
+    assert len(bot_api.accepted_at) == 6
     assert min(bot_api.accepted_at[1:]) >= refused_at + 1.0
+    assert clock.slept, "the sends waited out the pause on the clock, not in real time"
 
 
 async def test_the_worker_schedules_a_flood_refused_message_after_the_wait(

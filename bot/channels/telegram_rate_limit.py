@@ -21,7 +21,8 @@ import datetime as dt
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from telegram.error import RetryAfter
@@ -32,6 +33,18 @@ if TYPE_CHECKING:
     from bot.app.config import Settings
 
 Clock = Callable[[], float]
+#: How a limiter waits: `asyncio.sleep`, or in tests a fake that moves the fake clock instead.
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SendWithdrawn(Exception):
+    """The sender withdrew the request while it waited for its turn (:data:`still_wanted` said no): not sent."""
+
+
+#: Set by whoever sends a message (the delivery worker, per send): awaited once the request's turn has come, right
+#: before it goes out, since a request can wait here for seconds at the overall rate. False withdraws it
+#: (:class:`SendWithdrawn`), e.g. because an editor stopped its story meanwhile.
+still_wanted: ContextVar[Callable[[], Awaitable[bool]] | None] = ContextVar("still_wanted", default=None)
 #: Telegram: one message per second in a private chat, 20 per minute in a group or channel.
 PRIVATE_CHAT_LIMIT = (1, 1.0)
 GROUP_CHAT_LIMIT = (20, 60.0)
@@ -80,7 +93,9 @@ class SlidingWindow:
             return 0.0
         return expiries[0] - now if expiries else None
 
-    async def acquire(self, clock: Clock, paused_until: Callable[[], float] | None = None) -> None:
+    async def acquire(
+        self, clock: Clock, paused_until: Callable[[], float] | None = None, sleep: Sleep = asyncio.sleep
+    ) -> None:
         """Wait for a slot (and, if given, for a pause to end), then take it."""
         while True:
             now = clock()
@@ -93,7 +108,7 @@ class SlidingWindow:
                 freed = self._freed
                 await freed.wait()
             else:
-                await asyncio.sleep(wait)
+                await sleep(wait)
 
     def release(self, now: float) -> None:
         """The request's answer arrived at *now*: its slot frees `period` seconds later."""
@@ -122,6 +137,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         private_chat: tuple[int, float] = PRIVATE_CHAT_LIMIT,
         group_chat: tuple[int, float] = GROUP_CHAT_LIMIT,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.messages_per_second = messages_per_second
         self.overall = SlidingWindow.per_second(messages_per_second)
@@ -133,6 +149,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         self._private_chat = private_chat
         self._group_chat = group_chat
         self._clock = clock
+        self._sleep = sleep
         self._chats: dict[int | str, SlidingWindow] = {}
         self._next_sweep = 0.0
         self._turn = asyncio.Lock()  # FIFO: the overall window serves requests in arrival order
@@ -163,12 +180,17 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         if chat_id is None or endpoint.startswith("get"):
             return await callback(*args, **kwargs)
         chat = self._chat_window(_chat_key(chat_id))
-        await chat.acquire(self._clock)
+        await chat.acquire(self._clock, sleep=self._sleep)
         try:
             async with self._turn:
-                await self.overall.acquire(self._clock, lambda: max(self.paused_until, self._next_start))
+                await self.overall.acquire(
+                    self._clock, lambda: max(self.paused_until, self._next_start), self._sleep
+                )
                 self._next_start = max(self._next_start, self._clock() - _CATCH_UP) + self._spacing
             try:
+                wanted = still_wanted.get()
+                if wanted is not None and not await wanted():
+                    raise SendWithdrawn(f"{endpoint} withdrawn before it was sent")
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.pause(retry_after_seconds(exc))

@@ -27,3 +27,20 @@ class ManualClock:
         self.slept.append(seconds)
         self.offset += timedelta(seconds=max(0.0, seconds))
         await asyncio.sleep(0)
+
+
+class ManualMonotonic:
+    """A monotonic clock in seconds for the rate limiter and the fake Bot API's flood windows: every wait moves
+    it forward at once, so a test of a 1-second pause takes no second and asserts exact times."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
