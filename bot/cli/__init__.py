@@ -1,6 +1,7 @@
 """The ``newsbot`` command line: one module per area, all registered on one Typer app."""
 
 from bot.cli import (  # noqa: F401  (registers the commands)
+    correction_commands,
     delivery_commands,
     demo_commands,
     digest_commands,

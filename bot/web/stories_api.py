@@ -38,7 +38,7 @@ from bot.web.app_state import newsroom_of
 from subscribers import deliveries as deliveries_store
 from subscribers import social_posts as social_posts_store
 from subscribers import status as status_store
-from subscribers import stories, story_states
+from subscribers import stories, story_changes, story_states
 
 
 def _valid_unicode(value: str) -> str:
@@ -100,6 +100,14 @@ class StoryIn(BaseModel):
         default=None,
         description="Embargo: nothing is sent or posted before this moment (ISO 8601 with its UTC offset, "
         "e.g. 2026-12-02T06:00+01:00); a moment past means now. Replaces a publish_at of the body's front matter.",
+    )
+
+    updates: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The id of a stored story this one follows up: it also reaches that story's readers, in "
+        "Telegram as a reply to their copy. Replaces an updates of the body's front matter.",
     )
 
     @field_validator("title")
@@ -165,6 +173,13 @@ class StoryStatusOut(_StoryFields):
     stopped_at: datetime | None = Field(default=None, description="When an editor stopped its send (until resumed).")
     retracted_at: datetime | None = Field(
         default=None, description="When it was withdrawn (retracted, or its scheduled publication cancelled)."
+    )
+    version: int = Field(default=1, description="1 as first sent; each correction adds one.")
+    correction_note: str | None = Field(default=None, description='The latest "Corrected: ..." note.')
+    updates: str | None = Field(default=None, description="The story this one follows up, if any.")
+    changes: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="What was done to its sent messages, by kind (edit, correction, delete, withdraw) and status.",
     )
 
 
@@ -267,6 +282,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         url=story_in.url or draft.url,
         breaking=story_in.breaking or draft.breaking,
         publish_at=story_in.publish_at or draft.publish_at,
+        updates=story_in.updates or draft.updates,
     )
     _check_topics(newsroom, story_in.topics)
     try:
@@ -277,7 +293,10 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         raise _invalid(("body",), str(exc), exc.name) from None
     except StoryRejected as exc:
         raise _invalid(("body",), str(exc), story_in.body[:100]) from None
-    published = await publish_story(newsroom, story, actor="api")
+    try:
+        published = await publish_story(newsroom, story, actor="api")
+    except StoryNotFound as exc:  # the story it follows up
+        raise _invalid(("updates",), str(exc), story.updates) from None
     stored = published.story
     if not published.created:
         response.status_code = 200
@@ -307,6 +326,7 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
         failures = await status_store.story_failure_reasons(conn, story_id)
         posts = await social_posts_store.list_social_posts(conn, story_id)
         state = await story_states.load_story_state(conn, story_id)
+        changes = await story_changes.change_status_counts(conn, story_id)
     return StoryStatusOut(
         **_StoryFields.of(story),
         source=story.source,
@@ -318,6 +338,10 @@ async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) ->
         ],
         stopped_at=state.stopped_at if state else None,
         retracted_at=state.retracted_at if state else None,
+        version=story.version,
+        correction_note=story.correction_note,
+        updates=story.updates,
+        changes=changes,
     )
 
 

@@ -1,0 +1,105 @@
+"""`newsbot correct` and `newsbot retract`: change or withdraw a story after it went out (`bot.stories.corrections`,
+`bot.stories.retraction`), the same path as the stories API's PATCH and DELETE."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.app.newsroom import Newsroom
+from bot.cli.console import app, out, run_command, settings_of, with_newsroom
+from bot.editors.audit import cli_actor
+from bot.stories.corrections import CorrectionReport, correct_story
+from bot.stories.parsing import read_story_file
+from bot.stories.retraction import RetractionReport, retract_story
+
+
+def correction_json(report: CorrectionReport) -> dict[str, object]:
+    return {
+        "id": report.story.id,
+        "title": report.story.title,
+        "changed": report.changed,
+        "version": report.story.version,
+        "previous_version": report.previous_version,
+        "note": report.story.correction_note,
+        "edits": report.edits,
+        "channel_edits": report.channel_edits,
+        "notices": report.notices,
+    }
+
+
+def retraction_json(report: RetractionReport) -> dict[str, object]:
+    return {
+        "id": report.story.id,
+        "title": report.story.title,
+        "retracted": report.retracted,
+        "cancelled_deliveries": report.cancelled_deliveries,
+        "cancelled_posts": report.cancelled_posts,
+        "deleted": report.deleted,
+        "withdrawn": report.withdrawn,
+        "channel_deleted": report.channel_deleted,
+        "channel_withdrawn": report.channel_withdrawn,
+    }
+
+
+@app.command()
+def correct(
+    ctx: typer.Context,
+    story_id: Annotated[str, typer.Argument(help="The stored story's id.")],
+    path: Annotated[Path, typer.Argument(help="The corrected story file (same formats as `newsbot ingest`).")],
+    note: Annotated[str | None, typer.Option(help='Shown as "Corrected: ..." with the story.')] = None,
+    notify: Annotated[
+        bool, typer.Option(help="Also send a short correction to each reader who got it, on that channel.")
+    ] = False,
+    topic: Annotated[list[str], typer.Option("--topic", "-t", help="Replace the story's topics.")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Correct a story: its Telegram copies are edited in place; emails are not changed (see --notify)."""
+
+    async def work(newsroom: Newsroom) -> CorrectionReport:
+        draft = read_story_file(path, newsroom.settings.max_story_bytes)
+        return await correct_story(newsroom, story_id, draft, actor=cli_actor(), note=note, notify=notify, topics=topic)
+
+    report = run_command(with_newsroom(settings_of(ctx), work))
+    if as_json:
+        print(json.dumps(correction_json(report), ensure_ascii=False))
+        return
+    if not report.changed:
+        out.print(f"{report.story.title}  (unchanged: it already reads so, version {report.story.version})")
+        return
+    out.print(f"{report.story.title}  (version {report.previous_version} → {report.story.version})")
+    out.print(f"  Telegram copies to edit: {report.edits} in readers' chats, {report.channel_edits} in channels")
+    if notify:
+        counts = ", ".join(f"{channel} {count}" for channel, count in report.notices.items())
+        out.print(f"  correction notices: {counts}")
+    out.print("Run `newsbot deliver` (or keep `newsbot run` going) to send them.")
+
+
+@app.command()
+def retract(
+    ctx: typer.Context,
+    story_id: Annotated[str, typer.Argument(help="The stored story's id.")],
+    note: Annotated[
+        str | None, typer.Option(help="Shown in the withdrawal notice of copies too old to delete.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Withdraw a story: stop sending it, delete its Telegram copies (notice on those over 48 hours old)."""
+
+    async def work(newsroom: Newsroom) -> RetractionReport:
+        return await retract_story(newsroom, story_id, actor=cli_actor(), note=note)
+
+    report = run_command(with_newsroom(settings_of(ctx), work))
+    if as_json:
+        print(json.dumps(retraction_json(report), ensure_ascii=False))
+        return
+    if not report.retracted:
+        out.print(f"{report.story.title}  (already retracted; nothing changed)")
+        return
+    out.print(f"{report.story.title}  (retracted)")
+    out.print(f"  not sent, cancelled: {report.cancelled_deliveries} deliveries, {report.cancelled_posts} posts")
+    out.print(f"  Telegram copies: {report.deleted} to delete, {report.withdrawn} to replace with a notice")
+    out.print(f"  channel posts: {report.channel_deleted} to delete, {report.channel_withdrawn} to replace")

@@ -1,0 +1,153 @@
+"""Changing a story after it went out through the API: ``PATCH /api/stories/{id}`` corrects it and
+``DELETE /api/stories/{id}`` retracts it. Same token and refusals as the stories API; each is the path the CLI
+takes (`bot.stories.corrections`, `bot.stories.retraction`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Security
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.app.errors import StoryNotFound, StoryRejected, TopicNotFound
+from bot.app.newsroom import Newsroom
+from bot.stories.corrections import StoryChangedMeanwhile, correct_story
+from bot.stories.parsing import check_story_url, find_markup, parse_story
+from bot.stories.retraction import StoryRetracted, retract_story
+from bot.web.app_state import newsroom_of
+from bot.web.stories_api import GuardedRoute, Text, _bearer, _check_topics, _invalid
+
+router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
+
+_COMMON = {401: {"description": "Missing or wrong bearer token"}, 404: {"description": "No such story"}}
+
+
+class CorrectionIn(BaseModel):
+    """The corrected story: its text as for a new story, and how to tell readers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"body": "The city council on Friday approved ...", "note": "The budget is 21 million."}]
+        },
+    )
+
+    title: Text | None = Field(default=None, max_length=300, description="Headline; derived from the lead if absent.")
+    body: Text = Field(min_length=1, description="The corrected story, as for a new one.")
+    url: Text | None = Field(default=None, max_length=2000, description="Absolute http(s) link; absent: kept.")
+    topics: list[Text] = Field(
+        default_factory=list, max_length=30, description="Replace the story's topics (empty: keep them)."
+    )
+    note: Text | None = Field(default=None, max_length=500, description='Shown as "Corrected: ..." with the story.')
+    notify: bool = Field(
+        default=False, description="Also send a short correction to each reader who got it, on that channel."
+    )
+
+    @field_validator("title")
+    @classmethod
+    def _plain_title(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if find_markup(value) is not None:
+            raise ValueError("must be plain text, without HTML markup")
+        return " ".join(value.split()) or None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return check_story_url(value)
+        except StoryRejected as exc:
+            raise ValueError(str(exc)) from None
+
+
+class CorrectionOut(BaseModel):
+    id: str
+    changed: bool = Field(description="False when it already read so: nothing was changed or queued.")
+    version: int
+    previous_version: int
+    edits: int = Field(description="Telegram copies in readers' chats queued for an edit in place.")
+    channel_edits: int = Field(description="The same for the outlet's channels.")
+    notices: dict[str, int] = Field(description="Correction notices queued per channel (with notify).")
+
+
+class RetractionOut(BaseModel):
+    id: str
+    retracted: bool = Field(description="False when it was retracted already: nothing changed.")
+    cancelled_deliveries: int
+    cancelled_posts: int
+    deleted: int = Field(description="Telegram copies younger than 48 hours, queued for deletion.")
+    withdrawn: int = Field(description="Older copies, queued to be replaced by a withdrawal notice.")
+    channel_deleted: int
+    channel_withdrawn: int
+
+
+@router.patch(
+    "/stories/{story_id}",
+    response_model=CorrectionOut,
+    responses={**_COMMON, 409: {"description": "The story was retracted, or corrected by someone else just now"}},
+)
+async def patch_story(
+    story_id: str, correction: CorrectionIn, newsroom: Newsroom = Depends(newsroom_of)
+) -> CorrectionOut:
+    """Correct a story: its Telegram copies are edited in place; emails cannot change (see ``notify``)."""
+    try:
+        draft = parse_story(correction.body, max_bytes=newsroom.settings.max_story_bytes)
+    except StoryRejected as exc:
+        raise _invalid(("body",), str(exc), correction.body[:100]) from None
+    draft = dataclasses.replace(draft, title=correction.title or draft.title, url=correction.url or draft.url)
+    _check_topics(newsroom, correction.topics)
+    try:
+        report = await correct_story(
+            newsroom,
+            story_id,
+            draft,
+            actor="api",
+            note=correction.note,
+            notify=correction.notify,
+            topics=correction.topics,
+        )
+    except StoryNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (StoryRetracted, StoryChangedMeanwhile) as exc:
+        raise HTTPException(409, str(exc)) from None
+    except TopicNotFound as exc:
+        raise _invalid(("body",), str(exc), exc.name) from None
+    except StoryRejected as exc:
+        raise _invalid(("body",), str(exc), correction.body[:100]) from None
+    return CorrectionOut(
+        id=report.story.id,
+        changed=report.changed,
+        version=report.story.version,
+        previous_version=report.previous_version,
+        edits=report.edits,
+        channel_edits=report.channel_edits,
+        notices=report.notices,
+    )
+
+
+@router.delete("/stories/{story_id}", response_model=RetractionOut, responses=_COMMON)
+async def delete_story(
+    story_id: str,
+    note: Annotated[str | None, Query(max_length=500, description="Shown in the withdrawal notice.")] = None,
+    newsroom: Newsroom = Depends(newsroom_of),
+) -> RetractionOut:
+    """Retract a story: nothing more is sent, young Telegram copies are deleted and older ones replaced."""
+    try:
+        report = await retract_story(newsroom, story_id, actor="api", note=note)
+    except StoryNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RetractionOut(
+        id=report.story.id,
+        retracted=report.retracted,
+        cancelled_deliveries=report.cancelled_deliveries,
+        cancelled_posts=report.cancelled_posts,
+        deleted=report.deleted,
+        withdrawn=report.withdrawn,
+        channel_deleted=report.channel_deleted,
+        channel_withdrawn=report.channel_withdrawn,
+    )
