@@ -10,7 +10,6 @@ reader and queues and sends nothing; like any door's duplicate, the audit log no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from bot.app.newsroom import Newsroom
 from bot.app.resources import sample_story_path
@@ -78,7 +77,7 @@ class DemoReport:
 
 
 async def run_demo(newsroom: Newsroom) -> DemoReport:
-    now = datetime.now(UTC)
+    now = newsroom.clock.now()
     readers = [
         build_subscriber(
             newsroom.taxonomy,
