@@ -23,7 +23,7 @@ from bot.outbox.worker import DeliveryWorker
 from bot.stories.parsing import MAX_TITLE_CHARS
 from bot.stories.story import Story
 from subscribers import stories as stories_store
-from subscribers.schema import stories
+from subscribers.schema import deliveries, stories
 from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixtures used by name)
     EDITOR,
     OTHER_EDITOR,
@@ -256,6 +256,29 @@ async def test_after_send_the_panel_shows_sent_n_of_m_until_the_story_is_out(
     assert text.startswith("✅ Sent: queued for telegram 2, email 1 (total 3).")
     assert text.splitlines()[-1] == "Progress: sent 2 of 3, 1 failed (done)."
     assert not [job for job in job_queue.jobs() if job.name and job.name.startswith(PROGRESS_JOB)]
+
+
+@pytest.mark.usefixtures("readers")
+async def test_stop_on_the_panel_holds_back_the_rest_of_the_send(desk: Newsroom, editor_chat: EditorChat) -> None:
+    await editor_chat.send("/push " + SAMPLE)
+    panel = editor_chat.panel()
+    await editor_chat.tap(panel, "Send to")
+    sent_panel = editor_chat.message(EDITOR, panel["message_id"])
+    assert [label for label, _ in buttons(sent_panel)] == ["⏹ Stop sending"]
+
+    assert (await editor_chat.tap(sent_panel, "Stop sending"))["text"] == "Stopped"
+
+    text = editor_chat.message(EDITOR, panel["message_id"])["text"]
+    assert "Progress: sent 0 of 3, 3 stopped (done)." in text and "⏹ Stopped: nothing more goes out." in text
+    assert "reply_markup" not in editor_chat.message(EDITOR, panel["message_id"])
+    async with desk.engine.connect() as conn:
+        statuses = list((await conn.execute(select(deliveries.c.status))).scalars())
+    assert statuses == ["stopped"] * 3
+    job_queue = editor_chat.application.job_queue
+    assert job_queue is not None
+    assert not [job for job in job_queue.jobs() if job.name and job.name.startswith(PROGRESS_JOB)]
+    again = await editor_chat.tap(sent_panel, "Stop sending")
+    assert again["text"] == "Already stopped"
 
 
 # --- commands -------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from bot.editors.drafts import (
     download_story_file,
 )
 from bot.editors.panel import edit_message
-from bot.editors.progress import ProgressFollower, ProgressWatch, stop_keyboard
+from bot.editors.progress import STOP_PATTERN, ProgressFollower, ProgressWatch, stop_keyboard
 from bot.rendering.reply_limits import shorten, summarise
 from bot.stories.intake import action_for, prepare_for, publish_story
 from subscribers import deliveries, stories
@@ -109,6 +109,7 @@ class EditorDesk:
                         MessageHandler(STORY_FILE, self.receive_document),
                     ],
                     REVIEW: [
+                        CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
                         CallbackQueryHandler(self.button, pattern=panels.CALLBACK_PATTERN),
                         MessageHandler(STORY_TEXT, self.receive_text),
                         MessageHandler(STORY_FILE, self.receive_document),
@@ -128,6 +129,7 @@ class EditorDesk:
             conversation,
             CommandHandler("stats", self.stats, filters=NEW_MESSAGES),
             CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES & editors),
+            CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
             CallbackQueryHandler(self.stale_button, pattern=panels.CALLBACK_PATTERN),
         ]
 
@@ -240,9 +242,6 @@ class EditorDesk:
         if kind == "title":
             pending.awaiting_headline = True
             await query.answer("Send the new headline as your next message")
-        elif kind == "stop":  # reserved: see bot.editors.progress.stop_keyboard
-            await query.answer("Stopping a send is not available yet.", show_alert=True)
-            return None
         elif kind == "p":
             pending.topic_page = int(argument)
             await query.answer()
@@ -444,11 +443,12 @@ class EditorDesk:
         chat = update.effective_chat
         if pending.panel is None or chat is None:
             return
-        watch = ProgressWatch(chat.id, pending.panel.message_id, story_id, header, self.newsroom.clock.now())
+        now = self.newsroom.clock.now()
+        watch = ProgressWatch(chat.id, pending.panel.message_id, story_id, header, now, pending.nonce)
         text, done = await self.progress.text(watch)
         pending.panel = await edit_message(pending.panel, text, None if done else stop_keyboard(watch))
         if not done and context.job_queue is not None:
-            self.progress.follow(context.job_queue, watch)
+            self.progress.follow(context.job_queue, watch, context.user_data)
 
     async def _closed_button(self, update: Update, pending: PendingStory | None) -> None:
         """Say a button's draft is closed, and take the buttons off its message (unless it shows the open draft)."""

@@ -5,7 +5,7 @@ Every button carries the draft's nonce, so a button of an older panel can never 
 ``ed:<nonce>:t:<i>``  toggle the panel's i-th topic       ``ed:<nonce>:a:<i>``  toggle the taxonomy's i-th topic
 ``ed:<nonce>:p:<n>``  show page n of all topics ("More topics")   ``ed:<nonce>:back``  back to the panel's buttons
 ``ed:<nonce>:title``  the next message is the headline     ``ed:<nonce>:replace`` / ``keep``  answer "replace?"
-``ed:<nonce>:send`` / ``cancel``                            ``ed:<nonce>:stop``  reserved for stopping a send
+``ed:<nonce>:send`` / ``cancel``                            ``ed:<nonce>:stop``  stop the sent draft's send
 """
 
 from __future__ import annotations

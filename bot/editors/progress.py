@@ -1,8 +1,12 @@
-"""After Send, the editor's panel follows the story out: "sent N of M", refreshed through the JobQueue.
+"""After Send, the editor's panel follows the story out: "sent N of M", refreshed through the JobQueue, with Stop.
 
 The refresh is a repeating job (every ``NEWSBOT_EDITOR_PROGRESS_SECONDS``) that reads the story's deliveries per
 status and edits the panel; it removes itself once nothing is pending or being sent, when the panel is gone, or
 after :data:`FOLLOW_FOR` on the newsroom's clock (a channel down for hours: ``/stats`` tells the rest).
+
+While messages are still to go the panel has a Stop button: `bot.stories.stopping.stop_story` holds back the rest
+on every channel and in every worker (``newsbot resume STORY_ID`` continues). The button names the sent draft by its
+nonce; the story behind it is kept in the editor's ``user_data`` (the last :data:`MAX_FOLLOWED` stories).
 """
 
 from __future__ import annotations
@@ -12,19 +16,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import CallbackContext, Job, JobQueue
 
+from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
-from bot.editors.panel import progress_line
+from bot.editors.audit import is_editor, telegram_actor
+from bot.editors.panel import callback, edit_message, progress_line
+from bot.stories.stopping import stop_story
 from subscribers import status as status_store
 
 log = logging.getLogger(__name__)
 
 PROGRESS_JOB = "editor-progress"
 FOLLOW_FOR = timedelta(hours=1)
+#: Where the sent stories' panels are kept in ``user_data`` (by nonce), and how many of them.
+SENT_KEY = "editor_sent"
+MAX_FOLLOWED = 20
+STOP_PATTERN = r"^ed:[0-9a-f]+:stop$"
 
 
 @dataclass
@@ -36,16 +47,14 @@ class ProgressWatch:
     story_id: str
     header: str
     started: datetime
+    nonce: str
+    #: A line under the progress, e.g. that the editor stopped the send.
+    note: str = ""
 
 
-def stop_keyboard(watch: ProgressWatch) -> InlineKeyboardMarkup | None:
-    """The panel's buttons while the story goes out.
-
-    STOP BUTTON goes here: once ``bot/stories`` has ``stop_story(newsroom, story_id, actor=...)``, return a
-    keyboard with a "⏹ Stop sending" button (callback data ``panel.callback(<nonce>, "stop")``) and handle
-    ``stop`` in ``EditorDesk.button`` by calling it. Until then the panel has no buttons after Send.
-    """
-    return None
+def stop_keyboard(watch: ProgressWatch) -> InlineKeyboardMarkup:
+    """The panel's button while the story goes out."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop sending", callback_data=callback(watch.nonce, "stop"))]])
 
 
 class ProgressFollower:
@@ -59,10 +68,14 @@ class ProgressFollower:
         async with self.newsroom.reader.connect() as conn:
             counts = await status_store.story_delivery_status_counts(conn, watch.story_id)
         line, done = progress_line(counts)
-        return f"{watch.header}\n{line}", done
+        return "\n".join(part for part in (watch.header, line, watch.note) if part), done
 
-    def follow(self, job_queue: JobQueue[Any], watch: ProgressWatch) -> Job[Any]:
-        """Refresh *watch*'s panel every few seconds until its story is out."""
+    def follow(self, job_queue: JobQueue[Any], watch: ProgressWatch, user_data: dict[Any, Any]) -> Job[Any]:
+        """Refresh *watch*'s panel every few seconds until its story is out; its Stop button works meanwhile."""
+        followed: dict[str, ProgressWatch] = user_data.setdefault(SENT_KEY, {})
+        followed[watch.nonce] = watch
+        for nonce in list(followed)[:-MAX_FOLLOWED]:
+            del followed[nonce]
         interval = self.newsroom.settings.editor_progress_seconds
         return job_queue.run_repeating(
             self.refresh, interval=interval, first=interval, data=watch, name=f"{PROGRESS_JOB}:{watch.story_id}"
@@ -92,3 +105,30 @@ class ProgressFollower:
                 return
         if done or overdue:
             job.schedule_removal()
+
+    async def stop_button(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        """Stop: hold back the rest of the story's send, and say how far it got."""
+        query = update.callback_query
+        assert query is not None
+        user = query.from_user
+        if user is None or not is_editor(self.newsroom.settings, user.id):
+            await query.answer("editors only", show_alert=True)
+            return
+        nonce = (query.data or "").split(":")[1]
+        watch: ProgressWatch | None = (context.user_data or {}).get(SENT_KEY, {}).get(nonce)
+        if watch is None:
+            await query.answer("This panel is closed: stop the story with newsbot stop STORY_ID.", show_alert=True)
+            return
+        try:
+            report = await stop_story(self.newsroom, watch.story_id, actor=telegram_actor(user.id, user.username))
+        except NewsbotError as exc:
+            await query.answer(str(exc)[:200], show_alert=True)
+            return
+        await query.answer("Stopped" if report.changed else "Already stopped")
+        watch.note = f"⏹ Stopped: nothing more goes out. newsbot resume {watch.story_id} sends the rest."
+        if context.job_queue is not None:
+            for job in context.job_queue.get_jobs_by_name(f"{PROGRESS_JOB}:{watch.story_id}"):
+                job.schedule_removal()
+        text, _ = await self.text(watch)
+        if isinstance(query.message, Message):
+            await edit_message(query.message, text, None)
