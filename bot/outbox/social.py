@@ -24,6 +24,7 @@ from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, TemporaryFailure
 from bot.channels.apprise import notify
+from bot.outbox.change_messages import social_change_message
 from bot.outbox.retry_policy import RetryPolicy
 from bot.outbox.worker_lease import WorkerLease
 from bot.rendering.social_posts import compose_post
@@ -186,8 +187,11 @@ class SocialPoster:
 
     async def _send(self, item: social_posts.ClaimedSocialPost, destination: Destination, story: Story) -> str | None:
         if destination.kind == "telegram":
-            html = self.newsroom.renderer.telegram_message(story)
-            message = OutgoingMessage(key=f"social-{item.id}", address=destination.target, content=html)
+            key, target = f"social-{item.id}", destination.target
+            message = await social_change_message(self.newsroom, item.id, story, key=key, address=target)
+            if message is None:  # an ordinary post, not an edit or deletion of one
+                html = self.newsroom.renderer.telegram_message(story)
+                message = OutgoingMessage(key=key, address=target, content=html)
             receipt = await self.telegram.send(message)
             return receipt.provider_id
         topics = [self.newsroom.taxonomy[slug] for slug in story.topics if slug in self.newsroom.taxonomy]
