@@ -19,6 +19,8 @@ class ClaimedSocialPost:
     story_id: str
     destination: str
     attempts: int
+    #: "post", or what is done to a sent post ("edit:<version>", "delete", "withdraw"): only a post is held by a stop.
+    kind: str = "post"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +90,9 @@ async def record_social_post(
     provider_id: str | None = None,
     retry_at: datetime | None = None,
 ) -> None:
-    """Write one post's outcome; a cancelled post (its destination was unconfigured) was never attempted."""
-    tried = 0 if status is DeliveryStatus.CANCELLED else 1
+    """Write one post's outcome; a cancelled post (its destination was unconfigured) or a stopped one (its story
+    was stopped before it went out) was never attempted."""
+    tried = 0 if status in (DeliveryStatus.CANCELLED, DeliveryStatus.STOPPED) else 1
     await conn.execute(
         update(social_posts)
         .where(social_posts.c.id == post_id)

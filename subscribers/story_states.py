@@ -213,18 +213,24 @@ async def send_progress(conn: AsyncConnection, story_id: str) -> SendProgress:
     return SendProgress(counts, {status: count for status, count in posts})
 
 
-async def halted_among(conn: AsyncConnection, story_ids: Iterable[str]) -> set[str]:
-    """Which of these stories are stopped or retracted now: primary-key lookups, the worker's cheap refresh."""
+#: Why a story is halted, as :func:`halted_among` says.
+STOPPED = "stopped"
+RETRACTED = "retracted"
+
+
+async def halted_among(conn: AsyncConnection, story_ids: Iterable[str]) -> dict[str, str]:
+    """Which of these stories are halted now, and why (:data:`RETRACTED` or :data:`STOPPED`): primary-key
+    lookups, the worker's cheap refresh."""
     ids = list(dict.fromkeys(story_ids))
-    halted: set[str] = set()
+    halted: dict[str, str] = {}
     for start in range(0, len(ids), CHUNK):
         rows = await conn.execute(
-            select(stories.c.id).where(
+            select(stories.c.id, stories.c.retracted_at.is_not(None)).where(
                 stories.c.id.in_(ids[start : start + CHUNK]),
                 or_(stories.c.stopped_at.is_not(None), stories.c.retracted_at.is_not(None)),
             )
         )
-        halted.update(rows.scalars())
+        halted.update({story_id: RETRACTED if retracted else STOPPED for story_id, retracted in rows})
     return halted
 
 

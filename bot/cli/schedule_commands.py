@@ -11,6 +11,7 @@ from bot.app.newsroom import Newsroom
 from bot.cli.console import app, fail, out, run_command, settings_of, with_newsroom
 from bot.editors.audit import cli_actor
 from bot.stories.embargo import ScheduleReport, cancel_scheduled_story, parse_publish_at, reschedule_story
+from bot.stories.stopping import StopReport, resume_story, stop_story
 
 
 def schedule_json(report: ScheduleReport) -> dict[str, Any]:
@@ -61,3 +62,63 @@ def schedule(
     after = report.publish_at.isoformat() if report.publish_at else "now"
     out.print(f"{report.title}: goes out {after} (was {before})", markup=False)
     out.print(f"  moved: {_counts(report.deliveries)}; social posts {report.social_posts}", markup=False)
+
+
+def stop_json(report: StopReport) -> dict[str, Any]:
+    return {
+        "id": report.story_id,
+        "title": report.title,
+        "changed": report.changed,
+        "deliveries": report.deliveries,
+        "social_posts": report.social_posts,
+        "sent_of": {channel: {"sent": sent, "of": total} for channel, (sent, total) in report.sent_of().items()},
+        "notes": report.notes,
+    }
+
+
+def _print_stop(report: StopReport, verb: str) -> None:
+    state = "; ".join(report.notes) if report.notes else verb
+    out.print(f"{report.title}: {state}", markup=False)
+    sent = ", ".join(f"{channel} {sent} of {total}" for channel, (sent, total) in report.sent_of().items())
+    out.print(f"  sent: {sent}", markup=False)
+    if report.changed:
+        label = "held" if verb == "stopped" else "queued again"
+        out.print(f"  {label}: {_counts(report.deliveries)}; social posts {report.social_posts}", markup=False)
+
+
+@app.command()
+def stop(
+    ctx: typer.Context,
+    story_id: Annotated[str, typer.Argument(help="The story whose send to stop.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Stop a story's send: within a second no worker sends another message of it; says what was sent."""
+
+    async def work(newsroom: Newsroom) -> StopReport:
+        return await stop_story(newsroom, story_id, actor=cli_actor())
+
+    report = run_command(with_newsroom(settings_of(ctx), work))
+    if as_json:
+        print(json.dumps(stop_json(report), ensure_ascii=False))
+    else:
+        _print_stop(report, "stopped")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    story_id: Annotated[str, typer.Argument(help="The stopped story to continue.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Continue a stopped story's send where it stopped (nobody gets it twice); a retracted story never resumes."""
+
+    async def work(newsroom: Newsroom) -> StopReport:
+        return await resume_story(newsroom, story_id, actor=cli_actor())
+
+    report = run_command(with_newsroom(settings_of(ctx), work))
+    if as_json:
+        print(json.dumps(stop_json(report), ensure_ascii=False))
+    else:
+        _print_stop(report, "resumed")
+        if report.changed:
+            out.print("Run `newsbot deliver` to send what was queued.", markup=False)

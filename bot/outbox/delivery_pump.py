@@ -41,6 +41,8 @@ class DrainReport:
     #: Deliveries that were tried, failed temporarily and wait for a retry (each counted once).
     retrying: Counter[str] = field(default_factory=Counter)
     cancelled: Counter[str] = field(default_factory=Counter)
+    #: Deliveries held back because an editor stopped their story (`newsbot resume` sends them).
+    halted: Counter[str] = field(default_factory=Counter)
     #: Deliveries still waiting (for a retry time, or for a paused channel) when the drain ended.
     deferred: int = 0
     #: When the first of them can go: its retry time, or the next probe of its paused channel.
@@ -52,7 +54,8 @@ class DrainReport:
 
     @property
     def total(self) -> int:
-        return sum(self.sent.values()) + sum(self.failed.values()) + sum(self.cancelled.values())
+        done = (self.sent, self.failed, self.cancelled, self.halted)
+        return sum(sum(counts.values()) for counts in done)
 
 
 ProgressCallback = Callable[[int], None]
@@ -268,9 +271,9 @@ class DeliveryPump:
                 continue
             self.retrying.pop(outcome.delivery_id, None)
             final += 1
-            bucket = {DeliveryStatus.SENT: report.sent, DeliveryStatus.FAILED: report.failed}.get(
-                outcome.status, report.cancelled
-            )
+            buckets = {DeliveryStatus.SENT: report.sent, DeliveryStatus.FAILED: report.failed}
+            buckets[DeliveryStatus.STOPPED] = report.halted
+            bucket = buckets.get(outcome.status, report.cancelled)
             bucket[outcome.channel] += 1
         for done in finished:
             self.probes.discard(done.outcome.delivery_id)

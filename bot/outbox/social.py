@@ -14,6 +14,7 @@ is retried on the schedule of `bot.outbox.retry_policy` until ``NEWSBOT_MAX_ATTE
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,13 +25,15 @@ from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, TemporaryFailure
 from bot.channels.apprise import notify
+from bot.channels.telegram_rate_limit import SendWithdrawn, still_wanted
 from bot.outbox.change_messages import social_change_message
+from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
 from bot.outbox.worker_lease import WorkerLease
 from bot.rendering.social_posts import compose_post
 from bot.stories.story import Story
 from bot.topics.distribution import Destination, Distribution
-from subscribers import social_post_claims, social_posts, stories
+from subscribers import social_post_claims, social_posts, stories, story_states
 from subscribers.deliveries import embargo_not_before
 from subscribers.schema import DeliveryStatus
 
@@ -62,6 +65,7 @@ class PostingReport:
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    stopped: int = 0
 
 
 class SocialPoster:
@@ -89,6 +93,8 @@ class SocialPoster:
         self.lease = lease or WorkerLease(newsroom, self.clock)
         self.policy = RetryPolicy.from_settings(newsroom.settings)
         self._wake = asyncio.Event()
+        #: Stories an editor stopped or retracted: their posts are held back right before they would go out.
+        self.halted = HaltedStories(newsroom, self.clock)
 
     def wake(self) -> None:
         """A post was queued: a sleeping :meth:`run` looks now rather than at its next poll."""
@@ -114,9 +120,10 @@ class SocialPoster:
         total = PostingReport()
         while True:
             report = await self._run_batch()
-            done = report.sent + report.retrying + report.failed + report.cancelled
+            done = report.sent + report.retrying + report.failed + report.cancelled + report.stopped
             if not done:
                 return total
+            total.stopped += report.stopped
             total.sent += report.sent
             total.retrying += report.retrying
             total.failed += report.failed
@@ -127,7 +134,7 @@ class SocialPoster:
         async with self.lease.held():
             while not stop.is_set():
                 report = await self._run_batch()
-                if report.sent + report.retrying + report.failed + report.cancelled:
+                if report.sent + report.retrying + report.failed + report.cancelled + report.stopped:
                     continue
                 self._wake.clear()
                 async with self.newsroom.reader.connect() as conn:
@@ -156,11 +163,19 @@ class SocialPoster:
         async with self.newsroom.reader.connect() as conn:
             story = await stories.load_story(conn, item.story_id, Story)
         status, error, provider_id, retry_at = DeliveryStatus.SENT, None, None, None
+        why = await self.halted.why_halted(item.story_id) if item.kind == story_states.POST_KIND else None
         if destination is None or story is None:
             status, error = DeliveryStatus.CANCELLED, "destination no longer configured" if story else "story gone"
+        elif why is not None:
+            status, error = _halted(why)
         else:
+            token = still_wanted.set(
+                functools.partial(self.halted.may_send, item.story_id) if item.kind == story_states.POST_KIND else None
+            )
             try:
                 provider_id = await asyncio.wait_for(self._send(item, destination, story), POST_TIMEOUT)
+            except SendWithdrawn:  # stopped while it waited in the rate limiter: it never went out
+                status, error = _halted(await self.halted.why_halted(item.story_id) or story_states.STOPPED)
             except (TimeoutError, DeliveryFailed) as exc:
                 failure = exc if isinstance(exc, DeliveryFailed) else TemporaryFailure("timed out")
                 error = f"{destination.label}: {failure.reason}"
@@ -172,12 +187,16 @@ class SocialPoster:
                 else:
                     status = DeliveryStatus.FAILED
                     log.error("social post %s to %s failed for good: %s", item.id, destination.label, error)
+            finally:
+                still_wanted.reset(token)
         async with self.newsroom.engine.begin() as conn:
             await social_posts.record_social_post(
                 conn, item.id, status, self.clock.now(), error=error, provider_id=provider_id, retry_at=retry_at
             )
         if status is DeliveryStatus.SENT:
             report.sent += 1
+        elif status is DeliveryStatus.STOPPED:
+            report.stopped += 1
         elif status is DeliveryStatus.PENDING:
             report.retrying += 1
         elif status is DeliveryStatus.FAILED:
@@ -198,6 +217,13 @@ class SocialPoster:
         text = compose_post(story, topics, body_limit=destination.body_limit, title_limit=destination.title_limit)
         await notify(destination.target, title=text.title, body=text.body)
         return None
+
+
+def _halted(why: str) -> tuple[DeliveryStatus, str]:
+    """A post of a halted story: stopped (resume posts it), or cancelled for a retracted one."""
+    if why == story_states.RETRACTED:
+        return DeliveryStatus.CANCELLED, "its story was retracted"
+    return DeliveryStatus.STOPPED, "its story was stopped by an editor"
 
 
 __all__ = ["PostingReport", "SocialPoster", "queue_social_posts"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -37,20 +38,23 @@ from bot.channels import (
     DeliveryFailed,
     OutgoingMessage,
     PermanentFailure,
+    Receipt,
     RecipientGone,
     RecipientMoved,
     TemporaryFailure,
 )
-from bot.channels.telegram_rate_limit import TelegramRateLimiter
+from bot.channels.telegram_rate_limit import SendWithdrawn, TelegramRateLimiter, still_wanted
 from bot.outbox.change_messages import StoryChangeMessages
 from bot.outbox.delivery_outcomes import Finished, Health, deactivate, delivery_outcome, hard_bounce, move
 from bot.outbox.delivery_pump import DeliveryPump, DrainReport, ProgressCallback
 from bot.outbox.digest_messages import DigestMessages
+from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
 from bot.outbox.story_messages import MessageSource, StoryMessages
 from bot.outbox.worker_lease import RECOUNT_SECONDS, WorkerLease
-from subscribers import channel_health, deliveries, delivery_retry
+from subscribers import channel_health, deliveries, delivery_retry, story_states
 from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
+from subscribers.story_states import STOPPED
 
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 #: Deliveries handed to a channel and not yet recorded, at most: all that a crash (SIGKILL) can send twice. At the
@@ -68,6 +72,20 @@ def default_sources(newsroom: Newsroom) -> dict[str, MessageSource]:
         DigestMessages.prefix: DigestMessages(newsroom),
         **dict.fromkeys(changes.prefixes, changes),
     }
+
+
+def held_story_of(item: deliveries.ClaimedDelivery) -> str | None:
+    """The story whose stop holds this delivery back: a story's own messages (not edits or deletions of them)."""
+    if item.story_id is not None and item.item_key.partition(":")[0] in story_states.HELD_ITEM_KINDS:
+        return item.story_id
+    return None
+
+
+def halted_outcome(item: deliveries.ClaimedDelivery, why: str) -> deliveries.DeliveryOutcome:
+    """A delivery of a halted story, not sent: stopped (resume sends it), or cancelled for a retracted story."""
+    if why == story_states.RETRACTED:
+        return delivery_outcome(item, DeliveryStatus.CANCELLED, "its story was retracted", attempted=False)
+    return delivery_outcome(item, DeliveryStatus.STOPPED, "its story was stopped by an editor", attempted=False)
 
 
 class DeliveryWorker:
@@ -105,6 +123,8 @@ class DeliveryWorker:
         self._lease = self.lease.lease
         self._retry_for = timedelta(seconds=newsroom.settings.retry_for)
         self.policy = RetryPolicy.from_settings(newsroom.settings)
+        #: Stories an editor stopped or retracted: checked right before each send of one of their messages.
+        self.halted = HaltedStories(newsroom, self.clock)
 
     @property
     def live_workers(self) -> int:
@@ -183,14 +203,19 @@ class DeliveryWorker:
         channel = self.channels.get(item.channel)
         if channel is None:
             return Finished(item, self._failed(item, f"no channel configured for {item.channel!r}"))
+        held = held_story_of(item)
+        why = await self.halted.why_halted(held) if held is not None else None
+        if why is not None:
+            return Finished(item, halted_outcome(item, why))
         message = await self._message_for(item)
         if message is None:
             gone = delivery_outcome(item, DeliveryStatus.CANCELLED, "its story or digest no longer exists")
             return Finished(item, gone)
         try:
-            # A long Telegram digest comes as several messages, sent in order as one delivery.
-            for part in message if isinstance(message, tuple) else (message,):
-                receipt = await channel.send(part)
+            receipt = await self._send_parts(channel, message, held)
+        except SendWithdrawn:
+            # Stopped while it waited for its turn in the rate limiter: it never went out.
+            return Finished(item, halted_outcome(item, await self.halted.why_halted(held or "") or STOPPED))
         except RecipientMoved as moved:
             retry = self._retry(item, str(moved), delay=0.0, counts=False)
             return Finished(item, retry, move(item, moved.new_address))
@@ -212,6 +237,19 @@ class DeliveryWorker:
             return Finished(item, self._failed(item, str(failure)))
         sent = delivery_outcome(item, DeliveryStatus.SENT, provider_id=receipt.provider_id)
         return Finished(item, sent, health=Health(item.channel, None, probe) if probe else None)
+
+    async def _send_parts(
+        self, channel: Channel, message: OutgoingMessage | tuple[OutgoingMessage, ...], held: str | None
+    ) -> Receipt:
+        """Send the message (a long Telegram digest comes as several, sent in order as one delivery); a story's own
+        message is withdrawn if its story is halted while it waits for the rate limiter."""
+        token = still_wanted.set(None if held is None else functools.partial(self.halted.may_send, held))
+        try:
+            for part in message if isinstance(message, tuple) else (message,):
+                receipt = await channel.send(part)
+        finally:
+            still_wanted.reset(token)
+        return receipt
 
     async def _prepare(self, claimed: list[deliveries.ClaimedDelivery]) -> None:
         by_kind: dict[str, list[deliveries.ClaimedDelivery]] = {}
