@@ -277,6 +277,19 @@ class Settings(BaseSettings):
     editor_paste_window: float = Field(default=3.0, ge=0, le=60)
     #: How often the editor's panel refreshes "sent N of M" after Send, in seconds.
     editor_progress_seconds: float = Field(default=5.0, ge=1, le=300)
+    #: The secret of the Ghost webhook (``POST /api/hooks/ghost``), as typed in Ghost; empty disables the route.
+    ghost_webhook_secret: str = Field(default="", repr=False)
+
+    @field_validator("ghost_webhook_secret")
+    @classmethod
+    def _ghost_webhook_secret(cls, value: str) -> str:
+        # Anyone who guesses it can push stories to every reader, so it is held to the signing key's length.
+        if value and len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters, not {len(value)} "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))"), or empty to disable the Ghost webhook'
+            )
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:
