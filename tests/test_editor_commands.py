@@ -99,7 +99,7 @@ async def test_send_queues_the_breaking_story_for_every_follower_and_audits_who_
     assert answer["text"] == "Sent"
     closed = [m for (chat, _), m in editor_chat.api.messages.items() if chat == EDITOR and "✅ Sent" in m["text"]]
     assert len(closed) == 1 and "telegram 2, email 1 (total 3)" in closed[0]["text"]
-    assert "reply_markup" not in closed[0]
+    assert [text for text, _ in buttons(closed[0])] == ["⏹ Stop sending"]  # Send and the topics are gone
     async with desk.engine.connect() as conn:
         rows = list(await conn.execute(select(deliveries.c.channel, deliveries.c.priority)))
         (story,) = list(await conn.execute(select(stories)))
