@@ -8,17 +8,19 @@ templates (:meth:`Renderer.render`).
 Templates live in the built-in ``templates/`` folder; a newsroom overrides any of them by putting a file with the
 same relative name in ``NEWSBOT_TEMPLATES_DIR``. Every template receives:
 
-``story`` (the Story), ``headline``, ``summary``, ``paragraphs`` (the summary split into paragraphs), ``preview``,
-``byline`` (author and date, may be empty), ``url`` (the story link, only when it is http(s)), ``topics`` (the
-story's `Topic` objects), ``outlet_name`` and ``public_url``; email templates also get ``unsubscribe_url`` and
-``preferences_url``, which are placeholders replaced per reader when the message is sent.
+``story`` (the Story), ``headline``, ``summary`` (newsbot's Markdown: paragraphs, subheadings, lists, links,
+emphasis; see `bot.stories.body_blocks`), ``summary_blocks`` (the summary's blocks, one Markdown string each),
+``paragraphs`` (each block as plain text), ``preview``, ``byline`` (author and date, may be empty), ``url`` (the
+story link, only when it is http(s)), ``topics`` (the story's `Topic` objects), ``outlet_name`` and
+``public_url``; email templates also get ``unsubscribe_url`` and ``preferences_url``, which are placeholders
+replaced per reader when the message is sent.
 
-HTML and MJML templates are autoescaped; ``.txt`` templates are not.
+A summary (or a block of it) is shown through a filter: ``telegram_html``, ``email_html`` or ``plain_text``
+(`bot.rendering.story_body`). HTML and MJML templates are autoescaped; ``.txt`` templates are not.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,9 @@ from bot.app.errors import RenderError
 from bot.app.resources import shipped_path
 from bot.rendering.reply_limits import TELEGRAM_MAX_LENGTH, utf16_length
 from bot.rendering.safe_links import http_link
+from bot.rendering.story_body import email_html, plain_text, summary_blocks, telegram_html
 from bot.stories.story import Story
-from bot.stories.summarising import shorten
+from bot.stories.summarising import plain_text_of, shorten, shorten_markdown
 from bot.topics.taxonomy import Taxonomy, Topic
 
 #: Stand-ins for the personal links in a compiled email; `bot.rendering.email_message` swaps in each reader's own links.
@@ -46,7 +49,6 @@ EMAIL_TEXT_TEMPLATE = "email/story.txt.j2"
 EMAIL_SUBJECT_TEMPLATE = "email/subject.txt.j2"
 
 _PREVIEW_CHARS = 150
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +70,19 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name is None or not template_name.lower().removesuffix(".j2").endswith(".txt")
 
 
-def _longest_fitting(render: Callable[[str], str], text: str) -> str | None:
+def _longest_fitting(
+    render: Callable[[str], str], text: str, *, cut: Callable[[str, int], str] = shorten, length: int | None = None
+) -> str | None:
     """Render with the longest shortening of *text* that fits a Telegram message, or None if even "" does not.
 
-    Every character renders to at least one, so only the first TELEGRAM_MAX_LENGTH can matter; a binary search
-    over the cut keeps this to about a dozen renders however long the text.
+    *cut* shortens *text* to a number of visible characters (*length* of them in all). Every visible character
+    renders to at least one, so only the first TELEGRAM_MAX_LENGTH can matter; a binary search over the cut keeps
+    this to about a dozen renders however long the text.
     """
-    low, high, best = 0, min(len(text), TELEGRAM_MAX_LENGTH), None
+    low, high, best = 0, min(len(text) if length is None else length, TELEGRAM_MAX_LENGTH), None
     while low <= high:
         middle = (low + high) // 2
-        message = render(shorten(text, middle))
+        message = render(cut(text, middle))
         if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
             low, best = middle + 1, message
         else:
@@ -111,6 +116,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.environment.filters.update(telegram_html=telegram_html, email_html=email_html, plain_text=plain_text)
         #: Number of MJML compilations so far; compiling is the expensive step, so callers check it is shared.
         self.mjml_compiles = 0
 
@@ -119,12 +125,14 @@ class Renderer:
         return [topic for topic in topics if len(topic.hashtag) > 1]
 
     def _context(self, story: Story, *, headline: str, summary: str) -> dict[str, Any]:
+        blocks = summary_blocks(summary)
         return {
             "story": story,
             "headline": " ".join(headline.split()),
             "summary": summary,
-            "paragraphs": [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(summary) if p.strip()],
-            "preview": shorten(" ".join(summary.split()), _PREVIEW_CHARS),
+            "summary_blocks": blocks,
+            "paragraphs": [" ".join(plain_text_of(block).split()) for block in blocks],
+            "preview": shorten(" ".join(plain_text_of(summary).split()), _PREVIEW_CHARS),
             "byline": _byline(story),
             "url": http_link(story.url),
             "topics": self._topics(story),
@@ -163,9 +171,9 @@ class Renderer:
         message = render(headline, summary)
         if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
             return message
-        fitted = _longest_fitting(lambda cut: render(headline, cut), summary) or _longest_fitting(
-            lambda cut: render(cut, ""), headline
-        )
+        fitted = _longest_fitting(
+            lambda cut: render(headline, cut), summary, cut=shorten_markdown, length=len(plain_text_of(summary))
+        ) or _longest_fitting(lambda cut: render(cut, ""), headline)
         if fitted is None:
             raise RenderError(f"{TELEGRAM_TEMPLATE} renders more than {TELEGRAM_MAX_LENGTH} characters")
         return fitted

@@ -1,9 +1,8 @@
 """Turning what an editor hands us (a file, a chat message, an API body) into a validated story draft.
 
-Accepted: plain text like wire copy (no title, no metadata), or Markdown with optional YAML front matter
+Accepted: plain text like wire copy (no title, no metadata), Markdown or HTML, with optional YAML front matter
 (``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``, ``publish_at``, ``updates``).
-Anything else is refused with
-a :class:`StoryRejected` that says what is wrong, before anything is written.
+Anything else is refused with a :class:`StoryRejected` that says what is wrong, before anything is written.
 """
 
 from __future__ import annotations
@@ -12,23 +11,27 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import frontmatter
 import yaml
 
 from bot.app.errors import StoryRejected
 from bot.rendering.safe_links import http_link
+from bot.stories.body_blocks import Block, write_markdown
+from bot.stories.markup_reading import is_markup_tag, looks_like_html, read_html, read_markdown, read_plain_text
 from bot.stories.text_decoding import NotText, decode_text
+
+Markup = Literal["auto", "html", "markdown", "text"]
+MARKUPS: tuple[str, ...] = get_args(Markup)
+#: What a story file's suffix says it holds; other suffixes (``.txt``) are told apart by their content.
+FILE_MARKUP: dict[str, Markup] = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id", "publish_at", "updates")
 MAX_TITLE_CHARS = 300
 _STORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
-# A tag-like run: "<b>", "</i>", "<script src=...>", "<!-- -->". A lone "<" as in "a < b" is fine text.
-_HTML_TAG = re.compile(r"<\s*(/?\s*[A-Za-z][A-Za-z0-9-]*)(\s[^<>]*)?/?\s*>|<!--")
-_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_MARKDOWN_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
-_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+# Something that may be a tag: "<b>", "</i>", "<script src=...>", "<!-- -->"; is_markup_tag decides.
+_TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?\s*>|<!--")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,11 @@ class StoryDraft:
 
 
 def read_story_file(path: Path, max_bytes: int) -> StoryDraft:
-    """Read and parse a story file, refusing unreadable, oversized, binary or empty ones."""
+    """Read and parse a story file, refusing unreadable, oversized, binary or empty ones.
+
+    ``.html`` and ``.htm`` files are HTML, ``.md`` and ``.markdown`` files Markdown; anything else is told apart
+    by its content (see :func:`parse_story`).
+    """
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -70,13 +77,21 @@ def read_story_file(path: Path, max_bytes: int) -> StoryDraft:
     except OSError as exc:
         raise StoryRejected(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
-        return parse_story(data, max_bytes=max_bytes)
+        return parse_story(data, max_bytes=max_bytes, markup=FILE_MARKUP.get(path.suffix.lower(), "auto"))
     except StoryRejected as exc:
         raise StoryRejected(f"{path}: {exc}") from None
 
 
-def parse_story(raw: bytes | str, *, max_bytes: int) -> StoryDraft:
-    """Parse plain text or front-matter Markdown into a draft."""
+def parse_story(raw: bytes | str, *, max_bytes: int, markup: Markup = "auto") -> StoryDraft:
+    """Parse a story, with optional YAML front matter, into a draft whose body is newsbot's Markdown.
+
+    *markup* says what the text after the front matter is: ``"html"``, ``"markdown"``, ``"text"`` (taken
+    literally, one paragraph a line) or ``"auto"``: HTML when it starts with a block-level element or those hold
+    most of it, else Markdown (of which plain wire copy is a part). The body is stored as
+    `bot.stories.body_blocks` writes it; a leading heading is taken out as the draft's ``heading``.
+    """
+    if markup not in MARKUPS:
+        raise ValueError(f"markup must be one of {', '.join(MARKUPS)}, not {markup!r}")
     text = _decode(raw, max_bytes)
     metadata: dict[str, Any] = {}
     if text.lstrip().startswith("---"):
@@ -86,11 +101,23 @@ def parse_story(raw: bytes | str, *, max_bytes: int) -> StoryDraft:
             problem = str(exc).splitlines()[0]
             raise StoryRejected(f"front matter is not valid YAML ({problem})") from None
         metadata, text = dict(post.metadata), post.content
-    body, heading = _plain_text(text)
-    if not body.strip():
+    blocks = _blocks(text, markup)
+    heading = None
+    if blocks and blocks[0].kind == "heading":
+        heading = " ".join(blocks.pop(0).text.split())
+    if not blocks:
         raise StoryRejected("story has no text" + (" after its front matter" if metadata else ""))
-    _refuse_markup(body, "story text")
-    return _draft_from(metadata, body, heading)
+    return _draft_from(metadata, write_markdown(blocks), heading)
+
+
+def _blocks(text: str, markup: Markup) -> list[Block]:
+    if markup == "auto":
+        markup = "html" if looks_like_html(text) else "markdown"
+    if markup == "html":
+        return read_html(text)
+    if markup == "markdown":
+        return read_markdown(text)
+    return read_plain_text(text)
 
 
 def _decode(raw: bytes | str, max_bytes: int) -> str:
@@ -111,36 +138,22 @@ def _decode(raw: bytes | str, max_bytes: int) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _plain_text(markdown: str) -> tuple[str, str | None]:
-    """Markdown to the plain text that summaries and messages are made from; returns (text, first heading)."""
-    heading = None
-    lines = []
-    for line in markdown.split("\n"):
-        match = _MARKDOWN_HEADING.match(line)
-        if match:
-            if heading is None and not any(line.strip() for line in lines):
-                heading = match.group(1)
-                continue
-            line = match.group(1)
-        line = _MARKDOWN_LINK.sub(r"\1", line)
-        line = _MARKDOWN_EMPHASIS.sub(r"\2", line)
-        lines.append(line.rstrip())
-    return "\n".join(lines).strip(), heading
-
-
 def find_markup(text: str) -> str | None:
-    """The first HTML tag or comment in *text*, else None: every door takes plain text or Markdown only."""
-    match = _HTML_TAG.search(text)
-    return match.group(0) if match else None
+    """The first HTML tag or comment in *text*, else None: for one-line fields (a title) that must be plain text.
+
+    Only real HTML is found: ``AT&T <Jr>`` or ``3 < 5`` is text.
+    """
+    for match in _TAG_LIKE.finditer(text):
+        if is_markup_tag(match.group(0)):
+            return match.group(0)
+    return None
 
 
 def _refuse_markup(text: str, what: str) -> None:
     tag = find_markup(text)
     if tag is not None:
         tag = tag if len(tag) <= 40 else tag[:37] + "..."
-        raise StoryRejected(
-            f"{what} contains HTML markup ({tag}); send plain text or Markdown, newsbot formats messages itself"
-        )
+        raise StoryRejected(f"{what} contains HTML markup ({tag}); plain text only, newsbot formats messages itself")
 
 
 def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> StoryDraft:
@@ -150,8 +163,6 @@ def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> Sto
             f"unknown front matter key(s) {', '.join(unknown)}; allowed: {', '.join(FRONT_MATTER_KEYS)}"
         )
     title = _optional_text(metadata, "title", MAX_TITLE_CHARS)
-    if heading:
-        _refuse_markup(heading, "heading")
     return StoryDraft(
         body=body,
         title=title,

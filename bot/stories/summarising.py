@@ -1,8 +1,10 @@
 """Headlines and summaries from the lead of a story.
 
-News is written lead-first, so the first sentences are the summary; no model is needed. Sentence splitting uses
-pysbd, which is slow on some long inputs (runs of abbreviations, ellipses, parentheses): it only ever sees the
-first few paragraphs, capped at :data:`SEGMENTER_INPUT_CHARS`.
+News is written lead-first, so the first sentences are the summary; no model is needed. A story's body is
+newsbot's Markdown (`bot.stories.body_blocks`): the summary keeps its paragraphs, subheadings, list items, links
+and emphasis, and its length is counted in what a reader reads (a link's URL is free). Sentence splitting uses
+pysbd on the visible text, never ending a sentence inside a link; pysbd is slow on some long inputs (runs of
+abbreviations, ellipses, parentheses), so it only sees the first :data:`SEGMENTER_INPUT_CHARS` of a paragraph.
 """
 
 from __future__ import annotations
@@ -11,6 +13,22 @@ import re
 from functools import lru_cache
 
 import pysbd
+
+from bot.stories.body_blocks import (
+    Block,
+    Line,
+    Run,
+    append_text,
+    cut_blocks,
+    line_text,
+    link_spans,
+    normalise_line,
+    slice_line,
+    visible_text,
+    write_block,
+    write_markdown,
+)
+from bot.stories.markup_reading import read_markdown
 
 HEADLINE_CHARS = 90
 #: The most text pysbd is given: a summary never needs more than the first paragraphs.
@@ -37,12 +55,21 @@ def _segmenter() -> pysbd.Segmenter:
 
 
 def paragraphs_of(text: str) -> list[str]:
-    """Paragraphs separated by blank lines or, as in plain-text wire copy, by single newlines."""
-    return [p for p in (_SPACE.sub(" ", block).strip() for block in re.split(r"\n\s*\n|\n", text)) if p]
+    """The blocks of a body (paragraphs, subheadings, lists), each in newsbot's Markdown.
+
+    Paragraphs are separated by blank lines or, as in plain-text wire copy, by single newlines.
+    """
+    return [write_block(block) for block in read_markdown(text)]
+
+
+def plain_text_of(markdown: str) -> str:
+    """What a reader reads of a body or summary: no markup, blocks separated by blank lines."""
+    return visible_text(read_markdown(markdown))
 
 
 def is_sign_off(paragraph: str, outlet_name: str) -> bool:
     """A closing line of boilerplate ("The Fairview Gazette will keep you posted ...") rather than news."""
+    paragraph = " ".join(plain_text_of(paragraph).split())
     if len(paragraph) > 300:
         return False
     if _SIGN_OFF.search(paragraph):
@@ -59,11 +86,52 @@ def strip_sign_off(paragraphs: list[str], outlet_name: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """The complete sentences of the start of *text* (at most :data:`SEGMENTER_INPUT_CHARS` of it)."""
+    """The complete sentences of the start of *text* (newsbot's Markdown), as plain text."""
+    return _plain_sentences(" ".join(plain_text_of(text).split()))
+
+
+def _plain_sentences(text: str) -> list[str]:
+    """The complete sentences of the start of plain *text* (at most :data:`SEGMENTER_INPUT_CHARS` of it)."""
     found = [s for s in (_SPACE.sub(" ", s).strip() for s in _segmenter().segment(text[:SEGMENTER_INPUT_CHARS])) if s]
     if len(text) > SEGMENTER_INPUT_CHARS and len(found) > 1:
         found.pop()  # cut off mid-sentence by the cap
     return found
+
+
+def _sentences_of_line(line: Line) -> list[Line]:
+    """A paragraph's sentences with their styles and links; a link is never split between two sentences."""
+    text = line_text(line)
+    ends: list[int] = []
+    position = 0
+    for sentence in _plain_sentences(text):
+        found = text.find(sentence, position)
+        if found < 0:  # pysbd changed the text: keep what was matched, the rest is one sentence
+            break
+        position = found + len(sentence)
+        ends.append(position)
+    if not ends:
+        ends = [len(text)]
+    elif len(text) <= SEGMENTER_INPUT_CHARS:
+        ends[-1] = len(text)  # whatever pysbd left after the last sentence belongs to it
+    inside_links = link_spans(line)
+    ends = [end for end in ends if not any(start < end < stop for start, stop in inside_links)]
+    starts = [0, *ends[:-1]]
+    return [part for part in (slice_line(line, start, end) for start, end in zip(starts, ends, strict=True)) if part]
+
+
+def shorten_markdown(markdown: str, limit: int) -> str:
+    """:func:`shorten` for newsbot's Markdown: at most *limit* visible characters, no link or style cut open."""
+    blocks = read_markdown(markdown)
+    return write_markdown(_shorten_blocks(blocks, limit))
+
+
+def _shorten_blocks(blocks: list[Block], limit: int) -> list[Block]:
+    text = visible_text(blocks)
+    cut = shorten(text, limit)
+    if cut == text.strip():
+        return blocks
+    kept = cut.removesuffix(ELLIPSIS)
+    return append_text(cut_blocks(blocks, len(kept)), ELLIPSIS) if kept else []
 
 
 def shorten(text: str, limit: int) -> str:
@@ -109,17 +177,48 @@ def _without_split_name(sentence: str, cut: str) -> str:
 
 
 def summarise(paragraphs: list[str], budget: int) -> str:
-    """Lead sentences, in order, as many as fit in *budget* characters (at least the first, shortened)."""
-    lead = " ".join(paragraphs)
-    chosen: list[str] = []
+    """Lead sentences and list items, in order, as many as fit in *budget* visible characters, in newsbot's Markdown.
+
+    Paragraph breaks, subheadings (only with something after them), list items, links and emphasis are kept; the
+    first thing that does not fit ends the summary. At least the first sentence is kept, shortened if need be.
+    """
+    blocks = [block for paragraph in paragraphs for block in read_markdown(paragraph)]
+    chosen: list[Block] = []
     used = 0
-    for sentence in sentences(lead):
-        extra = len(sentence) + (1 if chosen else 0)
-        if used + extra > budget:
+    heading: Block | None = None
+    for block in blocks:
+        if block.kind == "heading":
+            heading = block
+            continue
+        units = _sentences_of_line(block.lines[0]) if block.kind == "paragraph" else list(block.lines)
+        taken: list[Line] = []
+        cost = used + (len(heading.text) + (1 if chosen else 0) if heading else 0)
+        for unit in units:
+            extra = len(line_text(unit)) + (1 if chosen or taken or heading else 0)
+            if cost + extra > budget:
+                break
+            taken.append(unit)
+            cost += extra
+        if taken:
+            if heading:
+                chosen.append(heading)
+            chosen.append(_joined(block, taken))
+            used, heading = cost, None
+        if len(taken) < len(units):
             break
-        chosen.append(sentence)
-        used += extra
     if not chosen:
-        first = sentences(lead)
-        return shorten(first[0] if first else lead[: budget * 2], budget)
-    return " ".join(chosen)
+        first = next((block for block in blocks if block.kind != "heading"), None)
+        if first is None:
+            return ""
+        units = _sentences_of_line(first.lines[0]) if first.kind == "paragraph" else list(first.lines)
+        lead = Block(first.kind, (units[0],) if units else first.lines[:1], first.start)
+        return write_markdown(_shorten_blocks([lead], budget))
+    return write_markdown(chosen)
+
+
+def _joined(block: Block, taken: list[Line]) -> Block:
+    """A paragraph of its first sentences, or a list of its first items."""
+    if block.kind != "paragraph":
+        return Block(block.kind, tuple(taken), block.start)
+    runs = [run for index, sentence in enumerate(taken) for run in ((Run(" "),) if index else ()) + sentence]
+    return Block("paragraph", (normalise_line(runs),))
