@@ -168,7 +168,7 @@ async def test_an_embargo_can_be_moved_or_cancelled_until_it_goes_and_never_afte
     refused = await asyncio.to_thread(newsbot, "schedule", "at-once", "--cancel", env=cli_env(newsroom))
     assert refused.exit_code == 1 and "already went out" in refused.stderr
     with pytest.raises(InvalidSchedule):
-        await reschedule_story(newsroom, "at-once", datetime(2030, 1, 1), actor="cli")  # noqa: DTZ001
+        await reschedule_story(newsroom, "at-once", datetime(2030, 1, 1), actor="cli")
     unknown = await asyncio.to_thread(newsbot, "schedule", "nope", "--at", later.isoformat(), env=cli_env(newsroom))
     assert unknown.exit_code == 1 and "no story with id 'nope'" in unknown.stderr
 
