@@ -170,7 +170,7 @@ async def test_the_openapi_schema_documents_the_api_and_its_bearer_auth(client: 
     assert {"201", "200", "401", "413", "422", "503"} <= set(post["responses"])
     body = schema["components"]["schemas"]["StoryIn"]
     assert body["required"] == ["body"]
-    assert {"title", "body", "url", "topics", "breaking", "external_id", "publish_at"} == set(body["properties"])
+    assert {"title", "body", "url", "topics", "breaking", "external_id", "publish_at", "updates"} == set(body["properties"])
     assert "/api/stories/{story_id}" in schema["paths"]
 
 
@@ -225,7 +225,7 @@ async def test_a_body_that_is_not_utf8_is_refused_with_a_clear_detail(client: ht
     ("path", "allowed"),
     [
         ("/api/stories", "POST"),
-        ("/api/stories/some-id", "GET"),
+        ("/api/stories/some-id", "GET, PATCH, DELETE"),
         ("/subscribe", "GET, POST"),
         ("/unsubscribe/some-token", "GET, POST"),
         ("/preferences/some-token", "GET, POST"),
