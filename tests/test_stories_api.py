@@ -170,7 +170,9 @@ async def test_the_openapi_schema_documents_the_api_and_its_bearer_auth(client: 
     assert {"201", "200", "401", "413", "422", "503"} <= set(post["responses"])
     body = schema["components"]["schemas"]["StoryIn"]
     assert body["required"] == ["body"]
-    assert {"title", "body", "url", "topics", "breaking", "external_id", "publish_at", "updates"} == set(body["properties"])
+    assert {"title", "body", "url", "topics", "breaking", "external_id", "publish_at", "updates"} == set(
+        body["properties"]
+    )
     assert "/api/stories/{story_id}" in schema["paths"]
 
 
@@ -235,6 +237,8 @@ async def test_a_method_a_path_does_not_take_is_405_listing_every_method_it_does
     client: httpx.AsyncClient, path: str, allowed: str
 ) -> None:
     for method in ("OPTIONS", "PUT", "DELETE"):
+        if method in allowed.split(", "):
+            continue
         answer = await client.request(method, path, headers=AUTH)
         assert answer.status_code == 405 and answer.headers["allow"] == allowed, (method, path)
 
