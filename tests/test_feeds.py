@@ -118,6 +118,27 @@ async def test_feed_categories_the_taxonomy_knows_become_topics_and_others_are_i
     assert "<p>" not in story.body and "The Fairview Falcons won on Saturday" in story.body
 
 
+async def test_a_feed_entrys_html_keeps_its_links_and_lists_and_loses_its_scripts(
+    feed_room: Newsroom, feed_host: FeedHost
+) -> None:
+    text = (
+        '<p>The <a href="https://fairview-gazette.example/falcons">Falcons</a> won on Saturday.</p>'
+        "<script>track()</script><ul><li>Final score 3 &lt; 5</li><li>Next game Friday</li></ul>"
+    )
+    feed_host.publish(WORLD, rss(item("falcons", "Falcons win", text, categories=("Sports",))))
+
+    (story_id,) = (await poll_feeds(feed_room)).ingested
+
+    async with feed_room.engine.connect() as conn:
+        story = await stories_store.load_story(conn, story_id, Story)
+    assert story is not None
+    assert story.body == (
+        "The [Falcons](https://fairview-gazette.example/falcons) won on Saturday.\n\n"
+        "- Final score 3 < 5\n- Next game Friday"
+    )
+    assert story.summary == story.body
+
+
 async def test_a_broken_feed_is_recorded_and_retried_without_stopping_the_others(
     feed_room: Newsroom, feed_host: FeedHost
 ) -> None:

@@ -19,19 +19,21 @@ import asyncio
 import calendar
 import contextlib
 import hashlib
-import html.parser
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any, Literal
 
 import feedparser
 import httpx
+from bs4 import BeautifulSoup
 
 import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_for, publish_story
+from bot.stories.markup_reading import read_html
 from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.topics.distribution import Distribution
@@ -190,9 +192,7 @@ class FeedPoller:
         return published.story.id
 
 
-async def _fetch(
-    client: httpx.AsyncClient, url: str, state: FeedState
-) -> tuple[bytes, str | None, str | None] | None:
+async def _fetch(client: httpx.AsyncClient, url: str, state: FeedState) -> tuple[bytes, str | None, str | None] | None:
     """The feed's bytes and validators, or None when the server says it has not changed (304)."""
     headers = {}
     if state.etag:
@@ -238,12 +238,13 @@ def _published(entry: Any) -> datetime | None:
 
 
 def _draft(entry: Any, max_bytes: int) -> StoryDraft:
-    """An entry as a story draft: HTML content turned into plain text, link kept only when it is http(s)."""
+    """An entry as a story draft: its HTML content read as every HTML body is, link kept only when it is http(s)."""
     contents = entry.get("content") or []
-    markup = contents[0].get("value", "") if contents else entry.get("summary", "")
+    markup = str(contents[0].get("value", "") if contents else entry.get("summary", ""))
     title = _plain(str(entry.get("title") or "")) or None
-    body = _plain(markup) or title or ""
-    draft = parse_story(body, max_bytes=max_bytes)
+    if not read_html(markup):  # nothing but a script, an image or whitespace: the title is the story
+        markup = escape(title or "")
+    draft = parse_story(markup, max_bytes=max_bytes, markup="html")
     link = entry.get("link")
     try:
         url = check_story_url(link) if link else None
@@ -252,36 +253,6 @@ def _draft(entry: Any, max_bytes: int) -> StoryDraft:
     return replace(draft, title=title[:300] if title else draft.title, url=url, published=_published(entry))
 
 
-class _TextExtractor(html.parser.HTMLParser):
-    _BLOCKS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"})
-    _SKIP = frozenset({"script", "style"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
 def _plain(markup: str) -> str:
-    """Feed HTML to paragraphs of plain text (feeds carry HTML; stories must not)."""
-    extractor = _TextExtractor()
-    extractor.feed(markup)
-    extractor.close()
-    paragraphs = (" ".join(p.split()) for p in "".join(extractor.parts).split("\n\n"))
-    return "\n\n".join(p for p in paragraphs if p)
+    """A feed title (HTML-escaped, sometimes with tags) as one line of text."""
+    return " ".join(BeautifulSoup(markup, "html.parser").get_text(" ").split())
