@@ -20,7 +20,7 @@ from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.outbox.delivery_pump import STOP_GRACE_SECONDS
 from bot.outbox.worker import DeliveryWorker, DrainReport
-from subscribers import channel_health, deliveries, delivery_retry, stories
+from subscribers import channel_health, deliveries, delivery_retry, stories, story_changes, story_states
 from subscribers import status as status_store
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import ChannelName, Priority
@@ -68,7 +68,7 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
 
 
 def _when(moment: datetime, now: datetime) -> str:
-    """"08:20:03 UTC (in 5 min)": a time an operator can act on, with how far away it is."""
+    """ "08:20:03 UTC (in 5 min)": a time an operator can act on, with how far away it is."""
     seconds = (moment - now).total_seconds()
     if seconds <= 0:
         distance = "now"
@@ -94,8 +94,12 @@ def _print_report(report: DrainReport, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     if report.total == 0 and not report.retrying and not report.deferred and not report.stopped:
         out.print("Nothing to deliver.", markup=False)
-    for label, counter in (("sent", report.sent), ("failed", report.failed), ("retrying later", report.retrying),
-                           ("cancelled", report.cancelled)):
+    for label, counter in (
+        ("sent", report.sent),
+        ("failed", report.failed),
+        ("retrying later", report.retrying),
+        ("cancelled", report.cancelled),
+    ):
         if counter:
             out.print(f"{label}: " + ", ".join(f"{ch} {n}" for ch, n in sorted(counter.items())), markup=False)
     if report.stopped:
@@ -154,8 +158,6 @@ def retry(
             out.print(f"{outage.channel} was unreachable: it is tried again now.", markup=False)
     if total or outages:
         out.print("`newsbot deliver` (or a running `newsbot run`) sends them.", markup=False)
-
-
 
 
 #: Failures older than this are history, not news, for `newsbot status`.
@@ -241,20 +243,72 @@ def status(
 ) -> None:
     """Queue depth per channel and priority, the send rate, recent failures by reason, dead addresses."""
 
-    async def work(newsroom: Newsroom) -> tuple[status_store.DeliveryStatusReport, dict[str, ChannelOutage], datetime]:
+    async def work(
+        newsroom: Newsroom,
+    ) -> tuple[status_store.DeliveryStatusReport, dict[str, ChannelOutage], StoryLife, datetime]:
         now = newsroom.clock.now()
         async with newsroom.reader.connect() as conn:
             report = await status_store.delivery_status_report(
                 conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - FAILURE_WINDOW
             )
-            return report, await channel_health.outages(conn, count_waiting=True), now
+            outages = await channel_health.outages(conn, count_waiting=True)
+            life = StoryLife(await story_states.story_life_counts(conn, now), await story_changes.change_totals(conn))
+            return report, outages, life, now
 
-    report, outages, now = run_command(with_newsroom(settings_of(ctx), work))
+    report, outages, life, now = run_command(with_newsroom(settings_of(ctx), work))
     report = paused_queue(report, outages)
     if as_json:
-        print(json.dumps(status_json(report, outages), ensure_ascii=False, indent=2))
+        print(json.dumps(status_json(report, outages) | life.as_json(), ensure_ascii=False, indent=2))
     else:
         _print_status(report, outages, now)
+        life.print()
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryLife:
+    """What `newsbot status` adds about stories' lives: embargoes, stops, and the changes to sent messages."""
+
+    stories: story_states.StoryLifeCounts
+    #: edit, correction, delete, withdraw -> status -> rows
+    changes: dict[str, dict[str, int]]
+
+    def as_json(self) -> dict[str, object]:
+        counts = self.stories
+        return {
+            "scheduled_stories": counts.scheduled,
+            "next_scheduled": {
+                "story": counts.next_story_id,
+                "publish_at": counts.next_publish_at.isoformat() if counts.next_publish_at else None,
+            },
+            "stopped_stories": counts.stopped,
+            "stopped_deliveries": counts.stopped_deliveries,
+            "stopped_social_posts": counts.stopped_posts,
+            "message_changes": self.changes,
+        }
+
+    def print(self) -> None:
+        counts = self.stories
+        if counts.scheduled:
+            when = f"{counts.next_publish_at:%Y-%m-%d %H:%M} UTC" if counts.next_publish_at else "?"
+            out.print(f"Scheduled stories: {counts.scheduled:,} (next: {counts.next_story_id} at {when})", markup=False)
+        else:
+            out.print("Scheduled stories: none.", markup=False)
+        if counts.stopped:
+            out.print(
+                f"Stopped stories: {counts.stopped:,}, holding {counts.stopped_deliveries:,} deliveries and "
+                f"{counts.stopped_posts:,} social posts (`newsbot resume STORY_ID` sends them).",
+                markup=False,
+            )
+        changes = {kind: by_status for kind, by_status in self.changes.items() if by_status}
+        if not changes:
+            out.print("Changes to sent messages: none.", markup=False)
+            return
+        out.print(
+            "Changes to sent messages (edits, correction notices, deletions, withdrawals) by status:", markup=False
+        )
+        for kind, by_status in changes.items():
+            listed = ", ".join(f"{status} {n:,}" for status, n in sorted(by_status.items()))
+            out.print(f"  {kind:<10} {listed}", markup=False)
 
 
 def paused_queue(
