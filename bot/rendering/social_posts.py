@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.stories.story import Story
-from bot.stories.summarising import shorten
+from bot.stories.summarising import plain_text_of, shorten
 from bot.topics.taxonomy import Topic
 
 #: A summary squeezed below this many characters is dropped rather than posted as a stub.
@@ -30,7 +30,7 @@ def compose_post(story: Story, topics: Iterable[Topic], *, body_limit: int, titl
     link = story.url or ""
     tags = " ".join(topic.hashtag for topic in topics if len(topic.hashtag) > 1)
     headline = " ".join(story.title.split())
-    summary = " ".join(story.summary.split())
+    summary = " ".join(plain_text_of(story.summary).split())  # the summary is Markdown; networks get its text
     title = shorten(headline, title_limit) if title_limit else ""
     lead = [] if title else [headline]
     for tail in ([link, tags], [link]):
