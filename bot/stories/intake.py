@@ -16,8 +16,10 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+from typing_extensions import Unpack
 
 from bot.app.config import Settings
 from bot.app.errors import StoryNotFound, StoryRejected
@@ -121,25 +123,18 @@ def prepare_story(
     )
 
 
-def prepare_for(
-    newsroom: Newsroom,
-    draft: StoryDraft,
-    *,
-    source: str,
-    extra_topics: Iterable[str] = (),
-    breaking: bool = False,
-    external_id: str | None = None,
-) -> Story:
+class StoryOptions(TypedDict, total=False):
+    """What a door may say about a draft besides its text: the keyword arguments of :func:`prepare_story`."""
+
+    extra_topics: Iterable[str]
+    breaking: bool
+    external_id: str | None
+
+
+def prepare_for(newsroom: Newsroom, draft: StoryDraft, *, source: str, **options: Unpack[StoryOptions]) -> Story:
     """:func:`prepare_story` with the newsroom's settings, taxonomy and tagger: what every door calls."""
     return prepare_story(
-        draft,
-        settings=newsroom.settings,
-        taxonomy=newsroom.taxonomy,
-        tagger=newsroom.tagger,
-        extra_topics=extra_topics,
-        breaking=breaking,
-        source=source,
-        external_id=external_id,
+        draft, settings=newsroom.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger, source=source, **options
     )
 
 
