@@ -43,6 +43,7 @@ from bot.stories.retagging import no_topic_warning
 from bot.stories.retraction import StoryRetracted
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
+from bot.web.story_requests import read_limited_body
 from subscribers import stories
 
 log = logging.getLogger(__name__)
@@ -119,20 +120,6 @@ def _unauthorised(message: str) -> HTTPException:
 
 def _invalid(loc: tuple[str | int, ...], message: str, value: object = None) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body (the signature covers its exact bytes), refused with 413 as soon as it passes *limit*."""
-    too_large = HTTPException(413, f"request body is larger than {limit} bytes (NEWSBOT_MAX_API_BODY_BYTES)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
 
 
 def _post_of(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -319,7 +306,7 @@ async def ghost_webhook(request: Request, event: str | None = None) -> JSONRespo
     secret = settings.ghost_webhook_secret
     if not secret:
         raise HTTPException(404, "the Ghost webhook is disabled: set NEWSBOT_GHOST_WEBHOOK_SECRET to enable it")
-    body = await _read_body(request, settings.max_api_body_bytes)
+    body = await read_limited_body(request, settings.max_api_body_bytes)  # the signature covers its exact bytes
     try:
         check_signature(request.headers.get(SIGNATURE_HEADER), body, secret, newsroom.clock.now())
     except HTTPException as exc:

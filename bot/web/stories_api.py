@@ -16,57 +16,36 @@ must be valid Unicode (a lone surrogate such as ``"\ud800"`` cannot be stored or
 from __future__ import annotations
 
 import dataclasses
-import hmac
-from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from starlette.types import Message
+from fastapi import Depends, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.app.errors import StoryAlreadySent, StoryNotFound, StoryRejected, TopicNotFound
+from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_for, publish_story
-from bot.stories.parsing import check_story_url, find_markup, parse_story
+from bot.stories.parsing import parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
+from bot.web.story_requests import (
+    STORY_RESPONSES,
+    Moment,
+    StoryTextIn,
+    Text,
+    check_topics,
+    invalid,
+    story_refusals,
+    story_router,
+)
 from subscribers import deliveries as deliveries_store
 from subscribers import social_posts as social_posts_store
 from subscribers import status as status_store
 from subscribers import stories, story_changes, story_states
 
 
-def _valid_unicode(value: str) -> str:
-    """JSON can spell a lone surrogate (``"\\ud800"``), which no store, mail or message can carry: refuse it."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it contains a lone surrogate)") from None
-    return value
-
-
-#: A string of the API's JSON: valid Unicode, checked before the field's own rules.
-Text = Annotated[str, AfterValidator(_valid_unicode)]
-
-
-def _iso_text(value: object) -> object:
-    """A moment comes as ISO 8601 text; a number (a Unix time?) is a guess the API does not make."""
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time with its UTC offset, such as 2026-12-02T06:00+01:00")
-    return value
-
-
-#: A moment of the API's JSON: ISO 8601 text with its UTC offset (a naive time means a different instant on every
-#: server); strict mode would refuse text, so the type check is :func:`_iso_text`.
-Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False)]
-
-
-class StoryIn(BaseModel):
+class StoryIn(StoryTextIn):
     """A story as a CMS sends it."""
 
     model_config = ConfigDict(
@@ -109,25 +88,6 @@ class StoryIn(BaseModel):
         description="The id of a stored story this one follows up: it also reaches that story's readers, in "
         "Telegram as a reply to their copy. Replaces an updates of the body's front matter.",
     )
-
-    @field_validator("title")
-    @classmethod
-    def _plain_title(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if find_markup(value) is not None:
-            raise ValueError("must be plain text, without HTML markup")
-        return " ".join(value.split()) or None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        try:
-            return check_story_url(value)
-        except StoryRejected as exc:
-            raise ValueError(str(exc)) from None
 
 
 class _StoryFields(BaseModel):
@@ -183,79 +143,7 @@ class StoryStatusOut(_StoryFields):
     )
 
 
-def _check_token(request: Request) -> None:
-    expected = newsroom_of(request).settings.api_token
-    if not expected:
-        raise HTTPException(503, "the stories API is disabled: set NEWSBOT_API_TOKEN to enable it")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-
-
-class GuardedRoute(APIRoute):
-    """Checks the token, then reads the body against the size limit, before FastAPI parses anything."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            _check_token(request)
-            if request.method in ("POST", "PUT", "PATCH"):
-                request = await _within_limit(request, newsroom_of(request).settings.max_api_body_bytes)
-                _check_utf8(await request.body())
-            return await handler(request)
-
-        return guarded
-
-
-async def _within_limit(request: Request, limit: int) -> Request:
-    too_large = HTTPException(413, f"request body is larger than {limit} bytes (NEWSBOT_MAX_API_BODY_BYTES)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    received = False
-
-    async def replay() -> Message:
-        nonlocal received
-        if received:
-            return {"type": "http.disconnect"}
-        received = True
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-    return Request(request.scope, replay)
-
-
-def _check_utf8(body: bytes) -> None:
-    """JSON travels as UTF-8 (RFC 8259); anything else is a 422 on the body rather than FastAPI's bare 400."""
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"the body must be JSON encoded as UTF-8 (byte {exc.start} is not)"
-        error = {"type": "json_invalid", "loc": ("body",), "msg": message, "input": None}
-        raise RequestValidationError([error]) from None
-
-
-# Declared for the OpenAPI schema (so clients see the bearer scheme); GuardedRoute does the actual check.
-_bearer = HTTPBearer(auto_error=False, description="NEWSBOT_API_TOKEN")
-router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
-
-
-def _check_topics(newsroom: Newsroom, topics: list[str]) -> None:
-    """A 422 naming the first unknown topic of a request (with a suggestion), before anything is stored."""
-    for index, name in enumerate(topics):
-        try:
-            newsroom.taxonomy.resolve(name)
-        except TopicNotFound as exc:
-            raise _invalid(("topics", index), str(exc), name) from None
-
-
-def _invalid(loc: tuple[str | int, ...], message: str, value: object) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}])
+router = story_router()
 
 
 @router.post(
@@ -271,11 +159,8 @@ def _invalid(loc: tuple[str | int, ...], message: str, value: object) -> Request
 )
 async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom = Depends(newsroom_of)) -> StoryOut:
     """Ingest a story: tag, summarise, queue it for its readers and its social destinations."""
-    settings = newsroom.settings
-    try:
-        draft = parse_story(story_in.body, max_bytes=settings.max_story_bytes)
-    except StoryRejected as exc:
-        raise _invalid(("body",), str(exc), story_in.body[:100]) from None
+    with story_refusals(story_in.body):
+        draft = parse_story(story_in.body, max_bytes=newsroom.settings.max_story_bytes)
     draft = dataclasses.replace(
         draft,
         title=story_in.title or draft.title,
@@ -284,19 +169,15 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         publish_at=story_in.publish_at or draft.publish_at,
         updates=story_in.updates or draft.updates,
     )
-    _check_topics(newsroom, story_in.topics)
-    try:
+    check_topics(newsroom, story_in.topics)
+    with story_refusals(story_in.body):
         story = prepare_for(
             newsroom, draft, extra_topics=story_in.topics, source="api", external_id=story_in.external_id
         )
-    except TopicNotFound as exc:  # a front matter topic in the body
-        raise _invalid(("body",), str(exc), exc.name) from None
-    except StoryRejected as exc:
-        raise _invalid(("body",), str(exc), story_in.body[:100]) from None
     try:
         published = await publish_story(newsroom, story, actor="api")
     except StoryNotFound as exc:  # the story it follows up
-        raise _invalid(("updates",), str(exc), story.updates) from None
+        raise invalid(("updates",), str(exc), story.updates) from None
     stored = published.story
     if not published.created:
         response.status_code = 200
@@ -314,7 +195,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
 @router.get(
     "/stories/{story_id}",
     response_model=StoryStatusOut,
-    responses={404: {"description": "No such story"}, 401: {"description": "Missing or wrong bearer token"}},
+    responses=STORY_RESPONSES,
 )
 async def get_story(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StoryStatusOut:
     """A story with its delivery counts per channel and status, failure reasons and social posts."""
@@ -363,24 +244,16 @@ class RetagOut(BaseModel):
 @router.put(
     "/stories/{story_id}/topics",
     response_model=RetagOut,
-    responses={
-        401: {"description": "Missing or wrong bearer token"},
-        404: {"description": "No such story"},
-        409: {"description": "The story has already gone out to readers"},
-    },
+    responses={**STORY_RESPONSES, 409: {"description": "The story has already gone out to readers"}},
 )
 async def put_story_topics(story_id: str, topics_in: TopicsIn, newsroom: Newsroom = Depends(newsroom_of)) -> RetagOut:
     """Add topics to a stored story that has not gone out yet and queue it for their followers.
 
     Topics it already has are kept (none is removed), so sending the same request again changes nothing.
     """
-    _check_topics(newsroom, topics_in.topics)
-    try:
+    check_topics(newsroom, topics_in.topics)
+    with story_refusals():
         result = await retag_story(newsroom, story_id, topics_in.topics, actor="api")
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except StoryAlreadySent as exc:
-        raise HTTPException(409, str(exc)) from None
     return RetagOut(
         id=result.story.id, topics=list(result.story.topics), added=list(result.added), recipients=result.recipients
     )

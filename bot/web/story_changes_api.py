@@ -7,23 +7,20 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Security
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.app.errors import StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.corrections import StoryChangedMeanwhile, correct_story
-from bot.stories.parsing import check_story_url, find_markup, parse_story
-from bot.stories.retraction import StoryRetracted, retract_story
+from bot.stories.corrections import correct_story
+from bot.stories.parsing import parse_story
+from bot.stories.retraction import retract_story
 from bot.web.app_state import newsroom_of
-from bot.web.stories_api import GuardedRoute, Text, _bearer, _check_topics, _invalid
+from bot.web.story_requests import STORY_RESPONSES, StoryTextIn, Text, check_topics, story_refusals, story_router
 
-router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
-
-_COMMON = {401: {"description": "Missing or wrong bearer token"}, 404: {"description": "No such story"}}
+router = story_router()
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(StoryTextIn):
     """The corrected story: its text as for a new story, and how to tell readers."""
 
     model_config = ConfigDict(
@@ -44,25 +41,6 @@ class CorrectionIn(BaseModel):
     notify: bool = Field(
         default=False, description="Also send a short correction to each reader who got it, on that channel."
     )
-
-    @field_validator("title")
-    @classmethod
-    def _plain_title(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if find_markup(value) is not None:
-            raise ValueError("must be plain text, without HTML markup")
-        return " ".join(value.split()) or None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        try:
-            return check_story_url(value)
-        except StoryRejected as exc:
-            raise ValueError(str(exc)) from None
 
 
 class CorrectionOut(BaseModel):
@@ -89,19 +67,20 @@ class RetractionOut(BaseModel):
 @router.patch(
     "/stories/{story_id}",
     response_model=CorrectionOut,
-    responses={**_COMMON, 409: {"description": "The story was retracted, or corrected by someone else just now"}},
+    responses={
+        **STORY_RESPONSES,
+        409: {"description": "The story was retracted, or corrected by someone else just now"},
+    },
 )
 async def patch_story(
     story_id: str, correction: CorrectionIn, newsroom: Newsroom = Depends(newsroom_of)
 ) -> CorrectionOut:
     """Correct a story: its Telegram copies are edited in place; emails cannot change (see ``notify``)."""
-    try:
+    with story_refusals(correction.body):
         draft = parse_story(correction.body, max_bytes=newsroom.settings.max_story_bytes)
-    except StoryRejected as exc:
-        raise _invalid(("body",), str(exc), correction.body[:100]) from None
     draft = dataclasses.replace(draft, title=correction.title or draft.title, url=correction.url or draft.url)
-    _check_topics(newsroom, correction.topics)
-    try:
+    check_topics(newsroom, correction.topics)
+    with story_refusals(correction.body):
         report = await correct_story(
             newsroom,
             story_id,
@@ -111,14 +90,6 @@ async def patch_story(
             notify=correction.notify,
             topics=correction.topics,
         )
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except (StoryRetracted, StoryChangedMeanwhile) as exc:
-        raise HTTPException(409, str(exc)) from None
-    except TopicNotFound as exc:
-        raise _invalid(("body",), str(exc), exc.name) from None
-    except StoryRejected as exc:
-        raise _invalid(("body",), str(exc), correction.body[:100]) from None
     return CorrectionOut(
         id=report.story.id,
         changed=report.changed,
@@ -130,17 +101,15 @@ async def patch_story(
     )
 
 
-@router.delete("/stories/{story_id}", response_model=RetractionOut, responses=_COMMON)
+@router.delete("/stories/{story_id}", response_model=RetractionOut, responses=STORY_RESPONSES)
 async def delete_story(
     story_id: str,
     note: Annotated[str | None, Query(max_length=500, description="Shown in the withdrawal notice.")] = None,
     newsroom: Newsroom = Depends(newsroom_of),
 ) -> RetractionOut:
     """Retract a story: nothing more is sent, young Telegram copies are deleted and older ones replaced."""
-    try:
+    with story_refusals():
         report = await retract_story(newsroom, story_id, actor="api", note=note)
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
     return RetractionOut(
         id=report.story.id,
         retracted=report.retracted,

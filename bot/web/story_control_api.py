@@ -6,19 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Security
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.app.errors import StoryAlreadySent, StoryHalted, StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.embargo import cancel_scheduled_story, reschedule_story
 from bot.stories.stopping import StopReport, resume_story, stop_story
 from bot.web.app_state import newsroom_of
-from bot.web.stories_api import GuardedRoute, Moment, _bearer
+from bot.web.story_requests import STORY_RESPONSES, Moment, story_refusals, story_router
 
-router = APIRouter(prefix="/api", tags=["stories"], route_class=GuardedRoute, dependencies=[Security(_bearer)])
-
-_COMMON = {401: {"description": "Missing or wrong bearer token"}, 404: {"description": "No such story"}}
+router = story_router()
 
 
 class ScheduleIn(BaseModel):
@@ -66,22 +63,18 @@ class StopOut(BaseModel):
 @router.post(
     "/stories/{story_id}/schedule",
     response_model=ScheduleOut,
-    responses={**_COMMON, 409: {"description": "It already went out or was withdrawn"}},
+    responses={**STORY_RESPONSES, 409: {"description": "It already went out or was withdrawn"}},
 )
 async def post_schedule(
     story_id: str, schedule_in: ScheduleIn, newsroom: Newsroom = Depends(newsroom_of)
 ) -> ScheduleOut:
     """Move a story's embargo, or cancel it, until it goes out."""
-    try:
+    with story_refusals():
         if schedule_in.cancel:
             report = await cancel_scheduled_story(newsroom, story_id, actor="api")
         else:
             assert schedule_in.publish_at is not None
             report = await reschedule_story(newsroom, story_id, schedule_in.publish_at, actor="api")
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except StoryAlreadySent as exc:
-        raise HTTPException(409, str(exc)) from None
     return ScheduleOut(
         id=report.story_id,
         previous=report.previous,
@@ -103,25 +96,21 @@ def _stop_out(report: StopReport) -> StopOut:
     )
 
 
-@router.post("/stories/{story_id}/stop", response_model=StopOut, responses=_COMMON)
+@router.post("/stories/{story_id}/stop", response_model=StopOut, responses=STORY_RESPONSES)
 async def post_stop(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StopOut:
     """Stop the story's send: within a second no worker sends another message of it. Idempotent."""
-    try:
-        return _stop_out(await stop_story(newsroom, story_id, actor="api"))
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    with story_refusals():
+        report = await stop_story(newsroom, story_id, actor="api")
+    return _stop_out(report)
 
 
 @router.post(
     "/stories/{story_id}/resume",
     response_model=StopOut,
-    responses={**_COMMON, 409: {"description": "The story was retracted: it never resumes"}},
+    responses={**STORY_RESPONSES, 409: {"description": "The story was retracted: it never resumes"}},
 )
 async def post_resume(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> StopOut:
     """Continue a stopped story's send where it stopped; nobody gets it twice. Idempotent."""
-    try:
-        return _stop_out(await resume_story(newsroom, story_id, actor="api"))
-    except StoryNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except StoryHalted as exc:
-        raise HTTPException(409, str(exc)) from None
+    with story_refusals():
+        report = await resume_story(newsroom, story_id, actor="api")
+    return _stop_out(report)
