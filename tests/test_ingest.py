@@ -80,3 +80,24 @@ async def test_dry_run_counts_readers_and_writes_nothing(newsroom: Newsroom) -> 
     async with newsroom.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(stories))).scalar() == 0
         assert (await conn.execute(select(func.count()).select_from(deliveries))).scalar() == 0
+
+
+def test_the_same_text_in_markdown_or_html_is_the_same_story(newsroom: Newsroom) -> None:
+    """The id hashes what readers read: adding a link or sending HTML instead of Markdown is no new story."""
+    limit = newsroom.settings.max_story_bytes
+    plain = parse_story("Talks resumed in Geneva on Monday.", max_bytes=limit)
+    linked = parse_story("Talks resumed in [Geneva](https://geneva.example/talks) on Monday.", max_bytes=limit)
+    html = parse_story(
+        "<p>Talks resumed in <a href='https://geneva.example/talks'>Geneva</a> on Monday.</p>", max_bytes=limit
+    )
+    assert story_id_for(plain) == story_id_for(linked) == story_id_for(html)
+
+
+def test_link_addresses_do_not_tag_a_story(newsroom: Newsroom) -> None:
+    """The tagger reads a story's words; a link whose address names a topic does not give the story that topic."""
+    draft = parse_story(
+        "The council met on Tuesday to agree the budget, [details](https://example.org/sports/football-scores).",
+        max_bytes=newsroom.settings.max_story_bytes,
+    )
+    story = prepare_story(draft, settings=newsroom.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger)
+    assert "sports" not in story.topics

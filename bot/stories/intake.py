@@ -28,7 +28,14 @@ from bot.editors.audit import record_audit
 from bot.outbox.social import queue_social_posts
 from bot.stories.parsing import StoryDraft
 from bot.stories.story import Story
-from bot.stories.summarising import derive_headline, paragraphs_of, sentences, strip_sign_off, summarise
+from bot.stories.summarising import (
+    derive_headline,
+    paragraphs_of,
+    plain_text_of,
+    sentences,
+    strip_sign_off,
+    summarise,
+)
 from bot.topics.distribution import Destination, Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
@@ -80,7 +87,9 @@ def story_id_for(draft: StoryDraft) -> str:
         return draft.id
     if draft.url:
         return "u" + hashlib.sha256(draft.url.encode()).hexdigest()[:24]
-    normalised = " ".join(unicodedata.normalize("NFKC", draft.body).casefold().split())
+    # The text a reader reads, not its markup: the same story with a link added or written in HTML instead of
+    # Markdown is still the same story.
+    normalised = " ".join(unicodedata.normalize("NFKC", plain_text_of(draft.body)).casefold().split())
     return "t" + hashlib.sha256(normalised.encode()).hexdigest()[:24]
 
 
@@ -104,7 +113,7 @@ def prepare_story(
     if not title:
         lead = sentences(paragraphs[0])
         title = derive_headline(lead[0] if lead else paragraphs[0])
-    topics = tagger.tag(title, "\n".join(paragraphs), given=given)
+    topics = tagger.tag(title, plain_text_of("\n\n".join(paragraphs)), given=given)  # words, not link URLs
     return Story(
         id=story_id_for(draft),
         title=title,
