@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.outbox.digest_grouping import DigestContent, digest_content
 from bot.outbox.digest_weeks import DigestWeek, InvalidWeek, digest_zone, parse_week
+from bot.outbox.message_cache import LruCache
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.telegram_digest import TELEGRAM_DIGEST_TEMPLATE, split_telegram_message
 from subscribers import deliveries, follows
@@ -39,12 +39,11 @@ class DigestMessages:
 
     def __init__(self, newsroom: Newsroom, capacity: int = 256) -> None:
         self._newsroom = newsroom
-        self._capacity = capacity
-        self._weeks: OrderedDict[str, _LoadedWeek] = OrderedDict()
+        self._weeks: LruCache[str, _LoadedWeek] = LruCache(4)
         self._week_lock = asyncio.Lock()
-        self._emails: OrderedDict[tuple[str, frozenset[str]], EmailTemplate] = OrderedDict()
-        self._telegram: OrderedDict[tuple[str, frozenset[str]], tuple[str, ...]] = OrderedDict()
-        self._contents: OrderedDict[tuple[str, frozenset[str]], DigestContent] = OrderedDict()
+        self._emails: LruCache[tuple[str, frozenset[str]], EmailTemplate] = LruCache(capacity)
+        self._telegram: LruCache[tuple[str, frozenset[str]], tuple[str, ...]] = LruCache(capacity)
+        self._contents: LruCache[tuple[str, frozenset[str]], DigestContent] = LruCache(capacity)
         #: Followed topics of the readers in the batch being sent, loaded in one query by `prepare`.
         self._batch_follows: dict[int, frozenset[str]] = {}
 
@@ -63,10 +62,8 @@ class DigestMessages:
                 week = parse_week(key, digest_zone(self._newsroom.settings))
                 async with self._newsroom.reader.connect() as conn:
                     stories = await stories_store.load_week_stories(conn, week.start, week.end)
-                loaded = _LoadedWeek(week, stories, frozenset(t for s in stories for t in s.topics))
-                self._weeks[key] = loaded
-                if len(self._weeks) > 4:
-                    self._weeks.popitem(last=False)
+                topics = frozenset(topic for story in stories for topic in story.topics)
+                loaded = self._weeks.put(key, _LoadedWeek(week, stories, topics))
             return loaded
 
     def _context(self, loaded: _LoadedWeek, content: DigestContent) -> dict[str, Any]:
@@ -80,16 +77,6 @@ class DigestMessages:
             "outlet_name": self._newsroom.settings.outlet_name,
             "public_url": self._newsroom.settings.public_url,
         }
-
-    def _cached(self, cache: OrderedDict[Any, Any], key: Any, build: Any) -> Any:
-        value = cache.get(key)
-        if value is None:
-            value = cache[key] = build()
-            if len(cache) > self._capacity:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(key)
-        return value
 
     async def message_for(
         self, item: deliveries.ClaimedDelivery, key: str, address: str
@@ -107,20 +94,16 @@ class DigestMessages:
         if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest
         cache_key = (week_key, effective)
-        if cache_key not in self._contents:
-            content = digest_content(loaded.stories, effective, self._newsroom.taxonomy)
-            assert content is not None  # effective topics all have stories this week
-            self._cached(self._contents, cache_key, lambda: content)
-        content = self._contents[cache_key]
+        content = self._contents.get_or_build(cache_key, lambda: self._content(loaded, effective))
         if item.channel == ChannelName.TELEGRAM:
-            parts = self._cached(self._telegram, cache_key, lambda: self._telegram_parts(loaded, content))
+            parts = self._telegram.get_or_build(cache_key, lambda: self._telegram_parts(loaded, content))
             if len(parts) == 1:
                 return OutgoingMessage(key=key, address=address, content=parts[0])
             return tuple(
                 OutgoingMessage(key=f"{key}.{index}of{len(parts)}", address=address, content=part)
                 for index, part in enumerate(parts, start=1)
             )
-        template = self._cached(self._emails, cache_key, lambda: self._email(loaded, content))
+        template = self._emails.get_or_build(cache_key, lambda: self._email(loaded, content))
         signer = self._newsroom.signer
         return OutgoingMessage(
             key=key,
@@ -135,6 +118,11 @@ class DigestMessages:
     def _email(self, loaded: _LoadedWeek, content: DigestContent) -> EmailTemplate:
         compiled = self._newsroom.renderer.compile_email_set("digest", self._context(loaded, content))
         return EmailTemplate(compiled, self._newsroom.settings)
+
+    def _content(self, loaded: _LoadedWeek, topics: frozenset[str]) -> DigestContent:
+        content = digest_content(loaded.stories, topics, self._newsroom.taxonomy)
+        assert content is not None  # the reader's topics here all have stories this week
+        return content
 
     def _telegram_parts(self, loaded: _LoadedWeek, content: DigestContent) -> tuple[str, ...]:
         text = self._newsroom.renderer.render(TELEGRAM_DIGEST_TEMPLATE, self._context(loaded, content))

@@ -8,13 +8,13 @@ mail plug in without touching the worker.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
+from bot.outbox.message_cache import LruCache
 from bot.rendering.email_message import EmailTemplate
 from bot.stories.story import Story
 from subscribers import deliveries, stories, story_changes
@@ -59,8 +59,7 @@ class StoryMessages:
 
     def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
         self._newsroom = newsroom
-        self._capacity = capacity
-        self._rendered: OrderedDict[str, _RenderedStory] = OrderedDict()
+        self._rendered: LruCache[str, _RenderedStory] = LruCache(capacity)
         # A batch asks for the same story hundreds of times at once: the first renders it, the rest wait for it.
         self._rendering = asyncio.Lock()
         self._retracted: set[str] = set()
@@ -70,7 +69,6 @@ class StoryMessages:
     async def _render(self, story_id: str) -> _RenderedStory | None:
         cached = self._rendered.get(story_id)
         if cached is not None:
-            self._rendered.move_to_end(story_id)
             return cached
         async with self._rendering:
             cached = self._rendered.get(story_id)
@@ -88,10 +86,7 @@ class StoryMessages:
             version=story.version,
             updates=story.updates,
         )
-        self._rendered[story_id] = rendered
-        if len(self._rendered) > self._capacity:
-            self._rendered.popitem(last=False)
-        return rendered
+        return self._rendered.put(story_id, rendered)
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         story_ids = {item.story_id for item in items if item.story_id is not None}
@@ -100,7 +95,7 @@ class StoryMessages:
         for story_id, (version, retracted) in current.items():
             cached = self._rendered.get(story_id)
             if cached is not None and cached.version != version:
-                del self._rendered[story_id]
+                self._rendered.forget(story_id)
             if retracted:
                 self._retracted.add(story_id)
         for story_id in story_ids:
