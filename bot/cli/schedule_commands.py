@@ -58,8 +58,10 @@ def schedule(
         out.print(f"{report.title}: cancelled; nothing of it will be sent", markup=False)
         out.print(f"  cancelled: {_counts(report.deliveries)}; social posts {report.social_posts}", markup=False)
         return
-    before = report.previous.isoformat() if report.previous else "at once"
     after = report.publish_at.isoformat() if report.publish_at else "now"
+    # The store gives the old moment in UTC; say it in the offset the editor just used, so the two compare at a glance.
+    zone = report.publish_at.tzinfo if report.publish_at else None
+    before = report.previous.astimezone(zone).isoformat() if report.previous else "at once"
     out.print(f"{report.title}: goes out {after} (was {before})", markup=False)
     out.print(f"  moved: {_counts(report.deliveries)}; social posts {report.social_posts}", markup=False)
 
