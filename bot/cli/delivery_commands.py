@@ -295,8 +295,8 @@ class StoryLife:
             out.print("Scheduled stories: none.", markup=False)
         if counts.stopped:
             out.print(
-                f"Stopped stories: {counts.stopped:,}, holding {counts.stopped_deliveries:,} deliveries and "
-                f"{counts.stopped_posts:,} social posts (`newsbot resume STORY_ID` sends them).",
+                f"Stopped stories: {counts.stopped:,}, holding {_count(counts.stopped_deliveries, 'delivery')} and "
+                f"{_count(counts.stopped_posts, 'social post')} (`newsbot resume STORY_ID` sends them).",
                 markup=False,
             )
         changes = {kind: by_status for kind, by_status in self.changes.items() if by_status}
@@ -309,6 +309,12 @@ class StoryLife:
         for kind, by_status in changes.items():
             listed = ", ".join(f"{status} {n:,}" for status, n in sorted(by_status.items()))
             out.print(f"  {kind:<10} {listed}", markup=False)
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 delivery", "2 deliveries", "0 social posts"."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{number:,} {noun if number == 1 else plural}"
 
 
 def paused_queue(
