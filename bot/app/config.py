@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.app.errors import ConfigurationError
@@ -104,13 +104,6 @@ class Settings(BaseSettings):
             if match is None:
                 raise ValueError("must be seconds, or a number with s, m, h or d, such as 86400 or 24h")
             return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-        return value
-
-    @field_validator("dkim_key_file")
-    @classmethod
-    def _readable_key(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value} is not a file (expected a PEM private key)")
         return value
 
     @field_validator("dkim_selector")
@@ -210,10 +203,15 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://user:password@host:587 (schemes: smtp, smtps, smtp+starttls)")
         return value
 
-    @field_validator("topics_file", "templates_dir", "distribution_file")
+    @field_validator("topics_file", "templates_dir", "distribution_file", "dkim_key_file")
     @classmethod
-    def _existing_path(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.exists():
+    def _existing_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Files named in settings must be there at start-up, not when the first story or email needs them."""
+        if value is None:
+            return value
+        if info.field_name == "dkim_key_file" and not value.is_file():
+            raise ValueError(f"{value} is not a file (expected a PEM private key)")
+        if not value.exists():
             raise ValueError(f"{value} does not exist")
         return value
 
