@@ -82,6 +82,7 @@ async def test_push_previews_the_exact_reader_message_with_topics_and_counts_and
         "✅ Russia",
         "➕ More topics",
         "✏️ Headline",
+        "🕒 Schedule",
         "Send to 3 readers",
         "Cancel",
     ]
@@ -141,7 +142,13 @@ async def test_toggling_a_topic_updates_the_preview_and_the_counts(desk: Newsroo
 async def test_send_without_any_topic_is_refused(desk: Newsroom, editor_chat: EditorChat) -> None:
     await editor_chat.send("/story Our reporter met an old friend on Monday and they talked for an hour about nothing.")
     panel = editor_chat.panel()
-    assert [text for text, _ in buttons(panel)] == ["➕ More topics", "✏️ Headline", "Send to 0 readers", "Cancel"]
+    assert [text for text, _ in buttons(panel)] == [
+        "➕ More topics",
+        "✏️ Headline",
+        "🕒 Schedule",
+        "Send to 0 readers",
+        "Cancel",
+    ]
     assert "No topic: nobody would receive this story. Tap a topic or More topics" in panel["text"]
     answer = await editor_chat.tap(panel, "Send to")
     assert "Choose at least one topic" in answer["text"] and answer["show_alert"] is True

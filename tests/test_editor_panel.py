@@ -270,7 +270,7 @@ async def test_stop_on_the_panel_holds_back_the_rest_of_the_send(desk: Newsroom,
 
     text = editor_chat.message(EDITOR, panel["message_id"])["text"]
     assert "Progress: sent 0 of 3, 3 stopped (done)." in text and "⏹ Stopped: nothing more goes out." in text
-    assert "reply_markup" not in editor_chat.message(EDITOR, panel["message_id"])
+    assert [label for label, _ in buttons(editor_chat.message(EDITOR, panel["message_id"]))] == ["▶️ Resume sending"]
     async with desk.engine.connect() as conn:
         statuses = list((await conn.execute(select(deliveries.c.status))).scalars())
     assert statuses == ["stopped"] * 3

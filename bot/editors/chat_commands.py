@@ -2,18 +2,17 @@
 
 ``/push`` and ``/story`` are a short conversation in a private chat with the bot:
 
-1. the editor sends the story (after the command, or as the next message, or as a ``.txt``, ``.md`` or ``.html``
-   document): plain text, Markdown with front matter, or a link on the first line followed by the text. A paste
-   that Telegram split into several messages arriving within ``NEWSBOT_EDITOR_PASTE_WINDOW`` seconds is one story;
-2. the bot answers with the exact message readers will get, then a panel: the topics as toggle buttons (any
-   taxonomy topic under "More topics"), the headline (changeable), the readers it would reach now per channel,
-   the social destinations, warnings (no topic, a breaking push that reaches nobody), and Send / Cancel;
+1. the editor sends the story (after the command, as the next message, or as a ``.txt``, ``.md`` or ``.html``
+   document); a paste Telegram split into messages arriving within ``NEWSBOT_EDITOR_PASTE_WINDOW`` is one story;
+2. the bot answers with the exact message readers will get, then a panel: topics as toggles (any taxonomy topic
+   under "More topics"), Headline, Schedule (`bot.editors.schedule_panel`), the readers it reaches now, the
+   social destinations, warnings, and Send / Cancel;
 3. nothing is stored or sent before Send. Text sent later while the panel is open asks before replacing the draft.
-   After Send the panel follows the story out ("sent N of M", see `bot.editors.progress`).
+   After Send the panel follows the story out ("sent N of M", Stop and Resume: `bot.editors.progress`).
 
-Buttons carry a per-draft nonce, so a button of an older panel can never act on the current draft; tapped, an old
-panel says it is closed and loses its buttons. Anyone not in ``NEWSBOT_EDITOR_IDS`` gets "editors only" and
-nothing else happens. Sends, duplicates and cancellations are written to the audit log (``newsbot audit``).
+``/correct``, ``/update`` and ``/retract`` join the same conversation (`bot.editors.story_life_commands`). Buttons
+carry a per-draft nonce, so an older panel's button never acts on the current draft; tapped, it says it is closed.
+Anyone not in ``NEWSBOT_EDITOR_IDS`` gets "editors only". Everything done is in the audit log (``newsbot audit``).
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ import secrets
 import warnings
 from typing import Any
 
-from telegram import Message, Update
+from telegram import Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackContext,
@@ -42,9 +40,14 @@ from telegram.warnings import PTBUserWarning
 from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.editors import panel as panels
-from bot.editors.audit import EditorOnly, is_editor, record_cancelled_draft, telegram_actor
-from bot.editors.desk_stats import stats_text
+from bot.editors.audit import record_cancelled_draft, telegram_actor
+from bot.editors.desk_access import answer_closed, editor_allowed
+from bot.editors.desk_stats import stats_handler
 from bot.editors.drafts import (
+    BREAKING_KEY,
+    DRAFT_KEY,
+    FOLLOW_UP_KEY,
+    FollowUp,
     Incoming,
     PendingStory,
     StoryFile,
@@ -53,7 +56,9 @@ from bot.editors.drafts import (
     download_story_file,
 )
 from bot.editors.panel import edit_message
-from bot.editors.progress import STOP_PATTERN, ProgressFollower, ProgressWatch, stop_keyboard
+from bot.editors.progress import SENT_KEY, STOP_PATTERN, ProgressFollower, ProgressWatch, stop_keyboard
+from bot.editors.schedule_panel import ScheduleDesk, draft_keyboard, schedule_line
+from bot.editors.story_life_commands import StoryLifeDesk
 from bot.rendering.reply_limits import shorten, summarise
 from bot.stories.intake import action_for, prepare_for, publish_story
 from subscribers import deliveries, stories
@@ -62,9 +67,7 @@ log = logging.getLogger(__name__)
 
 STORY, REVIEW = range(2)
 #: Where the open draft, the story text received so far and the kind of story live in ``context.user_data``.
-DRAFT_KEY = "editor_draft"
 INCOMING_KEY = "editor_incoming"
-BREAKING_KEY = "editor_breaking"
 #: New messages only: editing the message that carried a story must not start another draft.
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 STORY_TEXT = NEW_MESSAGES & filters.TEXT & ~filters.COMMAND
@@ -77,8 +80,6 @@ ASK_FOR_STORY = (
     ".html file: plain text, or Markdown with front matter (title, url, topics...). A link on the first line "
     "becomes the story's link. /cancel stops."
 )
-EDITORS_ONLY = "editors only"
-CLOSED = "This draft is closed. Start again with /push or /story."
 NOTHING_SENT = "Cancelled: nothing was sent."
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -91,6 +92,8 @@ class EditorDesk:
         self.newsroom = newsroom
         self.distribution = newsroom.distribution
         self.progress = ProgressFollower(newsroom)
+        self.schedule = ScheduleDesk(newsroom, self._show)
+        self.life = StoryLifeDesk(self, STORY)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         # per_message=False is what we want (one draft per editor and chat); PTB warns that buttons are then not
@@ -102,6 +105,7 @@ class EditorDesk:
                     CommandHandler("push", self.push, filters=NEW_MESSAGES),
                     CommandHandler("story", self.story, filters=NEW_MESSAGES),
                     MessageHandler(STORY_FILE_COMMAND, self.document_with_command),
+                    *self.life.entry_points(),
                 ],
                 states={
                     STORY: [
@@ -110,10 +114,12 @@ class EditorDesk:
                     ],
                     REVIEW: [
                         CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
+                        self.schedule.sent_handler(),
                         CallbackQueryHandler(self.button, pattern=panels.CALLBACK_PATTERN),
                         MessageHandler(STORY_TEXT, self.receive_text),
                         MessageHandler(STORY_FILE, self.receive_document),
                     ],
+                    **self.life.states(),
                 },
                 fallbacks=[
                     CommandHandler("cancel", self.cancel_command, filters=NEW_MESSAGES),
@@ -126,10 +132,13 @@ class EditorDesk:
             )
         editors = filters.User(user_id=self.newsroom.settings.editor_ids, allow_empty=False)
         return [
+            *self.schedule.handlers(),
             conversation,
-            CommandHandler("stats", self.stats, filters=NEW_MESSAGES),
+            stats_handler(self.newsroom, NEW_MESSAGES),
             CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES & editors),
             CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
+            self.schedule.sent_handler(),
+            *self.life.outside_handlers(),
             CallbackQueryHandler(self.stale_button, pattern=panels.CALLBACK_PATTERN),
         ]
 
@@ -201,8 +210,9 @@ class EditorDesk:
         """/cancel: drop the open draft; nothing is sent."""
         if not await self._editor(update):
             return ConversationHandler.END
-        context.user_data.pop(INCOMING_KEY, None)
+        self._forget_draft(update, context)
         pending: PendingStory | None = context.user_data.pop(DRAFT_KEY, None)
+        await self.life.cancel(context)
         if pending is not None:
             await self._audit_cancel(update, pending)
             await self._close(pending, NOTHING_SENT)
@@ -230,7 +240,7 @@ class EditorDesk:
         kind, _, argument = action.partition(":")
         if kind == "cancel":
             context.user_data.pop(DRAFT_KEY, None)
-            context.user_data.pop(INCOMING_KEY, None)
+            self._forget_draft(update, context)
             await self._audit_cancel(update, pending)
             await query.answer("Cancelled")
             await self._close(pending, NOTHING_SENT)
@@ -246,8 +256,10 @@ class EditorDesk:
             pending.topic_page = int(argument)
             await query.answer()
         elif kind == "back":
-            pending.topic_page = None
+            pending.topic_page, pending.choosing_time = None, False
             await query.answer()
+        elif kind in ("sched", "at"):
+            await self.schedule.draft_button(update, pending, argument)
         else:
             slugs = pending.candidates if kind == "t" else self.newsroom.taxonomy.slugs
             if int(argument) >= len(slugs):
@@ -260,20 +272,8 @@ class EditorDesk:
 
     async def stale_button(self, update: Update, context: Context) -> None:
         """A button of a draft that is no longer open (sent, cancelled, replaced, or from before a restart)."""
-        query = update.callback_query
-        if query is None:
-            return
-        if not is_editor(self.newsroom.settings, query.from_user.id if query.from_user else None):
-            await query.answer(EDITORS_ONLY, show_alert=True)
-            return
-        await self._closed_button(update, None)
-
-    async def stats(self, update: Update, context: Context) -> None:
-        """/stats: the queue, and the last stories with their deliveries by status and failure reason."""
-        message = update.effective_message
-        if message is None or not await self._editor(update):
-            return
-        await message.reply_text(await stats_text(self.newsroom), parse_mode=ParseMode.HTML)
+        if update.callback_query is not None and await self._editor(update):
+            await answer_closed(update)
 
     # --- the review ---------------------------------------------------------------------------------------
 
@@ -284,10 +284,8 @@ class EditorDesk:
         if chat.type != ChatType.PRIVATE:
             await message.reply_text("Editor commands work in a private chat with the bot, not in groups.")
             return ConversationHandler.END
-        previous: PendingStory | None = context.user_data.pop(DRAFT_KEY, None)
-        if previous is not None:
-            await self._close(previous, "Closed: a new draft was started. Nothing was sent.")
-        context.user_data.pop(INCOMING_KEY, None)
+        await self.close_open_draft(update, context)
+        await self.life.cancel(context)
         context.user_data[BREAKING_KEY] = breaking
         text = StoryText.of(message)  # the story may follow the command on the same or the next line
         if text.plain.strip():
@@ -319,6 +317,9 @@ class EditorDesk:
         try:
             draft = source.draft(settings.max_story_bytes)
             story = prepare_for(self.newsroom, draft, breaking=breaking, source="telegram")
+            follow_up: FollowUp | None = context.user_data.get(FOLLOW_UP_KEY)
+            if follow_up is not None:
+                story = dataclasses.replace(story, updates=follow_up.story_id)
         except (StoryRejected, TopicNotFound) as exc:
             if previous is not None and context.user_data.pop(DRAFT_KEY, None) is not None:
                 await self._close(previous, "Closed: the rest of the story could not be read. Nothing was sent.")
@@ -336,6 +337,7 @@ class EditorDesk:
             candidates=list(story.topics),
             selected=list(story.topics),
             already_published=already,
+            follow_up=follow_up,
         )
         if previous is not None:  # the same preview and panel, updated with the whole story
             pending.preview, pending.preview_html, pending.panel = (
@@ -358,8 +360,9 @@ class EditorDesk:
         async with self.newsroom.reader.connect() as conn:
             pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
         social = [destination.label for destination in self.distribution.for_story(story)]
-        text = panels.panel_text(pending, self.newsroom.taxonomy, social)
-        keyboard = panels.panel_keyboard(pending, self.newsroom.taxonomy)
+        now, zone = self.newsroom.clock.now(), self.schedule.zone
+        text = panels.panel_text(pending, self.newsroom.taxonomy, social, schedule_line(pending, zone, now))
+        keyboard = panels.panel_keyboard(pending, self.newsroom.taxonomy, draft_keyboard(pending, now, zone))
         if pending.preview is None:
             pending.preview = await chat.send_message(preview, parse_mode=ParseMode.HTML)
         elif pending.preview_html != preview:
@@ -415,11 +418,11 @@ class EditorDesk:
         query = update.callback_query
         assert query is not None and query.from_user is not None
         story = pending.current()
-        if not story.topics:
+        if not story.topics and story.updates is None:
             await query.answer("Choose at least one topic: without one, nobody gets the story.", show_alert=True)
             return None
         context.user_data.pop(DRAFT_KEY, None)  # one Send per draft, even if the button is tapped twice
-        context.user_data.pop(INCOMING_KEY, None)
+        self._forget_draft(update, context)
         if pending.question is not None:
             await edit_message(pending.question, "The draft was sent; the text you sent later was dropped.", None)
         actor = telegram_actor(query.from_user.id, query.from_user.username)
@@ -430,7 +433,10 @@ class EditorDesk:
             await self._close(pending, "Already published earlier: nothing new was sent.")
             return ConversationHandler.END
         counts = ", ".join(f"{channel} {n}" for channel, n in publication.recipients.items())
-        header = f"✅ Sent: queued for {counts} (total {publication.total_recipients})."
+        scheduled = publication.story.publish_at is not None
+        header = (
+            f"{'🕒 Scheduled' if scheduled else '✅ Sent'}: queued for {counts} (total {publication.total_recipients})."
+        )
         if publication.social:
             header += "\nSocial: " + html.escape(", ".join(summarise([d.label for d in publication.social])))
         await self._follow(update, context, pending, story.id, header)
@@ -445,6 +451,10 @@ class EditorDesk:
             return
         now = self.newsroom.clock.now()
         watch = ProgressWatch(chat.id, pending.panel.message_id, story_id, header, now, pending.nonce)
+        if pending.story.publish_at is not None and pending.story.publish_at > now:
+            context.user_data.setdefault(SENT_KEY, {})[watch.nonce] = watch
+            pending.panel = await self.schedule.follow_scheduled(pending.panel, watch, pending.story.publish_at)
+            return
         text, done = await self.progress.text(watch)
         pending.panel = await edit_message(pending.panel, text, None if done else stop_keyboard(watch))
         if not done and context.job_queue is not None:
@@ -452,16 +462,8 @@ class EditorDesk:
 
     async def _closed_button(self, update: Update, pending: PendingStory | None) -> None:
         """Say a button's draft is closed, and take the buttons off its message (unless it shows the open draft)."""
-        query = update.callback_query
-        assert query is not None
-        await query.answer(CLOSED, show_alert=True)
-        tapped = query.message.message_id if query.message is not None else None
         current = {m.message_id for m in (pending.panel, pending.question) if m is not None} if pending else set()
-        if isinstance(query.message, Message) and tapped not in current and query.message.reply_markup is not None:
-            try:
-                await query.message.edit_reply_markup(reply_markup=None)
-            except BadRequest as exc:  # already without buttons, or too old to edit: the answer said enough
-                log.debug("could not take the buttons off a closed panel: %s", exc.message)
+        await answer_closed(update, current)
 
     async def _audit_cancel(self, update: Update, pending: PendingStory) -> None:
         if update.effective_user is not None:
@@ -475,17 +477,21 @@ class EditorDesk:
         if pending.question is not None:
             pending.question = await edit_message(pending.question, text, None)
 
+    async def close_open_draft(self, update: Update, context: Context) -> None:
+        """Another command started: the open draft closes and nothing of it is sent."""
+        previous: PendingStory | None = context.user_data.pop(DRAFT_KEY, None)
+        if previous is not None:
+            await self._close(previous, "Closed: a new draft was started. Nothing was sent.")
+        self._forget_draft(update, context)
+
+    def _forget_draft(self, update: Update, context: Context) -> None:
+        """The draft is over (sent, cancelled, replaced): its paste, its follow-up and any awaited time go."""
+        context.user_data.pop(INCOMING_KEY, None)
+        context.user_data.pop(FOLLOW_UP_KEY, None)
+        self.schedule.close_draft(update.effective_user.id if update.effective_user else None)
+
     async def _editor(self, update: Update) -> bool:
-        """True for editors; anyone else is told "editors only" and nothing else happens."""
-        user = update.effective_user
-        if is_editor(self.newsroom.settings, user.id if user else None):
-            return True
-        if update.callback_query is not None:
-            await update.callback_query.answer(EDITORS_ONLY, show_alert=True)
-        elif update.effective_message is not None:
-            await update.effective_message.reply_text(EDITORS_ONLY)
-        log.info("refused an editor command from %s: %s", user.id if user else "unknown", EditorOnly())
-        return False
+        return await editor_allowed(update, self.newsroom.settings)
 
 
 def editor_handlers(newsroom: Newsroom) -> list[BaseHandler[Any, Any, Any]]:

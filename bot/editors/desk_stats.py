@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import html
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackContext, CommandHandler, filters
 
 from bot.app.newsroom import Newsroom
+from bot.editors.desk_access import editor_allowed
 from bot.rendering.reply_limits import fit_lines, shorten, summarise
 from subscribers import deliveries, social_posts, stories
 from subscribers import status as status_store
@@ -13,6 +19,17 @@ STATS_STORIES = 5
 #: /stats shows each story's headline and failure reasons this short, and this many reasons, so it fits a message.
 STATS_TITLE_CHARS = 120
 STATS_REASONS = 3
+
+
+def stats_handler(newsroom: Newsroom, only: filters.BaseFilter) -> BaseHandler[Any, Any, Any]:
+    """/stats: the queue, and the last stories with their deliveries by status and failure reason."""
+
+    async def stats(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        message = update.effective_message
+        if message is not None and await editor_allowed(update, newsroom.settings):
+            await message.reply_text(await stats_text(newsroom), parse_mode=ParseMode.HTML)
+
+    return CommandHandler("stats", stats, filters=only)
 
 
 async def stats_text(newsroom: Newsroom) -> str:

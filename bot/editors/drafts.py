@@ -25,6 +25,12 @@ from bot.app.errors import StoryRejected
 from bot.stories.parsing import FILE_MARKUP, MAX_TITLE_CHARS, Markup, StoryDraft, check_story_url, parse_story
 from bot.stories.story import Story
 
+#: Where the open draft lives in the editor's ``context.user_data``.
+DRAFT_KEY = "editor_draft"
+#: Whether the draft under way is breaking news (``/push``) or a normal story.
+BREAKING_KEY = "editor_breaking"
+#: Set by ``/update``: the :class:`FollowUp` the next draft follows up.
+FOLLOW_UP_KEY = "editor_follow_up"
 #: File name endings accepted as a story document (the story formats `newsbot ingest` reads).
 STORY_DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 #: Telegram entities that are formatting the editor chose (not links or mentions Telegram detects on its own).
@@ -54,6 +60,15 @@ class Incoming:
         return timedelta(0) <= now - self.at <= timedelta(seconds=window)
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """The story an ``/update`` draft follows up: it also reaches that story's readers, as a reply to their copy."""
+
+    story_id: str
+    title: str
+    readers: int
+
+
 @dataclass
 class PendingStory:
     """An editor's draft under review: nothing of it is stored until Send."""
@@ -78,6 +93,11 @@ class PendingStory:
     #: message that asks.
     replacement: StoryText | StoryFile | None = None
     question: Message | None = None
+    #: The panel shows the Schedule choices; the editor tapped "Type a time" (their next message is the time).
+    choosing_time: bool = False
+    awaiting_time: bool = False
+    #: For ``/update``: the story this draft follows up, and how many readers got that one.
+    follow_up: FollowUp | None = None
 
     def current(self) -> Story:
         """The story as it would go out now: the chosen topics, in the panel's order."""

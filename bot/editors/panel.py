@@ -5,7 +5,8 @@ Every button carries the draft's nonce, so a button of an older panel can never 
 ``ed:<nonce>:t:<i>``  toggle the panel's i-th topic       ``ed:<nonce>:a:<i>``  toggle the taxonomy's i-th topic
 ``ed:<nonce>:p:<n>``  show page n of all topics ("More topics")   ``ed:<nonce>:back``  back to the panel's buttons
 ``ed:<nonce>:title``  the next message is the headline     ``ed:<nonce>:replace`` / ``keep``  answer "replace?"
-``ed:<nonce>:send`` / ``cancel``                            ``ed:<nonce>:stop``  stop the sent draft's send
+``ed:<nonce>:send`` / ``cancel``                            ``ed:<nonce>:stop`` / ``resume``  the sent draft's send
+``ed:<nonce>:sched`` / ``at:<choice>``  when it goes out (`bot.editors.schedule_panel`)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.editors.drafts import PendingStory
 from bot.rendering.reply_limits import summarise
 from bot.topics.taxonomy import Taxonomy
 
-CALLBACK_PATTERN = r"^ed:[0-9a-f]+:(t:\d+|a:\d+|p:\d+|back|title|replace|keep|send|cancel|stop)$"
+CALLBACK_PATTERN = r"^ed:[0-9a-f]+:(t:\d+|a:\d+|p:\d+|back|title|replace|keep|send|cancel|stop|resume|sched|at:\w+)$"
 TOPICS_PER_ROW = 2
 TOPICS_PER_PAGE = 8
 CHECKED, UNCHECKED = "✅ ", "⬜ "
@@ -41,8 +42,8 @@ def topic_names(taxonomy: Taxonomy, slugs: Sequence[str]) -> str:
     return ", ".join(summarise([topic_name(taxonomy, slug) for slug in slugs]))
 
 
-def panel_text(pending: PendingStory, taxonomy: Taxonomy, social: Sequence[str]) -> str:
-    """What the panel says: kind, topics, readers now, social destinations, and every warning before Send."""
+def panel_text(pending: PendingStory, taxonomy: Taxonomy, social: Sequence[str], schedule: str | None = None) -> str:
+    """What the panel says: kind, topics, readers now, social destinations, schedule, and every warning."""
     story = pending.current()
     total = sum(pending.recipients.values())
     kind = "🔴 Breaking push" if story.breaking else "Story"
@@ -55,9 +56,18 @@ def panel_text(pending: PendingStory, taxonomy: Taxonomy, social: Sequence[str])
     ]
     if social:
         lines.append("Social: " + html.escape(", ".join(summarise(list(social)))))
+    if pending.follow_up is not None:
+        follow_up = pending.follow_up
+        lines.append(
+            f"↪️ Follow-up to “{html.escape(follow_up.title)}”: it also reaches the {follow_up.readers} reader"
+            f"{'' if follow_up.readers == 1 else 's'} who got that story, as a reply to their copy, plus the "
+            "followers of its topics."
+        )
+    if schedule:
+        lines.append(schedule)
     if pending.already_published:
         lines.append("⚠️ This story was already published; sending it again reaches nobody.")
-    if not story.topics:
+    if not story.topics and pending.follow_up is None:
         lines.append("⚠️ No topic: nobody would receive this story. Tap a topic or More topics to choose one.")
     elif story.breaking and total == 0 and not pending.already_published:
         topics = html.escape(topic_names(taxonomy, story.topics))
@@ -68,8 +78,13 @@ def panel_text(pending: PendingStory, taxonomy: Taxonomy, social: Sequence[str])
     return "\n".join(lines)
 
 
-def panel_keyboard(pending: PendingStory, taxonomy: Taxonomy) -> InlineKeyboardMarkup:
-    """The panel's buttons: the offered topics, or a page of all topics, then the draft's actions."""
+def panel_keyboard(
+    pending: PendingStory, taxonomy: Taxonomy, schedule: Sequence[list[InlineKeyboardButton]] = ()
+) -> InlineKeyboardMarkup:
+    """The panel's buttons: the offered topics, a page of all topics, or the *schedule* choices, then the
+    draft's actions."""
+    if pending.choosing_time and schedule:
+        return InlineKeyboardMarkup([*schedule, _send_row(pending)])
     if pending.topic_page is not None:
         return _topic_page(pending, taxonomy, pending.topic_page)
     buttons = [
@@ -84,6 +99,7 @@ def panel_keyboard(pending: PendingStory, taxonomy: Taxonomy) -> InlineKeyboardM
         [
             InlineKeyboardButton("➕ More topics", callback_data=callback(pending, "p:0")),
             InlineKeyboardButton("✏️ Headline", callback_data=callback(pending, "title")),
+            InlineKeyboardButton("🕒 Schedule", callback_data=callback(pending, "sched")),
         ]
     )
     rows.append(_send_row(pending))

@@ -5,8 +5,10 @@ status and edits the panel; it removes itself once nothing is pending or being s
 after :data:`FOLLOW_FOR` on the newsroom's clock (a channel down for hours: ``/stats`` tells the rest).
 
 While messages are still to go the panel has a Stop button: `bot.stories.stopping.stop_story` holds back the rest
-on every channel and in every worker (``newsbot resume STORY_ID`` continues). The button names the sent draft by its
-nonce; the story behind it is kept in the editor's ``user_data`` (the last :data:`MAX_FOLLOWED` stories).
+on every channel and in every worker; the panel then says what was sent and offers Resume
+(`bot.stories.stopping.resume_story`, like ``newsbot resume STORY_ID``), which follows the send again. The buttons
+name the sent draft by its nonce; the story behind it is kept in the editor's ``user_data`` (the last
+:data:`MAX_FOLLOWED` stories).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import is_editor, telegram_actor
 from bot.editors.panel import callback, edit_message, progress_line
-from bot.stories.stopping import stop_story
+from bot.stories.stopping import StopReport, resume_story, stop_story
 from subscribers import status as status_store
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ FOLLOW_FOR = timedelta(hours=1)
 #: Where the sent stories' panels are kept in ``user_data`` (by nonce), and how many of them.
 SENT_KEY = "editor_sent"
 MAX_FOLLOWED = 20
-STOP_PATTERN = r"^ed:[0-9a-f]+:stop$"
+STOP_PATTERN = r"^ed:[0-9a-f]+:(stop|resume)$"
 
 
 @dataclass
@@ -55,6 +57,18 @@ class ProgressWatch:
 def stop_keyboard(watch: ProgressWatch) -> InlineKeyboardMarkup:
     """The panel's button while the story goes out."""
     return InlineKeyboardMarkup([[InlineKeyboardButton("⏹ Stop sending", callback_data=callback(watch.nonce, "stop"))]])
+
+
+def resume_keyboard(watch: ProgressWatch) -> InlineKeyboardMarkup:
+    """The panel's button once the editor stopped the send."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("▶️ Resume sending", callback_data=callback(watch.nonce, "resume"))]]
+    )
+
+
+def sent_of(report: StopReport) -> str:
+    """ "telegram 412 of 1500, email 0 of 300": how far each channel got."""
+    return ", ".join(f"{channel} {sent} of {total}" for channel, (sent, total) in report.sent_of().items() if total)
 
 
 class ProgressFollower:
@@ -107,28 +121,39 @@ class ProgressFollower:
             job.schedule_removal()
 
     async def stop_button(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        """Stop: hold back the rest of the story's send, and say how far it got."""
+        """Stop (hold back the rest of the send, say how far it got) or Resume (send the rest, follow it again)."""
         query = update.callback_query
         assert query is not None
         user = query.from_user
         if user is None or not is_editor(self.newsroom.settings, user.id):
             await query.answer("editors only", show_alert=True)
             return
-        nonce = (query.data or "").split(":")[1]
+        _, nonce, action = (query.data or "").split(":")
         watch: ProgressWatch | None = (context.user_data or {}).get(SENT_KEY, {}).get(nonce)
         if watch is None:
-            await query.answer("This panel is closed: stop the story with newsbot stop STORY_ID.", show_alert=True)
+            await query.answer(f"This panel is closed: use newsbot {action} STORY_ID.", show_alert=True)
             return
+        actor = telegram_actor(user.id, user.username)
+        service = stop_story if action == "stop" else resume_story
         try:
-            report = await stop_story(self.newsroom, watch.story_id, actor=telegram_actor(user.id, user.username))
+            report = await service(self.newsroom, watch.story_id, actor=actor)
         except NewsbotError as exc:
             await query.answer(str(exc)[:200], show_alert=True)
             return
-        await query.answer("Stopped" if report.changed else "Already stopped")
-        watch.note = f"⏹ Stopped: nothing more goes out. newsbot resume {watch.story_id} sends the rest."
         if context.job_queue is not None:
             for job in context.job_queue.get_jobs_by_name(f"{PROGRESS_JOB}:{watch.story_id}"):
                 job.schedule_removal()
-        text, _ = await self.text(watch)
+        if action == "stop":
+            await query.answer("Stopped" if report.changed else "Already stopped")
+            watch.note = f"⏹ Stopped: nothing more goes out. Sent {sent_of(report) or 'nothing'}."
+            keyboard: InlineKeyboardMarkup | None = resume_keyboard(watch)
+        else:
+            await query.answer("Resumed" if report.changed else "Nothing to resume")
+            watch.note = "▶️ Resumed: the rest goes out; nobody gets it twice."
+            watch.started = self.newsroom.clock.now()
+            keyboard = stop_keyboard(watch)
+        text, done = await self.text(watch)
+        if action == "resume" and not done and context.job_queue is not None and context.user_data is not None:
+            self.follow(context.job_queue, watch, context.user_data)
         if isinstance(query.message, Message):
-            await edit_message(query.message, text, None)
+            await edit_message(query.message, text, None if done and action == "resume" else keyboard)
