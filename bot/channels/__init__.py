@@ -1,8 +1,8 @@
 """Delivery channels: one small contract (`Channel`), several implementations, chosen from settings.
 
-The delivery worker only talks to the contract in `bot.channels.base`; which implementation sits behind
-each channel name is decided once, here, so that no credentials means file outboxes and the full
-pipeline still runs.
+The delivery worker only talks to the contract in `bot.channels.base` and `bot.channels.failures`; which
+implementation sits behind each channel name is decided once, here, so that no credentials means file outboxes
+and the full pipeline still runs.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from bot.channels.base import (
-    Channel,
+from bot.channels.base import Channel, OutgoingMessage, Receipt
+from bot.channels.failures import (
     ChannelUnreachable,
     DeliveryFailed,
-    OutgoingMessage,
     PermanentFailure,
-    Receipt,
     RecipientGone,
     RecipientMoved,
     TemporaryFailure,

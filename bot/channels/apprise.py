@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import apprise
 
-from bot.channels.base import PermanentFailure, TemporaryFailure
+from bot.channels.failures import PermanentFailure, TemporaryFailure
 
 
 async def notify(url: str, *, title: str, body: str) -> None:

@@ -16,7 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.channels.base import OutgoingMessage, PermanentFailure, Receipt, TemporaryFailure
+from bot.channels.base import OutgoingMessage, Receipt
+from bot.channels.failures import PermanentFailure, TemporaryFailure
 
 
 class _FileOutbox:

@@ -26,15 +26,8 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from bot.channels.base import (
-    ChannelUnreachable,
-    DeliveryFailed,
-    OutgoingMessage,
-    PermanentFailure,
-    Receipt,
-    RecipientGone,
-    TemporaryFailure,
-)
+from bot.channels import failures
+from bot.channels.base import OutgoingMessage, Receipt
 
 if TYPE_CHECKING:
     from bot.app.config import Settings
@@ -134,7 +127,7 @@ class SmtpChannel:
     async def send(self, message: OutgoingMessage) -> Receipt:
         if message.action != "send":
             # A mail that was delivered cannot be changed or taken back; a correction is a new, short mail.
-            raise PermanentFailure(f"email cannot {message.action} a message already sent")
+            raise failures.PermanentFailure(f"email cannot {message.action} a message already sent")
         content = message.content if isinstance(message.content, bytes) else message.content.encode()
         client = await self._pool.get()
         try:
@@ -162,8 +155,8 @@ class SmtpChannel:
         except (OSError, TimeoutError) as exc:
             _discard(client)
             client = None
-            raise ChannelUnreachable(f"smtp connection error: {exc or type(exc).__name__}") from exc
-        except DeliveryFailed:
+            raise failures.ChannelUnreachable(f"smtp connection error: {exc or type(exc).__name__}") from exc
+        except failures.DeliveryFailed:
             raise
         except BaseException:
             # Cancelled mid-command: the session state is unknown, so never hand it to the next send.
@@ -212,11 +205,11 @@ class SmtpChannel:
         except SMTPException as exc:
             # Greeting, TLS, EHLO or AUTH trouble is about the relay, never about this message.
             _discard(client)
-            raise ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {_describe(exc)}") from exc
+            raise failures.ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {_describe(exc)}") from exc
         except (OSError, TimeoutError) as exc:
             _discard(client)
             detail = "timeout" if isinstance(exc, TimeoutError) else exc.strerror or str(exc) or repr(exc)
-            raise ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {detail}") from exc
+            raise failures.ChannelUnreachable(f"smtp connect to {target.host}:{target.port}: {detail}") from exc
         return client
 
     async def _transaction(self, client: SMTP, recipient: str, content: bytes) -> str:
@@ -228,11 +221,11 @@ class SmtpChannel:
         try:
             _refused, reply = await client.sendmail(self.sender, [recipient], content, mail_options=options)
         except ValueError as exc:  # aiosmtplib refuses addresses it cannot put on the wire safely
-            raise RecipientGone(f"smtp: invalid recipient address {recipient!r}") from exc
+            raise failures.RecipientGone(f"smtp: invalid recipient address {recipient!r}") from exc
         return reply
 
 
-def translate_error(exc: SMTPException) -> DeliveryFailed:
+def translate_error(exc: SMTPException) -> failures.DeliveryFailed:
     """Map an aiosmtplib error onto the channel contract, by reply code and the command that failed.
 
     421 ("service not available, closing channel"), a timeout or a dropped connection is about the relay, not the
@@ -243,19 +236,19 @@ def translate_error(exc: SMTPException) -> DeliveryFailed:
     if isinstance(exc, SMTPResponseException):
         reason = f"smtp {exc.code} {exc.message}"
         if exc.code == 421:
-            return ChannelUnreachable(reason)
+            return failures.ChannelUnreachable(reason)
         if 500 <= exc.code < 600:
             if isinstance(exc, SMTPRecipientRefused) and exc.code in _GONE_CODES and not _POLICY.match(exc.message):
-                return RecipientGone(reason)
-            return PermanentFailure(reason)
-        return TemporaryFailure(reason)
+                return failures.RecipientGone(reason)
+            return failures.PermanentFailure(reason)
+        return failures.TemporaryFailure(reason)
     if isinstance(exc, SMTPTimeoutError):
-        return ChannelUnreachable("timeout")
+        return failures.ChannelUnreachable("timeout")
     if isinstance(exc, SMTPServerDisconnected):
-        return ChannelUnreachable(f"smtp disconnected: {exc.message}")
+        return failures.ChannelUnreachable(f"smtp disconnected: {exc.message}")
     if isinstance(exc, SMTPNotSupported):
-        return PermanentFailure(f"smtp: {exc.message}")
-    return TemporaryFailure(f"smtp error: {_describe(exc)}")
+        return failures.PermanentFailure(f"smtp: {exc.message}")
+    return failures.TemporaryFailure(f"smtp error: {_describe(exc)}")
 
 
 def _dropped(exc: Exception, client: SMTP) -> bool:

@@ -22,16 +22,8 @@ from telegram.error import (
 from telegram.ext import ExtBot
 from telegram.warnings import PTBUserWarning
 
-from bot.channels.base import (
-    ChannelUnreachable,
-    DeliveryFailed,
-    OutgoingMessage,
-    PermanentFailure,
-    Receipt,
-    RecipientGone,
-    RecipientMoved,
-    TemporaryFailure,
-)
+from bot.channels import failures
+from bot.channels.base import OutgoingMessage, Receipt
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_rate_limit import retry_after_seconds
 
@@ -103,7 +95,7 @@ class TelegramChannel:
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         if not isinstance(message.content, str):
-            raise PermanentFailure("telegram content must be HTML text, not bytes")
+            raise failures.PermanentFailure("telegram content must be HTML text, not bytes")
         chat_id = _chat_id(message.address)
         try:
             await self._ensure_initialized()
@@ -180,7 +172,7 @@ class TelegramChannel:
                 self._initialized = True
 
 
-def translate_error(exc: TelegramError) -> DeliveryFailed:
+def translate_error(exc: TelegramError) -> failures.DeliveryFailed:
     """Map a python-telegram-bot error onto the channel contract.
 
     Order matters: PTB's `BadRequest` and `TimedOut` are subclasses of `NetworkError`. PTB also strips a
@@ -190,27 +182,27 @@ def translate_error(exc: TelegramError) -> DeliveryFailed:
     """
     if isinstance(exc, RetryAfter):
         seconds = retry_after_seconds(exc)
-        return TemporaryFailure(f"telegram 429: retry after {seconds:g}s", retry_after=seconds)
+        return failures.TemporaryFailure(f"telegram 429: retry after {seconds:g}s", retry_after=seconds)
     if isinstance(exc, ChatMigrated):
         new_address = str(exc.new_chat_id)
-        return RecipientMoved(f"telegram: chat migrated to {new_address}", new_address=new_address)
+        return failures.RecipientMoved(f"telegram: chat migrated to {new_address}", new_address=new_address)
     if isinstance(exc, Forbidden):
-        return RecipientGone(f"telegram 403: {exc.message}")
+        return failures.RecipientGone(f"telegram 403: {exc.message}")
     if isinstance(exc, BadRequest):
         lowered = exc.message.lower()
         if any(marker in lowered for marker in _GONE_MARKERS):
-            return RecipientGone(f"telegram 400: {exc.message}")
-        return PermanentFailure(f"telegram 400: {exc.message}")
+            return failures.RecipientGone(f"telegram 400: {exc.message}")
+        return failures.PermanentFailure(f"telegram 400: {exc.message}")
     if isinstance(exc, TimedOut):
         if "pool timeout" in exc.message.lower():  # our own pool was busy: nothing says the API is down
-            return TemporaryFailure("timeout: connection pool exhausted")
-        return ChannelUnreachable("timeout")
+            return failures.TemporaryFailure("timeout: connection pool exhausted")
+        return failures.ChannelUnreachable("timeout")
     if isinstance(exc, InvalidToken):
         # Every message would fail the same way; the paused channel keeps them until the token is fixed.
-        return ChannelUnreachable(f"telegram 401: {exc.message} (check NEWSBOT_TELEGRAM_TOKEN)")
+        return failures.ChannelUnreachable(f"telegram 401: {exc.message} (check NEWSBOT_TELEGRAM_TOKEN)")
     if isinstance(exc, NetworkError):
-        return ChannelUnreachable(f"telegram network error: {exc.message}")
-    return TemporaryFailure(f"telegram error: {exc.message}")
+        return failures.ChannelUnreachable(f"telegram network error: {exc.message}")
+    return failures.TemporaryFailure(f"telegram error: {exc.message}")
 
 
 def _chat_id(address: str) -> int | str:
@@ -219,14 +211,14 @@ def _chat_id(address: str) -> int | str:
     try:
         return int(address)
     except ValueError:
-        raise RecipientGone(f"telegram: {address!r} is not a chat id") from None
+        raise failures.RecipientGone(f"telegram: {address!r} is not a chat id") from None
 
 
 def _message_id(provider_id: str) -> int:
     try:
         return int(provider_id)
     except ValueError:
-        raise PermanentFailure(f"telegram: {provider_id!r} is not a message id") from None
+        raise failures.PermanentFailure(f"telegram: {provider_id!r} is not a message id") from None
 
 
 def _api_root(bot: Bot) -> str:
