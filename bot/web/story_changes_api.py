@@ -15,7 +15,15 @@ from bot.stories.corrections import correct_story
 from bot.stories.parsing import parse_story
 from bot.stories.retraction import retract_story
 from bot.web.app_state import newsroom_of
-from bot.web.story_requests import STORY_RESPONSES, StoryTextIn, Text, check_topics, story_refusals, story_router
+from bot.web.story_requests import (
+    STORY_RESPONSES,
+    StoryTextIn,
+    Text,
+    answer_from,
+    check_topics,
+    story_refusals,
+    story_router,
+)
 
 router = story_router()
 
@@ -90,15 +98,7 @@ async def patch_story(
             notify=correction.notify,
             topics=correction.topics,
         )
-    return CorrectionOut(
-        id=report.story.id,
-        changed=report.changed,
-        version=report.story.version,
-        previous_version=report.previous_version,
-        edits=report.edits,
-        channel_edits=report.channel_edits,
-        notices=report.notices,
-    )
+    return answer_from(CorrectionOut, report, id=report.story.id, version=report.story.version)
 
 
 @router.delete("/stories/{story_id}", response_model=RetractionOut, responses=STORY_RESPONSES)
@@ -110,13 +110,4 @@ async def delete_story(
     """Retract a story: nothing more is sent, young Telegram copies are deleted and older ones replaced."""
     with story_refusals():
         report = await retract_story(newsroom, story_id, actor="api", note=note)
-    return RetractionOut(
-        id=report.story.id,
-        retracted=report.retracted,
-        cancelled_deliveries=report.cancelled_deliveries,
-        cancelled_posts=report.cancelled_posts,
-        deleted=report.deleted,
-        withdrawn=report.withdrawn,
-        channel_deleted=report.channel_deleted,
-        channel_withdrawn=report.channel_withdrawn,
-    )
+    return answer_from(RetractionOut, report, id=report.story.id)

@@ -13,7 +13,7 @@ from bot.app.newsroom import Newsroom
 from bot.stories.embargo import cancel_scheduled_story, reschedule_story
 from bot.stories.stopping import StopReport, resume_story, stop_story
 from bot.web.app_state import newsroom_of
-from bot.web.story_requests import STORY_RESPONSES, Moment, story_refusals, story_router
+from bot.web.story_requests import STORY_RESPONSES, Moment, answer_from, story_refusals, story_router
 
 router = story_router()
 
@@ -75,25 +75,12 @@ async def post_schedule(
         else:
             assert schedule_in.publish_at is not None
             report = await reschedule_story(newsroom, story_id, schedule_in.publish_at, actor="api")
-    return ScheduleOut(
-        id=report.story_id,
-        previous=report.previous,
-        publish_at=report.publish_at,
-        cancelled=report.cancelled,
-        deliveries=report.deliveries,
-        social_posts=report.social_posts,
-    )
+    return answer_from(ScheduleOut, report, id=report.story_id)
 
 
 def _stop_out(report: StopReport) -> StopOut:
-    return StopOut(
-        id=report.story_id,
-        changed=report.changed,
-        deliveries=report.deliveries,
-        social_posts=report.social_posts,
-        sent_of={channel: SentOf(sent=sent, of=total) for channel, (sent, total) in report.sent_of().items()},
-        notes=report.notes,
-    )
+    sent_of = {channel: SentOf(sent=sent, of=total) for channel, (sent, total) in report.sent_of().items()}
+    return answer_from(StopOut, report, id=report.story_id, sent_of=sent_of)
 
 
 @router.post("/stories/{story_id}/stop", response_model=StopOut, responses=STORY_RESPONSES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,8 @@ from bot.stories.corrections import StoryChangedMeanwhile
 from bot.stories.parsing import check_story_url, find_markup
 from bot.stories.retraction import StoryRetracted
 from bot.web.app_state import newsroom_of
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 #: The answers every route about a stored story can give besides its own.
 STORY_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -187,3 +189,10 @@ def story_refusals(body: str = "") -> Iterator[None]:
         raise invalid(("body",), str(exc), exc.name) from None
     except StoryRejected as exc:
         raise invalid(("body",), str(exc), body[:100]) from None
+
+
+def answer_from(model: type[Answer], report: object, **fields: Any) -> Answer:
+    """*model* filled from *report*: the story's life reports name what they did as the API's answers do, so each
+    field is taken from the attribute of that name, and *fields* give those the report words otherwise (its id)."""
+    taken = {name: getattr(report, name) for name in model.model_fields if name not in fields and hasattr(report, name)}
+    return model(**taken, **fields)
