@@ -183,9 +183,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         await chat.acquire(self._clock, sleep=self._sleep)
         try:
             async with self._turn:
-                await self.overall.acquire(
-                    self._clock, lambda: max(self.paused_until, self._next_start), self._sleep
-                )
+                await self.overall.acquire(self._clock, lambda: max(self.paused_until, self._next_start), self._sleep)
                 self._next_start = max(self._next_start, self._clock() - _CATCH_UP) + self._spacing
             try:
                 wanted = still_wanted.get()
