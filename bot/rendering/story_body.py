@@ -5,6 +5,8 @@ These are the Jinja filters of the one rendering environment (`bot.rendering.ren
 - ``telegram_html``: Telegram's HTML subset: links as ``<a href>``, bold and italic as ``<b>`` and ``<i>``,
   subheadings bold, list items as "• " or "1. " lines, blocks separated by a blank line;
 - ``email_html``: real ``<a>``, ``<h2>``, ``<ul>`` and ``<ol>`` for the HTML part of an email;
+- ``page_html``: the same for a web page, each paragraph in its own ``<p>`` and no inline styles (the page's
+  stylesheet has them);
 - ``plain_text``: readable text for the plain part: links as "text (url)", list items as "- " lines, a subheading
   underlined, optionally wrapped (as Jinja's ``wordwrap`` wraps a paragraph).
 
@@ -63,6 +65,22 @@ def _email_block(block: Block) -> str:
         items = "".join(f"<li>{line}</li>" for line in lines)
         return f'<{tag}{start} style="{_EMAIL_LIST_STYLE}">{items}</{tag}>'
     return lines[0]
+
+
+def page_html(markdown: str) -> Markup:
+    """A whole story body as the HTML of its web page: ``<p>``, ``<h2>``, ``<ul>``/``<ol>`` and links."""
+    return Markup("\n".join(_page_block(block) for block in read_markdown(markdown)))
+
+
+def _page_block(block: Block) -> str:
+    lines = [_html_line(line, link_style=None) for line in block.lines]
+    if block.kind == "heading":
+        return f"<h2>{lines[0]}</h2>"
+    if block.kind in ("bullets", "numbers"):
+        tag = "ul" if block.kind == "bullets" else "ol"
+        start = f' start="{block.start}"' if block.kind == "numbers" and block.start != 1 else ""
+        return f"<{tag}{start}>" + "".join(f"<li>{line}</li>" for line in lines) + f"</{tag}>"
+    return f"<p>{lines[0]}</p>"
 
 
 def _html_line(line: Line, *, link_style: str | None) -> str:
