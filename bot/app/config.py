@@ -289,6 +289,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    #: The outlet's postal address, shown in every email's footer (CAN-SPAM asks bulk senders for one).
+    postal_address: str = ""
+
+    @field_validator("postal_address")
+    @classmethod
+    def _postal_address(cls, value: str) -> str:
+        # One line in every footer, whatever line breaks the environment carried.
+        return " ".join(value.split())
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning pydantic's report into one line per bad setting, named as in the environment."""
