@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.app.errors import ConfigurationError
+from bot.app.errors import ConfigurationError, TopicNotFound
+from bot.topics.taxonomy import Taxonomy
 from subscribers.secret_names import feed_name
 
 #: The public example secret of earlier versions: refused as NEWSBOT_SECRET_KEY, so it never signs or verifies a link.
@@ -297,6 +298,31 @@ class Settings(BaseSettings):
     def _postal_address(cls, value: str) -> str:
         # One line in every footer, whatever line breaks the environment carried.
         return " ".join(value.split())
+
+    #: Topics the weekly digest lists first, in this order (a local paper puts local first); the rest follow in
+    #: the taxonomy's order. Comma-separated slugs, names or aliases in the environment; an unknown one stops start-up.
+    digest_topic_order: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("digest_topic_order", mode="before")
+    @classmethod
+    def _digest_topic_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("digest_topic_order")
+    @classmethod
+    def _digest_topic_order(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not value or "topics_file" not in info.data:
+            return value  # nothing to check, or the topics file is itself the error reported
+        try:
+            taxonomy = Taxonomy.load(info.data["topics_file"])
+        except ConfigurationError:
+            return value  # a broken topics file stops start-up with its own message
+        try:
+            return tuple(dict.fromkeys(taxonomy.resolve(name).slug for name in value))
+        except TopicNotFound as exc:
+            raise ValueError(f"{exc} (expected topic slugs separated by commas, e.g. local,sports)") from None
 
 
 def load_settings(**overrides: object) -> Settings:
