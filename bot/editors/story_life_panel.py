@@ -36,6 +36,10 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def copies(n: int) -> str:
+    return f"{n} Telegram cop{'y' if n == 1 else 'ies'}"
+
+
 def by_channel(counts: dict[str, int]) -> str:
     return ", ".join(f"{channel} {n}" for channel, n in counts.items() if n) or "nobody"
 
@@ -67,9 +71,7 @@ def correction_text(story: Story, reach: StoryReach, note: str | None) -> str:
         f"<b>Correction</b> of “{html.escape(story.title)}” (version {story.version} → {story.version + 1}): the "
         "message above is the corrected copy.",
         f"Note: {html.escape(note)}" if note else "Note: none (send one as a message to add it).",
-        f"Correct edits {plural(reach.telegram_copies, 'Telegram copy')} in readers' chats in place.".replace(
-            "copys", "copies"
-        ),
+        f"Correct edits {copies(reach.telegram_copies)} in readers' chats in place.",
     ]
     if emails:
         lines.append(f"Emails cannot change: {plural(emails, 'reader')} got it by email.")
@@ -97,7 +99,7 @@ def correction_done(report: CorrectionReport) -> str:
         return "Nothing changed: the story already has this text and note."
     text = (
         f"✅ Corrected: “{html.escape(report.story.title)}” is version {report.story.version}; "
-        f"{plural(report.edits, 'Telegram copy').replace('copys', 'copies')} queued for an edit in place"
+        f"{copies(report.edits)} queued for an edit in place"
     )
     if report.channel_edits:
         text += f", {plural(report.channel_edits, 'channel post')}"
@@ -111,7 +113,7 @@ def retraction_text(story: Story, reach: StoryReach, note: str | None) -> str:
     return "\n".join(
         [
             f"<b>Retract</b> “{html.escape(story.title)}”?",
-            f"This deletes {plural(reach.telegram_recent, 'copy').replace('copys', 'copies')} younger than 48 h, "
+            f"This deletes {copies(reach.telegram_recent)} younger than 48 h, "
             f"replaces {reach.telegram_older} older one{'' if reach.telegram_older == 1 else 's'} with a withdrawal "
             f"notice, and cancels {reach.waiting} queued. Emails cannot be taken back.",
             f"Note: {html.escape(note)}" if note else "Note: none (send one as a message for the withdrawal notice).",
