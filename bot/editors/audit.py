@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,12 +67,12 @@ async def record_audit(
     subject: str | None = None,
     recipients: int | None = None,
     details: Mapping[str, Any] | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> None:
     """Append one entry to the audit log, inside the caller's transaction so it stands or falls with the action."""
     await audit.add_audit_entry(
         conn,
-        at=at or datetime.now(UTC),
+        at=at,
         actor=actor,
         action=action,
         subject=subject,

@@ -196,6 +196,7 @@ async def queue_social_and_audit(
         subject=story.id,
         recipients=sum(recipients.values()),
         details={**details, "recipients": recipients, "social_posts": queued},
+        at=now,
     )
     return queued
 
@@ -298,6 +299,7 @@ async def publish_story(
                 subject=result.story.id,
                 recipients=0,
                 details={"title": result.story.title, "source": story.source},
+                at=newsroom.clock.now(),
             )
         return Publication(result, [])
     newsroom.notify_published()
