@@ -12,7 +12,16 @@ from fastapi import FastAPI
 import bot
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
-from bot.web import errors, ghost_webhook, health, reader_pages, stories_api, story_changes_api, story_control_api
+from bot.web import (
+    errors,
+    ghost_webhook,
+    health,
+    reader_pages,
+    stories_api,
+    story_changes_api,
+    story_control_api,
+    story_pages,
+)
 from bot.web.app_state import lifespan
 
 
@@ -37,4 +46,5 @@ def create_app(newsroom: Newsroom, *, email_channel: Channel | None = None) -> F
     app.include_router(story_changes_api.router)
     app.include_router(ghost_webhook.router)  # Ghost's own payloads, signed; not in the schema
     app.include_router(reader_pages.router, include_in_schema=False)  # browser pages, not part of the API
+    app.include_router(story_pages.router, include_in_schema=False)  # public story pages, archives and feeds
     return app
