@@ -247,3 +247,31 @@ def chromium_path() -> str:
         pytest.skip("Chromium is not installed (/usr/bin/chromium)")
     pytest.importorskip("playwright", reason="Playwright for Python is not installed")
     return path
+
+
+async def test_the_story_page_fits_a_375_px_phone_without_scrolling_sideways(
+    newsroom: Newsroom, chromium_path: str
+) -> None:
+    from playwright.async_api import async_playwright
+
+    long_word = "Donaudampfschifffahrtsgesellschaftskapitänswitwenpensionsberechtigungsnachweis" * 2
+    text = BUDGET.replace(
+        "after a long debate.", f"after a long debate about {long_word} and https://fairview.example/{'x' * 120}."
+    )
+    story = await publish(newsroom, text)
+    async with web_client(newsroom) as client:
+        html = (await client.get(f"/stories/{story.id}")).text
+        archive = (await client.get("/topics/local")).text
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 375, "height": 812})
+            for document in (html, archive):
+                await page.set_content(document)
+                widths = await page.evaluate(
+                    "() => [document.documentElement.scrollWidth,"
+                    " Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))]"
+                )
+                assert widths[0] <= 375 and widths[1] <= 375, widths
+        finally:
+            await browser.close()
