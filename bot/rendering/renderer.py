@@ -117,6 +117,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.environment.filters.update(telegram_html=telegram_html, email_html=email_html, plain_text=plain_text)
+        self.environment.globals.update(postal_address=settings.postal_address)  # every email footer shows it
         #: Number of MJML compilations so far; compiling is the expensive step, so callers check it is shared.
         self.mjml_compiles = 0
 
