@@ -50,9 +50,13 @@ async def test_a_group_admin_changes_topics_and_a_member_is_told_politely(chat: 
     assert "now follows Local" in reply["text"]
 
 
-async def test_a_member_may_look_but_not_press(chat: ChatSession) -> None:
+async def test_a_member_sees_what_the_group_follows_but_gets_no_picker_to_press(chat: ChatSession) -> None:
     admins_and_members(chat)
-    picker = await chat.say(GROUP, "/topics", user_id=MEMBER)
+    looked = await chat.say(GROUP, "/topics", user_id=MEMBER)
+    assert "reply_markup" not in looked
+    assert looked["text"] == "This chat follows no topic yet. Only this chat's admins can change what it follows."
+
+    picker = await chat.say(GROUP, "/topics", user_id=ADMIN)
     answer = await chat.press(GROUP, picker["message_id"], "tp:0:north-korea", user_id=MEMBER)
     assert answer["show_alert"] is True and "admins" in answer["text"]
     assert await chat.reader(GROUP) is None
@@ -63,6 +67,11 @@ async def test_a_member_may_look_but_not_press(chat: ChatSession) -> None:
 
     members_list = await chat.say(GROUP, "/mytopics", user_id=MEMBER)
     assert "• North Korea" in members_list["text"]
+    looked = await chat.say(GROUP, "/topics", user_id=MEMBER)
+    assert "This chat follows North Korea." in looked["text"] and "reply_markup" not in looked
+    settings = await chat.say(GROUP, "/settings", user_id=MEMBER)
+    assert "reply_markup" not in settings and "Only this chat's admins" in settings["text"]
+    assert "reply_markup" in await chat.say(GROUP, "/settings", user_id=ADMIN)
 
 
 async def test_a_demoted_admin_loses_the_right_at_once(chat: ChatSession) -> None:
@@ -166,7 +175,7 @@ async def test_a_reader_who_blocks_the_bot_gets_nothing_and_start_brings_everyth
     assert (await ingest_sample(chat)).recipients["telegram"] == 0
 
     reply = await chat.say(READER, "/start")
-    assert "Welcome back: this chat follows 2 topics" in reply["text"]
+    assert "Welcome back: you follow 2 topics" in reply["text"]
     reader = await chat.reader(READER)
     assert reader.status == "active" and reader.topics == ["local", "north-korea"]
 
@@ -229,7 +238,7 @@ async def test_a_chat_found_blocked_on_a_send_is_deactivated_and_start_brings_it
 
     chat.api.blocked.discard(READER)
     reply = await chat.say(READER, "/start")
-    assert "Welcome back: this chat follows 1 topic" in reply["text"]
+    assert "Welcome back: you follow 1 topic" in reply["text"]
     assert (await chat.reader(READER)).status == "active"
     later = await ingest_sample(chat, "---\ntopics: [north-korea]\n---\nPyongyang announced new talks.\n")
     assert later.recipients["telegram"] == 1

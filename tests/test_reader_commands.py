@@ -54,7 +54,7 @@ async def test_help_lists_every_command_with_one_line_each(chat: ChatSession) ->
 
 async def test_a_deep_link_follows_its_topic_at_once_and_says_so(chat: ChatSession) -> None:
     reply = await chat.say(READER, "/start north-korea")
-    assert "now follows North Korea" in reply["text"]
+    assert "You now follow North Korea" in reply["text"]
     assert "✅ North Korea" in labels(reply)
     reader = await chat.reader(READER)
     assert reader is not None and reader.topics == ["north-korea"]
@@ -68,7 +68,7 @@ async def test_a_deep_link_opens_the_picker_on_the_page_of_its_topic(chat: ChatS
 
 async def test_a_deep_link_to_an_unknown_topic_suggests_one_and_follows_nothing(chat: ChatSession) -> None:
     reply = await chat.say(READER, "/start north-koreaa")
-    assert "did you mean north-korea?" in reply["text"].lower()
+    assert "Did you mean North Korea?" in reply["text"]
     assert await chat.reader(READER) is None or (await chat.reader(READER)).topics == []
 
 
@@ -80,7 +80,7 @@ async def test_tapping_a_topic_toggles_it_and_edits_the_same_message(chat: ChatS
     assert answer.get("text") == "Following North Korea"
     edited = chat.api.messages[(READER, message_id)]
     assert "edit_date" in edited and "✅ North Korea" in labels(edited)
-    assert "follows 1 topic" in edited["text"]
+    assert "You follow 1 topic" in edited["text"]
     assert (await chat.reader(READER)).topics == ["north-korea"]
 
     answer = await chat.press(READER, message_id, "tp:0:north-korea")
@@ -114,22 +114,22 @@ async def test_done_closes_the_picker_with_a_summary(chat: ChatSession) -> None:
     message_id = (await chat.say(READER, "/start local"))["message_id"]
     await chat.press(READER, message_id, "done")
     closed = chat.api.messages[(READER, message_id)]
-    assert "follows Local" in closed["text"] and "reply_markup" not in closed
+    assert "You follow Local" in closed["text"] and "reply_markup" not in closed
 
 
 async def test_follow_accepts_slugs_names_and_aliases_in_any_case(chat: ChatSession) -> None:
     reply = await chat.say(READER, "/follow NORTH-KOREA, us politics, Technology")
-    assert "now follows North Korea, US Politics and Tech" in reply["text"]
+    assert "You now follow North Korea, US Politics and Tech" in reply["text"]
     reply = await chat.say(READER, "/follow dprk")
-    assert "already follows North Korea" in reply["text"]
+    assert "You already follow North Korea" in reply["text"]
     reply = await chat.say(READER, "/follow Middle East")
-    assert "now follows Middle East" in reply["text"]
+    assert "You now follow Middle East" in reply["text"]
     assert (await chat.reader(READER)).topics == ["middle-east", "north-korea", "tech", "us-politics"]
 
 
 async def test_follow_with_an_unknown_name_suggests_the_closest_and_changes_nothing(chat: ChatSession) -> None:
     reply = await chat.say(READER, "/follow local, nort-korea")
-    assert "I don't know the topic “nort-korea”. Did you mean north-korea?" in reply["text"]
+    assert "I don't know the topic “nort-korea”. Did you mean North Korea?" in reply["text"]
     assert "Nothing was changed" in reply["text"]
     reader = await chat.reader(READER)
     assert reader is None or reader.topics == []
@@ -143,22 +143,22 @@ async def test_follow_without_a_name_explains_itself(chat: ChatSession) -> None:
 async def test_unfollow_some_topics_or_all_of_them(chat: ChatSession) -> None:
     await chat.say(READER, "/follow north-korea, local, sports")
     reply = await chat.say(READER, "/unfollow Local weather")
-    assert "no longer follows Local" in reply["text"]
-    assert "was not following Weather" in reply["text"]
+    assert "you no longer follow Local" in reply["text"]
+    assert "You were not following Weather" in reply["text"]
     assert (await chat.reader(READER)).topics == ["north-korea", "sports"]
     reply = await chat.say(READER, "/unfollow spotrs")
-    assert "did you mean sports?" in reply["text"].lower()
+    assert "Did you mean Sports?" in reply["text"]
     reply = await chat.say(READER, "/unfollow all")
-    assert "no longer follows North Korea and Sports" in reply["text"]
+    assert "you no longer follow North Korea and Sports" in reply["text"]
     assert (await chat.reader(READER)).topics == []
 
 
 async def test_mytopics_lists_the_topics_and_the_cadence(chat: ChatSession) -> None:
     reply = await chat.say(READER, "/mytopics")
-    assert "follows no topic yet" in reply["text"]
+    assert "You follow no topic yet" in reply["text"]
     await chat.say(READER, "/follow north-korea, local")
     reply = await chat.say(READER, "/mytopics")
-    assert "follows 2 topics" in reply["text"]
+    assert "You follow 2 topics" in reply["text"]
     assert "• Local" in reply["text"] and "• North Korea" in reply["text"]
     assert "every story as it is published" in reply["text"]
 
@@ -313,7 +313,7 @@ async def test_two_hundred_readers_subscribing_at_once_lose_nothing(
     followed = {int(view.addresses["telegram"]["address"]): set(view.topics) for view in views}
     assert followed == {chat_id: {slug, "local"} for chat_id, slug in readers.items()}
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert all("now follows" in chat.api.sent_to(chat_id)[0] for chat_id in readers)
+    assert all("You now follow" in chat.api.sent_to(chat_id)[0] for chat_id in readers)
 
 
 async def test_one_chats_updates_are_handled_in_the_order_they_arrived(chat: ChatSession) -> None:
@@ -380,16 +380,16 @@ async def test_lists_of_many_followed_topics_are_summarised(
         chat = ChatSession(bot_api, service)
         every = ", ".join(f"district-{n:03}" for n in range(120))
         followed = (await chat.say(READER, f"/follow {every}"))["text"]
-        assert fits(followed) and followed.startswith("✅ This chat now follows")
+        assert fits(followed) and followed.startswith("✅ You now follow")
         assert "… and 110 more" in followed
         assert len((await chat.reader(READER)).topics) == 120
         again = (await chat.say(READER, f"/follow {every}"))["text"]
-        assert fits(again) and "already follows" in again and "… and 110 more" in again
+        assert fits(again) and "You already follow" in again and "… and 110 more" in again
         listed = (await chat.say(READER, "/mytopics"))["text"]
-        assert fits(listed) and listed.startswith("This chat follows 120 topics")
+        assert fits(listed) and listed.startswith("You follow 120 topics")
         assert listed.count("• Regional affairs") == 50 and "… and 70 more" in listed
         gone = (await chat.say(READER, "/unfollow all"))["text"]
-        assert fits(gone) and "no longer follows" in gone and "… and 110 more" in gone
+        assert fits(gone) and "you no longer follow" in gone and "… and 110 more" in gone
 
 
 async def test_an_error_naming_a_huge_argument_is_shortened(chat_with_mail: ChatSession) -> None:

@@ -67,7 +67,7 @@ async def test_an_update_without_the_right_secret_is_refused_and_nothing_is_proc
     )
     assert genuine.status_code == 200
     await eventually(lambda: chat.api.sent_to(READER), what="the answer to the genuine update")
-    assert len(chat.api.sent_to(READER)) == 1 and "now follows Local" in chat.latest(READER)["text"]
+    assert len(chat.api.sent_to(READER)) == 1 and "You now follow Local" in chat.latest(READER)["text"]
     assert (await chat.reader(READER)).topics == ["local"]
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from telegram import Update
+from telegram import BotCommandScopeAllGroupChats, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -38,7 +38,7 @@ from bot.channels import Channel
 from bot.editors.chat_commands import editor_handlers
 from bot.editors.command_menu import editor_menu, register_editor_menu
 from bot.readers import chat_commands as reader_commands
-from bot.readers import chat_membership
+from bot.readers import chat_membership, topic_suggestions
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
 
@@ -69,6 +69,7 @@ def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
         CallbackQueryHandler(reader_commands.ignore_button, pattern=keyboards.NOOP_PATTERN),
         CallbackQueryHandler(reader_commands.choose_cadence, pattern=keyboards.CADENCE_PATTERN),
         CallbackQueryHandler(reader_commands.confirm_stop, pattern=keyboards.STOP_PATTERN),
+        CallbackQueryHandler(topic_suggestions.follow_suggested, pattern=keyboards.FOLLOW_PATTERN),
         ChatMemberHandler(chat_membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_membership.chat_migrated),
     ]
@@ -78,7 +79,7 @@ def fallback_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
     """Last in the table: unknown commands, free text, and buttons of keyboards from an older version."""
     return [
         MessageHandler(filters.COMMAND & NEW_POSTS, reader_commands.unknown_command),
-        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, reader_commands.free_text),
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, topic_suggestions.free_text),
         CallbackQueryHandler(reader_commands.ignore_button),
     ]
 
@@ -131,6 +132,10 @@ async def register_commands(application: NewsbotApplication) -> None:
     """Publish the command menus (setMyCommands): the readers' for everyone, and each editor's own in their chat."""
     readers_menu = reader_commands.bot_commands()
     await application.bot.set_my_commands(readers_menu)
+    # Groups get the menu without the commands that only work in a private chat (/email).
+    await application.bot.set_my_commands(
+        reader_commands.bot_commands(private=False), scope=BotCommandScopeAllGroupChats()
+    )
     newsroom: Newsroom = application.bot_data[NEWSROOM]
     handlers = [handler for group in application.handlers.values() for handler in group]
     await register_editor_menu(application.bot, newsroom.settings.editor_ids, editor_menu(handlers, readers_menu))

@@ -21,17 +21,20 @@ from bot.app.errors import NewsbotError, TopicNotFound
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_handlers import chat_button, in_chat, reply_lines
-from bot.readers.chat_membership import may_change_follows, refuse
+from bot.readers.chat_membership import ADMINS_ONLY, may_change_follows, refuse
 from bot.readers.chat_replies import (
     MYTOPICS_BUDGET,
     MYTOPICS_ITEMS,
-    PICKER_HINT,
+    Voice,
     delivery_text,
+    followed_text,
+    lower_first,
     names_of,
     picker_text,
     resolve_names,
     settings_text,
     short_echo,
+    suggested_slugs,
     topic_count,
     topic_names,
     unknown_topics_text,
@@ -45,6 +48,7 @@ from subscribers.schema import ChannelName
 logger = logging.getLogger(__name__)
 
 #: The menu: (command, arguments, what it does). /help prints it and setMyCommands registers it at start-up.
+#: The commands of `PRIVATE_ONLY` are left out of both in groups and channels.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("start", "", "Welcome, and pick topics"),
     ("topics", "", "Pick topics with buttons"),
@@ -56,11 +60,13 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("stop", "", "Stop everything and erase your data"),
     ("help", "", "Every command"),
 )
+#: Commands that only make sense in a reader's own chat.
+PRIVATE_ONLY = frozenset({"email"})
 
 
-def bot_commands() -> list[BotCommand]:
-    """The command menu Telegram shows next to the message field."""
-    return [BotCommand(name, description) for name, _, description in COMMANDS]
+def bot_commands(*, private: bool = True) -> list[BotCommand]:
+    """The command menu Telegram shows next to the message field (in groups: without `PRIVATE_ONLY`)."""
+    return [BotCommand(name, description) for name, _, description in COMMANDS if private or name not in PRIVATE_ONLY]
 
 
 # --- commands ----------------------------------------------------------------------------------------------
@@ -74,6 +80,7 @@ async def start(update: Update, context: ChatContext, chat: Chat, message: Messa
         f"<b>Welcome to {html.escape(newsroom.settings.outlet_name)} on Telegram!</b>\n"
         "Follow the topics you care about and their stories come here as soon as they are published."
     )
+    voice = Voice.of(chat.type)
     payload = " ".join(context.args or ())
     if payload:
         if not await may_change_follows(update, context):
@@ -82,20 +89,26 @@ async def start(update: Update, context: ChatContext, chat: Chat, message: Messa
         try:
             topic = newsroom.taxonomy.resolve(payload)
         except TopicNotFound as unknown:
-            followed = await _followed(context, chat.id)
             await message.reply_text(
-                f"{welcome}\n\n{unknown_topics_text([unknown])}\n\n{PICKER_HINT}",
-                reply_markup=keyboards.topic_picker(newsroom.taxonomy, followed),
+                f"{welcome}\n\n{unknown_topics_text(newsroom.taxonomy, [unknown])}",
+                reply_markup=keyboards.follow_buttons(newsroom.taxonomy, unknown.suggestions)
+                or keyboards.topic_picker(newsroom.taxonomy, await _followed(context, chat.id)),
             )
             return
         now = newsroom.clock.now()
         async with newsroom.engine.begin() as conn:
+            before = await chat_readers.find_chat_reader(conn, str(chat.id))
             subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, now)
             await follows.set_follows(conn, subscriber_id, [topic.slug], now)
             reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         followed = reader.topics if reader else [topic.slug]
+        name = f"<b>{html.escape(topic.name)}</b>"
+        if before is not None and topic.slug in before.topics:
+            done = f"{voice.follows('already')} {name}: nothing changed."
+        else:
+            done = f"✅ {voice.follows('now')} {name}."
         await message.reply_text(
-            f"{welcome}\n\n✅ This chat now follows <b>{html.escape(topic.name)}</b>.\n\n{PICKER_HINT}",
+            f"{welcome}\n\n{done}\n\n{picker_text(followed, voice)}",
             reply_markup=keyboards.topic_picker(
                 newsroom.taxonomy, followed, keyboards.page_of(newsroom.taxonomy, topic.slug)
             ),
@@ -105,34 +118,49 @@ async def start(update: Update, context: ChatContext, chat: Chat, message: Messa
         async with newsroom.engine.begin() as conn:
             await chat_readers.open_chat(conn, str(chat.id), chat.type, newsroom.clock.now())
     followed = await _followed(context, chat.id)
-    back = f"\n\nWelcome back: this chat follows {topic_count(followed)}." if followed else ""
+    back = f"\n\nWelcome back: {lower_first(voice.follows())} {topic_count(followed)}." if followed else ""
+    if not await may_change_follows(update, context):  # a group's member: nothing to tap
+        await message.reply_text(
+            f"{welcome}\n\n{followed_text(newsroom.taxonomy, followed, voice)} {ADMINS_ONLY} "
+            "/help lists everything I can do."
+        )
+        return
     await message.reply_text(
-        f"{welcome}{back}\n\n{PICKER_HINT} /help lists everything I can do.",
+        f"{welcome}{back}\n\n{picker_text(followed, voice)} /help lists everything I can do.",
         reply_markup=keyboards.topic_picker(newsroom.taxonomy, followed),
     )
 
 
-async def help_command(update: Update, context: ChatContext) -> None:
-    """Every command, one line each."""
-    if update.effective_message is None:
-        return
+@in_chat
+async def help_command(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
+    """Every command, one line each; in a group or channel, only those that work there."""
+    private = chat.type == ChatType.PRIVATE
     lines = [
         f"/{name}{' ' + html.escape(arguments) if arguments else ''} – {html.escape(description)}"
         for name, arguments, description in COMMANDS
+        if private or name not in PRIVATE_ONLY
     ]
     outlet = html.escape(context.newsroom.settings.outlet_name)
-    await update.effective_message.reply_text(
-        f"<b>{outlet} news bot</b>\n" + "\n".join(lines) + "\n\nIn groups and channels only admins change topics."
-    )
+    if private:
+        note = "In groups and channels only admins change topics."
+    else:
+        note = (
+            f"Only this chat's admins change its topics. Email is set up in a private chat with "
+            f"@{html.escape(context.bot.username)}."
+        )
+    await message.reply_text(f"<b>{outlet} news bot</b>\n" + "\n".join(lines) + f"\n\n{note}")
 
 
-async def topics(update: Update, context: ChatContext) -> None:
-    """The topic picker: every topic as a button, a check mark on those followed."""
-    if update.effective_chat is None or update.effective_message is None:
+@in_chat
+async def topics(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
+    """The topic picker: every topic as a button, a check mark on those followed; in a group, for its admins."""
+    voice = Voice.of(chat.type)
+    followed = await _followed(context, chat.id)
+    if not await may_change_follows(update, context):  # a group's member would only be refused on every tap
+        await message.reply_text(f"{followed_text(context.newsroom.taxonomy, followed, voice)} {ADMINS_ONLY}")
         return
-    followed = await _followed(context, update.effective_chat.id)
-    await update.effective_message.reply_text(
-        picker_text(followed), reply_markup=keyboards.topic_picker(context.newsroom.taxonomy, followed)
+    await message.reply_text(
+        picker_text(followed, voice), reply_markup=keyboards.topic_picker(context.newsroom.taxonomy, followed)
     )
 
 
@@ -142,9 +170,10 @@ async def follow(update: Update, context: ChatContext, chat: Chat, message: Mess
     usage = "Which topic? For example <code>/follow north-korea</code>, or pick from /topics."
     if not await _may_change_topics(update, context, usage):
         return
-    found = await _topics_named(message, context)
+    found = await _topics_named(message, context, offer_buttons=True)
     if found is None:
         return
+    voice = Voice.of(chat.type)
     now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
         before = await chat_readers.find_chat_reader(conn, str(chat.id))
@@ -155,8 +184,8 @@ async def follow(update: Update, context: ChatContext, chat: Chat, message: Mess
     kept = [topic for topic in found if topic.slug in already]
     await reply_lines(
         message,
-        added and f"✅ This chat now follows {names_of(added)}.",
-        kept and f"This chat already follows {names_of(kept)}.",
+        added and f"✅ {voice.follows('now')} {names_of(added)}.",
+        kept and f"{voice.follows('already')} {names_of(kept)}.",
         "See everything with /mytopics.",
     )
 
@@ -168,6 +197,7 @@ async def unfollow(update: Update, context: ChatContext, chat: Chat, message: Me
     if not await _may_change_topics(update, context, usage):
         return
     taxonomy = context.newsroom.taxonomy
+    voice = Voice.of(chat.type)
     everything = [arg.casefold() for arg in context.args or ()] == ["all"]
     chosen: list[str] | None = None
     if not everything:
@@ -179,11 +209,12 @@ async def unfollow(update: Update, context: ChatContext, chat: Chat, message: Me
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         removed = await follows.unfollow_topics(conn, reader.subscriber_id, chosen) if reader else []
     not_followed = [taxonomy[s] for s in chosen or () if s not in removed]
+    gone = [taxonomy[s] for s in removed if s in taxonomy]
     await reply_lines(
         message,
-        removed and f"Done: this chat no longer follows {names_of([taxonomy[s] for s in removed if s in taxonomy])}.",
-        not_followed and f"This chat was not following {names_of(not_followed)}.",
-        everything and not removed and "This chat was not following any topic.",
+        removed and f"Done: {lower_first(voice.follows('no longer'))} {names_of(gone)}.",
+        not_followed and f"{voice.was} not following {names_of(not_followed)}.",
+        everything and not removed and f"{voice.was} not following any topic.",
         "Pick topics again any time with /topics.",
     )
 
@@ -193,14 +224,15 @@ async def mytopics(update: Update, context: ChatContext, chat: Chat, message: Me
     """What this chat follows, and how often it hears about them on each channel."""
     async with context.newsroom.reader.connect() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
+    voice = Voice.of(chat.type)
     if reader is None or not reader.topics:
-        await message.reply_text("This chat follows no topic yet. Pick some with /topics.")
+        await message.reply_text(f"{voice.follows()} no topic yet. Pick some with /topics.")
         return
     taxonomy = context.newsroom.taxonomy
     names = [f"• {html.escape(taxonomy[s].name if s in taxonomy else s)}" for s in reader.topics]
     listed = "\n".join(summarise(names, most=MYTOPICS_ITEMS, budget=MYTOPICS_BUDGET))
     await message.reply_text(
-        f"<b>This chat follows {topic_count(reader.topics)}</b>\n{listed}\n\n{delivery_text(reader)}\n\n"
+        f"<b>{voice.follows()} {topic_count(reader.topics)}</b>\n{listed}\n\n{delivery_text(reader)}\n\n"
         "Change topics with /topics, how often with /settings."
     )
 
@@ -213,9 +245,13 @@ async def settings(update: Update, context: ChatContext, chat: Chat, message: Me
             await chat_readers.open_chat(conn, str(chat.id), chat.type, context.newsroom.clock.now())
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     if reader is None:
-        await message.reply_text("This chat follows no topic yet. Pick some with /topics first.")
+        await message.reply_text(f"{Voice.of(chat.type).follows()} no topic yet. Pick some with /topics first.")
         return
-    await message.reply_text(settings_text(reader), reply_markup=keyboards.cadence_keyboard(reader.cadences))
+    text = settings_text(reader, context.newsroom.settings)
+    if not await may_change_follows(update, context):  # a group's member: the buttons would only refuse
+        await message.reply_text(f"{text}\n\n{ADMINS_ONLY}")
+        return
+    await message.reply_text(text, reply_markup=keyboards.cadence_keyboard(reader.cadences))
 
 
 @in_chat
@@ -242,8 +278,8 @@ async def email(update: Update, context: ChatContext, chat: Chat, message: Messa
     )
     await message.reply_text(
         f"📬 I sent a confirmation email to {html.escape(sent.address)}. Open the link in it and the weekly digest "
-        "of this chat's topics goes there; until then that address receives nothing else. "
-        "Change how often with /settings."
+        "of your topics goes there (I will tell you here when it is confirmed); until then that address receives "
+        "nothing else. Change how often with /settings."
     )
 
 
@@ -259,8 +295,9 @@ async def stop(update: Update, context: ChatContext, chat: Chat, message: Messag
         await message.reply_text("There is nothing to stop: this chat has no subscription. /start begins one.")
         return
     email = f", the email address {html.escape(reader.email)}" if reader.email else ""
+    its = Voice.of(chat.type).its
     await message.reply_text(
-        f"Stop everything? This erases this chat's {topic_count(reader.topics)}{email} and its chat id from our "
+        f"Stop everything? This erases {its} {topic_count(reader.topics)}{email} and {its} chat id from our "
         "records, and no more news comes here.",
         reply_markup=keyboards.stop_confirmation(),
     )
@@ -280,7 +317,9 @@ async def toggle_topic(update: Update, context: ChatContext, query: CallbackQuer
     page = keyboards.clamp_page(taxonomy, toggle.page)
     if toggle.slug not in taxonomy:
         followed = await _followed(context, chat.id)
-        await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
+        await edit_in_place(
+            query, picker_text(followed, Voice.of(chat.type)), keyboards.topic_picker(taxonomy, followed, page)
+        )
         await query.answer("That topic no longer exists.")
         return
     now = context.newsroom.clock.now()
@@ -290,7 +329,9 @@ async def toggle_topic(update: Update, context: ChatContext, query: CallbackQuer
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     followed = reader.topics if reader else []
     name = taxonomy[toggle.slug].name
-    await edit_in_place(query, picker_text(followed), keyboards.topic_picker(taxonomy, followed, page))
+    await edit_in_place(
+        query, picker_text(followed, Voice.of(chat.type)), keyboards.topic_picker(taxonomy, followed, page)
+    )
     await query.answer(f"Following {name}" if following else f"Stopped following {name}")
 
 
@@ -299,7 +340,8 @@ async def show_page(update: Update, context: ChatContext, query: CallbackQuery, 
     """The picker's ‹ Back and More › buttons."""
     followed = await _followed(context, chat.id)
     page = keyboards.clamp_page(context.newsroom.taxonomy, keyboards.parse_page(data))
-    await edit_in_place(query, picker_text(followed), keyboards.topic_picker(context.newsroom.taxonomy, followed, page))
+    picker = keyboards.topic_picker(context.newsroom.taxonomy, followed, page)
+    await edit_in_place(query, picker_text(followed, Voice.of(chat.type)), picker)
     await query.answer()
 
 
@@ -308,11 +350,12 @@ async def close_picker(update: Update, context: ChatContext, query: CallbackQuer
     """The picker's Done button: replace the buttons with a summary of what is followed."""
     followed = await _followed(context, chat.id)
     taxonomy = context.newsroom.taxonomy
+    voice = Voice.of(chat.type)
     if followed:
         chosen = names_of([taxonomy[s] for s in followed if s in taxonomy])
-        text = f"Done. This chat follows {chosen}. Change them any time with /topics; how often with /settings."
+        text = f"Done. {voice.follows()} {chosen}. Change them any time with /topics; how often with /settings."
     else:
-        text = "This chat follows no topic yet. Pick some any time with /topics."
+        text = f"{voice.follows()} no topic yet. Pick some any time with /topics."
     await edit_in_place(query, text, None)
     await query.answer()
 
@@ -342,15 +385,18 @@ async def choose_cadence(update: Update, context: ChatContext, query: CallbackQu
         await query.answer("That choice is no longer available; send /settings again.", show_alert=True)
         return
     channel = "Telegram" if choice.channel is ChannelName.TELEGRAM else "Email"
-    await edit_in_place(query, settings_text(reader), keyboards.cadence_keyboard(reader.cadences))
+    await edit_in_place(
+        query, settings_text(reader, context.newsroom.settings), keyboards.cadence_keyboard(reader.cadences)
+    )
     await query.answer(f"{channel}: {keyboards.CADENCE_LABELS[choice.cadence].lower()}")
 
 
 @chat_button(changes_follows=True)
 async def confirm_stop(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The /stop buttons: erase the chat's reader (chat id, email, follows) or leave everything as it was."""
+    voice = Voice.of(chat.type)
     if data.endswith(":no"):
-        await edit_in_place(query, "Nothing changed: this chat keeps its topics. /mytopics shows them.", None)
+        await edit_in_place(query, f"Nothing changed: {voice.keeps_its} topics. /mytopics shows them.", None)
         await query.answer()
         return
     async with context.newsroom.engine.begin() as conn:
@@ -359,7 +405,7 @@ async def confirm_stop(update: Update, context: ChatContext, query: CallbackQuer
         logger.info("chat %s stopped; its reader's data was erased", chat.id)
     await edit_in_place(
         query,
-        "Done. No more news comes here, and this chat's id, topics and any email address are erased from our "
+        f"Done. No more news comes here, and {voice.its} chat id, topics and any email address are erased from our "
         "records. Send /start whenever you want to begin afresh.",
         None,
     )
@@ -379,27 +425,6 @@ async def unknown_command(update: Update, context: ChatContext, chat: Chat, mess
         return  # meant for another bot, or for the humans in the group
     await message.reply_text(
         f"I don't know {html.escape(short_echo(command))}. /help lists what I can do; /topics picks your news."
-    )
-
-
-async def free_text(update: Update, context: ChatContext) -> None:
-    """Text (or a photo, a sticker...) in a private chat: point to the commands, or to the topic it names."""
-    message = update.effective_message
-    if message is None:
-        return
-    typed = (message.text or "").strip()
-    if typed and len(typed) <= 64:
-        try:
-            topic = context.newsroom.taxonomy.resolve(typed)
-        except TopicNotFound:
-            pass
-        else:
-            await message.reply_text(
-                f"To follow {html.escape(topic.name)}, send <code>/follow {topic.slug}</code> or tap it in /topics."
-            )
-            return
-    await message.reply_text(
-        "I only understand commands. /topics picks what you want to read; /help lists everything I can do."
     )
 
 
@@ -438,12 +463,14 @@ async def _may_change_topics(update: Update, context: ChatContext, usage: str) -
     return True
 
 
-async def _topics_named(message: Message, context: ChatContext) -> list[Topic] | None:
-    """The topics the command's arguments name; None, once the chat was told which names are unknown."""
+async def _topics_named(message: Message, context: ChatContext, *, offer_buttons: bool = False) -> list[Topic] | None:
+    """The topics the command's arguments name; None, once the chat was told which names are unknown (with a
+    "Follow ..." button per suggested topic when *offer_buttons*)."""
     taxonomy = context.newsroom.taxonomy
     found, unknown = resolve_names(taxonomy, topic_names(taxonomy, context.args or ()))
     if unknown:
-        await message.reply_text(f"{unknown_topics_text(unknown)} Nothing was changed.")
+        buttons = keyboards.follow_buttons(taxonomy, suggested_slugs(unknown)) if offer_buttons else None
+        await message.reply_text(f"{unknown_topics_text(taxonomy, unknown)} Nothing was changed.", reply_markup=buttons)
         return None
     return found
 

@@ -6,11 +6,14 @@ length someone else decides are cut with "… and N more" (`bot.rendering.reply_
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from telegram.constants import ChatType
 
+from bot.app.config import Settings
 from bot.app.errors import TopicNotFound
 from bot.rendering.reply_limits import shorten, summarise
 from bot.topics.taxonomy import Taxonomy, Topic
@@ -27,7 +30,7 @@ EMAIL_STATE = {
     AddressStatus.BOUNCED.value: "mail to it bounces; send /email again with a working address",
     AddressStatus.INACTIVE.value: "paused",
 }
-PICKER_HINT = "Tap a topic to follow it, tap again to stop. ✅ marks what this chat follows."
+PICKER_HINT = "Tap a topic to follow it, tap again to stop."
 _MAX_ECHO = 40
 #: How much of a long list of unknown names (e.g. a pasted paragraph after /follow) is answered name by name.
 UNKNOWN_BUDGET = 2500
@@ -36,16 +39,85 @@ MYTOPICS_ITEMS = 50
 MYTOPICS_BUDGET = 2500
 
 
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """How the bot speaks to a chat: a private chat is its reader, "you"; a group or channel is "this chat"."""
+
+    private: bool
+
+    @classmethod
+    def of(cls, chat_type: str | None) -> Voice:
+        return cls(chat_type == ChatType.PRIVATE)
+
+    def follows(self, adverb: str = "") -> str:
+        """ "You now follow" / "This chat now follows"."""
+        middle = f"{adverb} " if adverb else ""
+        return f"You {middle}follow" if self.private else f"This chat {middle}follows"
+
+    @property
+    def was(self) -> str:
+        return "You were" if self.private else "This chat was"
+
+    @property
+    def its(self) -> str:
+        return "your" if self.private else "this chat's"
+
+    @property
+    def keeps_its(self) -> str:
+        return "you keep your" if self.private else "this chat keeps its"
+
+
+def lower_first(sentence: str) -> str:
+    """ "You follow" as the middle of a sentence: "you follow"."""
+    return sentence[:1].lower() + sentence[1:]
+
+
+@functools.lru_cache(maxsize=8)
+def _longest_name(taxonomy: Taxonomy) -> int:
+    """How many words the longest slug, name or alias has ("Democratic People's Republic of Korea": 5)."""
+    names = (name for topic in taxonomy for name in (topic.slug, topic.name, *topic.aliases))
+    return max(len(name.replace("-", " ").replace("_", " ").split()) for name in names)
+
+
 def topic_names(taxonomy: Taxonomy, args: Sequence[str]) -> list[str]:
-    """The names in a command's arguments: comma-separated, one multi-word name ("US politics"), or one per word."""
+    """The names in a command's arguments: comma-separated, or found word by word, longest name first.
+
+    Without commas, ``us politics north korea`` is "us politics" and "north korea": at each word the longest run
+    of words that names a topic is taken. Words that name nothing stay together as one unknown name when that
+    phrase has a close match ("north koreaa"), else each is its own unknown name.
+    """
     text = " ".join(args)
     if "," in text:
         return [name.strip() for name in text.split(",") if name.strip()]
+    words = text.split()
+    longest = _longest_name(taxonomy)
+    names: list[str] = []
+    unmatched: list[str] = []
+    start = 0
+    while start < len(words):
+        for end in range(min(len(words), start + longest), start, -1):
+            phrase = " ".join(words[start:end])
+            if taxonomy.find(phrase) is not None:
+                names += _unknown_run(taxonomy, unmatched, longest)
+                unmatched = []
+                names.append(phrase)
+                start = end
+                break
+        else:
+            unmatched.append(words[start])
+            start += 1
+    return names + _unknown_run(taxonomy, unmatched, longest)
+
+
+def _unknown_run(taxonomy: Taxonomy, words: list[str], longest: int) -> list[str]:
+    if len(words) < 2 or len(words) > longest + 1:
+        return list(words)
     try:
-        taxonomy.resolve(text)
-    except TopicNotFound:
-        return list(args)
-    return [text]
+        taxonomy.resolve(" ".join(words))
+    except TopicNotFound as unknown:
+        if unknown.suggestions:
+            return [" ".join(words)]
+    return list(words)
 
 
 def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic], list[TopicNotFound]]:
@@ -62,15 +134,22 @@ def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic]
     return list(found.values()), unknown
 
 
-def unknown_topics_text(unknown: Sequence[TopicNotFound]) -> str:
-    """What is wrong with each unknown name, the first few of a long list, and where to look instead."""
+def unknown_topics_text(taxonomy: Taxonomy, unknown: Sequence[TopicNotFound]) -> str:
+    """What is wrong with each unknown name ("Did you mean North Korea?"), the first few of a long list, and where
+    to look instead."""
     lines = []
     for problem in unknown:
-        hint = f" Did you mean {' or '.join(problem.suggestions)}?" if problem.suggestions else ""
+        names = [taxonomy[slug].name if slug in taxonomy else slug for slug in problem.suggestions]
+        hint = f" Did you mean {' or '.join(html.escape(name) for name in names)}?" if names else ""
         lines.append(f"I don't know the topic “{html.escape(short_echo(problem.name))}”.{hint}")
     lines = summarise(lines, budget=UNKNOWN_BUDGET, more="more unknown names.")
     lines.append("/topics lists every topic.")
     return " ".join(lines)
+
+
+def suggested_slugs(unknown: Sequence[TopicNotFound]) -> list[str]:
+    """Every topic suggested for the unknown names, once each, in order: each gets a button that follows it."""
+    return list(dict.fromkeys(slug for problem in unknown for slug in problem.suggestions))
 
 
 def topic_count(slugs: Sequence[str]) -> str:
@@ -86,9 +165,16 @@ def names_of(chosen: Sequence[Topic]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def picker_text(followed: Sequence[str]) -> str:
-    count = f"This chat follows {topic_count(followed)}." if followed else "This chat follows no topic yet."
-    return f"{PICKER_HINT}\n{count}"
+def picker_text(followed: Sequence[str], voice: Voice) -> str:
+    count = f"{voice.follows()} {topic_count(followed)}." if followed else f"{voice.follows()} no topic yet."
+    return f"{PICKER_HINT} ✅ marks what {lower_first(voice.follows())}.\n{count}"
+
+
+def followed_text(taxonomy: Taxonomy, followed: Sequence[str], voice: Voice) -> str:
+    """What a chat follows, in words: for someone who may look but not change it (a group's member)."""
+    if not followed:
+        return f"{voice.follows()} no topic yet."
+    return f"{voice.follows()} {names_of([taxonomy[s] for s in followed if s in taxonomy])}."
 
 
 def delivery_text(reader: chat_readers.ChatReader) -> str:
@@ -104,12 +190,18 @@ def delivery_text(reader: chat_readers.ChatReader) -> str:
     return "\n".join(lines)
 
 
-def settings_text(reader: chat_readers.ChatReader) -> str:
+def digest_when(settings: Settings) -> str:
+    """ "Mondays at 07:00 (UTC)": when the weekly digest comes, as ``NEWSBOT_DIGEST_*`` set it."""
+    return f"{settings.digest_weekday.capitalize()}s at {settings.digest_time:%H:%M} ({settings.digest_timezone})"
+
+
+def settings_text(reader: chat_readers.ChatReader, settings: Settings) -> str:
     text = (
         "<b>How often you hear from us</b>\n"
         f"{delivery_text(reader)}\n\n"
-        "Instant: every story as it is published. Weekly digest: one message a week, with breaking news "
-        "still here at once. Off: nothing, but your topics are kept."
+        f"Instant: every story as it is published. Weekly digest: one message a week, on "
+        f"{html.escape(digest_when(settings))}, with breaking news still here at once. Off: nothing, but "
+        f"{Voice.of(reader.chat_type).its} topics are kept."
     )
     if reader.email is None and reader.chat_type == ChatType.PRIVATE:
         text += "\n\nWant the weekly digest by email too? Send <code>/email you@example.org</code>."

@@ -5,6 +5,7 @@ Telegram limits callback data to 64 bytes, so every button carries a short, read
 ``tp:<page>:<slug>``  toggle a topic on a page of the picker      ``pg:<page>``  show another page
 ``done``              close the picker                            ``noop``       the page counter
 ``cad:<channel>:<cadence>``  set a channel's cadence              ``stop:yes`` / ``stop:no``  confirm /stop
+``fl:<slug>``         follow a suggested topic ("Did you mean North Korea?", free text naming a topic)
 
 Topics are named by slug, never by position, so a keyboard sent before the taxonomy changed can never toggle the
 wrong topic. `check_callback_data_fits` runs at start-up and names any slug too long for a button.
@@ -13,7 +14,7 @@ wrong topic. `check_callback_data_fits` runs at start-up and names any slug too 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -33,6 +34,9 @@ DONE = "done"
 NOOP = "noop"
 CADENCE = "cad"
 STOP = "stop"
+FOLLOW = "fl"
+#: A reply offers at most this many "Follow ..." buttons (one per suggested topic).
+MAX_SUGGESTIONS = 5
 
 #: Patterns for the CallbackQueryHandlers, one per kind of button.
 TOGGLE_PATTERN = rf"^{TOGGLE}:\d+:[a-z0-9-]+$"
@@ -41,6 +45,7 @@ DONE_PATTERN = rf"^{DONE}$"
 NOOP_PATTERN = rf"^{NOOP}$"
 CADENCE_PATTERN = rf"^{CADENCE}:[a-z]+:[a-z]+$"
 STOP_PATTERN = rf"^{STOP}:(yes|no)$"
+FOLLOW_PATTERN = rf"^{FOLLOW}:[a-z0-9-]+$"
 
 CADENCE_LABELS = {Cadence.INSTANT: "Instant", Cadence.WEEKLY: "Weekly digest", Cadence.OFF: "Off"}
 CHANNEL_ICONS = {ChannelName.TELEGRAM: "💬", ChannelName.EMAIL: "✉️"}
@@ -114,6 +119,20 @@ def cadence_keyboard(cadences: Mapping[str, str]) -> InlineKeyboardMarkup:
             ]
         )
     return InlineKeyboardMarkup(rows)
+
+
+def follow_buttons(taxonomy: Taxonomy, slugs: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """One "Follow <topic>" button per suggested topic (the first few), or None when there is nothing to offer."""
+    shown = [slug for slug in slugs if slug in taxonomy][:MAX_SUGGESTIONS]
+    if not shown:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(f"Follow {taxonomy[slug].name}", callback_data=f"{FOLLOW}:{slug}")] for slug in shown]
+    )
+
+
+def parse_follow(data: str) -> str:
+    return data.split(":", 1)[1]
 
 
 def stop_confirmation() -> InlineKeyboardMarkup:

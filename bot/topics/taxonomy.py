@@ -111,17 +111,26 @@ class Taxonomy:
     def slugs(self) -> list[str]:
         return list(self._topics)
 
+    def find(self, name: str) -> Topic | None:
+        """The topic *name* names exactly (as `resolve` reads it), else None: no suggestions, so trying many
+        phrases (a reader's words, longest first) costs one dictionary lookup each."""
+        key = self._key(name)
+        slug = self._names.get(key) or self._names.get(key.replace(" ", "-")) or self._names.get(key.replace("-", " "))
+        return None if slug is None else self._topics[slug]
+
     def resolve(self, name: str) -> Topic:
         """Find a topic by slug, name or alias, ignoring case and surrounding '#'; suggest close names if none."""
-        key = " ".join(name.strip().lstrip("#").replace("_", " ").casefold().split())
-        slug = self._names.get(key) or self._names.get(key.replace(" ", "-")) or self._names.get(
-            key.replace("-", " ")
-        )
-        if slug is None:
+        topic = self.find(name)
+        if topic is None:
+            key = self._key(name)
             close = difflib.get_close_matches(key, list(self._names), n=3, cutoff=0.6)
             suggestions = list(dict.fromkeys(self._names[c] for c in close))
             raise TopicNotFound(name, suggestions)
-        return self._topics[slug]
+        return topic
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return " ".join(name.strip().lstrip("#").replace("_", " ").casefold().split())
 
     def resolve_all(self, names: Iterable[str]) -> list[str]:
         """Resolve several names to slugs, in order, without duplicates; the first unknown one raises."""
