@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import feedparser
 import pytest
+from sqlalchemy import update
 
 from bot.app.newsroom import Newsroom
 from bot.rendering.story_body import plain_text
@@ -18,6 +19,7 @@ from bot.stories.parsing import parse_story
 from bot.stories.retraction import retract_story
 from bot.stories.story import Story
 from bot.web.story_pages import PAGE_SIZE
+from subscribers.schema import stories
 from tests.email_readers import store_story_at, web_client
 from tests.fakes.clock import ManualClock
 from tests.test_delivery import sample, story_from
@@ -117,6 +119,22 @@ async def test_a_story_with_the_outlets_url_points_there_as_its_canonical_page(n
     assert outlet in page.anchors and "https://fairview.example/library" in page.anchors
     assert {"h2", "ul", "li", "b"} <= set(page.tags)
     assert "More buses on line 4" in page.text
+
+
+async def test_a_story_with_an_image_shows_it_and_offers_it_to_link_previews(newsroom: Newsroom) -> None:
+    if "image_url" not in stories.c:
+        pytest.skip("the store does not keep story images yet")
+    story = await publish(newsroom, BUDGET)
+    picture = "https://fairview-gazette.example/council.jpg"
+    async with newsroom.engine.begin() as conn:
+        await conn.execute(
+            update(stories).where(stories.c.id == story.id).values(image_url=picture, image_alt="The council chamber")
+        )
+    async with web_client(newsroom) as client:
+        page = PageParts((await client.get(f"/stories/{story.id}")).text)
+    assert page.meta["og:image"] == page.meta["twitter:image"] == picture
+    assert page.meta["og:image:alt"] == "The council chamber"
+    assert page.meta["twitter:card"] == "summary_large_image" and "img" in page.tags
 
 
 async def test_a_hostile_title_and_body_are_text_on_the_page(newsroom: Newsroom) -> None:
