@@ -28,7 +28,7 @@ from subscribers.schema import (
     stories,
     story_topics,
 )
-from subscribers.stories import StoryFields
+from subscribers.stories import StoryFields, status_if_still_stopped
 
 
 def story_item_key(story_id: str) -> str:
@@ -296,7 +296,20 @@ async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[DeliveryOutc
             ),
             sent,
         )
-    others = [o for o in outcomes if o.status is not DeliveryStatus.SENT]
+    stopped = [{"b_id": o.delivery_id, "b_error": o.error} for o in outcomes if o.status is DeliveryStatus.STOPPED]
+    if stopped:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                status=status_if_still_stopped(deliveries.c.story_id),
+                last_error=bindparam("b_error"),
+                not_before=now,
+                updated_at=now,
+            ),
+            stopped,
+        )
+    others = [o for o in outcomes if o.status not in (DeliveryStatus.SENT, DeliveryStatus.STOPPED)]
     if others:
         await conn.execute(
             update(deliveries)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.database import columns_for, insert_ignoring_conflicts
 from subscribers.schema import DeliveryStatus, social_posts
+from subscribers.stories import status_if_still_stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,13 @@ async def record_social_post(
     """Write one post's outcome; a cancelled post (its destination was unconfigured) or a stopped one (its story
     was stopped before it went out) was never attempted."""
     tried = 0 if status in (DeliveryStatus.CANCELLED, DeliveryStatus.STOPPED) else 1
+    # A post skipped for a stop goes back to the queue if the story was resumed meanwhile.
+    new_status = status_if_still_stopped(social_posts.c.story_id) if status is DeliveryStatus.STOPPED else status.value
     await conn.execute(
         update(social_posts)
         .where(social_posts.c.id == post_id)
         .values(
-            status=status.value,
+            status=new_status,
             attempts=social_posts.c.attempts + tried,
             last_error=error,
             provider_id=provider_id,

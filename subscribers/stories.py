@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
@@ -49,6 +49,21 @@ class StoryFields(Protocol):
     def version(self) -> int: ...
     @property
     def correction_note(self) -> str | None: ...
+
+
+def status_if_still_stopped(story_id: ColumnElement[str]) -> ColumnElement[str]:
+    """'stopped' while the story is still stopped, else 'pending': how a worker records a message it skipped because
+    the story was stopped, so that a resume committed meanwhile is not undone (the message is then sent).
+
+    On PostgreSQL the lookup takes a share lock on the story: it waits for a resume in progress to commit and then
+    reads its result, and a resume waits for it in turn, so the stopped row is always seen by the resume's update.
+    """
+    still_stopped = (
+        select(stories.c.id)
+        .where(stories.c.id == story_id, stories.c.stopped_at.is_not(None))
+        .with_for_update(read=True)
+    )
+    return case((exists(still_stopped), "stopped"), else_="pending")
 
 
 #: The caller's story type, built by keyword from the fields of :class:`StoryFields` (the store knows no class).
