@@ -144,7 +144,8 @@ class Service:
             if bot_live:
                 await start_bot(application, settings, webhook=webhook, signing_key=newsroom.secret.value)
             if serve_web:
-                web = create_app(newsroom, email_channel=channels["email"])  # one SMTP pool per process
+                # One SMTP pool per process; the Telegram channel tells a reader's chat their email is confirmed.
+                web = create_app(newsroom, email_channel=channels["email"], telegram_channel=channels["telegram"])
                 if webhook:
                     web.include_router(
                         webhook_router(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import bot
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
+from bot.readers.confirmation_notices import ChatNotices
 from bot.web import (
     errors,
     ghost_webhook,
@@ -25,11 +26,14 @@ from bot.web import (
 from bot.web.app_state import lifespan
 
 
-def create_app(newsroom: Newsroom, *, email_channel: Channel | None = None) -> FastAPI:
+def create_app(
+    newsroom: Newsroom, *, email_channel: Channel | None = None, telegram_channel: Channel | None = None
+) -> FastAPI:
     """The web app for *newsroom*; nothing global, so tests build one per store.
 
     *email_channel* (``newsbot run`` passes its own) sends confirmation emails; without one the app opens its own
-    on first use and closes it at shutdown.
+    on first use and closes it at shutdown. *telegram_channel* tells a reader's chat that their email address was
+    confirmed; without one nothing is said there.
     """
     app = FastAPI(
         title="newsbot",
@@ -39,6 +43,7 @@ def create_app(newsroom: Newsroom, *, email_channel: Channel | None = None) -> F
     )
     app.state.newsroom = newsroom
     app.state.email_channel = email_channel
+    app.state.chat_notices = ChatNotices(newsroom, telegram_channel) if telegram_channel is not None else None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(stories_api.router)

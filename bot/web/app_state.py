@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, build_channels
+from bot.readers.confirmation_notices import ChatNotices
 
 
 def newsroom_of(request: Request) -> Newsroom:
@@ -34,12 +35,21 @@ def email_channel_of(request: Request) -> Channel:
     return channel
 
 
+def chat_notices_of(request: Request) -> ChatNotices | None:
+    """The notices to readers' chats (an email confirmed), when the app was given a Telegram channel."""
+    notices: ChatNotices | None = getattr(request.app.state, "chat_notices", None)
+    return notices
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Close at shutdown what the app opened itself; a channel the process passed in is the process's to close."""
     try:
         yield
     finally:
+        notices: ChatNotices | None = getattr(app.state, "chat_notices", None)
+        if notices is not None:
+            await notices.drain()
         owned: Channel | None = getattr(app.state, "owned_email_channel", None)
         if owned is not None:
             app.state.owned_email_channel = None

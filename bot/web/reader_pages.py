@@ -26,7 +26,7 @@ from bot.channels import Channel
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
 from bot.rendering.signed_links import Purpose
-from bot.web.app_state import email_channel_of, newsroom_of
+from bot.web.app_state import chat_notices_of, email_channel_of, newsroom_of
 from subscribers import email_readers, readers
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName
@@ -160,6 +160,8 @@ async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(new
         return _too_many(newsroom, refused)
     except InvalidToken as problem:
         return _bad_link(newsroom, problem)
+    if (notices := chat_notices_of(request)) is not None:
+        notices.acknowledge(confirmation)  # in the background: the reader's chat hears of it
     preferences = newsroom.signer.preferences_url(confirmation.subscriber_id)
     title = "You are subscribed" if confirmation.newly_confirmed else "You were already subscribed"
     return _notice(
