@@ -28,8 +28,8 @@ def test_sample_story_gets_a_headline_summary_and_the_north_korea_topic(newsroom
     story = sample(newsroom)
     assert story.topics[0] == "north-korea"
     assert "sports" not in story.topics and "local" not in story.topics
-    assert 0 < len(story.title) <= 90
-    assert story.summary.startswith("In a candid exchange")
+    assert story.title.endswith("North Korean leader Kim Jong-un") and story.headline_derived
+    assert story.summary.startswith("Trump leaned on memories")  # the headline's sentence is not repeated
     assert "keep you posted" not in story.summary
     assert len(story.summary) <= newsroom.settings.summary_chars
 

@@ -187,23 +187,32 @@ def prepared(newsroom: Newsroom, draft: StoryDraft) -> Story:
     )
 
 
-def test_the_sample_story_renders_exactly_as_before(newsroom: Newsroom, renderer: Renderer) -> None:
+def test_the_sample_story_renders_with_its_lead_as_headline_and_the_rest_as_summary(
+    newsroom: Newsroom, renderer: Renderer
+) -> None:
     story = prepared(newsroom, read_story_file(SAMPLE_STORY, LIMIT))
     first_paragraph = SAMPLE_STORY.read_text(encoding="utf-8").split("\n")[0]
+    after_lead = first_paragraph[first_paragraph.index("Trump leaned") :]
     assert story.id == "t504635a944e80e7a2affd74f"  # the same text hash as before stories had structure
-    assert story.summary == first_paragraph
+    assert story.summary.startswith(after_lead + "\n\n")  # the lead is the headline: not repeated
     message = renderer.telegram_message(story)
     assert message.startswith(
-        "<b>President Donald Trump hinted at potential future engagement with North Korean leader…</b>\n\n"
-        f"{first_paragraph}\n\n#North_Korea"
+        "<b>President Donald Trump hinted at potential future engagement with North Korean leader Kim Jong-un</b>"
+        f"\n\n{after_lead}\n\n"
     )
+    assert "In a candid exchange" not in message
     text = renderer.compile_email(story).text
-    assert textwrap.fill(first_paragraph, 72, break_on_hyphens=False, break_long_words=False) + "\n\n" in text
+    assert textwrap.fill(after_lead, 72, break_on_hyphens=False, break_long_words=False) + "\n\n" in text
 
 
 def test_structure_reaches_telegram_html_and_both_email_parts(newsroom: Newsroom, renderer: Renderer) -> None:
     settings = newsroom.settings.model_copy(update={"summary_chars": 1000})
-    draft = parse_story(WORDPRESS_BODY + "<p>AT&amp;T &lt;Jr&gt; said 3 &lt; 5.</p>", max_bytes=LIMIT)
+    # With a title, the lead sentence (and its link) is part of the summary.
+    draft = parse_story(
+        "---\ntitle: Missile launch\n---\n" + WORDPRESS_BODY + "<p>AT&amp;T &lt;Jr&gt; said 3 &lt; 5.</p>",
+        max_bytes=LIMIT,
+        markup="html",
+    )
     story = prepare_story(draft, settings=settings, taxonomy=newsroom.taxonomy, tagger=TopicTagger(newsroom.taxonomy))
 
     message = renderer.telegram_message(story)

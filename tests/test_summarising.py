@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pysbd
+import pytest
 
 from bot.stories import summarising
 from bot.stories.summarising import (
-    HEADLINE_CHARS,
+    HEADLINE_MAX_CHARS,
     SEGMENTER_INPUT_CHARS,
+    LeadHeadline,
     derive_headline,
+    headline_from_lead,
     paragraphs_of,
     sentences,
     strip_sign_off,
@@ -51,13 +54,68 @@ def test_first_sentence_longer_than_budget_is_shortened_on_a_word_boundary() -> 
     assert SAMPLE_STORY.read_text(encoding="utf-8").startswith(summary[:-1])
 
 
-def test_headline_is_at_most_90_characters_cut_on_a_word_boundary() -> None:
+def test_the_sample_headline_ends_with_its_clause_not_an_ellipsis_in_mid_phrase() -> None:
     first = sentences(sample_paragraphs()[0])[0]
     headline = derive_headline(first)
-    assert len(headline) <= HEADLINE_CHARS
-    assert headline.startswith("President Donald Trump hinted")  # the scene-setting clause is dropped
-    body_words = set(first.replace(",", " ").split())
-    assert headline.removesuffix("…").split()[-1] in body_words  # no half word
+    assert (
+        headline == "President Donald Trump hinted at potential future engagement with North Korean leader Kim Jong-un"
+    )
+    assert len(headline) <= HEADLINE_MAX_CHARS and "…" not in headline  # the scene-setting clause is dropped
+
+
+def test_the_sample_summary_starts_after_the_sentence_its_headline_came_from() -> None:
+    lead = headline_from_lead(sample_paragraphs(), 500)
+    assert lead.headline.startswith("President Donald Trump hinted")
+    assert lead.summary.startswith("Trump leaned on memories")
+    assert "probably do something" not in lead.summary and "In a candid exchange" not in lead.summary
+    sentences_shown = [lead.headline, *sentences(lead.summary)]
+    assert len(set(sentences_shown)) == len(sentences_shown)
+
+
+def test_a_one_sentence_story_shows_its_sentence_once_as_the_headline() -> None:
+    lead = headline_from_lead(["Storm closes all city schools on Monday, the mayor said."], 500)
+    assert lead == LeadHeadline("Storm closes all city schools on Monday, the mayor said", "")
+
+
+def test_a_one_sentence_story_too_long_for_a_headline_keeps_its_text_as_the_summary() -> None:
+    sentence = "The council voted " + "and then debated again " * 12 + "until late."
+    lead = headline_from_lead([sentence], 500)
+    assert len(lead.headline) <= HEADLINE_MAX_CHARS and lead.summary == sentence
+
+
+def test_a_lead_list_item_is_not_repeated_either() -> None:
+    lead = headline_from_lead(paragraphs_of("- Schools close on Monday.\n- Buses stop at noon."), 500)
+    assert lead.headline == "Schools close on Monday" and lead.summary == "- Buses stop at noon."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "headline"),
+    [
+        (
+            "Officials from the Department of Transportation and the Federal Aviation Administration met on Monday "
+            "to discuss runway safety",
+            "Officials from the Department of Transportation and the Federal Aviation Administration met",
+        ),
+        (
+            "The governor signed the long-awaited bill into law on Thursday while protesters gathered outside the "
+            "statehouse in the rain",
+            "The governor signed the long-awaited bill into law on Thursday",
+        ),
+        (
+            "A storm that forecasters had called the strongest in a decade swept across the coast overnight, "
+            "flooding streets",
+            "A storm that forecasters had called the strongest in a decade swept across the coast overnight",
+        ),
+        (
+            "The mayor said the city would “review every contract, every invoice and every payment” before "
+            "the vote next week",
+            "The mayor said the city would “review every contract, every invoice and every payment”",
+        ),
+    ],
+)
+def test_a_derived_headline_ends_where_a_clause_or_phrase_ends(sentence: str, headline: str) -> None:
+    assert derive_headline(sentence) == headline
+    assert not headline.endswith("…")
 
 
 def test_short_first_sentence_is_the_headline_without_its_full_stop() -> None:
@@ -65,8 +123,10 @@ def test_short_first_sentence_is_the_headline_without_its_full_stop() -> None:
 
 
 def test_headline_prefers_a_clause_boundary_to_an_ellipsis() -> None:
-    sentence = "The city council approved a record budget for road repairs and school buildings on Friday, " \
+    sentence = (
+        "The city council approved a record budget for road repairs and school buildings on Friday, "
         "ending months of debate."
+    )
     assert derive_headline(sentence) == (
         "The city council approved a record budget for road repairs and school buildings on Friday"
     )
@@ -88,8 +148,7 @@ def test_segmenter_only_sees_the_capped_lead(monkeypatch) -> None:
     assert len(result) <= 500
 
 
-def test_a_headline_is_not_cut_in_the_middle_of_a_name() -> None:
-    first = sentences(sample_paragraphs()[0])[0]
-    assert derive_headline(first).endswith("North Korean leader…")  # not "... leader Kim…" of Kim Jong-un
-    plain = "Officials from the Department of Transportation and the Federal Aviation Administration met on Monday"
-    assert derive_headline(plain).endswith("the Federal Aviation Administration…")  # a whole name is kept
+def test_a_headline_without_any_boundary_is_cut_on_a_word_but_not_inside_a_name() -> None:
+    plain = "Officials " + "Xy" * 30 + " Ab Cd Ef Gh Kim Jong Un Yo Po Lo Mo No Zo"
+    headline = derive_headline(plain, 70)
+    assert headline.endswith("…") and "Kim" not in headline

@@ -29,10 +29,9 @@ from bot.outbox.social import queue_social_posts
 from bot.stories.parsing import StoryDraft
 from bot.stories.story import Story
 from bot.stories.summarising import (
-    derive_headline,
+    headline_from_lead,
     paragraphs_of,
     plain_text_of,
-    sentences,
     strip_sign_off,
     summarise,
 )
@@ -110,15 +109,17 @@ def prepare_story(
     if not paragraphs:
         raise StoryRejected("story has no text")
     title = draft.title or draft.heading
+    summary, derived = None, None
     if not title:
-        lead = sentences(paragraphs[0])
-        title = derive_headline(lead[0] if lead else paragraphs[0])
+        lead = headline_from_lead(paragraphs, settings.summary_chars)  # its summary starts after the headline
+        title = derived = lead.headline
+        summary = lead.summary
     topics = tagger.tag(title, plain_text_of("\n\n".join(paragraphs)), given=given)  # words, not link URLs
     return Story(
         id=story_id_for(draft),
         title=title,
         body=draft.body,
-        summary=summarise(paragraphs, settings.summary_chars),
+        summary=summarise(paragraphs, settings.summary_chars) if summary is None else summary,
         topics=tuple(topics),
         url=draft.url,
         breaking=draft.breaking or breaking,
@@ -129,6 +130,9 @@ def prepare_story(
         external_id=external_id,
         publish_at=draft.publish_at,
         updates=draft.updates,
+        image_url=draft.image_url,
+        image_alt=draft.image_alt,
+        derived_headline=derived,
     )
 
 

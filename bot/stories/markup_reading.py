@@ -83,18 +83,44 @@ def looks_like_html(text: str) -> bool:
     return total > 0 and inside * 2 > total
 
 
+@dataclass(frozen=True, slots=True)
+class Image:
+    """The first picture of a body: an absolute http(s) URL and its alt text (None when it has none)."""
+
+    url: str
+    alt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBody:
+    """A body's blocks, and its first ``<img>`` (or Markdown ``![alt](url)``), whose tag is not part of the text."""
+
+    blocks: list[Block]
+    image: Image | None = None
+
+
 def read_html(html: str) -> list[Block]:
     """An HTML body as blocks (see the module docstring)."""
+    return read_html_body(html).blocks
+
+
+def read_html_body(html: str) -> ReadBody:
+    """An HTML body as blocks, with the first image it shows."""
     soup = BeautifulSoup(html, "html.parser")
     by_lines = soup.find(_STRUCTURE) is None
     reader = _HtmlWalk(newline_paragraphs=by_lines)
     reader.walk(soup, _Style())
     reader.end_paragraph()
-    return _lines_as_lists(reader.blocks) if by_lines else reader.blocks
+    return ReadBody(_lines_as_lists(reader.blocks) if by_lines else reader.blocks, reader.image)
 
 
 def read_markdown(text: str) -> list[Block]:
     """A Markdown (or plain) body as blocks: rendered to HTML by markdown-it-py, then read as HTML is."""
+    return read_markdown_body(text).blocks
+
+
+def read_markdown_body(text: str) -> ReadBody:
+    """A Markdown body as blocks, with the first image it shows."""
     parser = _markdown()
     tokens = parser.parse(text)
     for token in tokens:
@@ -103,7 +129,7 @@ def read_markdown(text: str) -> list[Block]:
     reader = _HtmlWalk(newline_paragraphs=False)
     reader.walk(BeautifulSoup(html, "html.parser"), _Style())
     reader.end_paragraph()
-    return reader.blocks
+    return ReadBody(reader.blocks, reader.image)
 
 
 def read_plain_text(text: str) -> list[Block]:
@@ -146,6 +172,8 @@ class _HtmlWalk:
     lists: list[tuple[BlockKind, int]] = field(default_factory=list)
     items: list[Line] = field(default_factory=list)
     in_heading: int = 0
+    #: The first ``<img>`` with an http(s) source, recorded as the walk drops it.
+    image: Image | None = None
 
     def walk(self, node: Tag, style: _Style) -> None:
         for child in node.children:
@@ -157,6 +185,8 @@ class _HtmlWalk:
     def element(self, tag: Tag, style: _Style) -> None:
         name = (tag.name or "").lower()
         if name in _DROPPED:
+            if self.image is None and name in ("img", "picture"):
+                self.image = _image_of(tag if name == "img" else tag.find("img"))
             return
         if name == "br":
             self.break_line()
@@ -247,6 +277,18 @@ class _HtmlWalk:
         if not self.lists and self.items:
             self.blocks.append(Block(kind, tuple(self.items), start if kind == "numbers" else 1))
             self.items = []
+
+
+def _image_of(tag: object) -> Image | None:
+    """An ``<img>``'s http(s) source and alt text; a relative, data: or javascript: source is no image."""
+    if not isinstance(tag, Tag):
+        return None
+    source, alt = tag.get("src"), tag.get("alt")
+    url = http_link(source.strip() if isinstance(source, str) else None)
+    if url is None or not url.isprintable() or any(c in url for c in " <>\"'") or len(url) > 2000:
+        return None
+    text = " ".join(alt.split())[:300] if isinstance(alt, str) else ""
+    return Image(url, text or None)
 
 
 def _lines_as_lists(blocks: list[Block]) -> list[Block]:

@@ -1,7 +1,8 @@
 """Turning what an editor hands us (a file, a chat message, an API body) into a validated story draft.
 
 Accepted: plain text like wire copy (no title, no metadata), Markdown or HTML, with optional YAML front matter
-(``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``, ``publish_at``, ``updates``).
+(``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``, ``publish_at``, ``updates``,
+``image``, ``image_alt``).
 Anything else is refused with a :class:`StoryRejected` that says what is wrong, before anything is written.
 """
 
@@ -18,8 +19,16 @@ import yaml
 
 from bot.app.errors import StoryRejected
 from bot.rendering.safe_links import http_link
-from bot.stories.body_blocks import Block, write_markdown
-from bot.stories.markup_reading import is_markup_tag, looks_like_html, read_html, read_markdown, read_plain_text
+from bot.stories.body_blocks import write_markdown
+from bot.stories.markup_reading import (
+    Image,
+    ReadBody,
+    is_markup_tag,
+    looks_like_html,
+    read_html_body,
+    read_markdown_body,
+    read_plain_text,
+)
 from bot.stories.text_decoding import NotText, decode_text
 
 Markup = Literal["auto", "html", "markdown", "text"]
@@ -27,7 +36,20 @@ MARKUPS: tuple[str, ...] = get_args(Markup)
 #: What a story file's suffix says it holds; other suffixes (``.txt``) are told apart by their content.
 FILE_MARKUP: dict[str, Markup] = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
-FRONT_MATTER_KEYS = ("title", "url", "topics", "breaking", "published", "author", "id", "publish_at", "updates")
+FRONT_MATTER_KEYS = (
+    "title",
+    "url",
+    "topics",
+    "breaking",
+    "published",
+    "author",
+    "id",
+    "publish_at",
+    "updates",
+    "image",
+    "image_alt",
+)
+MAX_IMAGE_ALT_CHARS = 300
 MAX_TITLE_CHARS = 300
 _STORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 # Something that may be a tag: "<b>", "</i>", "<script src=...>", "<!-- -->"; is_markup_tag decides.
@@ -52,6 +74,9 @@ class StoryDraft:
     updates: str | None = None
     #: The first Markdown heading, used as the title when none is given.
     heading: str | None = field(default=None, compare=False)
+    #: The story's picture (front matter ``image``, else the first ``<img>`` of an HTML body) and its alt text.
+    image_url: str | None = None
+    image_alt: str | None = None
 
 
 def read_story_file(path: Path, max_bytes: int) -> StoryDraft:
@@ -101,23 +126,24 @@ def parse_story(raw: bytes | str, *, max_bytes: int, markup: Markup = "auto") ->
             problem = str(exc).splitlines()[0]
             raise StoryRejected(f"front matter is not valid YAML ({problem})") from None
         metadata, text = dict(post.metadata), post.content
-    blocks = _blocks(text, markup)
+    read = _read_body(text, markup)
+    blocks = read.blocks
     heading = None
     if blocks and blocks[0].kind == "heading":
         heading = " ".join(blocks.pop(0).text.split())
     if not blocks:
         raise StoryRejected("story has no text" + (" after its front matter" if metadata else ""))
-    return _draft_from(metadata, write_markdown(blocks), heading)
+    return _draft_from(metadata, write_markdown(blocks), heading, read.image)
 
 
-def _blocks(text: str, markup: Markup) -> list[Block]:
+def _read_body(text: str, markup: Markup) -> ReadBody:
     if markup == "auto":
         markup = "html" if looks_like_html(text) else "markdown"
     if markup == "html":
-        return read_html(text)
+        return read_html_body(text)
     if markup == "markdown":
-        return read_markdown(text)
-    return read_plain_text(text)
+        return read_markdown_body(text)
+    return ReadBody(read_plain_text(text))
 
 
 def _decode(raw: bytes | str, max_bytes: int) -> str:
@@ -156,13 +182,17 @@ def _refuse_markup(text: str, what: str) -> None:
         raise StoryRejected(f"{what} contains HTML markup ({tag}); plain text only, newsbot formats messages itself")
 
 
-def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> StoryDraft:
+def _draft_from(metadata: dict[str, Any], body: str, heading: str | None, image: Image | None) -> StoryDraft:
     unknown = sorted(set(metadata) - set(FRONT_MATTER_KEYS))
     if unknown:
         raise StoryRejected(
             f"unknown front matter key(s) {', '.join(unknown)}; allowed: {', '.join(FRONT_MATTER_KEYS)}"
         )
     title = _optional_text(metadata, "title", MAX_TITLE_CHARS)
+    image_url = check_image_url(metadata["image"]) if metadata.get("image") else None
+    image_alt = _optional_text(metadata, "image_alt", MAX_IMAGE_ALT_CHARS)
+    if image_url is None and image is not None:  # the front matter's picture wins over the body's first
+        image_url, image_alt = image.url, image_alt or image.alt
     return StoryDraft(
         body=body,
         title=title,
@@ -175,6 +205,8 @@ def _draft_from(metadata: dict[str, Any], body: str, heading: str | None) -> Sto
         publish_at=_aware_moment(metadata.get("publish_at"), "publish_at"),
         updates=_updated_story_id(metadata.get("updates")),
         heading=heading,
+        image_url=image_url,
+        image_alt=image_alt if image_url else None,
     )
 
 
@@ -199,6 +231,16 @@ def check_story_url(value: object) -> str:
     if len(url) > 2000:
         raise StoryRejected("story url is longer than 2000 characters")
     return url
+
+
+def check_image_url(value: object) -> str:
+    """A story's picture: like its URL, only an absolute http(s) link (Telegram and mail clients fetch it)."""
+    if not isinstance(value, str):
+        raise StoryRejected(f"image must be an absolute http(s) URL, not {value!r}")
+    try:
+        return check_story_url(value)
+    except StoryRejected:
+        raise StoryRejected(f"image {value.strip()[:80]!r} is not an absolute http(s) URL") from None
 
 
 def check_story_id(value: str) -> str:

@@ -38,6 +38,18 @@ class Story:
     version: int = 1
     #: The "Corrected: ..." note of the latest correction, shown with the corrected text.
     correction_note: str | None = None
+    #: One picture for the story (an absolute http(s) URL) and its alt text: Telegram sends it as a photo,
+    #: emails show it at the top.
+    image_url: str | None = None
+    image_alt: str | None = None
+    #: The headline newsbot derived from the lead when the story had no title (not stored: only the editor's
+    #: preview before Send asks), so an editor's own headline set later is told apart by comparison.
+    derived_headline: str | None = field(default=None, compare=False)
+
+    @property
+    def headline_derived(self) -> bool:
+        """True when the headline is newsbot's, taken from the lead, rather than a title the editor gave."""
+        return self.derived_headline is not None and self.title == self.derived_headline
 
     def overview(self) -> dict[str, Any]:
         """What ``newsbot ingest --json`` and the stories API both report about a story, as JSON-ready values."""

@@ -10,6 +10,7 @@ abbreviations, ellipses, parentheses), so it only sees the first :data:`SEGMENTE
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pysbd
@@ -31,6 +32,12 @@ from bot.stories.body_blocks import (
 from bot.stories.markup_reading import read_markdown
 
 HEADLINE_CHARS = 90
+#: How far past HEADLINE_CHARS a derived headline may run to end with its clause rather than in mid-phrase.
+HEADLINE_MAX_CHARS = 110
+#: A derived headline shorter than this is no headline: a boundary earlier than that is not used.
+HEADLINE_MIN_CHARS = 30
+#: A one-sentence story's sentence is its whole headline (and there is no summary) up to this length.
+ONE_SENTENCE_HEADLINE_CHARS = 200
 #: The most text pysbd is given: a summary never needs more than the first paragraphs.
 SEGMENTER_INPUT_CHARS = 2500
 ELLIPSIS = "…"
@@ -45,6 +52,13 @@ _SIGN_OFF = re.compile(
 _LEADING_CLAUSE = re.compile(
     r"^(?:In|On|At|After|Before|During|Amid|Following|Despite|With|As|Earlier|Late|Early)\b[^,]{3,70},\s+(?=\w)"
 )
+# Where a clause ends: a comma, semicolon, colon or dash, or before a word that opens a subordinate clause.
+_CLAUSE_BOUNDARY = re.compile(
+    r"(?:[,;:]|\s[–—])\s|\s(?=(?:saying|says|said|while|whereas|although|though|because|but|which|who|whose|"
+    r"after|before|as|amid|despite|when|where|until|since|according)\s)"
+)
+# Where a phrase ends: before a preposition or conjunction that opens the next one.
+_PHRASE_BOUNDARY = re.compile(r"\s(?=(?:with|at|for|to|on|in|of|from|over|about|into|against|and|or|by)\s)")
 _SPACE = re.compile(r"\s+")
 _LAST_WORD = re.compile(r"\s+\S*\Z")
 
@@ -150,18 +164,36 @@ def shorten(text: str, limit: int) -> str:
 
 
 def derive_headline(lead_sentence: str, limit: int = HEADLINE_CHARS) -> str:
-    """A headline from the first sentence: scene-setting clause dropped, trailing full stop removed, shortened."""
+    """A headline from the first sentence: scene-setting clause dropped, trailing full stop removed, and a long
+    sentence ended where a clause or phrase ends, so a headline never stops with "…" in mid-phrase.
+
+    The end is the clause boundary (a comma, a dash, "saying", "while" ...) nearest *limit*, up to
+    :data:`HEADLINE_MAX_CHARS` (a complete clause reads better than a shorter fragment), else the phrase boundary
+    (before "with", "at", "for" ...) nearest it; only a sentence with neither is cut on a word, with "…".
+    """
     sentence = _SPACE.sub(" ", lead_sentence).strip()
     trimmed = _LEADING_CLAUSE.sub("", sentence)
     if trimmed != sentence and len(trimmed) > 20:
         sentence = trimmed[0].upper() + trimmed[1:]
     if len(sentence) <= limit:
         return sentence.rstrip(".")
-    # Prefer ending at a clause boundary over an ellipsis in mid-phrase.
-    clause_end = max(sentence.rfind(", ", 0, limit + 2), sentence.rfind("; ", 0, limit + 2))
-    if clause_end >= limit * 2 // 3:
-        return sentence[:clause_end]
+    shortest, longest = min(HEADLINE_MIN_CHARS, limit // 2), max(limit, HEADLINE_MAX_CHARS)
+    for boundary in (_CLAUSE_BOUNDARY, _PHRASE_BOUNDARY):
+        ends = [end for end in _boundaries(boundary, sentence) if shortest <= end <= longest]
+        if ends:  # the end nearest the target length; of two as near, the shorter
+            return _ended(sentence, min(ends, key=lambda end: (abs(end - limit), end)))
     return _without_split_name(sentence, shorten(sentence, limit))
+
+
+def _boundaries(pattern: re.Pattern[str], sentence: str) -> list[int]:
+    """Where *pattern* says a clause or phrase ends, outside quotes and brackets (a quotation is not cut open)."""
+    ends = []
+    for match in pattern.finditer(sentence):
+        before = sentence[: match.start()]
+        opened = before.count("“") - before.count("”") + before.count("(") - before.count(")") + before.count('"') % 2
+        if not opened:
+            ends.append(match.start())
+    return ends
 
 
 def _without_split_name(sentence: str, cut: str) -> str:
@@ -174,6 +206,55 @@ def _without_split_name(sentence: str, cut: str) -> str:
         kept.pop()
     shorter = " ".join(kept).rstrip(" ,;:-–—") + ELLIPSIS
     return shorter if len(shorter) >= len(cut) // 2 else cut
+
+
+def _ended(sentence: str, end: int) -> str:
+    return sentence[:end].rstrip(" ,;:-–—")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadHeadline:
+    """A headline derived from a story's lead and the summary that goes with it."""
+
+    headline: str
+    summary: str
+
+
+def headline_from_lead(paragraphs: list[str], budget: int) -> LeadHeadline:
+    """For a story without a title: the headline from its first sentence, and a summary that starts after that
+    sentence, so no message shows it twice (a one-sentence story is all headline, with no summary).
+
+    Only a one-sentence story too long for a headline (over :data:`ONE_SENTENCE_HEADLINE_CHARS`) keeps its
+    sentence as the summary, under the shortened headline: its text would be lost otherwise.
+    """
+    first, rest = _lead_unit(paragraphs)
+    lead = " ".join(plain_text_of(first).split()) if first else ""
+    if not lead:
+        return LeadHeadline(derive_headline(paragraphs[0]), summarise(paragraphs, budget))
+    remaining = [paragraph for paragraph in rest if paragraph.strip()]
+    if not remaining:
+        if len(lead) <= ONE_SENTENCE_HEADLINE_CHARS:
+            return LeadHeadline(lead.rstrip("."), "")
+        return LeadHeadline(derive_headline(lead), summarise(paragraphs, budget))
+    return LeadHeadline(derive_headline(lead), summarise(remaining, budget))
+
+
+def _lead_unit(paragraphs: list[str]) -> tuple[str, list[str]]:
+    """The first sentence (or list item) of a body, and the body after it, both in newsbot's Markdown."""
+    blocks = [block for paragraph in paragraphs for block in read_markdown(paragraph)]
+    index = next((i for i, block in enumerate(blocks) if block.kind != "heading"), None)
+    if index is None:
+        return "", paragraphs
+    block = blocks[index]
+    units = _sentences_of_line(block.lines[0]) if block.kind == "paragraph" else list(block.lines)
+    if not units:
+        return "", paragraphs
+    if block.kind == "paragraph":
+        rest_block = _joined(block, units[1:]) if len(units) > 1 else None
+    else:
+        rest_block = Block(block.kind, block.lines[1:], block.start + 1) if len(block.lines) > 1 else None
+    after = [*([rest_block] if rest_block else []), *blocks[index + 1 :]]
+    return write_block(Block("paragraph", (units[0],))), [write_block(b) for b in after]
 
 
 def summarise(paragraphs: list[str], budget: int) -> str:
