@@ -50,7 +50,7 @@ def panel_text(pending: PendingStory, taxonomy: Taxonomy, social: Sequence[str],
     counts = ", ".join(f"{channel} {n}" for channel, n in pending.recipients.items())
     lines = [
         f"<b>{kind}</b>: the message above is exactly what readers will get.",
-        f"Headline: {html.escape(story.title)}",
+        f"Headline: {html.escape(story.title)}" + (" <i>(derived from the lead)</i>" if story.headline_derived else ""),
         f"Topics: {html.escape(topic_names(taxonomy, story.topics)) or 'none'}",
         f"Readers now: {counts} (total {total})",
     ]
