@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,29 @@ async def record_audit(
         recipients=recipients,
         details=json.dumps(details, ensure_ascii=False, sort_keys=True) if details is not None else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SendChange:
+    """An editor changed how a story is sent (schedule, stop, resume): the readers it touched per channel, its
+    social posts, and the story's state before and after, audited the same way whatever the change."""
+
+    action: str
+    story_id: str
+    title: str
+    readers: Mapping[str, int]
+    social_posts: int
+    before: Mapping[str, object]
+    after: Mapping[str, object] | None = None
+    more: Mapping[str, object] = field(default_factory=dict)
+
+    async def record(self, conn: AsyncConnection, *, actor: str, at: datetime) -> None:
+        details = {"title": self.title, "recipients": dict(self.readers), "social_posts": self.social_posts}
+        details |= {"before": self.before, **({"after": self.after} if self.after is not None else {}), **self.more}
+        await record_audit(
+            conn, actor=actor, action=self.action, subject=self.story_id, recipients=sum(self.readers.values()),
+            details=details, at=at,
+        )  # fmt: skip
 
 
 async def record_cancelled_draft(newsroom: Newsroom, actor: str, story: Story) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from bot.app.errors import InvalidSchedule, StoryAlreadySent, StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.editors.audit import record_audit
+from bot.editors.audit import SendChange
 from bot.outbox.social import queue_social_posts
 from bot.stories.story import Story
 from subscribers import deliveries, stories, story_states
@@ -100,21 +100,9 @@ async def reschedule_story(newsroom: Newsroom, story_id: str, publish_at: dateti
     new_time = max(publish_at, now)
     async with newsroom.engine.begin() as conn:
         moved, posts = await story_states.move_schedule(conn, story_id, new_time, now)
-        await record_audit(
-            conn,
-            actor=actor,
-            action="schedule",
-            subject=story_id,
-            recipients=sum(moved.values()),
-            details={
-                "title": state.title,
-                "before": {"publish_at": _iso(state.publish_at)},
-                "after": {"publish_at": _iso(new_time)},
-                "recipients": moved,
-                "social_posts": posts,
-            },
-            at=now,
-        )
+        before, after = {"publish_at": _iso(state.publish_at)}, {"publish_at": _iso(new_time)}
+        change = SendChange("schedule", story_id, state.title, moved, posts, before, after)
+        await change.record(conn, actor=actor, at=now)
     if new_time <= now:
         newsroom.notify_published()
     return ScheduleReport(story_id, state.title, state.publish_at, new_time, False, moved, posts)
@@ -126,21 +114,9 @@ async def cancel_scheduled_story(newsroom: Newsroom, story_id: str, *, actor: st
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         cancelled, posts = await story_states.cancel_schedule(conn, story_id, now)
-        await record_audit(
-            conn,
-            actor=actor,
-            action="schedule.cancel",
-            subject=story_id,
-            recipients=sum(cancelled.values()),
-            details={
-                "title": state.title,
-                "before": {"publish_at": _iso(state.publish_at)},
-                "after": {"publish_at": None, "withdrawn": True},
-                "recipients": cancelled,
-                "social_posts": posts,
-            },
-            at=now,
-        )
+        before, after = {"publish_at": _iso(state.publish_at)}, {"publish_at": None, "withdrawn": True}
+        change = SendChange("schedule.cancel", story_id, state.title, cancelled, posts, before, after)
+        await change.record(conn, actor=actor, at=now)
     return ScheduleReport(story_id, state.title, state.publish_at, None, True, cancelled, posts)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.app.errors import StoryHalted, StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.editors.audit import record_audit
+from bot.editors.audit import SendChange
 from subscribers import story_states
 from subscribers.story_states import SendProgress, StoryState
 
@@ -48,15 +48,9 @@ async def _load(newsroom: Newsroom, story_id: str) -> StoryState:
     return state
 
 
-def _details(
-    state: StoryState, what: str, counts: dict[str, int], posts: int, progress: SendProgress
-) -> dict[str, object]:
-    return {
-        "title": state.title,
-        what: counts,
-        "social_posts": posts,
-        "sent_of": {channel: list(progress.sent_of(channel)) for channel in progress.deliveries},
-    }
+def _sent_of(progress: SendProgress) -> dict[str, object]:
+    """Where the send stood, for the audit entry: per channel, [sent, all]."""
+    return {"sent_of": {channel: list(progress.sent_of(channel)) for channel in progress.deliveries}}
 
 
 async def stop_story(newsroom: Newsroom, story_id: str, *, actor: str) -> StopReport:
@@ -74,15 +68,9 @@ async def stop_story(newsroom: Newsroom, story_id: str, *, actor: str) -> StopRe
     async with newsroom.engine.begin() as conn:
         held, posts = await story_states.stop_story(conn, story_id, now)
         progress = await story_states.send_progress(conn, story_id)
-        await record_audit(
-            conn,
-            actor=actor,
-            action="stop",
-            subject=story_id,
-            recipients=sum(held.values()),
-            details={**_details(state, "held", held, posts, progress), "before": {"stopped_at": None}},
-            at=now,
-        )
+        sent_of = _sent_of(progress)
+        change = SendChange("stop", story_id, state.title, held, posts, {"stopped_at": None}, more=sent_of)
+        await change.record(conn, actor=actor, at=now)
     return StopReport(story_id, state.title, True, held, posts, progress, now)
 
 
@@ -101,18 +89,9 @@ async def resume_story(newsroom: Newsroom, story_id: str, *, actor: str) -> Stop
         progress = await story_states.send_progress(conn, story_id)
         changed = state.stopped_at is not None or bool(sum(queued.values()) or posts)
         if changed:
-            await record_audit(
-                conn,
-                actor=actor,
-                action="resume",
-                subject=story_id,
-                recipients=sum(queued.values()),
-                details={
-                    **_details(state, "queued_again", queued, posts, progress),
-                    "before": {"stopped_at": _iso(state.stopped_at)},
-                },
-                at=now,
-            )
+            before = {"stopped_at": _iso(state.stopped_at)}
+            change = SendChange("resume", story_id, state.title, queued, posts, before, more=_sent_of(progress))
+            await change.record(conn, actor=actor, at=now)
     notes = [] if state.stopped_at is not None else ["it was not stopped"]
     if changed:
         newsroom.notify_published()
