@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.deliveries import deliveries_with_addresses, story_item_key
@@ -47,17 +47,19 @@ async def story_reach(conn: AsyncConnection, story_id: str, cutoff: datetime) ->
     )
     sent = {channel.value: 0 for channel in ChannelName}
     sent.update({channel: count for channel, count in sent_rows})
-    copies = await conn.execute(
-        select(deliveries.c.sent_at >= cutoff, func.count())
-        .where(
-            own,
-            deliveries.c.status == DeliveryStatus.SENT.value,
-            deliveries.c.channel == ChannelName.TELEGRAM.value,
-            deliveries.c.provider_id.is_not(None),
+    # One bound cutoff, summed per row: PostgreSQL cannot group by a comparison whose parameter appears twice.
+    recent = func.coalesce(func.sum(case((deliveries.c.sent_at >= cutoff, 1), else_=0)), 0)
+    copies = (
+        await conn.execute(
+            select(func.count(), recent).where(
+                own,
+                deliveries.c.status == DeliveryStatus.SENT.value,
+                deliveries.c.channel == ChannelName.TELEGRAM.value,
+                deliveries.c.provider_id.is_not(None),
+            )
         )
-        .group_by(deliveries.c.sent_at >= cutoff)
-    )
-    by_age = {bool(recent): count for recent, count in copies}
+    ).one()
+    total, young = int(copies[0]), int(copies[1])
     waiting = (
         await conn.execute(
             select(func.count())
@@ -68,7 +70,7 @@ async def story_reach(conn: AsyncConnection, story_id: str, cutoff: datetime) ->
             )
         )
     ).scalar_one()
-    return StoryReach(sent, by_age.get(True, 0), by_age.get(False, 0), waiting)
+    return StoryReach(sent, young, total - young, waiting)
 
 
 async def story_of_message(conn: AsyncConnection, chat_id: str, message_id: int) -> str | None:
