@@ -207,10 +207,10 @@ async def test_a_long_telegram_digest_is_split_between_stories_into_messages_tha
     newsroom, worker = live
     await add_reader(newsroom, "local", telegram_chat="501", cadences=WEEKLY_CHAT)
     body = " ".join(["Residents packed the hall & said turnout was < 40% in ward 3, more than in ward 2."] * 6)
-    for n in range(12):
+    for n in range(40):  # a compact digest fits a dozen stories in one message; forty do not
         await store_story_at(
             newsroom,
-            day(n / 5),
+            day(n / 8),
             f"s{n:02d}",
             f"Local story number {n:02d}",
             "local",
@@ -229,7 +229,7 @@ async def test_a_long_telegram_digest_is_split_between_stories_into_messages_tha
         checker.feed(part)
         assert checker.open == []
     joined = "\n\n".join(parts)
-    headlines = [f"Local story number {n:02d}" for n in reversed(range(12))]
+    headlines = [f"Local story number {n:02d}" for n in reversed(range(40))]
     positions = [joined.index(h) for h in headlines]
     assert positions == sorted(positions)
     assert all(joined.count(h) == 1 for h in headlines)
