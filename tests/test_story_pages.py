@@ -98,7 +98,9 @@ async def test_the_sample_story_without_a_url_gets_a_page_that_previews_well(new
     page = PageParts(answer.text)
     assert page.meta["og:type"] == "article"
     assert page.meta["og:title"] == page.meta["twitter:title"] == story.title
-    assert page.meta["og:description"] == page.meta["twitter:description"] == plain_text(story.summary)
+    assert (
+        page.meta["og:description"] == page.meta["twitter:description"] == " ".join(plain_text(story.summary).split())
+    )
     assert page.meta["og:url"] == page.links["canonical"] == page_url
     assert page.meta["twitter:card"] == "summary" and "og:image" not in page.meta
     assert "robots" not in page.meta  # a public article may be indexed, unlike the reader's personal pages

@@ -74,7 +74,7 @@ def _story_context(newsroom: Newsroom, story: PublishedStory) -> dict[str, Any]:
     return {
         "story": story,
         "title": story.title,
-        "description": plain_text(story.summary),
+        "description": " ".join(plain_text(story.summary).split()),  # one line for meta tags
         "body_html": None if withdrawn else page_html(story.body),
         "page_url": page_url,
         "canonical_url": canonical,
