@@ -2,8 +2,9 @@
 
 Every way of adding an email address (the web signup form, the Telegram ``/email`` command) goes through
 :func:`request_email_confirmation`; the ``/confirm/{token}`` page calls :func:`confirm_address`. The link carries
-the subscriber, the address, the topics asked for, when it was sent and a random nonce stored with the address,
-signed with the newsroom's secret: only the latest link for an address works, only someone who received it can
+the subscriber, a keyed digest of the address (never the address itself: links end up in logs and browser
+histories), the topics asked for, when it was sent and a random nonce stored with the address, signed with the
+newsroom's secret: only the latest link for an address works, only someone who received it can
 confirm (the nonce cannot be guessed, whoever knows the key), and only while the address still awaits (or has)
 confirmation, so an old link cannot resubscribe someone who has since unsubscribed.
 
@@ -13,6 +14,8 @@ for its subscriber and for the site.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import html
 import math
@@ -151,9 +154,16 @@ async def request_email_confirmation(
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
 
-    confirm_url = newsroom.signer.confirm_url(
-        subscriber_id, address, topics=",".join(slugs), sent=_microseconds(now), nonce=nonce
+    signer = newsroom.signer
+    token = signer.token(
+        "confirm",
+        subscriber_id,
+        address_key=_address_digest(newsroom, address),
+        topics=",".join(slugs),
+        sent=_microseconds(now),
+        nonce=nonce,
     )
+    confirm_url = f"{signer.public_url}/confirm/{token}"
     message = OutgoingMessage(
         key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
         address=address,
@@ -193,7 +203,7 @@ def _confirmation_email(
         html=compiled.html.replace(CONFIRM_URL_SENTINEL, html.escape(confirm_url)),
         text=compiled.text.replace(CONFIRM_URL_SENTINEL, confirm_url),
     )
-    return EmailTemplate(personal, settings).for_recipient(
+    return EmailTemplate(personal, settings, transactional=True).for_recipient(
         to=address,
         unsubscribe_url=newsroom.signer.unsubscribe_url(subscriber_id),
         preferences_url=newsroom.signer.preferences_url(subscriber_id),
@@ -209,14 +219,15 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
     """
     await newsroom.request_limits.admit(newsroom.engine, newsroom.settings, "confirm", client)
     data = newsroom.signer.verify("confirm", token, max_age=newsroom.settings.confirm_max_age)
-    subscriber_id, address, sent = data["subscriber_id"], data.get("address"), data.get("sent")
-    if not isinstance(address, str) or not isinstance(sent, int):
+    subscriber_id, sent = data["subscriber_id"], data.get("sent")
+    digest, legacy_address = data.get("address_key"), data.get("address")  # links mailed before digests: the address
+    if not isinstance(sent, int) or not (isinstance(digest, str) or isinstance(legacy_address, str)):
         raise InvalidToken("this link is not valid")
     slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
-        if current is None or email_key(current.address) != email_key(address):
+        if current is None or not _link_is_for(newsroom, current.address, digest, legacy_address):
             raise InvalidToken("this link is for an address that is no longer on file; please sign up again")
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:
@@ -228,7 +239,19 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
         newly = current.status == AddressStatus.PENDING
         await email_readers.activate_email(conn, subscriber_id, now)
         await follows.set_follows(conn, subscriber_id, slugs, now)
-    return Confirmation(subscriber_id, address, slugs, newly_confirmed=newly)
+    return Confirmation(subscriber_id, current.address, slugs, newly_confirmed=newly)
+
+
+def _address_digest(newsroom: Newsroom, address: str) -> str:
+    """Which address a link was mailed to, as an HMAC under the newsroom's secret: checkable, not readable."""
+    mac = hmac.new(newsroom.secret.value.encode(), b"confirm-address:" + email_key(address).encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+def _link_is_for(newsroom: Newsroom, address: str, digest: object, legacy_address: object) -> bool:
+    if isinstance(digest, str):
+        return hmac.compare_digest(_address_digest(newsroom, address).encode(), digest.encode())
+    return isinstance(legacy_address, str) and email_key(legacy_address) == email_key(address)
 
 
 def _nonce_matches(stored: str | None, given: object) -> bool:

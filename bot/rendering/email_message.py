@@ -122,10 +122,16 @@ def _to_header(to: str) -> bytes:
 
 
 class EmailTemplate:
-    """One compiled email as a reusable MIME skeleton; call `for_recipient` once per reader."""
+    """One compiled email as a reusable MIME skeleton; call `for_recipient` once per reader.
 
-    def __init__(self, compiled: CompiledEmail, settings: Settings) -> None:
+    A *transactional* email (the double opt-in mail: one message a person asked for, not a list's) carries no
+    List-* or Precedence headers, so mailbox providers neither file it with newsletters nor offer to unsubscribe
+    from a list the person has not joined yet.
+    """
+
+    def __init__(self, compiled: CompiledEmail, settings: Settings, *, transactional: bool = False) -> None:
         self.domain = settings.mail_domain
+        self.transactional = transactional
         self.subject = _one_line(compiled.subject)
         boundary = f"=_newsbot_{uuid.uuid4().hex}"
         text_mark = f"NEWSBOT-TEXT-BODY-{uuid.uuid4().hex}"
@@ -137,9 +143,10 @@ class EmailTemplate:
         message["Reply-To"] = _one_line(settings.reply_to or settings.mail_from)
         message[_SLOT_HEADER] = slot_mark
         message["Subject"] = self.subject
-        message["List-Id"] = formataddr((_one_line(settings.outlet_name), f"newsletter.{self.domain}"))
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["Precedence"] = "bulk"
+        if not transactional:
+            message["List-Id"] = formataddr((_one_line(settings.outlet_name), f"newsletter.{self.domain}"))
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            message["Precedence"] = "bulk"
         message["MIME-Version"] = "1.0"
         message.make_alternative()
         for mark, subtype in ((text_mark, "plain"), (html_mark, "html")):
@@ -191,9 +198,9 @@ class EmailTemplate:
             if not message_id.startswith("<"):
                 message_id = f"<{message_id}>"
         date = self._now() if date is None else _header_token("Date", date.strip())
-        recipient_headers = (
-            f"Date: {date}\r\nMessage-ID: {message_id}\r\nList-Unsubscribe: <{unsubscribe_url}>,\r\n {self._mailto}\r\n"
-        ).encode("ascii")
+        recipient_headers = f"Date: {date}\r\nMessage-ID: {message_id}\r\n"
+        if not self.transactional:
+            recipient_headers += f"List-Unsubscribe: <{unsubscribe_url}>,\r\n {self._mailto}\r\n"
         text_links = {
             UNSUBSCRIBE_URL_SENTINEL: _qp_open(unsubscribe_url),
             PREFERENCES_URL_SENTINEL: _qp_open(preferences_url),
@@ -206,7 +213,7 @@ class EmailTemplate:
             (
                 self._head,
                 to_line,
-                recipient_headers,
+                recipient_headers.encode("ascii"),
                 self._middle,
                 *[text_links[p] if isinstance(p, str) else p for p in self._text],
                 self._between,
