@@ -7,6 +7,7 @@ turns them into one line on stderr and exit code 1.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -73,3 +74,15 @@ async def with_newsroom(settings: Settings, work: Callable[[Newsroom], Awaitable
             return await work(newsroom)
     finally:
         await newsroom.close()
+
+
+def run_report(
+    ctx: typer.Context, work: Callable[[Newsroom], Awaitable[T]], *, as_json: bool, to_json: Callable[[T], object]
+) -> T | None:
+    """Run a story-life command's *work* on the newsroom: with ``--json`` print its report as JSON and return None,
+    else return the report for the command to print in words."""
+    report = run_command(with_newsroom(settings_of(ctx), work))
+    if as_json:
+        print(json.dumps(to_json(report), ensure_ascii=False))
+        return None
+    return report

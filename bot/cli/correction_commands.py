@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.app.newsroom import Newsroom
-from bot.cli.console import app, out, run_command, settings_of, with_newsroom
+from bot.cli.console import app, out, run_report
 from bot.editors.audit import cli_actor
 from bot.stories.corrections import CorrectionReport, correct_story
 from bot.stories.parsing import read_story_file
@@ -63,9 +62,8 @@ def correct(
         draft = read_story_file(path, newsroom.settings.max_story_bytes)
         return await correct_story(newsroom, story_id, draft, actor=cli_actor(), note=note, notify=notify, topics=topic)
 
-    report = run_command(with_newsroom(settings_of(ctx), work))
-    if as_json:
-        print(json.dumps(correction_json(report), ensure_ascii=False))
+    report = run_report(ctx, work, as_json=as_json, to_json=correction_json)
+    if report is None:
         return
     if not report.changed:
         out.print(f"{report.story.title}  (unchanged: it already reads so, version {report.story.version})")
@@ -89,12 +87,13 @@ def retract(
 ) -> None:
     """Withdraw a story: stop sending it, delete its Telegram copies (notice on those over 48 hours old)."""
 
-    async def work(newsroom: Newsroom) -> RetractionReport:
-        return await retract_story(newsroom, story_id, actor=cli_actor(), note=note)
-
-    report = run_command(with_newsroom(settings_of(ctx), work))
-    if as_json:
-        print(json.dumps(retraction_json(report), ensure_ascii=False))
+    report = run_report(
+        ctx,
+        lambda room: retract_story(room, story_id, actor=cli_actor(), note=note),
+        as_json=as_json,
+        to_json=retraction_json,
+    )
+    if report is None:
         return
     if not report.retracted:
         out.print(f"{report.story.title}  (already retracted; nothing changed)")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.app.newsroom import Newsroom
-from bot.cli.console import app, fail, out, run_command, settings_of, with_newsroom
+from bot.cli.console import app, fail, out, run_command, run_report, settings_of, with_newsroom
 from bot.editors.audit import cli_actor
 from bot.stories.embargo import ScheduleReport, cancel_scheduled_story, parse_publish_at, reschedule_story
 from bot.stories.stopping import StopReport, resume_story, stop_story
@@ -96,13 +96,10 @@ def stop(
 ) -> None:
     """Stop a story's send: within a second no worker sends another message of it; says what was sent."""
 
-    async def work(newsroom: Newsroom) -> StopReport:
-        return await stop_story(newsroom, story_id, actor=cli_actor())
-
-    report = run_command(with_newsroom(settings_of(ctx), work))
-    if as_json:
-        print(json.dumps(stop_json(report), ensure_ascii=False))
-    else:
+    report = run_report(
+        ctx, lambda room: stop_story(room, story_id, actor=cli_actor()), as_json=as_json, to_json=stop_json
+    )
+    if report is not None:
         _print_stop(report, "stopped")
 
 
@@ -114,13 +111,10 @@ def resume(
 ) -> None:
     """Continue a stopped story's send where it stopped (nobody gets it twice); a retracted story never resumes."""
 
-    async def work(newsroom: Newsroom) -> StopReport:
-        return await resume_story(newsroom, story_id, actor=cli_actor())
-
-    report = run_command(with_newsroom(settings_of(ctx), work))
-    if as_json:
-        print(json.dumps(stop_json(report), ensure_ascii=False))
-    else:
+    report = run_report(
+        ctx, lambda room: resume_story(room, story_id, actor=cli_actor()), as_json=as_json, to_json=stop_json
+    )
+    if report is not None:
         _print_stop(report, "resumed")
         if report.changed:
             out.print("Run `newsbot deliver` to send what was queued.", markup=False)
