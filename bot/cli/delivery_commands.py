@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,14 +21,16 @@ from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.outbox.delivery_pump import STOP_GRACE_SECONDS
 from bot.outbox.worker import DeliveryWorker, DrainReport
+from bot.rendering.gallery import write_gallery, writes_to_files
 from subscribers import channel_health, deliveries, delivery_retry, stories, story_changes, story_states
 from subscribers import status as status_store
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import ChannelName, Priority
 
 
-async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport:
-    """Drain the outbox through the configured channels, with a progress bar on a terminal.
+async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> tuple[DrainReport, Path | None]:
+    """Drain the outbox through the configured channels, with a progress bar on a terminal; where a channel writes
+    to a file outbox, the outbox preview (``index.html``) is refreshed afterwards and its path returned.
 
     The first SIGINT or SIGTERM stops claiming, lets the sends in flight finish (up to ``STOP_GRACE_SECONDS``),
     records them and returns; a second one exits at once (what it leaves claimed goes back on the next run).
@@ -55,12 +58,17 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> DrainReport
         async with newsroom.reader.connect() as conn:
             due = await deliveries.count_due_deliveries(conn, worker.clock.now())
         if not show_progress or due == 0:
-            return await worker.drain(stop=stop)
-        with Progress(
-            TextColumn("delivering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
-        ) as bar:
-            task = bar.add_task("deliver", total=due)
-            return await worker.drain(progress=lambda n: bar.advance(task, n), stop=stop)
+            report = await worker.drain(stop=stop)
+        else:
+            with Progress(
+                TextColumn("delivering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+            ) as bar:
+                task = bar.add_task("deliver", total=due)
+                report = await worker.drain(progress=lambda n: bar.advance(task, n), stop=stop)
+        page = None
+        if writes_to_files(channels) and report.total:
+            page = await asyncio.to_thread(write_gallery, newsroom.renderer.environment, newsroom.settings.outbox_dir)
+        return report, page
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -118,8 +126,12 @@ def _print_report(report: DrainReport, now: datetime | None = None) -> None:
 @app.command()
 def deliver(ctx: typer.Context) -> None:
     """Send everything that is due, then exit."""
-    report = run_command(with_newsroom(settings_of(ctx), lambda n: deliver_all(n, show_progress=sys.stderr.isatty())))
+    report, page = run_command(
+        with_newsroom(settings_of(ctx), lambda n: deliver_all(n, show_progress=sys.stderr.isatty()))
+    )
     _print_report(report)
+    if page is not None:
+        out.print(f"Every rendered message: {page}", markup=False)
     if report.failed:
         raise typer.Exit(1)
 
