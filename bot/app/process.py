@@ -41,8 +41,8 @@ from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, c
 from bot.outbox.digest_weeks import digest_schedule
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.embargo import top_up_loop
 from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
+from bot.stories.embargo import top_up_loop
 from bot.stories.feeds import FeedPoller
 from bot.web import create_app
 from bot.web.telegram_webhook import webhook_path, webhook_router, webhook_secret
@@ -112,11 +112,11 @@ class Service:
             social = SocialPoster(newsroom, channels["telegram"], clock=worker.clock, lease=worker.lease)
             newsroom.published_listeners += [worker.wake, social.wake]
             loops |= {"delivery": worker.run, "social": social.run}
-        if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler
             if writes_to_files(channels):  # the outbox preview shows what the worker just wrote
                 loops["outbox preview"] = lambda stop: keep_gallery_fresh(
                     newsroom.renderer.environment, newsroom.settings.outbox_dir, stop
                 )
+        if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler
             loops["feeds"] = FeedPoller(newsroom).run
             # Embargoes that lift reach the readers who followed their topics since the story was planned.
             loops["embargoes"] = lambda stop: top_up_loop(newsroom, stop)
