@@ -125,6 +125,7 @@ async def request_email_confirmation(
             owner = await email_readers.find_email_by_address(conn, address)
             if owner is not None:
                 address = owner.address  # the same address in any case is one reader: keep the spelling on file
+            created = subscriber_id is None and owner is None
             if subscriber_id is None:
                 if owner is None and not slugs:
                     raise InvalidSubscriber("choose at least one topic to follow")
@@ -150,6 +151,11 @@ async def request_email_confirmation(
             await email_readers.mark_confirmation_sent(conn, subscriber_id, now, now)
             nonce = secrets.token_urlsafe(NONCE_BYTES)
             await email_readers.set_confirmation_nonce(conn, subscriber_id, nonce)
+            if created:
+                # A new reader's only address is this pending one, so nothing reaches them before they confirm;
+                # following now lets their preference page show the topics they chose. An existing reader's
+                # topics change only through the link: a stranger typing their address must not change them.
+                await follows.set_follows(conn, subscriber_id, slugs, now)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None

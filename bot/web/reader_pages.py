@@ -53,7 +53,8 @@ def _page(
 ) -> HTMLResponse:
     """A rendered page with headers that keep tokens private: not cached, never sent on as a Referer, not framed.
 
-    The signup form (``personal=False``) may be framed, so that the outlet's site can embed it.
+    The signup flow (``personal=False``: the form and every answer to posting it) carries no token and may be
+    framed, so that the outlet's site can embed it in an iframe and the reader sees "Check your inbox" there too.
     """
     html = newsroom.renderer.render(
         f"web/{template}",
@@ -76,9 +77,10 @@ def _notice(
     status: int = 200,
     links: list[tuple[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    personal: bool = True,
 ) -> HTMLResponse:
     context = {"title": title, "message": message, "links": links or []}
-    return _page(newsroom, "notice.html.j2", context, status=status, headers=headers)
+    return _page(newsroom, "notice.html.j2", context, status=status, headers=headers, personal=personal)
 
 
 def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
@@ -92,7 +94,7 @@ def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
     )
 
 
-def _too_many(newsroom: Newsroom, refused: TooManyRequests) -> HTMLResponse:
+def _too_many(newsroom: Newsroom, refused: TooManyRequests, *, personal: bool = True) -> HTMLResponse:
     """429 with Retry-After, and a page that says in plain words what happened and how long to wait."""
     message = str(refused)
     return _page(
@@ -101,6 +103,7 @@ def _too_many(newsroom: Newsroom, refused: TooManyRequests) -> HTMLResponse:
         {"message": message[:1].upper() + message[1:] + ".", "wait": wait_phrase(refused.retry_after)},
         status=429,
         headers={"Retry-After": str(refused.retry_after)},
+        personal=personal,
     )
 
 
@@ -136,19 +139,22 @@ async def subscribe(
     try:
         await request_email_confirmation(newsroom, channel, address=email, topics=topic, client=client_of(request))
     except TooManyRequests as refused:
-        return _too_many(newsroom, refused)
+        return _too_many(newsroom, refused, personal=False)
     except (InvalidSubscriber, TopicNotFound) as problem:
         return _signup_form(newsroom, email=email, chosen=topic, error=str(problem), status=400)
     except SignupThrottled as throttled:
         retry = {"Retry-After": str(throttled.retry_after)}
-        return _notice(newsroom, "Check your inbox", str(throttled).capitalize() + ".", status=429, headers=retry)
+        message = str(throttled).capitalize() + "."
+        return _notice(newsroom, "Check your inbox", message, status=429, headers=retry, personal=False)
     except ConfirmationNotSent as unsent:
-        return _notice(newsroom, "Please try again later", str(unsent).capitalize() + ".", status=503)
+        message = str(unsent).capitalize() + "."
+        return _notice(newsroom, "Please try again later", message, status=503, personal=False)
     return _notice(
         newsroom,
         "Check your inbox",
         "We sent a confirmation link to the address you gave. Click it to start receiving news; until then you "
         "will get nothing else from us.",
+        personal=False,
     )
 
 
