@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html.parser
 import json
+import logging
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -316,3 +317,18 @@ def test_a_plain_http_public_url_on_a_real_host_is_warned_about(public_url: str,
     assert bool(warnings) is warned
     if warned:
         assert "NEWSBOT_PUBLIC_URL is plain http" in warnings[0] and "https" in warnings[0]
+
+
+async def test_newsbot_run_logs_each_email_setup_warning_once_at_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.telegram_session import running_service
+
+    plain = settings.model_copy(update={"web_port": 0, "public_url": "http://news.example.org", "postal_address": ""})
+    with caplog.at_level(logging.INFO, logger="newsbot"):
+        async with running_service(plain):
+            pass
+    warned = [record for record in caplog.records if record.name == "newsbot" and record.levelno == logging.WARNING]
+    assert [record.getMessage().split(":")[0] for record in warned] == [
+        "NEWSBOT_PUBLIC_URL is plain http on news.example.org"
+    ]

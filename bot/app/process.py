@@ -35,6 +35,7 @@ from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
+from bot.app.sending_checks import email_setup_warnings
 from bot.app.store_access import open_newsroom
 from bot.app.telegram_bot import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
@@ -134,6 +135,8 @@ class Service:
         try:
             newsroom = self.newsroom = await open_newsroom(settings)
             logger.info("%s", newsroom.secret.description)
+            for warning in email_setup_warnings(settings):
+                logger.warning("%s", warning)
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
             channels = build_channels(settings)
