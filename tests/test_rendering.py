@@ -60,7 +60,9 @@ def parse(markup: str) -> TagCollector:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="test-secret-of-at-least-32-characters", public_url="https://news.example.org")
+    return Settings(
+        data_dir=tmp_path, secret_key="test-secret-of-at-least-32-characters", public_url="https://news.example.org"
+    )
 
 
 @pytest.fixture
@@ -116,7 +118,7 @@ def test_telegram_message_escapes_markup_in_title_summary_and_url(renderer: Rend
     assert "Tom &amp; Jerry" in message
     parsed = parse(message)
     assert set(parsed.tags) <= TELEGRAM_TAGS
-    assert parsed.hrefs == [story.url]
+    assert parsed.hrefs == []  # Read more is a button under the message, not a link in it
     assert story.title in "".join(parsed.text)
 
 
@@ -124,7 +126,7 @@ def test_telegram_message_layout(renderer: Renderer) -> None:
     message = renderer.telegram_message(make_story())
     assert message.startswith("<b>Trump hints at talks with Kim</b>")
     assert "“probably do something”" in message
-    assert f'<a href="{STORY_URL}">Read more</a>' in message
+    assert "Read more" not in message  # a button under the message (bot.readers.story_buttons)
     assert "#North_Korea" in message
     assert "#U_S_Politics" in message
     assert "BREAKING" not in message
@@ -134,8 +136,7 @@ def test_telegram_breaking_marker(renderer: Renderer) -> None:
     assert "<b>BREAKING</b>" in renderer.telegram_message(make_story(breaking=True))
 
 
-def test_telegram_read_more_only_with_a_url(renderer: Renderer) -> None:
-    assert "Read more" not in renderer.telegram_message(make_story(url=None))
+def test_telegram_message_links_nothing_of_a_bad_url(renderer: Renderer) -> None:
     assert "<a" not in renderer.telegram_message(make_story(url="javascript:alert(1)"))
 
 
@@ -239,10 +240,11 @@ def test_plain_text_has_summary_and_urls_unescaped(renderer: Renderer) -> None:
     assert "<" not in text
 
 
-def test_plain_text_without_url_has_no_read_more(renderer: Renderer) -> None:
+def test_an_email_without_url_reads_more_on_the_story_page(renderer: Renderer) -> None:
     compiled = renderer.compile_email(make_story(url=None))
-    assert "Read the full story" not in compiled.text
-    assert "Read the full story" not in compiled.html
+    page = f"{renderer.settings.public_url}/stories/s1"
+    assert f"Read the full story: {page}" in compiled.text
+    assert f'href="{page}"' in compiled.html
 
 
 def test_subject_is_one_trimmed_line_with_breaking_prefix(renderer: Renderer) -> None:

@@ -38,7 +38,7 @@ from bot.channels import Channel
 from bot.editors.chat_commands import editor_handlers
 from bot.editors.command_menu import editor_menu, register_editor_menu
 from bot.readers import chat_commands as reader_commands
-from bot.readers import chat_membership, topic_suggestions
+from bot.readers import chat_membership, story_buttons, topic_suggestions
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
 
@@ -70,6 +70,8 @@ def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
         CallbackQueryHandler(reader_commands.choose_cadence, pattern=keyboards.CADENCE_PATTERN),
         CallbackQueryHandler(reader_commands.confirm_stop, pattern=keyboards.STOP_PATTERN),
         CallbackQueryHandler(topic_suggestions.follow_suggested, pattern=keyboards.FOLLOW_PATTERN),
+        CallbackQueryHandler(story_buttons.unfollow_topic, pattern=story_buttons.UNFOLLOW_PATTERN),
+        CallbackQueryHandler(story_buttons.open_settings, pattern=story_buttons.SETTINGS_PATTERN),
         ChatMemberHandler(chat_membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_membership.chat_migrated),
     ]

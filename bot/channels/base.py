@@ -15,6 +15,32 @@ _KEY = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True, slots=True)
+class Button:
+    """One button under a message: it opens `url`, or sends `callback` (64 bytes at most) back to the bot."""
+
+    text: str
+    url: str | None = None
+    callback: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.callback is None):
+            raise ValueError("a button has either a url or a callback")
+        if self.callback is not None and len(self.callback.encode()) > 64:
+            raise ValueError(f"button callback data is over 64 bytes: {self.callback!r}")
+
+
+#: Rows of buttons, as plain data: each channel turns them into its own keyboard (or ignores them).
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPreview:
+    """Which link a message previews: `url` shown large, or no preview at all when `url` is None."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One delivery, already rendered for its channel.
 
@@ -27,6 +53,10 @@ class OutgoingMessage:
     where the provider no longer allows that, `content` replaces its text instead). `reply_to` sends a new
     message as a reply to the reader's own copy of an earlier one. Channels that cannot change what they sent
     (email) refuse edits and deletes as a `PermanentFailure`.
+
+    Chat channels (Telegram) also read `keyboard` (buttons under the message, kept by an edit), `link_preview`
+    (None leaves the channel's default), `silent` (no notification sound) and `photo` (an image URL: the message
+    is then that photo with `content` as its caption). Their defaults change nothing, and email ignores them.
     """
 
     key: str
@@ -37,6 +67,10 @@ class OutgoingMessage:
     target: str | None = None
     #: The provider's id of the message this one answers.
     reply_to: str | None = None
+    keyboard: Keyboard = ()
+    link_preview: LinkPreview | None = None
+    silent: bool = False
+    photo: str | None = None
 
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.key):

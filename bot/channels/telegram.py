@@ -7,7 +7,7 @@ import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -23,7 +23,7 @@ from telegram.ext import ExtBot
 from telegram.warnings import PTBUserWarning
 
 from bot.channels import failures
-from bot.channels.base import OutgoingMessage, Receipt
+from bot.channels.base import Keyboard, LinkPreview, OutgoingMessage, Receipt
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_rate_limit import retry_after_seconds
 
@@ -32,12 +32,18 @@ if TYPE_CHECKING:
 
     from bot.app.config import Settings
 
+#: The longest caption Telegram accepts under a photo (a text message may have 4096).
+CAPTION_MAX_LENGTH = 1024
+#: What editMessageText answers for a photo's message: its caption is edited instead.
+_NO_TEXT = "there is no text in the message to edit"
+
 #: BadRequest descriptions that mean the chat itself is unreachable, not that this message is wrong.
 _GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid")
 
-# `TelegramChannel.send` calls sendMessage through `do_api_request` on purpose (see there); PTB would warn each time.
+# `TelegramChannel.send` calls sendMessage and sendPhoto through `do_api_request` on purpose (see there); PTB would
+# warn each time.
 warnings.filterwarnings(
-    "ignore", message=r"Please use 'Bot\.sendMessage' instead of 'Bot\.do_api_request", category=PTBUserWarning
+    "ignore", message=r"Please use 'Bot\.send(Message|Photo)' instead of 'Bot\.do_api_request", category=PTBUserWarning
 )
 
 
@@ -103,7 +109,7 @@ class TelegramChannel:
                 return await self._edit(chat_id, message)
             if message.action == "delete":
                 return await self._delete(chat_id, message)
-            params = self._text_params(chat_id, message.content)
+            method, params = self._send_params(chat_id, message)
             if self.paid_broadcast:
                 params["allow_paid_broadcast"] = True
             if message.reply_to is not None:
@@ -114,27 +120,66 @@ class TelegramChannel:
                 }
             # The raw answer, not a `Message`: building PTB's object tree costs more CPU than the request itself,
             # and only the message id is kept. Errors, rate limiting and retries are PTB's as usual.
-            sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
+            sent = await self.bot.do_api_request(method, api_kwargs=params)
         except TelegramError as exc:
             raise translate_error(exc) from exc
         return Receipt(provider_id=str(sent["message_id"]))
 
-    def _text_params(self, chat_id: int | str, text: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML}
-        if self._link_previews is not None:
-            params["link_preview_options"] = self._link_previews
-        return params
+    def _send_params(self, chat_id: int | str, message: OutgoingMessage) -> tuple[str, dict[str, Any]]:
+        """sendMessage, or sendPhoto with the content as caption; the buttons, preview and silence as asked."""
+        assert isinstance(message.content, str)
+        params: dict[str, Any] = {"chat_id": chat_id, "parse_mode": ParseMode.HTML}
+        if message.photo is not None:
+            method = "sendPhoto"
+            params.update(photo=message.photo, caption=message.content)
+        else:
+            method = "sendMessage"
+            params["text"] = message.content
+            preview = self._preview_options(message.link_preview)
+            if preview is not None:
+                params["link_preview_options"] = preview
+        if message.keyboard:
+            params["reply_markup"] = inline_keyboard(message.keyboard)
+        if message.silent:
+            params["disable_notification"] = True
+        return method, params
+
+    def _preview_options(self, preview: LinkPreview | None) -> LinkPreviewOptions | None:
+        """The message's own choice of preview, else the channel's default (None: Telegram's)."""
+        if preview is None:
+            return self._link_previews
+        if preview.url is None or self._link_previews is not None:  # previews switched off for the channel
+            return LinkPreviewOptions(is_disabled=True)
+        return LinkPreviewOptions(url=preview.url, prefer_large_media=True, show_above_text=False)
 
     async def _edit(self, chat_id: int | str, message: OutgoingMessage) -> Receipt:
-        """editMessageText on the reader's copy; "not modified" means it already reads so: a success."""
+        """editMessageText on the reader's copy (editMessageCaption for a photo's), with its buttons: an edit without
+        them would take them away. "Not modified" means it already reads so: a success."""
         assert isinstance(message.content, str) and message.target is not None
+        target = _message_id(message.target)
+        keyboard = inline_keyboard(message.keyboard) if message.keyboard else None
         try:
-            await self.bot.edit_message_text(
-                message.content,
+            if message.photo is None:
+                try:
+                    await self.bot.edit_message_text(
+                        message.content,
+                        chat_id=chat_id,
+                        message_id=target,
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=self._preview_options(message.link_preview),
+                        reply_markup=keyboard,
+                    )
+                    return Receipt(provider_id=message.target)
+                except BadRequest as exc:
+                    if _NO_TEXT not in exc.message.lower():
+                        raise
+            # A photo's caption (also a text edit that found a photo, such as a withdrawal notice).
+            await self.bot.edit_message_caption(
                 chat_id=chat_id,
-                message_id=_message_id(message.target),
+                message_id=target,
+                caption=message.content,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=self._link_previews,
+                reply_markup=keyboard,
             )
         except BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
@@ -170,6 +215,16 @@ class TelegramChannel:
             if not self._initialized:
                 await self.bot.initialize()
                 self._initialized = True
+
+
+def inline_keyboard(keyboard: Keyboard) -> InlineKeyboardMarkup:
+    """The channel contract's buttons as a Telegram inline keyboard."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(button.text, url=button.url, callback_data=button.callback) for button in row]
+            for row in keyboard
+        ]
+    )
 
 
 def translate_error(exc: TelegramError) -> failures.DeliveryFailed:

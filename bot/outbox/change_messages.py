@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage, PermanentFailure
+from bot.outbox.story_messages import TelegramStory, telegram_story
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
@@ -61,6 +62,7 @@ class StoryChangeMessages:
         self._targets: dict[int, str] = {}
         self._telegram: dict[tuple[str, str], str] = {}
         self._emails: dict[str, EmailTemplate] = {}
+        self._stories_telegram: dict[str, TelegramStory] = {}
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         by_story: dict[str, list[deliveries.ClaimedDelivery]] = {}
@@ -80,6 +82,7 @@ class StoryChangeMessages:
         # Rendered per batch: a story corrected again since the last batch renders as it is now.
         self._telegram.clear()
         self._emails.clear()
+        self._stories_telegram.clear()
 
     async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
         kind = item.item_key.partition(":")[0]
@@ -92,9 +95,11 @@ class StoryChangeMessages:
         target = self._targets.pop(item.id, None)
         if story is None or (target is None and item.channel == ChannelName.TELEGRAM):
             return None  # nothing to change: cancelled
-        if kind == "edit":
-            html = self._cached_telegram(story, "story", lambda: self._newsroom.renderer.telegram_message(story))
-            return OutgoingMessage(key=key, address=address, content=html, action="edit", target=target)
+        if kind == "edit":  # the whole story message again, buttons included: an edit without them drops them
+            copy = self._stories_telegram.get(story_id)
+            if copy is None:
+                copy = self._stories_telegram[story_id] = telegram_story(self._newsroom, story)
+            return copy.message(key, address, action="edit", target=target)
         if kind in ("delete", "withdraw"):
             notice = self._cached_telegram(story, "withdrawn", lambda: withdrawal_notice(self._newsroom, story))
             action = "delete" if kind == "delete" else "edit"
@@ -139,8 +144,8 @@ async def social_change_message(
     if change.target is None:
         raise PermanentFailure("the channel post to change was never sent")
     if change.kind.startswith("edit"):
-        html = newsroom.renderer.telegram_message(story)
-        return OutgoingMessage(key=key, address=address, content=html, action="edit", target=change.target)
+        copy = telegram_story(newsroom, story, reader_buttons=False)
+        return copy.message(key, address, action="edit", target=change.target)
     notice = withdrawal_notice(newsroom, story)
     action = "delete" if change.kind == "delete" else "edit"
     return OutgoingMessage(key=key, address=address, content=notice, action=action, target=change.target)

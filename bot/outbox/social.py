@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
-from bot.channels import Channel, DeliveryFailed, OutgoingMessage, TemporaryFailure
+from bot.channels import Channel, DeliveryFailed, TemporaryFailure
 from bot.channels.apprise import notify
 from bot.channels.telegram_rate_limit import SendWithdrawn, still_wanted
 from bot.outbox.change_messages import social_change_message
 from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
+from bot.outbox.story_messages import telegram_story
 from bot.outbox.worker_lease import WorkerLease
 from bot.rendering.social_posts import compose_post
 from bot.stories.story import Story
@@ -209,8 +210,8 @@ class SocialPoster:
             key, target = f"social-{item.id}", destination.target
             message = await social_change_message(self.newsroom, item.id, story, key=key, address=target)
             if message is None:  # an ordinary post, not an edit or deletion of one
-                html = self.newsroom.renderer.telegram_message(story)
-                message = OutgoingMessage(key=key, address=target, content=html)
+                # A channel's members are nobody's subscribers: Read more, but no Unfollow or Settings.
+                message = telegram_story(self.newsroom, story, reader_buttons=False).message(key, target)
             receipt = await self.telegram.send(message)
             return receipt.provider_id
         topics = [self.newsroom.taxonomy[slug] for slug in story.topics if slug in self.newsroom.taxonomy]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
+from bot.channels.base import Keyboard, LinkPreview
 from bot.outbox.message_cache import LruCache
+from bot.readers.story_buttons import story_keyboard
 from bot.rendering.email_message import EmailTemplate
+from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
 from subscribers import deliveries, stories, story_changes
 from subscribers.schema import ChannelName
@@ -38,8 +41,57 @@ class MessageSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class TelegramStory:
+    """A story as it goes to a Telegram chat: its HTML (a photo's caption when it has a picture), its buttons, the
+    link it previews (its own URL, chosen on purpose; none without one) and whether it rings (breaking news only).
+
+    Sends and edits of the reader's copy are built from the same value, so a correction keeps the buttons.
+    """
+
+    content: str
+    keyboard: Keyboard
+    link_preview: LinkPreview
+    silent: bool
+    photo: str | None = None
+
+    def message(
+        self,
+        key: str,
+        address: str,
+        *,
+        action: Literal["send", "edit"] = "send",
+        target: str | None = None,
+        reply_to: str | None = None,
+    ) -> OutgoingMessage:
+        return OutgoingMessage(
+            key=key,
+            address=address,
+            content=self.content,
+            action=action,
+            target=target,
+            reply_to=reply_to,
+            keyboard=self.keyboard,
+            link_preview=self.link_preview,
+            silent=self.silent,
+            photo=self.photo,
+        )
+
+
+def telegram_story(newsroom: Newsroom, story: Story, *, reader_buttons: bool = True) -> TelegramStory:
+    """Render *story* for Telegram once; *reader_buttons* adds Unfollow and Settings (not in an outlet's channel)."""
+    renderer, photo = newsroom.renderer, http_link(story.image_url)
+    return TelegramStory(
+        content=renderer.telegram_caption(story) if photo else renderer.telegram_message(story),
+        keyboard=story_keyboard(newsroom.settings, newsroom.taxonomy, story, reader=reader_buttons),
+        link_preview=LinkPreview(http_link(story.url)),
+        silent=not story.breaking,
+        photo=photo,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _RenderedStory:
-    telegram_html: str
+    telegram: TelegramStory
     email: EmailTemplate
     #: The version rendered: a correction makes it stale.
     version: int
@@ -81,7 +133,7 @@ class StoryMessages:
             return None
         renderer = self._newsroom.renderer
         rendered = _RenderedStory(
-            telegram_html=renderer.telegram_message(story),
+            telegram=telegram_story(self._newsroom, story),
             email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
             version=story.version,
             updates=story.updates,
@@ -121,7 +173,7 @@ class StoryMessages:
             return None
         if item.channel == ChannelName.TELEGRAM:
             reply_to = self._reply_to.pop((item.story_id, item.subscriber_id), None)
-            return OutgoingMessage(key=key, address=address, content=rendered.telegram_html, reply_to=reply_to)
+            return rendered.telegram.message(key, address, reply_to=reply_to)
         signer = self._newsroom.signer
         content = rendered.email.for_recipient(
             to=address,

@@ -11,9 +11,10 @@ same relative name in ``NEWSBOT_TEMPLATES_DIR``. Every template receives:
 ``story`` (the Story), ``headline``, ``summary`` (newsbot's Markdown: paragraphs, subheadings, lists, links,
 emphasis; see `bot.stories.body_blocks`), ``summary_blocks`` (the summary's blocks, one Markdown string each),
 ``paragraphs`` (each block as plain text), ``preview``, ``byline`` (author and date, may be empty), ``url`` (the
-story link, only when it is http(s)), ``topics`` (the story's `Topic` objects), ``outlet_name`` and
-``public_url``; email templates also get ``unsubscribe_url`` and ``preferences_url``, which are placeholders
-replaced per reader when the message is sent.
+story link, only when it is http(s)), ``read_more_url`` (that link, else newsbot's own page of the story),
+``image_url`` and ``image_alt`` (the story's picture, may be None), ``topics`` (the story's `Topic` objects),
+``outlet_name`` and ``public_url``; email templates also get ``unsubscribe_url`` and ``preferences_url``, which
+are placeholders replaced per reader when the message is sent.
 
 A summary (or a block of it) is shown through a filter: ``telegram_html``, ``email_html`` or ``plain_text``
 (`bot.rendering.story_body`). HTML and MJML templates are autoescaped; ``.txt`` templates are not.
@@ -35,6 +36,7 @@ from bot.app.resources import shipped_path
 from bot.rendering.reply_limits import TELEGRAM_MAX_LENGTH, utf16_length
 from bot.rendering.safe_links import http_link
 from bot.rendering.story_body import email_html, plain_text, summary_blocks, telegram_html
+from bot.rendering.story_links import read_more_url
 from bot.stories.story import Story
 from bot.stories.summarising import plain_text_of, shorten, shorten_markdown
 from bot.topics.taxonomy import Taxonomy, Topic
@@ -49,6 +51,8 @@ EMAIL_TEXT_TEMPLATE = "email/story.txt.j2"
 EMAIL_SUBJECT_TEMPLATE = "email/subject.txt.j2"
 
 _PREVIEW_CHARS = 150
+#: The longest caption Telegram takes under a photo; a story with a picture is sent as one.
+TELEGRAM_CAPTION_LENGTH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +75,24 @@ def _autoescape(template_name: str | None) -> bool:
 
 
 def _longest_fitting(
-    render: Callable[[str], str], text: str, *, cut: Callable[[str, int], str] = shorten, length: int | None = None
+    render: Callable[[str], str],
+    text: str,
+    *,
+    cut: Callable[[str, int], str] = shorten,
+    length: int | None = None,
+    limit: int = TELEGRAM_MAX_LENGTH,
 ) -> str | None:
-    """Render with the longest shortening of *text* that fits a Telegram message, or None if even "" does not.
+    """Render with the longest shortening of *text* that fits *limit* characters, or None if even "" does not.
 
     *cut* shortens *text* to a number of visible characters (*length* of them in all). Every visible character
-    renders to at least one, so only the first TELEGRAM_MAX_LENGTH can matter; a binary search over the cut keeps
-    this to about a dozen renders however long the text.
+    renders to at least one, so only the first *limit* can matter; a binary search over the cut keeps this to
+    about a dozen renders however long the text.
     """
-    low, high, best = 0, min(len(text) if length is None else length, TELEGRAM_MAX_LENGTH), None
+    low, high, best = 0, min(len(text) if length is None else length, limit), None
     while low <= high:
         middle = (low + high) // 2
         message = render(cut(text, middle))
-        if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
+        if utf16_length(message) <= limit:
             low, best = middle + 1, message
         else:
             high = middle - 1
@@ -136,6 +145,9 @@ class Renderer:
             "preview": shorten(" ".join(plain_text_of(summary).split()), _PREVIEW_CHARS),
             "byline": _byline(story),
             "url": http_link(story.url),
+            "read_more_url": read_more_url(self.settings, story),
+            "image_url": http_link(story.image_url),
+            "image_alt": story.image_alt,
             "topics": self._topics(story),
             "outlet_name": self.settings.outlet_name,
             "public_url": self.settings.public_url,
@@ -157,8 +169,8 @@ class Renderer:
         assert isinstance(loader, jinja2.FileSystemLoader)
         return " or ".join(str(path) for path in loader.searchpath)
 
-    def telegram_message(self, story: Story) -> str:
-        """The story as a Telegram HTML message that fits one message.
+    def telegram_message(self, story: Story, *, limit: int = TELEGRAM_MAX_LENGTH) -> str:
+        """The story as a Telegram HTML message that fits one message (or, with a *limit*, a photo's caption).
 
         Too long a message is fixed by re-rendering with a shorter summary (then headline), never by slicing the
         HTML, so no tag or entity is ever cut.
@@ -170,14 +182,22 @@ class Renderer:
             return self.render(TELEGRAM_TEMPLATE, context).strip()
 
         message = render(headline, summary)
-        if utf16_length(message) <= TELEGRAM_MAX_LENGTH:
+        if utf16_length(message) <= limit:
             return message
         fitted = _longest_fitting(
-            lambda cut: render(headline, cut), summary, cut=shorten_markdown, length=len(plain_text_of(summary))
-        ) or _longest_fitting(lambda cut: render(cut, ""), headline)
+            lambda cut: render(headline, cut),
+            summary,
+            cut=shorten_markdown,
+            length=len(plain_text_of(summary)),
+            limit=limit,
+        ) or _longest_fitting(lambda cut: render(cut, ""), headline, limit=limit)
         if fitted is None:
-            raise RenderError(f"{TELEGRAM_TEMPLATE} renders more than {TELEGRAM_MAX_LENGTH} characters")
+            raise RenderError(f"{TELEGRAM_TEMPLATE} renders more than {limit} characters")
         return fitted
+
+    def telegram_caption(self, story: Story) -> str:
+        """The story as the caption of its photo: the same message, its summary shortened to 1,024 characters."""
+        return self.telegram_message(story, limit=TELEGRAM_CAPTION_LENGTH)
 
     def compile_email(self, story: Story) -> CompiledEmail:
         """Render the subject, the MJML-compiled HTML and the plain-text body once for all readers."""

@@ -35,6 +35,9 @@ from starlette.routing import Route
 from tests.fakes.telegram_html import EntityParseError, parse_html
 
 MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+#: The sizes Telegram answers a sendPhoto with (it scales every photo to these): (suffix, width, height, bytes).
+_PHOTO_SIZES = (("s", 90, 60, 1_203), ("m", 320, 213, 14_882), ("x", 800, 533, 61_054), ("y", 1280, 853, 132_518))
 #: Form fields that are always plain strings, even when they look like JSON ("text=123").
 _STRING_FIELDS = frozenset(
     {
@@ -142,6 +145,8 @@ class FakeBotAPI:
         self.scoped_commands: dict[str, list[Any]] = {}
         #: Files the bot may fetch with getFile, by file_id: (file_path, content).
         self.files: dict[str, tuple[str, bytes]] = {}
+        #: Accepted sendPhoto calls: (chat_id, the photo as sent, the caption as sent); also in `sent_messages`.
+        self.sent_photos: list[tuple[int | str, str, str | None]] = []
         self.webhook_url = ""
 
         self.chats: dict[int | str, dict[str, Any]] = {}
@@ -173,6 +178,7 @@ class FakeBotAPI:
             "getme": self._get_me,
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "editmessagecaption": self._edit_message_caption,
@@ -522,6 +528,48 @@ class FakeBotAPI:
         self.sent_messages.append(SentMessage(chat_id, text, parse_mode))  # type: ignore[arg-type]
         return message
 
+    async def _send_photo(self, params: Params, token: str) -> dict[str, Any]:
+        """sendPhoto by URL or file_id: the answer carries Telegram's array of sizes, the caption and its entities."""
+        chat_id = self._reachable_chat(params)
+        overall = self._paid_window if params.get("allow_paid_broadcast") is True else self._window
+        self._check_flood(chat_id, overall)
+        photo = params.get("photo")
+        if not isinstance(photo, str) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        caption = params.get("caption")
+        plain, entities = "", []
+        if caption:
+            plain, entities = self._parse(caption, params.get("parse_mode"), params)
+            if len(plain) > MAX_CAPTION_LENGTH:
+                raise ApiError(400, "Bad Request: message caption is too long")
+        now = self.clock()
+        if self._per_second is not None:
+            overall.append(now)
+        if self._per_chat_per_second is not None or self._per_group is not None:
+            self._chat_windows[chat_id].append(now)
+        self.accepted_at.append(now)
+        message = self._message(token, chat_id, self._next_message_id(chat_id), "", [], params)
+        del message["text"]
+        number = len(self.sent_photos) + 1
+        message["photo"] = [
+            {
+                "file_id": f"AgACAgIAAxkBAAIC{number:06d}{suffix}",
+                "file_unique_id": f"AQAD{number:06d}{suffix}",
+                "file_size": size,
+                "width": width,
+                "height": height,
+            }
+            for suffix, width, height, size in _PHOTO_SIZES
+        ]
+        if plain:
+            message["caption"] = plain
+        if entities:
+            message["caption_entities"] = entities
+        self.messages[(chat_id, message["message_id"])] = message
+        self.sent_photos.append((chat_id, photo, caption))
+        self.sent_messages.append(SentMessage(chat_id, caption or "", params.get("parse_mode") or None))
+        return message
+
     async def _edit_message_text(self, params: Params, token: str) -> dict[str, Any] | bool:
         if params.get("inline_message_id"):
             self._parse(params.get("text"), params.get("parse_mode"), params)
@@ -530,6 +578,8 @@ class FakeBotAPI:
         stored = self.messages.get((chat_id, params.get("message_id")))  # type: ignore[arg-type]
         if stored is None:
             raise ApiError(400, "Bad Request: message to edit not found")
+        if "text" not in stored:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         plain, entities = self._parse(params.get("text"), params.get("parse_mode"), params)
         markup = params.get("reply_markup")
         if plain == stored["text"] and entities == stored.get("entities", []) and markup == stored.get("reply_markup"):
@@ -572,21 +622,32 @@ class FakeBotAPI:
         stored = self.messages.get((chat_id, params.get("message_id")))  # type: ignore[arg-type]
         if stored is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        if "caption" not in stored:
+        if "text" in stored:
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
         caption = params.get("caption") or ""
         plain, entities = self._parse(caption, params.get("parse_mode"), params) if caption else ("", [])
-        if plain == stored["caption"] and entities == stored.get("caption_entities", []):
+        if len(plain) > MAX_CAPTION_LENGTH:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = params.get("reply_markup") or None
+        if (
+            plain == stored.get("caption", "")
+            and entities == stored.get("caption_entities", [])
+            and markup == stored.get("reply_markup")
+        ):
             raise ApiError(
                 400,
                 "Bad Request: message is not modified: specified new message content and reply markup "
                 "are exactly the same as a current content and reply markup of the message",
             )
-        edited = {key: value for key, value in stored.items() if key not in ("caption", "caption_entities")}
+        # As in Telegram, an edit without reply_markup takes the message's buttons away.
+        dropped = ("caption", "caption_entities", "reply_markup")
+        edited = {key: value for key, value in stored.items() if key not in dropped}
         if plain:
             edited["caption"] = plain
         if entities:
             edited["caption_entities"] = entities
+        if markup:
+            edited["reply_markup"] = markup
         edited["edit_date"] = int(time.time())
         self.messages[(chat_id, stored["message_id"])] = edited
         return edited
