@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -195,6 +196,9 @@ stories = Table(
     # An editor stopped the send (cleared by resume), or withdrew the story for good.
     Column("stopped_at", UtcDateTime),
     Column("retracted_at", UtcDateTime),
+    # The story's picture (an absolute http(s) URL) and its alt text: a Telegram photo, the top of its email.
+    Column("image_url", Text),
+    Column("image_alt", Text),
     # A unique index, not a constraint: SQLite adds it without rebuilding the table (see migrations/env.py).
     Index(None, "external_id", unique=True),
 )
@@ -357,4 +361,37 @@ request_counts = Table(
     Column("bucket", String(120), primary_key=True),
     Column("window_start", Integer, primary_key=True),
     Column("hits", Integer, nullable=False),
+)
+
+editor_accounts = Table(
+    "editor_accounts",
+    metadata,
+    # People who may sign in to the desk on the web; Telegram-only editors (NEWSBOT_EDITOR_IDS) need no row.
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    # The address lower-cased (subscribers/email_keys.py), unique: one account per address whatever its case.
+    Column("email_key", String(320), nullable=False),
+    Column("name", String(200)),
+    Column("role", String(16), nullable=False),
+    # The editor's Telegram user id, so /desk in the bot can send them a sign-in link.
+    Column("telegram_id", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    # "End all sessions": sessions carry the generation they were issued in, and only the current one counts.
+    Column("session_generation", Integer, nullable=False, default=0),
+    Column("sessions_valid_after", UtcDateTime),
+    Index(None, "email_key", unique=True),
+    Index(None, "telegram_id", unique=True),
+    CheckConstraint("role IN ('editor', 'admin')", name="role"),
+)
+
+login_links = Table(
+    "login_links",
+    metadata,
+    # One-time sign-in links: only the SHA-256 of the token is kept, so the store never holds a usable link.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", ForeignKey("editor_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Index(None, "expires_at"),
 )

@@ -49,6 +49,10 @@ class StoryFields(Protocol):
     def version(self) -> int: ...
     @property
     def correction_note(self) -> str | None: ...
+    @property
+    def image_url(self) -> str | None: ...
+    @property
+    def image_alt(self) -> str | None: ...
 
 
 def status_if_still_stopped(story_id: ColumnElement[str]) -> ColumnElement[str]:
@@ -85,6 +89,8 @@ _STORED_AS = {
     "updates_story_id": "updates",
     "version": "version",
     "correction_note": "correction_note",
+    "image_url": "image_url",
+    "image_alt": "image_alt",
 }
 
 

@@ -282,7 +282,7 @@ def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(workdir: Path)
     files = sorted(p.name for p in outbox.rglob("*") if p.is_file())
     index = outbox / "index.html"
     assert index.exists() and f"Every rendered message: {index.relative_to(workdir)}" in first.stdout
-    assert "candid exchange" in index.read_text(encoding="utf-8")
+    assert "Trump leaned on memories" in index.read_text(encoding="utf-8")
     counts = {t: count_rows(workdir, t) for t in ("subscribers", "stories", "deliveries")}
 
     second = newsbot("demo")

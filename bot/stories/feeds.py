@@ -33,8 +33,8 @@ import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_for, publish_story
-from bot.stories.markup_reading import read_html
-from bot.stories.parsing import StoryDraft, check_story_url, parse_story
+from bot.stories.markup_reading import Image, read_html_body
+from bot.stories.parsing import StoryDraft, check_image_url, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.topics.distribution import Distribution
 from subscribers import feeds
@@ -242,7 +242,8 @@ def _draft(entry: Any, max_bytes: int) -> StoryDraft:
     contents = entry.get("content") or []
     markup = str(contents[0].get("value", "") if contents else entry.get("summary", ""))
     title = _plain(str(entry.get("title") or "")) or None
-    if not read_html(markup):  # nothing but a script, an image or whitespace: the title is the story
+    body = read_html_body(markup)
+    if not body.blocks:  # nothing but a script, an image or whitespace: the title is the story
         markup = escape(title or "")
     draft = parse_story(markup, max_bytes=max_bytes, markup="html")
     link = entry.get("link")
@@ -250,7 +251,34 @@ def _draft(entry: Any, max_bytes: int) -> StoryDraft:
         url = check_story_url(link) if link else None
     except StoryRejected:
         url = None
-    return replace(draft, title=title[:300] if title else draft.title, url=url, published=_published(entry))
+    image = _feed_image(entry) or body.image
+    return replace(
+        draft,
+        title=title[:300] if title else draft.title,
+        url=url,
+        published=_published(entry),
+        image_url=image.url if image else None,
+        image_alt=image.alt if image else None,
+    )
+
+
+def _feed_image(entry: Any) -> Image | None:
+    """The entry's picture: a media:content or media:thumbnail image, else an image enclosure (http(s) only)."""
+    media = [*(entry.get("media_content") or []), *(entry.get("media_thumbnail") or [])]
+    candidates = [
+        item.get("url")
+        for item in media
+        if item.get("medium", "image") == "image" and str(item.get("type", "image/")).startswith("image/")
+    ]
+    candidates += [
+        item.get("href") for item in entry.get("enclosures") or [] if str(item.get("type", "")).startswith("image/")
+    ]
+    for candidate in candidates:
+        try:
+            return Image(check_image_url(candidate))
+        except StoryRejected:
+            continue  # a relative or non-http(s) one: try the next
+    return None
 
 
 def _plain(markup: str) -> str:

@@ -1,9 +1,10 @@
 """The stories API: a CMS or a wire desk posts stories; newsbot tags, plans and publishes them.
 
 ``POST /api/stories`` with ``Authorization: Bearer $NEWSBOT_API_TOKEN`` and a JSON body
-``{title?, body, url?, topics?, breaking?, external_id?, publish_at?}`` answers with the story id, its topics,
-summary and the readers planned per channel (201 when new, 200 when the story, or its ``external_id``, was already
-there: retrying is safe). ``GET /api/stories/{id}`` returns the story with its delivery counts and social posts.
+``{title?, body, url?, image_url?, topics?, breaking?, external_id?, publish_at?}`` answers with the story id,
+its topics, summary and the readers planned per channel (201 when new, 200 when the story, or its
+``external_id``, was already there: retrying is safe). ``GET /api/stories/{id}`` returns the story with its
+delivery counts and social posts.
 The schema is served at ``/openapi.json`` and browsable at ``/docs``.
 
 Refusals, none of which writes anything: no token configured, 503 (the API is off until a token is set); a
@@ -20,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, HTTPException, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.app.errors import StoryNotFound
+from bot.app.errors import StoryNotFound, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_for, publish_story
-from bot.stories.parsing import parse_story
+from bot.stories.parsing import check_image_url, parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
@@ -88,6 +89,22 @@ class StoryIn(StoryTextIn):
         description="The id of a stored story this one follows up: it also reaches that story's readers, in "
         "Telegram as a reply to their copy. Replaces an updates of the body's front matter.",
     )
+    image_url: Text | None = Field(
+        default=None,
+        max_length=2000,
+        description="Absolute http(s) link to the story's picture: sent as a Telegram photo, shown atop the email. "
+        "Replaces an image of the body's front matter.",
+    )
+
+    @field_validator("image_url")
+    @classmethod
+    def _http_image(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return check_image_url(value)
+        except StoryRejected as exc:
+            raise ValueError(str(exc)) from None
 
 
 class _StoryFields(BaseModel):
@@ -168,6 +185,8 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         breaking=story_in.breaking or draft.breaking,
         publish_at=story_in.publish_at or draft.publish_at,
         updates=story_in.updates or draft.updates,
+        image_url=story_in.image_url or draft.image_url,
+        image_alt=draft.image_alt if story_in.image_url is None else None,
     )
     check_topics(newsroom, story_in.topics)
     with story_refusals(story_in.body):
