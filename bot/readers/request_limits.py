@@ -21,9 +21,9 @@ from bot.app.config import Settings
 from bot.app.errors import NewsbotError
 from subscribers.request_limits import count_request, forget_windows_before
 
-Action = Literal["signup", "confirm"]
+Action = Literal["signup", "confirm", "desk-login"]
 WINDOW_SECONDS = 60
-_WHAT = {"signup": "sign-ups", "confirm": "confirmation attempts"}
+_WHAT = {"signup": "sign-ups", "confirm": "confirmation attempts", "desk-login": "sign-in requests"}
 
 
 class TooManyRequests(NewsbotError):
@@ -50,7 +50,7 @@ def client_key(host: str | None) -> str | None:
 
 
 def _limits(settings: Settings, action: Action) -> tuple[int, int]:
-    if action == "signup":
+    if action in ("signup", "desk-login"):  # sign-in links to the desk mail someone just like a signup does
         return settings.signup_limit_per_client, settings.signup_limit_per_site
     return settings.confirm_limit_per_client, settings.confirm_limit_per_site
 

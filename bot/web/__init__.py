@@ -14,6 +14,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.readers.confirmation_notices import ChatNotices
 from bot.web import (
+    desk_auth,
     errors,
     ghost_webhook,
     health,
@@ -52,4 +53,5 @@ def create_app(
     app.include_router(ghost_webhook.router)  # Ghost's own payloads, signed; not in the schema
     app.include_router(reader_pages.router, include_in_schema=False)  # browser pages, not part of the API
     app.include_router(story_pages.router, include_in_schema=False)  # public story pages, archives and feeds
+    desk_auth.install(app)  # the desk's sign-in, sessions and their answers
     return app

@@ -1,0 +1,181 @@
+"""Desk accounts and their one-time sign-in links: the one place the CLI, the bot's /desk and the web ask.
+
+A sign-in link is ``<public_url>/desk/login/<token>``: 32 random bytes, valid for 15 minutes and once. The store
+keeps only the token's SHA-256, so a copy of the database signs nobody in. Every account change is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from bot.app.errors import NewsbotError
+from bot.app.newsroom import Newsroom
+from bot.channels import Channel, DeliveryFailed, OutgoingMessage
+from bot.rendering.dkim_signing import DkimSigner
+from subscribers import editor_accounts
+from subscribers.audit import add_audit_entry
+from subscribers.editor_accounts import ROLES, EditorAccount
+from subscribers.preferences import normalise_email
+
+log = logging.getLogger(__name__)
+
+#: How long a sign-in link works.
+LINK_MINUTES = 15
+TOKEN_BYTES = 32
+
+
+class AccountNotFound(NewsbotError):
+    """No desk account has that address."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLink:
+    account: EditorAccount
+    url: str
+    minutes: int = LINK_MINUTES
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a sign-in token."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+async def add_editor(
+    newsroom: Newsroom,
+    email: str,
+    *,
+    name: str | None = None,
+    role: str = "editor",
+    telegram_id: int | None = None,
+    actor: str = "cli",
+) -> EditorAccount:
+    """Create an account; NewsbotError (taken, bad address or role) in words for the person who asked."""
+    if role not in ROLES:
+        raise NewsbotError(f"role must be editor or admin, not {role!r}")
+    address = normalise_email(email)
+    name = (name or "").strip() or None
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await editor_accounts.add_account(
+            conn, email=address, name=name, role=role, telegram_id=telegram_id, at=now
+        )
+        await add_audit_entry(conn, at=now, actor=actor, action="editor added", subject=address, details=role)
+    return account
+
+
+async def list_editors(newsroom: Newsroom) -> list[EditorAccount]:
+    async with newsroom.reader.connect() as conn:
+        return await editor_accounts.list_accounts(conn)
+
+
+async def remove_editor(newsroom: Newsroom, email: str, *, actor: str = "cli") -> EditorAccount:
+    """Delete an account: its sessions and links stop working at once. AccountNotFound if there is none."""
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await editor_accounts.remove_account(conn, email.strip())
+        if account is None:
+            raise AccountNotFound(f"no desk account has the address {email.strip()}")
+        await add_audit_entry(conn, at=now, actor=actor, action="editor removed", subject=account.email)
+    return account
+
+
+async def issue_login_link(newsroom: Newsroom, account: EditorAccount) -> LoginLink:
+    """A new one-time sign-in link for *account*."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        await editor_accounts.add_login_link(
+            conn,
+            account_id=account.id,
+            token_hash=token_hash(token),
+            at=now,
+            expires_at=now + timedelta(minutes=LINK_MINUTES),
+        )
+    return LoginLink(account, f"{newsroom.settings.public_url.rstrip('/')}/desk/login/{token}")
+
+
+async def login_link_for(newsroom: Newsroom, email: str) -> LoginLink:
+    """A sign-in link for the account of *email*; AccountNotFound if there is none."""
+    async with newsroom.reader.connect() as conn:
+        account = await editor_accounts.account_by_email(conn, email.strip())
+    if account is None:
+        raise AccountNotFound(f"no desk account has the address {email.strip()}; add one with newsbot editors add")
+    return await issue_login_link(newsroom, account)
+
+
+async def account_of_telegram_user(newsroom: Newsroom, telegram_id: int) -> EditorAccount | None:
+    async with newsroom.reader.connect() as conn:
+        return await editor_accounts.account_by_telegram_id(conn, telegram_id)
+
+
+async def use_login_link(newsroom: Newsroom, token: str) -> EditorAccount | None:
+    """Consume a sign-in link (once): its account, or None when it is unknown, used or expired."""
+    if not token or len(token) > 200:
+        return None
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await editor_accounts.consume_login_link(conn, token_hash(token), now)
+        if account is not None:
+            await add_audit_entry(conn, at=now, actor=f"desk:{account.email}", action="desk sign-in")
+    return account
+
+
+async def end_all_sessions(newsroom: Newsroom, account_id: int, *, actor: str) -> None:
+    """Sign an account out everywhere: every session and unused link stops working."""
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        await editor_accounts.end_sessions(conn, account_id, now)
+        await add_audit_entry(conn, at=now, actor=actor, action="desk sessions ended")
+
+
+def login_email(newsroom: Newsroom, link: LoginLink) -> bytes:
+    """The sign-in email: plain text, transactional (no list headers), DKIM-signed when a key is set."""
+    settings = newsroom.settings
+    message = EmailMessage(policy=SMTP)
+    message["From"] = settings.mail_from
+    message["To"] = link.account.email
+    message["Subject"] = f"Your sign-in link to the {settings.outlet_name} desk"
+    message["Date"] = format_datetime(newsroom.clock.now())
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{settings.mail_domain}>"
+    message.set_content(
+        f"Hello{' ' + link.account.name if link.account.name else ''},\n\n"
+        f"open this link to sign in to the {settings.outlet_name} desk:\n\n{link.url}\n\n"
+        f"It works once, for {link.minutes} minutes. If you did not ask for it, ignore this email: "
+        "nobody can sign in without the link.\n",
+        charset="utf-8",
+    )
+    raw = message.as_bytes(policy=SMTP)
+    signer = DkimSigner.from_settings(settings)
+    return raw if signer is None else signer.sign(raw)
+
+
+async def mail_login_link(newsroom: Newsroom, email_channel: Channel, email: str) -> bool:
+    """Mail a sign-in link if *email* has an account; False (logged, never raised) when nothing was sent.
+
+    Runs after the web answer went out, so a known and an unknown address take the same time to answer.
+    """
+    async with newsroom.reader.connect() as conn:
+        account = await editor_accounts.account_by_email(conn, email)
+    if account is None:
+        log.info("desk sign-in requested for an address without an account")
+        return False
+    link = await issue_login_link(newsroom, account)
+    message = OutgoingMessage(
+        key=f"desk-login-{account.id}-{int(newsroom.clock.now().timestamp())}",
+        address=account.email,
+        content=login_email(newsroom, link),
+    )
+    try:
+        await email_channel.send(message)
+    except DeliveryFailed as exc:
+        log.warning("could not mail a desk sign-in link to account %s: %s", account.id, exc)
+        return False
+    return True
