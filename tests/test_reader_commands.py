@@ -320,9 +320,7 @@ async def test_one_chats_updates_are_handled_in_the_order_they_arrived(chat: Cha
     message_id = (await chat.say(READER, "/topics"))["message_id"]
     for _ in range(5):  # five quick taps: followed, unfollowed, ... followed
         chat.api.push_callback_query(READER, message_id, "tp:0:north-korea")
-    await eventually(
-        lambda: len(chat.api.calls_to("answerCallbackQuery")) == 5, what="five answered taps"
-    )
+    await eventually(lambda: len(chat.api.calls_to("answerCallbackQuery")) == 5, what="five answered taps")
     assert [call.get("text") for call in chat.api.calls_to("answerCallbackQuery")] == [
         "Following North Korea",
         "Stopped following North Korea",
@@ -340,7 +338,6 @@ def test_the_handler_table_takes_other_modules_handlers_before_its_fallbacks() -
     names = [next(iter(h.commands)) if isinstance(h, CommandHandler) else type(h).__name__ for h in table]
     assert names.index("push") > names.index("stop")
     assert names[-3:] == ["MessageHandler", "MessageHandler", "CallbackQueryHandler"]
-
 
 
 # --- replies built from what readers typed fit one Telegram message (4,096 characters) -------------------
