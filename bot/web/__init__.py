@@ -15,6 +15,7 @@ from bot.channels import Channel
 from bot.readers.confirmation_notices import ChatNotices
 from bot.web import (
     desk_auth,
+    desk_pages,
     errors,
     ghost_webhook,
     health,
@@ -54,4 +55,5 @@ def create_app(
     app.include_router(reader_pages.router, include_in_schema=False)  # browser pages, not part of the API
     app.include_router(story_pages.router, include_in_schema=False)  # public story pages, archives and feeds
     desk_auth.install(app)  # the desk's sign-in, sessions and their answers
+    app.include_router(desk_pages.router, include_in_schema=False)  # the editors' desk pages
     return app

@@ -1,0 +1,18 @@
+"""The editors' desk on the web: every desk page's router in one, mounted by :func:`bot.web.create_app`.
+
+Sign-in, sessions and CSRF are :mod:`bot.web.desk_auth`'s; the pages are one module per section: compose,
+preview and send (:mod:`bot.web.desk_compose`), stories and their life (:mod:`bot.web.desk_stories`), status and
+audit (:mod:`bot.web.desk_status`), readers and the digest (:mod:`bot.web.desk_readers`). Each page is plain
+server-rendered HTML from ``templates/desk/`` with newsbot's own stylesheet (:mod:`bot.web.desk_rendering`): it
+works without JavaScript and fits a phone.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bot.web import desk_compose, desk_rendering, desk_stories
+
+router = APIRouter()
+for section in (desk_rendering.static_router, desk_compose.router, desk_stories.router):
+    router.include_router(section)
