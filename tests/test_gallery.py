@@ -88,6 +88,8 @@ async def test_the_preview_shows_one_card_per_distinct_message_with_its_readers(
     shown = {(m.channel, m.kind): m for m in distinct_messages(newsroom.settings.outbox_dir)}
     assert sorted(shown["telegram", "story"].recipients) == ["201", "202", "203"]
     assert sorted(shown["email", "story"].recipients) == ["one@example.org", "two@example.org"]
+    assert "Read more" in [label for row in shown["telegram", "story"].buttons for label in row]
+    assert '<span class="button">Read more</span>' in page  # the keyboard under the chat bubble
     assert story.title.split()[0] in shown["email", "story"].text  # the plain-text part, beside the phone view
     assert "to 3 readers: 201, 202, 203" in page and "to 2 readers: one@example.org, two@example.org" in page
     assert "Plain-text part" in page and f"width: {PHONE_WIDTH}px" in page

@@ -49,7 +49,9 @@ class _FileOutbox:
 
 
 class TelegramOutbox(_FileOutbox):
-    """Writes `<key>.html`: the exact HTML text the bot would send, after a `<!-- to: chat id -->` line."""
+    """Writes `<key>.html`: the exact HTML text the bot would send, after a `<!-- to: chat id -->` line and, when
+    the message has them, `<!-- buttons: ... -->` (rows split by " || ", buttons by " | "), `<!-- photo: url -->`
+    and `<!-- silent: yes -->` lines, so the outbox preview shows what a reader's phone would."""
 
     name = "telegram"
     suffix = ".html"
@@ -57,7 +59,15 @@ class TelegramOutbox(_FileOutbox):
     def _render(self, message: OutgoingMessage) -> bytes:
         if not isinstance(message.content, str):
             raise PermanentFailure("telegram content must be HTML text, not bytes")
-        return f"<!-- to: {message.address} -->\n{message.content}".encode()
+        head = [f"<!-- to: {message.address} -->"]
+        if message.keyboard:
+            rows = (" | ".join(_comment_safe(button.text) for button in row) for row in message.keyboard)
+            head.append(f"<!-- buttons: {' || '.join(rows)} -->")
+        if message.photo:
+            head.append(f"<!-- photo: {_comment_safe(message.photo)} -->")
+        if message.silent:
+            head.append("<!-- silent: yes -->")
+        return "\n".join([*head, message.content]).encode()
 
 
 class EmailOutbox(_FileOutbox):
@@ -71,6 +81,11 @@ class EmailOutbox(_FileOutbox):
             raise PermanentFailure(f"email cannot {message.action} a message already sent")
         content = message.content
         return content if isinstance(content, bytes) else content.encode()
+
+
+def _comment_safe(text: str) -> str:
+    """Text that cannot end the HTML comment it is written in, nor break its line."""
+    return " ".join(text.replace("--", "\u2013").split())
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -62,8 +62,10 @@ class ShownMessage:
     subject: str
     html: str
     text: str = ""
-    #: Extra lines a Telegram outbox file carries before the text (``<!-- buttons: ... -->``), name and value.
+    #: Extra lines a Telegram outbox file carries before the text (``<!-- photo: ... -->``), name and value.
     details: list[tuple[str, str]] = field(default_factory=list)
+    #: The inline keyboard under a Telegram message: rows of button labels.
+    buttons: list[list[str]] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
@@ -89,9 +91,12 @@ def _telegram(path: Path) -> tuple[str, ShownMessage]:
         lines.pop(0)
     body = "\n".join(lines)
     recipient = next((value for name, value in meta if name == "to"), "?")
-    details = [(name, value) for name, value in meta if name != "to"]
-    shown = ShownMessage("telegram", _kind(path.name), "", body, details=details)
-    return _fingerprint("telegram", body, *(f"{n}={v}" for n, v in details)), _with(shown, recipient, path)
+    keyboard = next((value for name, value in meta if name == "buttons"), "")
+    buttons = [[label.strip() for label in row.split(" | ")] for row in keyboard.split(" || ") if row.strip()]
+    details = [(name, value) for name, value in meta if name not in ("to", "buttons")]
+    shown = ShownMessage("telegram", _kind(path.name), "", body, details=details, buttons=buttons)
+    key = _fingerprint("telegram", body, keyboard, *(f"{n}={v}" for n, v in details))
+    return key, _with(shown, recipient, path)
 
 
 def _email(path: Path) -> tuple[str, ShownMessage]:
