@@ -100,6 +100,9 @@ async def test_a_thirteen_story_week_is_one_telegram_message_of_linked_headlines
     assert "Read more" not in digest
     assert "🔴 <a href" in digest and digest.count("🔴") == 1
     assert "/settings" in digest.rsplit("\n", 1)[-1]
+    (params,) = bot_api.calls_to("sendMessage")
+    assert params["link_preview_options"] == {"is_disabled": True}
+    assert params["disable_notification"] in (True, "true", "True")
 
 
 async def test_topics_come_in_the_configured_order_then_taxonomy_order(live, bot_api: FakeBotAPI) -> None:

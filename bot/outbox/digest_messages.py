@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
+from bot.channels.base import LinkPreview
 from bot.outbox.digest_grouping import DigestContent
 from bot.outbox.digest_rendering import (
     WeekStories,
@@ -30,6 +31,7 @@ from subscribers.schema import ChannelName
 
 #: What makes two readers' digests the same: the week, the followed topics with stories, and what they already had.
 _ContentKey = tuple[str, frozenset[str], frozenset[tuple[str, str]]]
+_NO_PREVIEW = LinkPreview(url=None)
 
 
 class DigestMessages:
@@ -104,11 +106,12 @@ class DigestMessages:
         content = self._contents.get_or_build(cache_key, lambda: self._content(loaded, effective, sent_on))
         if item.channel == ChannelName.TELEGRAM:
             parts = self._telegram.get_or_build(cache_key, lambda: telegram_parts(self._newsroom, loaded, content))
+            # Every headline is a link: a preview of whichever came first would be chance, so none, and no ring.
             if len(parts) == 1:
-                return OutgoingMessage(key=key, address=address, content=parts[0])
+                return OutgoingMessage(key, address, parts[0], link_preview=_NO_PREVIEW, silent=True)
             return tuple(
-                OutgoingMessage(key=f"{key}.{index}of{len(parts)}", address=address, content=part)
-                for index, part in enumerate(parts, start=1)
+                OutgoingMessage(f"{key}.{n}of{len(parts)}", address, part, link_preview=_NO_PREVIEW, silent=True)
+                for n, part in enumerate(parts, start=1)
             )
         template = self._emails.get_or_build(cache_key, lambda: email_template(self._newsroom, loaded, content))
         signer = self._newsroom.signer
