@@ -41,3 +41,13 @@ async def workers_on_host(conn: AsyncConnection, host: str) -> list[tuple[str, i
     """(worker id, pid) of the workers registered from *host*, so that dead local processes can be told apart."""
     rows = await conn.execute(select(workers.c.id, workers.c.pid).where(workers.c.host == host))
     return [(row.id, row.pid) for row in rows]
+
+
+async def list_workers(conn: AsyncConnection) -> list[tuple[str, str, int, datetime, datetime]]:
+    """Every registered worker as (id, host, pid, started_at, heartbeat_at), for the desk's status page."""
+    rows = await conn.execute(
+        select(workers.c.id, workers.c.host, workers.c.pid, workers.c.started_at, workers.c.heartbeat_at).order_by(
+            workers.c.started_at
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.web import desk_compose, desk_rendering, desk_stories
+from bot.web import desk_compose, desk_rendering, desk_status, desk_stories
 
 router = APIRouter()
-for section in (desk_rendering.static_router, desk_compose.router, desk_stories.router):
+for section in (desk_rendering.static_router, desk_compose.router, desk_stories.router, desk_status.router):
     router.include_router(section)
