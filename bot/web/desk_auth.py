@@ -276,7 +276,7 @@ _SENT = (
 def _too_many(newsroom: Newsroom, exc: TooManyRequests) -> HTMLResponse:
     return desk_page(
         newsroom,
-        "notice.html.j2",
+        "sign_in_notice.html.j2",
         {"title": "Please wait a moment", "message": str(exc).capitalize() + ".", "links": [("/desk/login", "Back")]},
         status=429,
         **{"Retry-After": str(exc.retry_after)},
@@ -331,7 +331,7 @@ async def sign_in(request: Request, token: str) -> Response:
     if account is None:
         return desk_page(
             newsroom,
-            "notice.html.j2",
+            "sign_in_notice.html.j2",
             {
                 "title": "This sign-in link no longer works",
                 "message": f"Each link works once, for {LINK_MINUTES} minutes. Ask for a new one.",
