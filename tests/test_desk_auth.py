@@ -118,7 +118,7 @@ async def test_a_malformed_address_is_refused_by_name(desk_site) -> None:
 
 
 async def test_sign_in_requests_are_rate_limited(desk_site) -> None:
-    room, sink, _ = desk_site
+    room, _, _ = desk_site
     limit = room.settings.signup_limit_per_client
     async with browser(room) as client:
         for _ in range(limit):
