@@ -24,7 +24,7 @@ from tests.desk_sessions import add_editor
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
-PAGES = ("/desk", "/desk/stories", "/desk/status", "/desk/audit")
+PAGES = ("/desk", "/desk/stories", "/desk/status", "/desk/audit", "/desk/digest")
 
 
 @pytest.fixture

@@ -29,3 +29,15 @@ async def test_audit_filters_by_account_action_and_date(newsroom: Newsroom) -> N
     assert f"desk:{EDITOR_EMAIL}" in mine.text and "<td>story</td>" in mine.text
     assert "No entry matches" in others.text
     assert bad.status_code == 422 and "is not a date such as" in bad.text
+
+
+async def test_the_digest_page_shows_this_week_so_far_for_the_chosen_topics(newsroom: Newsroom) -> None:
+    async with desk_client(newsroom) as client:
+        empty = await client.get("/desk/digest", params={"topic": "north-korea"})
+        token = csrf_of((await client.get("/desk")).text)
+        await client.post("/desk/send", data={"csrf_token": token, "body": SAMPLE_STORY.read_text(encoding="utf-8")})
+        shown = await client.get("/desk/digest", params={"topic": "north-korea"})
+        unknown = await client.get("/desk/digest", params={"topic": "no-such-topic"})
+    assert "No story for these topics" in empty.text
+    assert 'class="bubble"' in shown.text and "srcdoc=" in shown.text and "goes out after the week ends" in shown.text
+    assert unknown.status_code == 422

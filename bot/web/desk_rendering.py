@@ -21,7 +21,6 @@ from bot.web.desk_auth import EditorSession
 SECTIONS = (
     ("/desk", "Compose", False),
     ("/desk/stories", "Stories", False),
-    ("/desk/readers", "Readers", False),
     ("/desk/digest", "Digest", False),
     ("/desk/status", "Status", False),
     ("/desk/audit", "Audit", False),

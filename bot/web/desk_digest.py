@@ -1,0 +1,41 @@
+"""The desk's Digest page: this week's digest so far, as a reader of the chosen topics will get it on Monday, on
+Telegram and by email, through the same preview ``newsbot digest --preview`` uses (nothing is queued)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from bot.app.errors import TopicNotFound
+from bot.app.newsroom import Newsroom
+from bot.outbox.digest_preview import InvalidPreview, preview_digest
+from bot.web.app_state import newsroom_of
+from bot.web.desk_auth import EditorSession, current_editor
+from bot.web.desk_drafts import schedule_zone, when_text
+from bot.web.desk_rendering import desk_page
+
+router = APIRouter()
+
+
+@router.get("/desk/digest", response_class=HTMLResponse)
+async def digest(
+    request: Request, editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
+) -> HTMLResponse:
+    """``?topic=a&topic=b`` picks the reader's topics (default: all of them)."""
+    chosen = [slug for slug in request.query_params.getlist("topic") if slug]
+    context: dict[str, object] = {"topics": list(newsroom.taxonomy), "chosen": set(chosen), "error": ""}
+    try:
+        chat = await preview_digest(newsroom, topics=chosen)
+        mail = await preview_digest(newsroom, topics=chosen, channel="email")
+    except (TopicNotFound, InvalidPreview) as exc:
+        context["error"] = str(exc)
+        return desk_page(newsroom, editor, "digest.html.j2", context, section="/desk/digest", status=422)
+    email_html = mail.email_path.read_text(encoding="utf-8") if mail.email_path else ""
+    context.update(
+        week=chat.week,
+        audience=chat.audience,
+        telegram=chat.telegram,
+        email_html=email_html,
+        goes_out=when_text(chat.week.end, schedule_zone(newsroom)),
+    )
+    return desk_page(newsroom, editor, "digest.html.j2", context, section="/desk/digest")
