@@ -188,7 +188,7 @@ async def test_a_confirmation_link_mailed_before_the_address_digest_still_confir
         sent_at = (await email_readers.find_email_of_subscriber(conn, request.subscriber_id)).confirmation_sent_at
     sent = (sent_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     old_link = newsroom.signer.confirm_url(
-        request.subscriber_id, "old@example.org", topics="local", sent=sent, nonce=nonce
+        request.subscriber_id, address="old@example.org", topics="local", sent=sent, nonce=nonce
     )
     confirmation = await confirm_address(newsroom, path_of(old_link).rsplit("/", 1)[-1])
     assert confirmation.newly_confirmed and confirmation.topics == ("local",)

@@ -173,8 +173,8 @@ async def test_forged_and_expired_links_get_a_friendly_page_and_change_nothing(s
     new_id = (await email_row(newsroom, "new@example.org"))["subscriber_id"]
     bad_requests = [
         ("GET", confirm + "x", "not valid"),
-        ("GET", path_of(forged_signer.confirm_url(new_id, "new@example.org")), "not valid"),
-        ("GET", path_of(old_signer.confirm_url(new_id, "new@example.org")), "expired"),
+        ("GET", path_of(forged_signer.confirm_url(new_id, address="new@example.org")), "not valid"),
+        ("GET", path_of(old_signer.confirm_url(new_id, address="new@example.org")), "expired"),
         ("GET", path_of(newsroom.signer.unsubscribe_url(reader)).replace("/unsubscribe/", "/confirm/"), "not valid"),
         ("GET", path_of(forged_signer.unsubscribe_url(reader)), "not valid"),
         ("POST", path_of(forged_signer.unsubscribe_url(reader)), "not valid"),
@@ -299,7 +299,7 @@ async def test_with_no_secret_key_links_forged_with_the_old_public_default_are_r
         forged = [("GET", path_of(public.preferences_url(reader))) for reader in readers]
         forged += [("POST", path_of(public.preferences_url(reader))) for reader in readers]
         forged += [("POST", path_of(public.unsubscribe_url(reader))) for reader in readers]
-        forged.append(("GET", path_of(public.confirm_url(pending["subscriber_id"], "pending@example.org"))))
+        forged.append(("GET", path_of(public.confirm_url(pending["subscriber_id"], address="pending@example.org"))))
         for method, path in forged:
             response = await client.request(method, path, data={"topic": ["sports"]} if method == "POST" else None)
             assert response.status_code == 400 and "This link does not work" in response.text, path

@@ -35,7 +35,7 @@ def test_urls_carry_verifiable_tokens(signer: LinkSigner) -> None:
     for purpose, url in (
         ("unsubscribe", signer.unsubscribe_url(5)),
         ("preferences", signer.preferences_url(5)),
-        ("confirm", signer.confirm_url(5, "reader@example.org")),
+        ("confirm", signer.confirm_url(5, address="reader@example.org")),
     ):
         prefix = f"{PUBLIC_URL}/{purpose}/"
         assert url.startswith(prefix)

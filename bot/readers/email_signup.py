@@ -161,15 +161,13 @@ async def request_email_confirmation(
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
 
     signer = newsroom.signer
-    token = signer.token(
-        "confirm",
+    confirm_url = signer.confirm_url(
         subscriber_id,
         address_key=_address_digest(newsroom, address),
         topics=",".join(slugs),
         sent=_microseconds(now),
         nonce=nonce,
     )
-    confirm_url = f"{signer.public_url}/confirm/{token}"
     message = OutgoingMessage(
         key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
         address=address,

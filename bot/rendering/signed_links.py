@@ -99,7 +99,7 @@ class LinkSigner:
     def preferences_url(self, subscriber_id: int) -> str:
         return f"{self.public_url}/preferences/{self.token('preferences', subscriber_id)}"
 
-    def confirm_url(self, subscriber_id: int, address: str, **extra: str | int) -> str:
-        """A confirmation link carrying *address* (and *extra*); `verify` returns them so the caller can check the
-        link is still current."""
-        return f"{self.public_url}/confirm/{self.token('confirm', subscriber_id, address=address, **extra)}"
+    def confirm_url(self, subscriber_id: int, **extra: str | int) -> str:
+        """A confirmation link carrying *extra* (what the signup needs to check the link is still current: a digest
+        of the address, the topics, a nonce); `verify` returns them."""
+        return f"{self.public_url}/confirm/{self.token('confirm', subscriber_id, **extra)}"
