@@ -4,6 +4,7 @@ from bot.cli import (  # noqa: F401  (registers the commands)
     correction_commands,
     delivery_commands,
     demo_commands,
+    desk_account_commands,
     digest_commands,
     editor_commands,
     process_commands,
