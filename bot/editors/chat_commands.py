@@ -42,6 +42,7 @@ from bot.app.newsroom import Newsroom
 from bot.editors import panel as panels
 from bot.editors.audit import record_cancelled_draft, telegram_actor
 from bot.editors.desk_access import answer_closed, editor_allowed
+from bot.editors.desk_link import desk_link_handler
 from bot.editors.desk_stats import stats_handler
 from bot.editors.drafts import (
     BREAKING_KEY,
@@ -135,6 +136,7 @@ class EditorDesk:
             *self.schedule.handlers(),
             conversation,
             stats_handler(self.newsroom, NEW_MESSAGES),
+            desk_link_handler(self.newsroom, NEW_MESSAGES),
             CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES & editors),
             CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
             self.schedule.sent_handler(),

@@ -25,6 +25,7 @@ EDITOR_COMMANDS = (
     ("update", "Follow up a developing story"),
     ("retract", "Withdraw a story and delete its messages"),
     ("stats", "The queue, the latest stories and their deliveries"),
+    ("desk", "A sign-in link to the desk on the web"),
     ("cancel", "Drop the draft you are working on"),
 )
 
