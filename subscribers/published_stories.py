@@ -40,9 +40,9 @@ class PublishedStory:
     corrected_at: datetime | None
     retracted_at: datetime | None
     topics: tuple[str, ...]
-    #: The story's picture, once the store keeps one (None until then).
-    image_url: str | None = None
-    image_alt: str | None = None
+    #: The story's picture (an http(s) URL) and its alt text, if it has one.
+    image_url: str | None
+    image_alt: str | None
 
     @property
     def updated_at(self) -> datetime:
@@ -82,9 +82,8 @@ def _story_of(row: Row[Any], topics: tuple[str, ...]) -> PublishedStory:
         corrected_at=values["corrected_at"],
         retracted_at=values["retracted_at"],
         topics=topics,
-        # Columns a later migration adds; read by name so this module works before and after it.
-        image_url=values.get("image_url"),
-        image_alt=values.get("image_alt"),
+        image_url=values["image_url"],
+        image_alt=values["image_alt"],
     )
 
 
