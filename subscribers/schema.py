@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -362,39 +361,6 @@ request_counts = Table(
     Column("bucket", String(120), primary_key=True),
     Column("window_start", Integer, primary_key=True),
     Column("hits", Integer, nullable=False),
-
-editor_accounts = Table(
-    "editor_accounts",
-    metadata,
-    # People who may sign in to the desk on the web; Telegram-only editors (NEWSBOT_EDITOR_IDS) need no row.
-    Column("id", Integer, primary_key=True),
-    Column("email", String(320), nullable=False),
-    # The address lower-cased (subscribers/email_keys.py), unique: one account per address whatever its case.
-    Column("email_key", String(320), nullable=False),
-    Column("name", String(200)),
-    Column("role", String(16), nullable=False),
-    # The editor's Telegram user id, so /desk in the bot can send them a sign-in link.
-    Column("telegram_id", BigInteger),
-    Column("created_at", UtcDateTime, nullable=False),
-    # "End all sessions": sessions carry the generation they were issued in, and only the current one counts.
-    Column("session_generation", Integer, nullable=False, default=0),
-    Column("sessions_valid_after", UtcDateTime),
-    Index(None, "email_key", unique=True),
-    Index(None, "telegram_id", unique=True),
-    CheckConstraint("role IN ('editor', 'admin')", name="role"),
-)
-
-login_links = Table(
-    "login_links",
-    metadata,
-    # One-time sign-in links: only the SHA-256 of the token is kept, so the store never holds a usable link.
-    Column("token_hash", String(64), primary_key=True),
-    Column("account_id", ForeignKey("editor_accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("used_at", UtcDateTime),
-    Index(None, "expires_at"),
-)
 )
 
 editor_accounts = Table(
