@@ -318,4 +318,5 @@ async def test_the_editor_menu_lists_exactly_the_commands_with_handlers(editor_c
         command["command"]
         for command in next(c for c in calls[1:] if c.get("scope", {}).get("chat_id") == EDITOR)["commands"]
     ]
-    assert names[: len(names) - len(readers)] == ["push", "story", "correct", "update", "retract", "stats", "desk", "cancel"]
+    editor_commands = ["push", "story", "correct", "update", "retract", "stats", "desk", "cancel"]
+    assert names[: len(names) - len(readers)] == editor_commands
