@@ -14,6 +14,7 @@ import pytest
 from bot.app.newsroom import Newsroom
 from bot.editors.drafts import PendingStory
 from bot.editors.panel import panel_text
+from bot.outbox.story_messages import telegram_story
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.renderer import Renderer
 from bot.stories.corrections import correct_story
@@ -77,6 +78,30 @@ async def test_the_sample_story_goes_out_with_buttons_no_preview_and_no_sound(
     shown = [story.title, *sentences(story.summary)]
     assert len(shown) == len(set(shown)) and "In a candid exchange" not in plain  # no sentence twice
     assert "…" not in story.title
+
+
+async def test_each_reader_unfollows_the_first_story_topic_they_follow_under_the_same_text(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    newsroom, worker = live
+    story = sample(newsroom)
+    assert story.topics[:2] == ("north-korea", "us-politics")
+    await add_reader(newsroom, "north-korea", telegram_chat="101")
+    await add_reader(newsroom, "us-politics", telegram_chat="102")
+    await add_reader(newsroom, "russia", "us-politics", telegram_chat="103")
+    await ingest_story(newsroom, story)
+    await worker.drain()
+    sent = {params["chat_id"]: params for params in bot_api.calls_to("sendMessage")}
+    unfollow = {int(chat): keyboard(params)[1][0] for chat, params in sent.items()}
+    assert unfollow == {
+        101: {"text": "Unfollow North Korea", "callback_data": "st:unf:north-korea"},
+        102: {"text": "Unfollow US Politics", "callback_data": "st:unf:us-politics"},
+        103: {"text": "Unfollow US Politics", "callback_data": "st:unf:us-politics"},  # the story's order
+    }
+    assert len({params["text"] for params in sent.values()}) == 1  # one rendering shared by all
+    # Someone reached though following none of its topics (a follow-up's reader of the original) gets no Unfollow.
+    alone = telegram_story(newsroom, story).message("k", "104", followed=frozenset({"sports"}))
+    assert [[button.text for button in row] for row in alone.keyboard] == [["Read more"], ["Settings"]]
 
 
 async def test_a_breaking_story_with_a_url_rings_and_previews_its_own_page(

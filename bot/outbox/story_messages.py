@@ -8,19 +8,19 @@ mail plug in without touching the worker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.channels.base import Keyboard, LinkPreview
 from bot.outbox.message_cache import LruCache
-from bot.readers.story_buttons import story_keyboard
+from bot.readers.story_buttons import reader_keyboards, story_keyboard, unfollow_topic_for
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
-from subscribers import deliveries, stories, story_changes
+from subscribers import deliveries, follows, stories, story_changes
 from subscribers.schema import ChannelName
 
 
@@ -46,6 +46,8 @@ class TelegramStory:
     link it previews (its own URL, chosen on purpose; none without one) and whether it rings (breaking news only).
 
     Sends and edits of the reader's copy are built from the same value, so a correction keeps the buttons.
+    `keyboard` names the story's first topic in Unfollow; `reader_keyboards` holds the keyboard for each topic
+    (and None: no Unfollow), so each reader's copy names the first topic they follow at no extra rendering.
     """
 
     content: str
@@ -53,6 +55,14 @@ class TelegramStory:
     link_preview: LinkPreview
     silent: bool
     photo: str | None = None
+    reader_keyboards: Mapping[str | None, Keyboard] = field(default_factory=dict, compare=False)
+
+    def keyboard_for(self, followed: Collection[str] | None) -> Keyboard:
+        """The buttons for a reader who follows *followed* (None: not known, the shared `keyboard`)."""
+        if followed is None or not self.reader_keyboards:
+            return self.keyboard
+        topics = [slug for slug in self.reader_keyboards if slug is not None]
+        return self.reader_keyboards[unfollow_topic_for(topics, followed)]
 
     def message(
         self,
@@ -62,7 +72,9 @@ class TelegramStory:
         action: Literal["send", "edit"] = "send",
         target: str | None = None,
         reply_to: str | None = None,
+        followed: Collection[str] | None = None,
     ) -> OutgoingMessage:
+        """The message to *address*; *followed* (the reader's topics) picks the topic their Unfollow names."""
         return OutgoingMessage(
             key=key,
             address=address,
@@ -70,7 +82,7 @@ class TelegramStory:
             action=action,
             target=target,
             reply_to=reply_to,
-            keyboard=self.keyboard,
+            keyboard=self.keyboard_for(followed),
             link_preview=self.link_preview,
             silent=self.silent,
             photo=self.photo,
@@ -80,12 +92,16 @@ class TelegramStory:
 def telegram_story(newsroom: Newsroom, story: Story, *, reader_buttons: bool = True) -> TelegramStory:
     """Render *story* for Telegram once; *reader_buttons* adds Unfollow and Settings (not in an outlet's channel)."""
     renderer, photo = newsroom.renderer, http_link(story.image_url)
+    settings, taxonomy = newsroom.settings, newsroom.taxonomy
+    first = next(iter(story.topics), None)
+    keyboards = reader_keyboards(settings, taxonomy, story) if reader_buttons else {}
     return TelegramStory(
         content=renderer.telegram_caption(story) if photo else renderer.telegram_message(story),
-        keyboard=story_keyboard(newsroom.settings, newsroom.taxonomy, story, reader=reader_buttons),
+        keyboard=keyboards[first] if reader_buttons else story_keyboard(settings, taxonomy, story, reader=False),
         link_preview=LinkPreview(http_link(story.url)),
         silent=not story.breaking,
         photo=photo,
+        reader_keyboards=keyboards,
     )
 
 
@@ -117,6 +133,8 @@ class StoryMessages:
         self._retracted: set[str] = set()
         #: (story id, subscriber id) -> the Telegram message id of that reader's copy of the story it updates.
         self._reply_to: dict[tuple[str, int], str] = {}
+        #: The topics each Telegram reader of the batch follows (their Unfollow button), loaded once by `prepare`.
+        self._batch_follows: dict[int, frozenset[str]] = {}
 
     async def _render(self, story_id: str) -> _RenderedStory | None:
         cached = self._rendered.get(story_id)
@@ -142,8 +160,10 @@ class StoryMessages:
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         story_ids = {item.story_id for item in items if item.story_id is not None}
+        chats = {item.subscriber_id for item in items if item.channel == ChannelName.TELEGRAM}
         async with self._newsroom.reader.connect() as conn:
             current = await story_changes.current_versions(conn, story_ids)
+            self._batch_follows = await follows.followed_topics_of(conn, chats)
         for story_id, (version, retracted) in current.items():
             cached = self._rendered.get(story_id)
             if cached is not None and cached.version != version:
@@ -165,6 +185,13 @@ class StoryMessages:
             )
         self._reply_to.update({(story_id, reader): message_id for reader, message_id in sent.items()})
 
+    async def _followed(self, subscriber_id: int) -> frozenset[str]:
+        followed = self._batch_follows.get(subscriber_id)
+        if followed is None:  # not in the prepared batch: ask for this reader alone
+            async with self._newsroom.reader.connect() as conn:
+                followed = await follows.followed_topics(conn, subscriber_id)
+        return followed
+
     async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
         if item.story_id is None or item.story_id in self._retracted:
             return None
@@ -173,7 +200,8 @@ class StoryMessages:
             return None
         if item.channel == ChannelName.TELEGRAM:
             reply_to = self._reply_to.pop((item.story_id, item.subscriber_id), None)
-            return rendered.telegram.message(key, address, reply_to=reply_to)
+            followed = await self._followed(item.subscriber_id)
+            return rendered.telegram.message(key, address, reply_to=reply_to, followed=followed)
         signer = self._newsroom.signer
         content = rendered.email.for_recipient(
             to=address,

@@ -1,14 +1,16 @@
 """The buttons under every story message in a reader's chat, and what a tap on them does.
 
 A story message carries **Read more** (a link: the outlet's page, else newsbot's own page of the story),
-**Unfollow <topic>** for the story's first topic and **Settings**. The keyboard is plain data
-(`bot.channels.base.Button`), rendered once per story for every reader; its callback data is
+**Unfollow <topic>** for the first of the story's topics the reader follows, and **Settings**. The keyboard is
+plain data (`bot.channels.base.Button`), built once per story and topic (`reader_keyboards`) while the text stays
+shared by every reader; its callback data is
 
 ``st:unf:<slug>``  stop following that topic (a toast says so)      ``st:set``  open the /settings keyboard
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from telegram import CallbackQuery, Chat, Update
@@ -45,18 +47,38 @@ class _KeyboardStory(Protocol):
     def topics(self) -> tuple[str, ...]: ...
 
 
-def story_keyboard(settings: _PublicUrl, taxonomy: Taxonomy, story: _KeyboardStory, *, reader: bool = True) -> Keyboard:
-    """Read more on its own row, then Unfollow <first topic> and Settings (*reader* buttons: not for an outlet's
-    channel, whose members are nobody's subscribers)."""
+def story_keyboard(
+    settings: _PublicUrl, taxonomy: Taxonomy, story: _KeyboardStory, *, reader: bool = True, unfollow: str | None = None
+) -> Keyboard:
+    """Read more on its own row, then Unfollow <topic> and Settings (*reader* buttons: not for an outlet's
+    channel, whose members are nobody's subscribers).
+
+    *unfollow* is the topic the Unfollow button names; None leaves the button out (a reader who follows none of
+    the story's topics, such as one reached as a reader of the story it follows up).
+    """
     rows: list[tuple[Button, ...]] = [(Button("Read more", url=read_more_url(settings, story)),)]
     if reader:
-        topic = next((taxonomy[slug] for slug in story.topics if slug in taxonomy), None)
+        topic = taxonomy[unfollow] if unfollow is not None and unfollow in taxonomy else None
         second: list[Button] = []
         if topic is not None and len(f"{UNFOLLOW}:{topic.slug}".encode()) <= 64:
             second.append(Button(shorten(f"Unfollow {topic.name}", _LABEL_CHARS), callback=f"{UNFOLLOW}:{topic.slug}"))
         second.append(Button("Settings", callback=SETTINGS))
         rows.append(tuple(second))
     return tuple(rows)
+
+
+def reader_keyboards(settings: _PublicUrl, taxonomy: Taxonomy, story: _KeyboardStory) -> dict[str | None, Keyboard]:
+    """The story's keyboard for each topic the Unfollow button may name (None: no Unfollow), built once per story
+    so that picking a reader's own topic (`unfollow_topic_for`) costs no rendering."""
+    keyboards: dict[str | None, Keyboard] = {None: story_keyboard(settings, taxonomy, story)}
+    for slug in story.topics:
+        keyboards[slug] = story_keyboard(settings, taxonomy, story, unfollow=slug)
+    return keyboards
+
+
+def unfollow_topic_for(story_topics: Iterable[str], followed: Collection[str]) -> str | None:
+    """The first of the story's topics this reader follows: the one their Unfollow button names (None if none)."""
+    return next((slug for slug in story_topics if slug in followed), None)
 
 
 @chat_button(changes_follows=True)
