@@ -148,6 +148,22 @@ async def test_a_correction_edits_the_text_and_keeps_the_buttons(
     assert bot_api.messages[(101, 1)]["reply_markup"] == bot_api.calls_to("sendMessage")[0]["reply_markup"]
 
 
+async def test_a_correction_keeps_the_topic_the_readers_own_unfollow_names(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    newsroom, worker = live
+    story = sample(newsroom)
+    await add_reader(newsroom, "us-politics", telegram_chat="102")
+    await ingest_story(newsroom, story)
+    await worker.drain()
+    corrected = SAMPLE_STORY.read_text(encoding="utf-8").replace("very good relationship", "good relationship")
+    await correct_story(newsroom, story.id, parse_story(corrected, max_bytes=LIMIT), actor="test", note="A quote.")
+    await worker.drain()
+    (edit,) = bot_api.calls_to("editMessageText")
+    assert keyboard(edit)[1][0] == {"text": "Unfollow US Politics", "callback_data": "st:unf:us-politics"}
+    assert edit["reply_markup"] == bot_api.calls_to("sendMessage")[0]["reply_markup"]
+
+
 async def test_a_correction_of_a_photo_edits_its_caption_and_keeps_the_buttons(
     live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
 ) -> None:

@@ -25,7 +25,7 @@ from bot.outbox.story_messages import TelegramStory, telegram_story
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
-from subscribers import deliveries, stories, story_changes
+from subscribers import deliveries, follows, stories, story_changes
 from subscribers.schema import ChannelName
 
 CORRECTION_TELEGRAM_TEMPLATE = "telegram/correction.html.j2"
@@ -63,12 +63,16 @@ class StoryChangeMessages:
         self._telegram: dict[tuple[str, str], str] = {}
         self._emails: dict[str, EmailTemplate] = {}
         self._stories_telegram: dict[str, TelegramStory] = {}
+        #: The topics of the batch's readers whose copy is edited: the edit keeps the Unfollow their copy names.
+        self._follows: dict[int, frozenset[str]] = {}
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         by_story: dict[str, list[deliveries.ClaimedDelivery]] = {}
         for item in items:
             by_story.setdefault(story_changes.story_id_of(item.item_key), []).append(item)
+        edited = {item.subscriber_id for item in items if item.item_key.startswith("edit:")}
         async with self._newsroom.reader.connect() as conn:
+            self._follows = await follows.followed_topics_of(conn, edited)
             for story_id, batch in by_story.items():
                 self._stories[story_id] = await stories.load_story(conn, story_id, Story)
                 for channel in {item.channel for item in batch}:
@@ -99,7 +103,8 @@ class StoryChangeMessages:
             copy = self._stories_telegram.get(story_id)
             if copy is None:
                 copy = self._stories_telegram[story_id] = telegram_story(self._newsroom, story)
-            return copy.message(key, address, action="edit", target=target)
+            followed = self._follows.get(item.subscriber_id)
+            return copy.message(key, address, action="edit", target=target, followed=followed)
         if kind in ("delete", "withdraw"):
             notice = self._cached_telegram(story, "withdrawn", lambda: withdrawal_notice(self._newsroom, story))
             action = "delete" if kind == "delete" else "edit"
