@@ -140,7 +140,7 @@ class EditorChat:
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-    return [(button["text"], button["callback_data"]) for row in rows for button in row]
+    return [(button["text"], button.get("callback_data", "")) for row in rows for button in row]
 
 
 def has_send(message: dict[str, Any]) -> bool:

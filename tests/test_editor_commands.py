@@ -215,8 +215,10 @@ async def test_a_rejected_story_is_explained_and_the_editor_can_send_it_again(
 
 async def test_a_link_on_the_first_line_becomes_the_story_link(desk: Newsroom, editor_chat: EditorChat) -> None:
     link = "https://fairview-gazette.example/north-korea"
-    preview, _ = await editor_chat.send(f"/story {link}\n{SAMPLE}")
-    assert f'<a href="{link}">' in preview
+    await editor_chat.send(f"/story {link}\n{SAMPLE}")
+    preview = editor_chat.message(EDITOR, editor_chat.panel()["message_id"] - 1)
+    read_more = preview["reply_markup"]["inline_keyboard"][0][0]
+    assert read_more == {"text": "Read more", "url": link}  # the link is the Read more button, as readers get it
     (refusal,) = await editor_chat.send(f"/story {link}")
     assert "send the story's text along with the link" in refusal
 

@@ -7,6 +7,7 @@ refresh is the Application's JobQueue job, run by the test instead of waited for
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from bot.channels import build_channels
 from bot.editors.command_menu import editor_menu
 from bot.editors.progress import PROGRESS_JOB
 from bot.outbox.worker import DeliveryWorker
-from bot.stories.parsing import MAX_TITLE_CHARS
+from bot.stories.intake import prepare_for
+from bot.stories.parsing import MAX_TITLE_CHARS, read_story_file
 from bot.stories.story import Story
 from subscribers import stories as stories_store
 from subscribers.schema import deliveries, stories
@@ -36,6 +38,7 @@ from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixt
 )
 from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
 from tests.fakes.clock import ManualClock
+from tests.fakes.telegram_html import parse_html
 from tests.newsroom_fixtures import SAMPLE_STORY
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
@@ -220,6 +223,73 @@ async def test_the_headline_can_be_changed_before_send(desk: Newsroom, editor_ch
     await editor_chat.tap(panel, "Send to")
     (story,) = await stored_stories(desk)
     assert story.title == "Trump says he may meet Kim again"
+
+
+async def test_a_new_headline_for_a_derived_one_brings_the_lead_back_into_the_summary(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    derived = sample_story(desk)
+    assert derived.headline_derived and "In a candid exchange" not in derived.summary  # the lead is the headline
+    await editor_chat.send("/story " + SAMPLE)
+    await editor_chat.tap(editor_chat.panel(), "Headline")
+    headline = "Trump says he may meet Kim again"
+    await editor_chat.send(headline)
+
+    draft = dataclasses.replace(read_story_file(SAMPLE_STORY, desk.settings.max_story_bytes), title=headline)
+    expected = prepare_for(desk, draft, source="telegram")
+    assert expected.summary.startswith("In a candid exchange")  # the lead sentence, once, at the top
+    panel = editor_chat.panel()
+    preview = editor_chat.message(EDITOR, panel["message_id"] - 1)
+    assert "(derived from the lead)" not in panel["text"]
+    assert preview["text"] == parse_html(desk.renderer.telegram_message(expected))[0]
+    await editor_chat.tap(panel, "Send to")
+    (story,) = await stored_stories(desk)
+    assert (story.title, story.summary, story.id) == (headline, expected.summary, derived.id)
+
+
+# --- the preview is the reader's copy, buttons and picture included -----------------------------------------
+
+
+def url_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [(button["text"], button["url"]) for row in rows for button in row if "url" in button]
+
+
+async def test_the_preview_carries_the_readers_buttons_and_only_read_more_acts(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    link = "https://fairview-gazette.example/north-korea"
+    await editor_chat.send(f"/story {link}\n{SAMPLE}")
+    panel = editor_chat.panel()
+    preview = editor_chat.message(EDITOR, panel["message_id"] - 1)
+    assert url_buttons(preview) == [("Read more", link)]
+    assert [label for label, _ in buttons(preview)] == ["Read more", "Unfollow North Korea", "Settings"]
+    assert preview["link_preview_options"]["url"] == link  # the same preview readers get
+    answer = await editor_chat.tap(preview, "Unfollow")
+    assert answer["text"].startswith("Preview: for a reader this stops following")
+    assert (await editor_chat.tap(preview, "Settings"))["text"].startswith("Preview: for a reader this opens")
+
+    await editor_chat.tap(panel, "North Korea")  # unticked: the preview's Unfollow follows the topics chosen
+    preview = editor_chat.message(EDITOR, panel["message_id"] - 1)
+    assert [label for label, _ in buttons(preview)][1] == "Unfollow US Politics"
+
+
+async def test_a_story_with_a_picture_is_previewed_as_the_photo_readers_get(
+    desk: Newsroom, editor_chat: EditorChat
+) -> None:
+    picture = "https://fairview-gazette.example/images/kim.jpg"
+    await editor_chat.send(f"/story ---\nimage: {picture}\n---\n{SAMPLE}")
+    ((chat_id, photo, caption),) = editor_chat.api.sent_photos
+    expected = sample_story(desk)
+    assert (chat_id, photo) == (EDITOR, picture)
+    assert caption == desk.renderer.telegram_caption(dataclasses.replace(expected, image_url=picture))
+    panel = editor_chat.panel()
+    preview = editor_chat.message(EDITOR, panel["message_id"] - 1)
+    assert preview["photo"] and url_buttons(preview)[0][0] == "Read more"
+
+    await editor_chat.tap(panel, "North Korea")
+    (edit,) = editor_chat.api.calls_to("editMessageCaption")  # a photo's caption is edited, never its text
+    assert edit["message_id"] == preview["message_id"] and "Unfollow US Politics" in str(edit["reply_markup"])
 
 
 async def test_a_breaking_push_that_reaches_nobody_warns_before_send(desk: Newsroom, editor_chat: EditorChat) -> None:

@@ -44,6 +44,7 @@ from bot.editors.audit import record_cancelled_draft, telegram_actor
 from bot.editors.desk_access import answer_closed, editor_allowed
 from bot.editors.desk_link import desk_link_handler
 from bot.editors.desk_stats import stats_handler
+from bot.editors.draft_preview import preview_button_handler, show_preview, with_headline
 from bot.editors.drafts import (
     BREAKING_KEY,
     DRAFT_KEY,
@@ -141,6 +142,7 @@ class EditorDesk:
             CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
             self.schedule.sent_handler(),
             *self.life.outside_handlers(),
+            preview_button_handler(self.newsroom),
             CallbackQueryHandler(self.stale_button, pattern=panels.CALLBACK_PATTERN),
         ]
 
@@ -358,18 +360,15 @@ class EditorDesk:
         chat = update.effective_chat
         assert chat is not None
         story = pending.current()
-        preview = self.newsroom.renderer.telegram_message(story)
         async with self.newsroom.reader.connect() as conn:
             pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
         social = [destination.label for destination in self.distribution.for_story(story)]
         now, zone = self.newsroom.clock.now(), self.schedule.zone
         text = panels.panel_text(pending, self.newsroom.taxonomy, social, schedule_line(pending, zone, now))
         keyboard = panels.panel_keyboard(pending, self.newsroom.taxonomy, draft_keyboard(pending, now, zone))
-        if pending.preview is None:
-            pending.preview = await chat.send_message(preview, parse_mode=ParseMode.HTML)
-        elif pending.preview_html != preview:
-            pending.preview = await edit_message(pending.preview, preview, None)
-        pending.preview_html = preview
+        if await show_preview(self.newsroom, update, pending, story) and pending.panel is not None:
+            await pending.panel.delete()  # a preview sent anew (now a photo, or no longer): the panel goes under it
+            pending.panel = None
         if pending.panel is None:
             pending.panel = await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         else:
@@ -383,7 +382,7 @@ class EditorDesk:
         except StoryRejected as exc:
             await message.reply_text(f"Not changed: {html.escape(str(exc), quote=False)}. Send a new headline.")
             return REVIEW
-        pending.story = dataclasses.replace(pending.story, title=headline)
+        pending.story = with_headline(self.newsroom, pending.story, headline)
         pending.awaiting_headline = False
         await self._show(update, pending)
         await message.reply_text("Headline changed: the preview and the panel above show it.")
