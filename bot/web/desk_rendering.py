@@ -22,6 +22,7 @@ SECTIONS = (
     ("/desk", "Compose", False),
     ("/desk/stories", "Stories", False),
     ("/desk/digest", "Digest", False),
+    ("/desk/readers", "Readers", False),
     ("/desk/status", "Status", False),
     ("/desk/audit", "Audit", False),
 )
