@@ -363,7 +363,7 @@ async def test_editors_get_their_own_command_menu_scoped_to_their_chats(editor_c
 
     calls = editor_chat.api.calls_to("setMyCommands")
     assert "scope" not in calls[0]  # the readers' menu, for everyone
-    scoped = {call["scope"]["chat_id"]: call for call in calls[1:]}
+    scoped = {call["scope"]["chat_id"]: call for call in calls[1:] if call["scope"]["type"] == "chat"}
     assert set(scoped) == {EDITOR, OTHER_EDITOR}
     assert scoped[EDITOR]["scope"] == {"type": "chat", "chat_id": EDITOR}
     names = [command["command"] for command in scoped[EDITOR]["commands"]]

@@ -45,7 +45,7 @@ async def test_a_reader_session_from_start_to_stop(settings: Settings, bot_api: 
         await chat.press(READER, picker["message_id"], "pg:1")
         await chat.press(READER, picker["message_id"], "tp:1:local")
         await chat.press(READER, picker["message_id"], "done")
-        assert "follows Local and North Korea" in chat.api.messages[(READER, picker["message_id"])]["text"]
+        assert "You follow Local and North Korea" in chat.api.messages[(READER, picker["message_id"])]["text"]
 
         story = await ingest_sample(chat)
         assert story.recipients["telegram"] == 1
