@@ -16,6 +16,7 @@ Text is always escaped; a link's URL was checked when the story came in and is c
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -50,37 +51,45 @@ def _telegram_block(block: Block) -> str:
     return lines[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _HtmlStyle:
+    """How a body's blocks look as HTML: emails need inline styles (clients drop style sheets), pages do not."""
+
+    heading: str | None = None
+    lists: str | None = None
+    links: str | None = None
+    #: Wrap a paragraph in <p> (a page); in an email each block already sits in its own <mj-text>.
+    paragraphs: bool = True
+
+
+_EMAIL = _HtmlStyle(_EMAIL_HEADING_STYLE, _EMAIL_LIST_STYLE, _EMAIL_LINK_STYLE, paragraphs=False)
+_PAGE = _HtmlStyle()
+
+
 def email_html(markdown: str) -> Markup:
     """The summary (or one block of it) as HTML for an email's ``<mj-text>``; a paragraph is bare text."""
-    return Markup("\n".join(_email_block(block) for block in read_markdown(markdown)))
-
-
-def _email_block(block: Block) -> str:
-    lines = [_html_line(line, link_style=_EMAIL_LINK_STYLE) for line in block.lines]
-    if block.kind == "heading":
-        return f'<h2 style="{_EMAIL_HEADING_STYLE}">{lines[0]}</h2>'
-    if block.kind in ("bullets", "numbers"):
-        tag = "ul" if block.kind == "bullets" else "ol"
-        start = f' start="{block.start}"' if block.kind == "numbers" and block.start != 1 else ""
-        items = "".join(f"<li>{line}</li>" for line in lines)
-        return f'<{tag}{start} style="{_EMAIL_LIST_STYLE}">{items}</{tag}>'
-    return lines[0]
+    return Markup("\n".join(_html_block(block, _EMAIL) for block in read_markdown(markdown)))
 
 
 def page_html(markdown: str) -> Markup:
     """A whole story body as the HTML of its web page: ``<p>``, ``<h2>``, ``<ul>``/``<ol>`` and links."""
-    return Markup("\n".join(_page_block(block) for block in read_markdown(markdown)))
+    return Markup("\n".join(_html_block(block, _PAGE) for block in read_markdown(markdown)))
 
 
-def _page_block(block: Block) -> str:
-    lines = [_html_line(line, link_style=None) for line in block.lines]
+def _html_block(block: Block, style: _HtmlStyle) -> str:
+    lines = [_html_line(line, link_style=style.links) for line in block.lines]
     if block.kind == "heading":
-        return f"<h2>{lines[0]}</h2>"
+        return f"<h2{_style_attribute(style.heading)}>{lines[0]}</h2>"
     if block.kind in ("bullets", "numbers"):
         tag = "ul" if block.kind == "bullets" else "ol"
         start = f' start="{block.start}"' if block.kind == "numbers" and block.start != 1 else ""
-        return f"<{tag}{start}>" + "".join(f"<li>{line}</li>" for line in lines) + f"</{tag}>"
-    return f"<p>{lines[0]}</p>"
+        items = "".join(f"<li>{line}</li>" for line in lines)
+        return f"<{tag}{start}{_style_attribute(style.lists)}>{items}</{tag}>"
+    return f"<p>{lines[0]}</p>" if style.paragraphs else lines[0]
+
+
+def _style_attribute(css: str | None) -> str:
+    return f' style="{css}"' if css else ""
 
 
 def _html_line(line: Line, *, link_style: str | None) -> str:
