@@ -39,6 +39,7 @@ from bot.channels import Channel
 from bot.editors.desk_accounts import LINK_MINUTES, end_all_sessions, mail_login_link, use_login_link
 from bot.readers.request_limits import TooManyRequests, client_key
 from bot.web.app_state import email_channel_of, newsroom_of
+from bot.web.desk_rendering import desk_page
 from subscribers import editor_accounts
 from subscribers.preferences import normalise_email
 
@@ -198,28 +199,6 @@ async def checked_form(request: Request, editor: EditorSession = Depends(current
 # -- answers to the exceptions, and the cookie refresh -----------------------------------------------------------
 
 
-def desk_page(
-    newsroom: Newsroom, template: str, context: dict[str, Any], *, status: int = 200, **headers: str
-) -> HTMLResponse:
-    """A sign-in page: never cached, never framed, never sent on as a Referer (links carry tokens)."""
-    html = newsroom.renderer.render(
-        f"desk/{template}",
-        {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
-    )
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-            "base-uri 'none'; frame-ancestors 'none'",
-            **headers,
-        },
-    )
-
-
 async def _login_required(request: Request, exc: Exception) -> Response:
     response = RedirectResponse("/desk/login", status_code=303)
     if COOKIE in request.cookies:
@@ -229,7 +208,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DeskForbidden)
-    return desk_page(newsroom_of(request), "forbidden.html.j2", {"message": exc.message}, status=403)
+    return desk_page(newsroom_of(request), None, "forbidden.html.j2", {"message": exc.message}, status=403)
 
 
 class _RefreshSession:
@@ -276,17 +255,18 @@ _SENT = (
 def _too_many(newsroom: Newsroom, exc: TooManyRequests) -> HTMLResponse:
     return desk_page(
         newsroom,
+        None,
         "sign_in_notice.html.j2",
         {"title": "Please wait a moment", "message": str(exc).capitalize() + ".", "links": [("/desk/login", "Back")]},
         status=429,
-        **{"Retry-After": str(exc.retry_after)},
+        headers={"Retry-After": str(exc.retry_after)},
     )
 
 
 @desk_auth_router.get("/desk/login")
 async def login_form(request: Request) -> HTMLResponse:
     """The sign-in form: an email address, and a link is mailed to it."""
-    return desk_page(newsroom_of(request), "login.html.j2", {"email": "", "error": None, "sent": None})
+    return desk_page(newsroom_of(request), None, "login.html.j2", {"email": "", "error": None, "sent": None})
 
 
 @desk_auth_router.post("/desk/login")
@@ -311,10 +291,12 @@ async def request_login_link(
         address = normalise_email(email)
     except NewsbotError:
         error = "Enter the email address of your desk account, e.g. name@example.org."
-        return desk_page(newsroom, "login.html.j2", {"email": email[:320], "error": error, "sent": None}, status=400)
+        return desk_page(
+            newsroom, None, "login.html.j2", {"email": email[:320], "error": error, "sent": None}, status=400
+        )
     background.add_task(mail_login_link, newsroom, channel, address)  # after the answer: the same time for all
     sent = _SENT.format(address=address, minutes=LINK_MINUTES)
-    return desk_page(newsroom, "login.html.j2", {"email": address, "error": None, "sent": sent})
+    return desk_page(newsroom, None, "login.html.j2", {"email": address, "error": None, "sent": sent})
 
 
 @desk_auth_router.get("/desk/login/{token}")
@@ -331,6 +313,7 @@ async def sign_in(request: Request, token: str) -> Response:
     if account is None:
         return desk_page(
             newsroom,
+            None,
             "sign_in_notice.html.j2",
             {
                 "title": "This sign-in link no longer works",
@@ -347,7 +330,7 @@ async def sign_in(request: Request, token: str) -> Response:
 @desk_auth_router.get("/desk/logout")
 async def logout_page(request: Request, editor: EditorSession = Depends(current_editor)) -> HTMLResponse:
     """Sign out here, or end every session of the account (other browsers, a lost phone)."""
-    return desk_page(newsroom_of(request), "logout.html.j2", {"editor": editor})
+    return desk_page(newsroom_of(request), editor, "logout.html.j2", {})
 
 
 @desk_auth_router.post("/desk/logout")

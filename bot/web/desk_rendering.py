@@ -1,21 +1,24 @@
 """How every desk page is answered: one layout from ``templates/desk/``, headers that keep it private, and the
 desk's own stylesheet served by newsbot itself (no CDN, no script needed).
 
-Desk pages are never cached, never framed by another site and never send a Referer; their policy allows only
-newsbot's own stylesheet, inline styles (the email previews carry them) and https images (a story's picture).
+Desk pages, the sign-in pages included (their links carry one-time tokens), are never cached, never framed by
+another site and never send a Referer; one policy for all of them allows only newsbot's own stylesheet, inline
+styles (the email previews and the sign-in layout carry them) and https images (a story's picture).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from bot.app.newsroom import Newsroom
 from bot.rendering.renderer import builtin_templates_dir
-from bot.web.desk_auth import EditorSession
+
+if TYPE_CHECKING:  # desk_auth answers its sign-in pages with desk_page: no import back at run time
+    from bot.web.desk_auth import EditorSession
 
 #: The desk's sections, in the order of its navigation bar: (path, label, admin only).
 SECTIONS = (
