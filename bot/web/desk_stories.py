@@ -10,6 +10,8 @@ story's page (so reloading it repeats nothing). Pages showing a send in progress
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -143,15 +145,23 @@ def _not_found(newsroom: Newsroom, editor: EditorSession, story_id: str) -> HTML
 
 
 async def story_page(
-    newsroom: Newsroom, editor: EditorSession, story_id: str, *, done: str = "", error: str = "", status: int = 200
+    newsroom: Newsroom,
+    editor: EditorSession,
+    story_id: str,
+    *,
+    template: str = "story.html.j2",
+    done: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> HTMLResponse:
+    """The story's page (or another page about it, *template*), with what an action did or why it was refused."""
     context = await _story_context(newsroom, story_id)
     if context is None:
         return _not_found(newsroom, editor, story_id)
     context.update(done=DONE.get(done, ""), error=error)
     if error:
         context["refresh"] = None
-    return desk_page(newsroom, editor, "story.html.j2", context, section="/desk/stories", status=status)
+    return desk_page(newsroom, editor, template, context, section="/desk/stories", status=status)
 
 
 @router.get("/desk/stories/{story_id}", response_class=HTMLResponse)
@@ -165,115 +175,118 @@ async def show_story(
     return await story_page(newsroom, editor, story_id, done=request.query_params.get("done", ""))
 
 
-def _back(story_id: str, done: str) -> RedirectResponse:
-    return RedirectResponse(f"/desk/stories/{story_id}?done={done}", status_code=303)
-
-
-@router.post("/desk/stories/{story_id}/stop", response_model=None)
-async def stop(
-    story_id: str,
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
-    try:
-        report = await stop_story(newsroom, story_id, actor=editor.actor)
-    except StoryNotFound:
-        return _not_found(newsroom, editor, story_id)
-    return _back(story_id, "stopped" if report.changed else "not-stopped")
-
-
-@router.post("/desk/stories/{story_id}/resume", response_model=None)
-async def resume(
-    story_id: str,
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
-    try:
-        await resume_story(newsroom, story_id, actor=editor.actor)
-    except StoryNotFound:
-        return _not_found(newsroom, editor, story_id)
-    except _REFUSED as exc:
-        return await story_page(newsroom, editor, story_id, error=str(exc), status=409)
-    return _back(story_id, "resumed")
-
-
-@router.post("/desk/stories/{story_id}/correct", response_model=None)
-async def correct(
-    story_id: str,
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
-    """Correct the story with the text typed; Telegram copies are edited, emails get a notice only if asked."""
-    body, title = str(form.get("body") or ""), " ".join(str(form.get("title") or "").split())
-    try:
-        if not body.strip():
-            raise StoryRejected("the corrected text is empty")
-        draft = story_draft_from_message(body, max_bytes=newsroom.settings.max_story_bytes)
-        if title:
-            draft = dataclasses.replace(draft, title=title)
-        report = await correct_story(
-            newsroom,
-            story_id,
-            draft,
-            actor=editor.actor,
-            note=str(form.get("note") or "") or None,
-            notify=form.get("notify") in ("1", "on"),
-        )
-    except StoryNotFound:
-        return _not_found(newsroom, editor, story_id)
-    except _REFUSED as exc:
-        return await story_page(newsroom, editor, story_id, error=str(exc), status=409)
-    except (StoryRejected, TopicNotFound) as exc:
-        return await story_page(newsroom, editor, story_id, error=f"Correction: {exc}", status=422)
-    return _back(story_id, "corrected" if report.changed else "unchanged")
-
-
 @router.get("/desk/stories/{story_id}/retract", response_class=HTMLResponse)
 async def confirm_retract(
     story_id: str, editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
 ) -> HTMLResponse:
     """What retracting will do, with a note field and the button that does it."""
-    context = await _story_context(newsroom, story_id)
-    if context is None:
-        return _not_found(newsroom, editor, story_id)
-    return desk_page(newsroom, editor, "retract.html.j2", context, section="/desk/stories")
+    return await story_page(newsroom, editor, story_id, template="retract.html.j2")
+
+
+# -- the actions: each runs a service and answers the one way every action answers ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAction:
+    """A form posted about one story by the signed-in editor: what every action needs to run and to answer."""
+
+    story_id: str
+    form: FormData
+    editor: EditorSession
+    newsroom: Newsroom
+
+    def text(self, name: str) -> str | None:
+        """A typed field, None when left empty (a note nobody wrote)."""
+        return str(self.form.get(name) or "") or None
+
+    async def answer(self, action: Callable[[], Awaitable[str]], *, field: str = "") -> Response:
+        """Run *action* (it returns a key of :data:`DONE`) and answer: a 303 back to the story's page, the 404 page,
+        or the story's page with the refusal (409) or with what is wrong with the typed *field* (422)."""
+        try:
+            done = await action()
+        except StoryNotFound:
+            return _not_found(self.newsroom, self.editor, self.story_id)
+        except _REFUSED as exc:
+            return await story_page(self.newsroom, self.editor, self.story_id, error=str(exc), status=409)
+        except (StoryRejected, TopicNotFound, InvalidSchedule) as exc:
+            error = f"{field}: {exc}"
+            return await story_page(self.newsroom, self.editor, self.story_id, error=error, status=422)
+        return RedirectResponse(f"/desk/stories/{self.story_id}?done={done}", status_code=303)
+
+
+async def story_action(
+    story_id: str,
+    form: FormData = Depends(checked_form),
+    editor: EditorSession = Depends(current_editor),
+    newsroom: Newsroom = Depends(newsroom_of),
+) -> StoryAction:
+    """FastAPI dependency: the posted action, its CSRF token checked."""
+    return StoryAction(story_id, form, editor, newsroom)
+
+
+@router.post("/desk/stories/{story_id}/stop", response_model=None)
+async def stop(act: StoryAction = Depends(story_action)) -> Response:
+    """Hold back the rest of the send."""
+
+    async def run() -> str:
+        report = await stop_story(act.newsroom, act.story_id, actor=act.editor.actor)
+        return "stopped" if report.changed else "not-stopped"
+
+    return await act.answer(run)
+
+
+@router.post("/desk/stories/{story_id}/resume", response_model=None)
+async def resume(act: StoryAction = Depends(story_action)) -> Response:
+    """Send the rest of a stopped story; nobody gets it twice."""
+
+    async def run() -> str:
+        await resume_story(act.newsroom, act.story_id, actor=act.editor.actor)
+        return "resumed"
+
+    return await act.answer(run)
+
+
+@router.post("/desk/stories/{story_id}/correct", response_model=None)
+async def correct(act: StoryAction = Depends(story_action)) -> Response:
+    """Correct the story with the text typed; Telegram copies are edited, emails get a notice only if asked."""
+    body, title = act.text("body") or "", " ".join((act.text("title") or "").split())
+
+    async def run() -> str:
+        if not body.strip():
+            raise StoryRejected("the corrected text is empty")
+        draft = story_draft_from_message(body, max_bytes=act.newsroom.settings.max_story_bytes)
+        if title:
+            draft = dataclasses.replace(draft, title=title)
+        notify = act.form.get("notify") in ("1", "on")
+        report = await correct_story(
+            act.newsroom, act.story_id, draft, actor=act.editor.actor, note=act.text("note"), notify=notify
+        )
+        return "corrected" if report.changed else "unchanged"
+
+    return await act.answer(run, field="Correction")
 
 
 @router.post("/desk/stories/{story_id}/retract", response_model=None)
-async def retract(
-    story_id: str,
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
-    try:
-        report = await retract_story(newsroom, story_id, actor=editor.actor, note=str(form.get("note") or "") or None)
-    except StoryNotFound:
-        return _not_found(newsroom, editor, story_id)
-    return _back(story_id, "retracted" if report.retracted else "not-stopped")
+async def retract(act: StoryAction = Depends(story_action)) -> Response:
+    """Withdraw the story everywhere it can be withdrawn."""
+
+    async def run() -> str:
+        report = await retract_story(act.newsroom, act.story_id, actor=act.editor.actor, note=act.text("note"))
+        return "retracted" if report.retracted else "not-stopped"
+
+    return await act.answer(run)
 
 
 @router.post("/desk/stories/{story_id}/schedule", response_model=None)
-async def schedule(
-    story_id: str,
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def schedule(act: StoryAction = Depends(story_action)) -> Response:
     """Move a scheduled story (``publish_at``) or cancel its publication (``cancel``)."""
-    try:
-        if form.get("cancel"):
-            await cancel_scheduled_story(newsroom, story_id, actor=editor.actor)
-            return _back(story_id, "cancelled")
-        moment = parse_typed_time(str(form.get("publish_at") or ""), schedule_zone(newsroom))
-        await reschedule_story(newsroom, story_id, moment, actor=editor.actor)
-    except StoryNotFound:
-        return _not_found(newsroom, editor, story_id)
-    except _REFUSED as exc:
-        return await story_page(newsroom, editor, story_id, error=str(exc), status=409)
-    except InvalidSchedule as exc:
-        return await story_page(newsroom, editor, story_id, error=f"Send at: {exc}", status=422)
-    return _back(story_id, "moved")
+
+    async def run() -> str:
+        if act.form.get("cancel"):
+            await cancel_scheduled_story(act.newsroom, act.story_id, actor=act.editor.actor)
+            return "cancelled"
+        moment = parse_typed_time(act.text("publish_at") or "", schedule_zone(act.newsroom))
+        await reschedule_story(act.newsroom, act.story_id, moment, actor=act.editor.actor)
+        return "moved"
+
+    return await act.answer(run, field="Send at")
