@@ -10,6 +10,9 @@ back to the form with what was typed. Every POST carries the session's CSRF toke
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -17,6 +20,7 @@ from starlette.datastructures import FormData
 from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import publish_story
+from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
 from bot.web.desk_auth import EditorSession, checked_form, current_editor
 from bot.web.desk_drafts import ComposeForm, DraftProblem, preview_story, schedule_zone, story_from_form, when_text
@@ -38,6 +42,47 @@ def compose_page(
     return desk_page(newsroom, editor, "compose.html.j2", context, section="/desk", status=422 if error else 200)
 
 
+@dataclass(frozen=True, slots=True)
+class PostedDraft:
+    """The compose form as the signed-in editor posted it: what Compose, Preview and Send each need."""
+
+    form: FormData
+    typed: ComposeForm
+    editor: EditorSession
+    newsroom: Newsroom
+
+    def form_again(self, problem: DraftProblem | None = None) -> HTMLResponse:
+        """The form with everything typed so far, and the field that stops it."""
+        return compose_page(self.newsroom, self.editor, self.typed, error=problem)
+
+    async def answer(self, then: Callable[[Story, list[str]], Awaitable[Response]]) -> Response:
+        """Read the form as a story and go on with it (and the tagger's suggestions), or show the form again."""
+        try:
+            story, suggested = story_from_form(self.newsroom, self.typed)
+        except DraftProblem as problem:
+            return self.form_again(problem)
+        return await then(story, suggested)
+
+    async def previewed(self, template: str, story: Story, suggested: list[str]) -> HTMLResponse:
+        """*template* showing *story* as every channel gets it, the form's fields carried along."""
+        context = {
+            "form": self.typed,
+            "preview": await preview_story(self.newsroom, story, suggested),
+            "topics": list(self.newsroom.taxonomy),
+            "when": when_text(story.publish_at, schedule_zone(self.newsroom)),
+        }
+        return desk_page(self.newsroom, self.editor, template, context, section="/desk")
+
+
+async def posted_draft(
+    form: FormData = Depends(checked_form),
+    editor: EditorSession = Depends(current_editor),
+    newsroom: Newsroom = Depends(newsroom_of),
+) -> PostedDraft:
+    """FastAPI dependency: the posted compose form, its CSRF token checked."""
+    return PostedDraft(form, ComposeForm.of(form), editor, newsroom)
+
+
 @router.get("/desk", response_class=HTMLResponse)
 async def compose(
     request: Request,
@@ -49,56 +94,29 @@ async def compose(
 
 
 @router.post("/desk/compose", response_class=HTMLResponse)
-async def back_to_compose(
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> HTMLResponse:
+async def back_to_compose(draft: PostedDraft = Depends(posted_draft)) -> HTMLResponse:
     """The form again, with everything typed so far."""
-    return compose_page(newsroom, editor, ComposeForm.of(form))
+    return draft.form_again()
 
 
 @router.post("/desk/preview", response_class=HTMLResponse)
-async def preview(
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> HTMLResponse:
+async def preview(draft: PostedDraft = Depends(posted_draft)) -> Response:
     """The story as Telegram, email (phone and desktop width, and its plain text) and each social post show it."""
-    typed = ComposeForm.of(form)
-    try:
-        story, suggested = story_from_form(newsroom, typed)
-    except DraftProblem as problem:
-        return compose_page(newsroom, editor, typed, error=problem)
-    shown = await preview_story(newsroom, story, suggested)
-    context = {
-        "form": typed,
-        "preview": shown,
-        "topics": list(newsroom.taxonomy),
-        "when": when_text(story.publish_at, schedule_zone(newsroom)),
-    }
-    return desk_page(newsroom, editor, "preview.html.j2", context, section="/desk")
+    return await draft.answer(lambda story, suggested: draft.previewed("preview.html.j2", story, suggested))
 
 
 @router.post("/desk/send", response_model=None)
-async def send(
-    form: FormData = Depends(checked_form),
-    editor: EditorSession = Depends(current_editor),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def send(draft: PostedDraft = Depends(posted_draft)) -> Response:
     """Publish the previewed story; a breaking one only once the editor confirmed its reach."""
-    typed = ComposeForm.of(form)
-    try:
-        story, suggested = story_from_form(newsroom, typed)
-    except DraftProblem as problem:
-        return compose_page(newsroom, editor, typed, error=problem)
-    if story.breaking and not form.get("confirmed"):
-        shown = await preview_story(newsroom, story, suggested)
-        context = {"form": typed, "preview": shown, "when": when_text(story.publish_at, schedule_zone(newsroom))}
-        return desk_page(newsroom, editor, "confirm_breaking.html.j2", context, section="/desk")
-    try:
-        published = await publish_story(newsroom, story, actor=editor.actor)
-    except StoryNotFound as exc:  # the story it follows up
-        return compose_page(newsroom, editor, typed, error=DraftProblem("updates", str(exc)))
-    note = "sent" if published.created else "already"
-    return RedirectResponse(f"/desk/stories/{published.story.id}?done={note}", status_code=303)
+
+    async def publish(story: Story, suggested: list[str]) -> Response:
+        if story.breaking and not draft.form.get("confirmed"):
+            return await draft.previewed("confirm_breaking.html.j2", story, suggested)
+        try:
+            published = await publish_story(draft.newsroom, story, actor=draft.editor.actor)
+        except StoryNotFound as exc:  # the story it follows up
+            return draft.form_again(DraftProblem("updates", str(exc)))
+        note = "sent" if published.created else "already"
+        return RedirectResponse(f"/desk/stories/{published.story.id}?done={note}", status_code=303)
+
+    return await draft.answer(publish)
