@@ -28,7 +28,6 @@ from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     BaseHandler,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -41,6 +40,7 @@ from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.editors import panel as panels
 from bot.editors.audit import record_cancelled_draft, telegram_actor
+from bot.editors.chat_input import NEW_MESSAGES, STORY_FILE, STORY_TEXT, Context
 from bot.editors.desk_access import answer_closed, editor_allowed
 from bot.editors.desk_link import desk_link_handler
 from bot.editors.desk_stats import stats_handler
@@ -70,10 +70,6 @@ log = logging.getLogger(__name__)
 STORY, REVIEW = range(2)
 #: Where the open draft, the story text received so far and the kind of story live in ``context.user_data``.
 INCOMING_KEY = "editor_incoming"
-#: New messages only: editing the message that carried a story must not start another draft.
-NEW_MESSAGES = filters.UpdateType.MESSAGE
-STORY_TEXT = NEW_MESSAGES & filters.TEXT & ~filters.COMMAND
-STORY_FILE = NEW_MESSAGES & filters.Document.ALL
 #: A document whose caption is /push or /story starts a draft with it.
 STORY_FILE_COMMAND = STORY_FILE & filters.CaptionRegex(r"^/(push|story)(@\w+)?(\s|$)")
 
@@ -83,8 +79,6 @@ ASK_FOR_STORY = (
     "becomes the story's link. /cancel stops."
 )
 NOTHING_SENT = "Cancelled: nothing was sent."
-
-Context = CallbackContext[Any, Any, Any, Any]
 
 
 class EditorDesk:

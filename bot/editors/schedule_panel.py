@@ -22,11 +22,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import BaseHandler, CallbackContext, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.app.errors import InvalidSchedule, NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import telegram_actor
+from bot.editors.chat_input import STORY_TEXT, Context
 from bot.editors.desk_access import editor_allowed
 from bot.editors.drafts import DRAFT_KEY, PendingStory
 from bot.editors.panel import callback, edit_message
@@ -43,7 +44,6 @@ TYPE_A_TIME = (
     "Send the time as your next message, e.g. 2026-12-02 08:00 (in {zone}) or 2026-12-02T08:00+01:00 with its offset."
 )
 
-Context = CallbackContext[Any, Any, Any, Any]
 Show = Callable[[Update, PendingStory], Awaitable[None]]
 
 
@@ -128,7 +128,7 @@ class ScheduleDesk:
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Before the desk's conversation: a typed time wins over "replace the draft?"."""
-        typed = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & self.awaiting_users
+        typed = STORY_TEXT & self.awaiting_users
         return [MessageHandler(typed, self.receive_time)]
 
     def sent_handler(self) -> BaseHandler[Any, Any, Any]:

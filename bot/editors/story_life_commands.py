@@ -27,17 +27,16 @@ from telegram import Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     BaseHandler,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.editors import story_life_panel as texts
 from bot.editors.audit import telegram_actor
+from bot.editors.chat_input import NEW_MESSAGES, STORY_FILE, STORY_TEXT, Context
 from bot.editors.desk_access import answer_closed, editor_allowed
 from bot.editors.drafts import (
     BREAKING_KEY,
@@ -63,11 +62,6 @@ if TYPE_CHECKING:
 PICK, CORRECT_TEXT, CORRECT_NOTE, LIFE_REVIEW = range(10, 14)
 LIFE_KEY = "editor_story_life"
 RECENT = 5
-NEW_MESSAGES = filters.UpdateType.MESSAGE
-TEXT = NEW_MESSAGES & filters.TEXT & ~filters.COMMAND
-FILE = NEW_MESSAGES & filters.Document.ALL
-
-Context = CallbackContext[Any, Any, Any, Any]
 
 
 @dataclass
@@ -101,12 +95,12 @@ class StoryLifeDesk:
 
     def states(self) -> dict[object, list[BaseHandler[Any, Any, Any]]]:
         button = CallbackQueryHandler(self.button, pattern=texts.LIFE_PATTERN)
-        story_input = [MessageHandler(TEXT, self.receive_text), MessageHandler(FILE, self.receive_document)]
+        story_input = [MessageHandler(STORY_TEXT, self.receive_text), MessageHandler(STORY_FILE, self.receive_document)]
         return {
             PICK: [button],
             CORRECT_TEXT: [button, *story_input],
             CORRECT_NOTE: [button, *story_input],
-            LIFE_REVIEW: [button, MessageHandler(TEXT, self.receive_note)],
+            LIFE_REVIEW: [button, MessageHandler(STORY_TEXT, self.receive_note)],
         }
 
     def outside_handlers(self) -> list[BaseHandler[Any, Any, Any]]:
@@ -200,11 +194,23 @@ class StoryLifeDesk:
 
     # --- the corrected text and the note ------------------------------------------------------------------------
 
-    async def receive_text(self, update: Update, context: Context) -> int | None:
+    async def _open_action(self, update: Update, context: Context) -> tuple[Message, LifeAction] | None:
+        """The editor's message and the action under way it is for; None when there is none (or no editor)."""
         message = update.effective_message
         action: LifeAction | None = context.user_data.get(LIFE_KEY)
         if message is None or action is None or not await editor_allowed(update, self.newsroom.settings):
+            return None
+        return message, action
+
+    async def _take_note(self, update: Update, message: Message, action: LifeAction) -> int:
+        action.note = " ".join((message.text or "").split()) or None
+        return await self._preview(update, action)
+
+    async def receive_text(self, update: Update, context: Context) -> int | None:
+        opened = await self._open_action(update, context)
+        if opened is None:
             return ConversationHandler.END
+        message, action = opened
         now, window = self.newsroom.clock.now(), self.newsroom.settings.editor_paste_window
         text = StoryText.of(message)
         if action.incoming is not None and action.incoming.continues(now, window):
@@ -214,16 +220,13 @@ class StoryLifeDesk:
         if action.source is None:
             action.incoming, action.source = Incoming(text, now), text
             return await self._ask_note(message, action)
-        action.note = " ".join((message.text or "").split()) or None
-        return await self._preview(update, action)
+        return await self._take_note(update, message, action)
 
     async def receive_document(self, update: Update, context: Context) -> int | None:
-        message = update.effective_message
-        action: LifeAction | None = context.user_data.get(LIFE_KEY)
-        if message is None or message.document is None or action is None:
+        opened = await self._open_action(update, context)
+        if opened is None or opened[0].document is None:
             return ConversationHandler.END
-        if not await editor_allowed(update, self.newsroom.settings):
-            return ConversationHandler.END
+        message, action = opened
         try:
             action.source = await download_story_file(message.document, self.newsroom.settings.max_story_bytes)
         except StoryRejected as exc:
@@ -241,12 +244,10 @@ class StoryLifeDesk:
 
     async def receive_note(self, update: Update, context: Context) -> int | None:
         """Text while a confirmation is open: the note (a new one replaces it)."""
-        message = update.effective_message
-        action: LifeAction | None = context.user_data.get(LIFE_KEY)
-        if message is None or action is None or not await editor_allowed(update, self.newsroom.settings):
+        opened = await self._open_action(update, context)
+        if opened is None:
             return ConversationHandler.END
-        action.note = " ".join((message.text or "").split()) or None
-        return await self._preview(update, action)
+        return await self._take_note(update, *opened)
 
     async def _preview(self, update: Update, action: LifeAction) -> int:
         """Show (or update) the confirmation: the corrected copy and what Correct will do, or the retraction."""
