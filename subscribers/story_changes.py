@@ -169,7 +169,7 @@ async def save_correction(
     return True
 
 
-async def _plan_from_sent(
+async def plan_from_sent(
     conn: AsyncConnection,
     story_id: str,
     item_key: str,
@@ -180,9 +180,10 @@ async def _plan_from_sent(
     keep_story_id: bool = True,
     sent_since: datetime | None = None,
     sent_before: datetime | None = None,
+    only_ids: Sequence[int] | None = None,
 ) -> dict[str, int]:
-    """One *item_key* row per sent delivery of the story (with a provider id) on *channels* (None: all); per
-    channel, how many were added (a row already there is left alone)."""
+    """One *item_key* row per sent delivery of the story (with a provider id) on *channels* (None: all), or only
+    of the deliveries *only_ids*; per channel, how many were added (a row already there is left alone)."""
     sent = deliveries.alias("sent")
     where = [
         sent.c.item_key == story_key(story_id),
@@ -195,6 +196,8 @@ async def _plan_from_sent(
         where.append(sent.c.sent_at >= sent_since)
     if sent_before is not None:
         where.append(sent.c.sent_at < sent_before)
+    if only_ids is not None:
+        where.append(sent.c.id.in_(list(only_ids)))
     before = await _count_rows(conn, item_key)
     source = select(
         literal(item_key),
@@ -226,7 +229,7 @@ async def _count_rows(conn: AsyncConnection, item_key: str) -> dict[str, int]:
 
 async def plan_edits(conn: AsyncConnection, story_id: str, version: int, now: datetime) -> int:
     """An edit of every Telegram copy of the story readers got, at breaking priority (fixes overtake the bulk)."""
-    added = await _plan_from_sent(
+    added = await plan_from_sent(
         conn, story_id, edit_key(story_id, version), Priority.BREAKING, now, channels=[ChannelName.TELEGRAM.value]
     )
     return sum(added.values())
@@ -234,18 +237,18 @@ async def plan_edits(conn: AsyncConnection, story_id: str, version: int, now: da
 
 async def plan_correction_notices(conn: AsyncConnection, story_id: str, version: int, now: datetime) -> dict[str, int]:
     """A short correction message to each reader who got the story, on the channel they got it on."""
-    return await _plan_from_sent(conn, story_id, correction_key(story_id, version), Priority.NORMAL, now, channels=None)
+    return await plan_from_sent(conn, story_id, correction_key(story_id, version), Priority.NORMAL, now, channels=None)
 
 
 async def plan_removals(conn: AsyncConnection, story_id: str, cutoff: datetime, now: datetime) -> tuple[int, int]:
     """Delete the Telegram copies sent since *cutoff*, replace older ones with a withdrawal notice; (deleted,
     withdrawn) rows added."""
     telegram = [ChannelName.TELEGRAM.value]
-    deleted = await _plan_from_sent(
+    deleted = await plan_from_sent(
         conn, story_id, delete_key(story_id), Priority.BREAKING, now,
         channels=telegram, keep_story_id=False, sent_since=cutoff,
     )  # fmt: skip
-    withdrawn = await _plan_from_sent(
+    withdrawn = await plan_from_sent(
         conn, story_id, withdraw_key(story_id), Priority.BREAKING, now,
         channels=telegram, keep_story_id=False, sent_before=cutoff,
     )  # fmt: skip

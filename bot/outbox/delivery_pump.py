@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.outbox.delivery_outcomes import Finished, Health, delivery_outcome
-from subscribers import channel_health, deliveries, delivery_retry
+from subscribers import channel_health, deliveries, delivery_retry, late_copies
 from subscribers.channel_health import ChannelOutage
-from subscribers.schema import DeliveryStatus
+from subscribers.schema import ChannelName, DeliveryStatus
 
 if TYPE_CHECKING:
     from bot.outbox.worker import DeliveryWorker
@@ -218,7 +218,11 @@ class DeliveryPump:
                 if done.effect is not None:
                     await done.effect(conn, now)
             if finished:
+                # A copy claimed before its story was corrected may carry the old text: it gets an edit too.
+                late = await late_copies.copies_claimed_before_a_correction(conn, _sent_telegram_stories(finished))
                 await deliveries.record_outcomes(conn, [done.outcome for done in finished], now)
+                if late:
+                    await late_copies.plan_late_edits(conn, late, now)
             for state in health.values():
                 if state.reason is None:
                     await channel_health.record_reachable(conn, state.channel)
@@ -309,3 +313,15 @@ class DeliveryPump:
             sleeping.cancel()
             woken.cancel()
         return not self.stop.is_set()
+
+
+def _sent_telegram_stories(finished: list[Finished]) -> list[int]:
+    """The Telegram story messages among these that went out (the copies a correction may have to edit)."""
+    return [
+        done.item.id
+        for done in finished
+        if done.outcome.status is DeliveryStatus.SENT
+        and done.item.channel == ChannelName.TELEGRAM.value
+        and done.item.story_id is not None
+        and done.item.item_key.startswith("story:")
+    ]
