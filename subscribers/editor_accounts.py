@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -118,6 +118,34 @@ async def remove_account(conn: AsyncConnection, email: str) -> EditorAccount | N
     if account is not None:
         await conn.execute(delete(editor_accounts).where(editor_accounts.c.id == account.id))
     return account
+
+
+async def count_admins(conn: AsyncConnection) -> int:
+    """How many accounts are admins: the desk never lets the last one go."""
+    query = select(func.count()).select_from(editor_accounts).where(editor_accounts.c.role == "admin")
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def set_role(conn: AsyncConnection, account_id: int, role: str) -> None:
+    """Give an account another role (its sessions read it on their next request)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    await conn.execute(update(editor_accounts).where(editor_accounts.c.id == account_id).values(role=role))
+
+
+async def set_telegram_id(conn: AsyncConnection, account_id: int, telegram_id: int | None) -> None:
+    """Link an account to a Telegram user id, or unlink it (None); AccountExists when another account has it."""
+    if telegram_id is not None:
+        holder = await account_by_telegram_id(conn, telegram_id)
+        if holder is not None and holder.id != account_id:
+            raise AccountExists(f"Telegram user {telegram_id} is already linked to another desk account")
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                update(editor_accounts).where(editor_accounts.c.id == account_id).values(telegram_id=telegram_id)
+            )
+    except IntegrityError:  # linked elsewhere between the check and the update
+        raise AccountExists(f"Telegram user {telegram_id} is already linked to another desk account") from None
 
 
 async def end_sessions(conn: AsyncConnection, account_id: int, at: datetime) -> None:

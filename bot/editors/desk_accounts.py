@@ -10,11 +10,13 @@ import hashlib
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
@@ -34,6 +36,10 @@ TOKEN_BYTES = 32
 
 class AccountNotFound(NewsbotError):
     """No desk account has that address."""
+
+
+class LastAdmin(NewsbotError):
+    """The change would leave the desk without an admin, so nobody could manage accounts any more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +134,96 @@ async def use_login_link(newsroom: Newsroom, token: str) -> EditorAccount | None
     return account
 
 
-async def end_all_sessions(newsroom: Newsroom, account_id: int, *, actor: str) -> None:
-    """Sign an account out everywhere: every session and unused link stops working."""
+async def end_all_sessions(newsroom: Newsroom, account_id: int, *, actor: str, subject: str | None = None) -> None:
+    """Sign an account out everywhere: every session and unused link stops working.
+
+    *subject* names the account in the audit log when someone else (an admin) ends its sessions.
+    """
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         await editor_accounts.end_sessions(conn, account_id, now)
-        await add_audit_entry(conn, at=now, actor=actor, action="desk sessions ended")
+        await add_audit_entry(conn, at=now, actor=actor, action="desk sessions ended", subject=subject)
+
+
+# -- an admin managing accounts on the desk (by id: the page's forms name the account they show) ----------------
+
+
+async def editor_by_id(newsroom: Newsroom, account_id: int) -> EditorAccount:
+    """The account with *account_id*; AccountNotFound if there is none (removed meanwhile)."""
+    async with newsroom.reader.connect() as conn:
+        account = await editor_accounts.account_by_id(conn, account_id)
+    if account is None:
+        raise AccountNotFound(f"no desk account has the number {account_id}; it may have been removed")
+    return account
+
+
+async def _existing(conn: AsyncConnection, account_id: int) -> EditorAccount:
+    account = await editor_accounts.account_by_id(conn, account_id)
+    if account is None:
+        raise AccountNotFound(f"no desk account has the number {account_id}; it may have been removed")
+    return account
+
+
+async def _keep_an_admin(conn: AsyncConnection, account: EditorAccount, doing: str) -> None:
+    if account.role == "admin" and await editor_accounts.count_admins(conn) <= 1:
+        raise LastAdmin(
+            f"{account.email} is the only admin, so it cannot be {doing}: make another account an admin first"
+        )
+
+
+async def change_role(newsroom: Newsroom, account_id: int, role: str, *, actor: str) -> EditorAccount:
+    """Make an account an editor or an admin; LastAdmin when it is the only admin and would become an editor."""
+    if role not in ROLES:
+        raise NewsbotError(f"role must be editor or admin, not {role!r}")
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await _existing(conn, account_id)
+        if account.role == role:
+            return account
+        if role != "admin":
+            await _keep_an_admin(conn, account, "made an editor")
+        await editor_accounts.set_role(conn, account_id, role)
+        await add_audit_entry(
+            conn, at=now, actor=actor, action="editor role changed", subject=account.email, details=role
+        )
+    return replace(account, role=role)
+
+
+async def link_telegram(newsroom: Newsroom, account_id: int, telegram_id: int | None, *, actor: str) -> EditorAccount:
+    """Link an account to a Telegram user id (so /desk in the bot works for them), or unlink it with None."""
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await _existing(conn, account_id)
+        if account.telegram_id == telegram_id:
+            return account
+        await editor_accounts.set_telegram_id(conn, account_id, telegram_id)
+        action, details = (
+            ("editor Telegram linked", str(telegram_id)) if telegram_id else ("editor Telegram unlinked", None)
+        )
+        await add_audit_entry(conn, at=now, actor=actor, action=action, subject=account.email, details=details)
+    return replace(account, telegram_id=telegram_id)
+
+
+async def remove_editor_account(newsroom: Newsroom, account_id: int, *, actor: str) -> EditorAccount:
+    """Delete an account as :func:`remove_editor` does, but never the only admin (LastAdmin)."""
+    now = newsroom.clock.now()
+    async with newsroom.engine.begin() as conn:
+        account = await _existing(conn, account_id)
+        await _keep_an_admin(conn, account, "removed")
+        await editor_accounts.remove_account(conn, account.email)
+        await add_audit_entry(conn, at=now, actor=actor, action="editor removed", subject=account.email)
+    return account
+
+
+async def send_login_link(newsroom: Newsroom, email_channel: Channel, account_id: int, *, actor: str) -> bool:
+    """Mail an account a sign-in link on an admin's behalf, audited; False when the mail could not be sent."""
+    account = await editor_by_id(newsroom, account_id)
+    sent = await mail_login_link(newsroom, email_channel, account.email)
+    if sent:
+        now = newsroom.clock.now()
+        async with newsroom.engine.begin() as conn:
+            await add_audit_entry(conn, at=now, actor=actor, action="desk sign-in link sent", subject=account.email)
+    return sent
 
 
 def login_email(newsroom: Newsroom, link: LoginLink) -> bytes:
