@@ -3,15 +3,24 @@
 Sign-in, sessions and CSRF are :mod:`bot.web.desk_auth`'s; the pages are one module per section: compose,
 preview and send (:mod:`bot.web.desk_compose`), stories and their life (:mod:`bot.web.desk_stories`), status and
 audit (:mod:`bot.web.desk_status`), the digest (:mod:`bot.web.desk_digest`), readers
-(:mod:`bot.web.desk_readers`). Each page is plain server-rendered HTML from ``templates/desk/`` with newsbot's own
-stylesheet (:mod:`bot.web.desk_rendering`): it works without JavaScript and fits a phone.
+(:mod:`bot.web.desk_readers`), editor accounts (:mod:`bot.web.desk_editors`). Each page is plain server-rendered
+HTML from ``templates/desk/`` with newsbot's own stylesheet (:mod:`bot.web.desk_rendering`): it works without
+JavaScript and fits a phone.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.web import desk_compose, desk_digest, desk_readers, desk_rendering, desk_status, desk_stories
+from bot.web import (
+    desk_compose,
+    desk_digest,
+    desk_editors,
+    desk_readers,
+    desk_rendering,
+    desk_status,
+    desk_stories,
+)
 
 router = APIRouter()
 for section in (
@@ -21,5 +30,6 @@ for section in (
     desk_status.router,
     desk_digest.router,
     desk_readers.router,
+    desk_editors.router,
 ):
     router.include_router(section)
