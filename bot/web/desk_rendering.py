@@ -28,6 +28,7 @@ SECTIONS = (
     ("/desk/readers", "Readers", False),
     ("/desk/status", "Status", False),
     ("/desk/audit", "Audit", False),
+    ("/desk/editors", "Editors", True),
 )
 POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; frame-src 'self'; "
