@@ -1,5 +1,5 @@
 """Take the README's desk screenshots from a real run: the desk served by ``newsbot run --role web``, signed into
-with the link ``newsbot editors login-link`` prints, driven by Debian's Chromium through Playwright.
+with the link ``newsbot editors login-link`` prints (opened, then its Sign in button), driven by Debian's Chromium through Playwright.
 
 Everything runs on file outboxes in a scratch data directory (nothing is sent anywhere). The demo's readers get
 the sample story (delivered), a second story is delivered, a third is scheduled for later; then, at the desk, an
@@ -132,6 +132,7 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 page = browser.new_page(viewport=LAPTOP)
                 page.goto(base + urlsplit(link).path)
+                page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url(f"{base}/desk")
                 page.get_by_label("Story text").fill(COMPOSED)
                 page.get_by_role("button", name="Preview").click()

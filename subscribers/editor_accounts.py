@@ -172,6 +172,20 @@ async def add_login_link(
     )
 
 
+async def find_login_link(conn: AsyncConnection, token_hash: str, at: datetime) -> EditorAccount | None:
+    """The account of a link that still works (unused, not expired), without using it."""
+    account_id = (
+        await conn.execute(
+            select(login_links.c.account_id).where(
+                login_links.c.token_hash == token_hash,
+                login_links.c.used_at.is_(None),
+                login_links.c.expires_at > at,
+            )
+        )
+    ).scalar_one_or_none()
+    return await account_by_id(conn, account_id) if account_id is not None else None
+
+
 async def consume_login_link(conn: AsyncConnection, token_hash: str, at: datetime) -> EditorAccount | None:
     """Use the link with *token_hash* once: its account, or None when unknown, used already or expired."""
     result = await conn.execute(

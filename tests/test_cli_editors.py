@@ -53,8 +53,8 @@ def test_a_printed_login_link_signs_in_once(workdir: Path) -> None:
         async with await Newsroom.open(settings) as room:
             transport = httpx.ASGITransport(app=create_app(room))
             async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
-                first = await client.get(url)
-                second = await client.get(url)
+                first = await client.post(url)
+                second = await client.post(url)
             return first.status_code, second.status_code
 
     assert asyncio.run(open_link()) == (303, 400)

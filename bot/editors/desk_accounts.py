@@ -122,6 +122,14 @@ async def account_of_telegram_user(newsroom: Newsroom, telegram_id: int) -> Edit
         return await editor_accounts.account_by_telegram_id(conn, telegram_id)
 
 
+async def check_login_link(newsroom: Newsroom, token: str) -> EditorAccount | None:
+    """The account a sign-in link would sign in, if it still works; the link is not used."""
+    if not token or len(token) > 200:
+        return None
+    async with newsroom.reader.connect() as conn:
+        return await editor_accounts.find_login_link(conn, token_hash(token), newsroom.clock.now())
+
+
 async def use_login_link(newsroom: Newsroom, token: str) -> EditorAccount | None:
     """Consume a sign-in link (once): its account, or None when it is unknown, used or expired."""
     if not token or len(token) > 200:

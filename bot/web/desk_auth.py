@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
-from bot.editors.desk_accounts import LINK_MINUTES, end_all_sessions, mail_login_link, use_login_link
+from bot.editors.desk_accounts import LINK_MINUTES, check_login_link, end_all_sessions, mail_login_link, use_login_link
 from bot.readers.request_limits import TooManyRequests, client_key
 from bot.web.app_state import email_channel_of, newsroom_of
 from bot.web.desk_rendering import desk_page
@@ -300,31 +300,58 @@ async def request_login_link(
 
 
 @desk_auth_router.get("/desk/login/{token}")
+async def sign_in_page(request: Request, token: str) -> Response:
+    """What a sign-in link opens: a Sign in button. Following the link uses nothing up, so a mail scanner that
+    opens links before the editor does cannot burn it; the button's POST does."""
+    newsroom = newsroom_of(request)
+    refused = await _admit_link(request, newsroom)
+    if refused is not None:
+        return refused
+    account = await check_login_link(newsroom, token)
+    if account is None:
+        return _link_gone(newsroom)
+    context = {"email": account.email, "action": f"/desk/login/{token}", "minutes": LINK_MINUTES}
+    return desk_page(newsroom, None, "sign_in_confirm.html.j2", context)
+
+
+@desk_auth_router.post("/desk/login/{token}")
 async def sign_in(request: Request, token: str) -> Response:
     """Use a one-time link: the session cookie is set and the editor lands on the desk."""
     newsroom = newsroom_of(request)
+    refused = await _admit_link(request, newsroom)
+    if refused is not None:
+        return refused
+    account = await use_login_link(newsroom, token)
+    if account is None:
+        return _link_gone(newsroom)
+    response = RedirectResponse("/desk", status_code=303)
+    set_session_cookie(response, newsroom, new_session_cookie(newsroom, account))
+    return response
+
+
+async def _admit_link(request: Request, newsroom: Newsroom) -> Response | None:
+    """Opening sign-in links is limited like confirmation links: None, or the 429 page."""
     try:
         await newsroom.request_limits.admit(
             newsroom.engine, newsroom.settings, "confirm", client_key(request.client.host if request.client else None)
         )
     except TooManyRequests as exc:
         return _too_many(newsroom, exc)
-    account = await use_login_link(newsroom, token)
-    if account is None:
-        return desk_page(
-            newsroom,
-            None,
-            "sign_in_notice.html.j2",
-            {
-                "title": "This sign-in link no longer works",
-                "message": f"Each link works once, for {LINK_MINUTES} minutes. Ask for a new one.",
-                "links": [("/desk/login", "Get a new sign-in link")],
-            },
-            status=400,
-        )
-    response = RedirectResponse("/desk", status_code=303)
-    set_session_cookie(response, newsroom, new_session_cookie(newsroom, account))
-    return response
+    return None
+
+
+def _link_gone(newsroom: Newsroom) -> Response:
+    return desk_page(
+        newsroom,
+        None,
+        "sign_in_notice.html.j2",
+        {
+            "title": "This sign-in link no longer works",
+            "message": f"Each link works once, for {LINK_MINUTES} minutes. Ask for a new one.",
+            "links": [("/desk/login", "Get a new sign-in link")],
+        },
+        status=400,
+    )
 
 
 @desk_auth_router.get("/desk/logout")
