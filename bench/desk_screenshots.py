@@ -1,5 +1,6 @@
 """Take the README's desk screenshots from a real run: the desk served by ``newsbot run --role web``, signed into
-with the link ``newsbot editors login-link`` prints (opened, then its Sign in button), driven by Debian's Chromium through Playwright.
+with the link ``newsbot editors login-link`` prints (opened, then its Sign in button), driven by Debian's Chromium
+through Playwright.
 
 Everything runs on file outboxes in a scratch data directory (nothing is sent anywhere). The demo's readers get
 the sample story (delivered), a second story is delivered, a third is scheduled for later; then, at the desk, an

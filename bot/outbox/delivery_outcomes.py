@@ -33,7 +33,6 @@ class Finished:
     health: Health | None = None
 
 
-
 def delivery_outcome(
     item: deliveries.ClaimedDelivery,
     status: DeliveryStatus,
