@@ -304,12 +304,9 @@ async def sign_in_page(request: Request, token: str) -> Response:
     """What a sign-in link opens: a Sign in button. Following the link uses nothing up, so a mail scanner that
     opens links before the editor does cannot burn it; the button's POST does."""
     newsroom = newsroom_of(request)
-    refused = await _admit_link(request, newsroom)
-    if refused is not None:
-        return refused
-    account = await check_login_link(newsroom, token)
-    if account is None:
-        return _link_gone(newsroom)
+    account = await _link_account(request, newsroom, token, use=False)
+    if isinstance(account, Response):
+        return account
     context = {"email": account.email, "action": f"/desk/login/{token}", "minutes": LINK_MINUTES}
     return desk_page(newsroom, None, "sign_in_confirm.html.j2", context)
 
@@ -318,39 +315,40 @@ async def sign_in_page(request: Request, token: str) -> Response:
 async def sign_in(request: Request, token: str) -> Response:
     """Use a one-time link: the session cookie is set and the editor lands on the desk."""
     newsroom = newsroom_of(request)
-    refused = await _admit_link(request, newsroom)
-    if refused is not None:
-        return refused
-    account = await use_login_link(newsroom, token)
-    if account is None:
-        return _link_gone(newsroom)
+    account = await _link_account(request, newsroom, token, use=True)
+    if isinstance(account, Response):
+        return account
     response = RedirectResponse("/desk", status_code=303)
     set_session_cookie(response, newsroom, new_session_cookie(newsroom, account))
     return response
 
 
-async def _admit_link(request: Request, newsroom: Newsroom) -> Response | None:
-    """Opening sign-in links is limited like confirmation links: None, or the 429 page."""
+async def _link_account(
+    request: Request, newsroom: Newsroom, token: str, *, use: bool
+) -> editor_accounts.EditorAccount | Response:
+    """The account a sign-in link names (*use*: and use the link up), or the page to answer instead: opening links
+    is limited like confirmation links (429), and a used, expired or unknown link gets the same 400 page."""
     try:
         await newsroom.request_limits.admit(
             newsroom.engine, newsroom.settings, "confirm", client_key(request.client.host if request.client else None)
         )
     except TooManyRequests as exc:
         return _too_many(newsroom, exc)
-    return None
-
-
-def _link_gone(newsroom: Newsroom) -> Response:
-    return desk_page(
-        newsroom,
-        None,
-        "sign_in_notice.html.j2",
-        {
-            "title": "This sign-in link no longer works",
-            "message": f"Each link works once, for {LINK_MINUTES} minutes. Ask for a new one.",
-            "links": [("/desk/login", "Get a new sign-in link")],
-        },
-        status=400,
+    account = await (use_login_link if use else check_login_link)(newsroom, token)
+    return (
+        account
+        if account is not None
+        else desk_page(
+            newsroom,
+            None,
+            "sign_in_notice.html.j2",
+            {
+                "title": "This sign-in link no longer works",
+                "message": f"Each link works once, for {LINK_MINUTES} minutes. Ask for a new one.",
+                "links": [("/desk/login", "Get a new sign-in link")],
+            },
+            status=400,
+        )
     )
 
 
