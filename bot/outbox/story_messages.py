@@ -163,7 +163,8 @@ class StoryMessages:
         chats = {item.subscriber_id for item in items if item.channel == ChannelName.TELEGRAM}
         async with self._newsroom.reader.connect() as conn:
             current = await story_changes.current_versions(conn, story_ids)
-            self._batch_follows = await follows.followed_topics_of(conn, chats)
+            # Added to, not replaced: the worker claims the next batch while this one's messages are still going out.
+            self._batch_follows.update(await follows.followed_topics_of(conn, chats))
         for story_id, (version, retracted) in current.items():
             cached = self._rendered.get(story_id)
             if cached is not None and cached.version != version:
@@ -186,8 +187,8 @@ class StoryMessages:
         self._reply_to.update({(story_id, reader): message_id for reader, message_id in sent.items()})
 
     async def _followed(self, subscriber_id: int) -> frozenset[str]:
-        followed = self._batch_follows.get(subscriber_id)
-        if followed is None:  # not in the prepared batch: ask for this reader alone
+        followed = self._batch_follows.pop(subscriber_id, None)  # one message per reader and batch: drop it once used
+        if followed is None:  # not in a prepared batch: ask for this reader alone
             async with self._newsroom.reader.connect() as conn:
                 followed = await follows.followed_topics(conn, subscriber_id)
         return followed
