@@ -39,6 +39,21 @@ def test_add_list_and_remove_editors(workdir: Path) -> None:
     assert [a["email"] for a in json.loads(newsbot("editors", "list", "--json").stdout)] == ["Ana@example.org"]
 
 
+def test_the_last_admin_cannot_be_removed_from_the_shell(workdir: Path) -> None:
+    assert newsbot("editors", "add", "ana@example.org", "--role", "admin").exit_code == 0
+    assert newsbot("editors", "add", "ed@example.org").exit_code == 0
+    assert_one_line_error(newsbot("editors", "remove", "ANA@example.org"), "ana@example.org is the only admin")
+    assert len(json.loads(newsbot("editors", "list", "--json").stdout)) == 2
+
+    assert newsbot("editors", "add", "bo@example.org", "--role", "admin").exit_code == 0
+    assert newsbot("editors", "remove", "ana@example.org").exit_code == 0
+    assert_one_line_error(newsbot("editors", "remove", "bo@example.org"), "bo@example.org is the only admin")
+    assert [a["email"] for a in json.loads(newsbot("editors", "list", "--json").stdout)] == [
+        "bo@example.org",
+        "ed@example.org",
+    ]
+
+
 def test_a_printed_login_link_signs_in_once(workdir: Path) -> None:
     assert newsbot("editors", "add", "ana@example.org", "--role", "admin").exit_code == 0
     printed = newsbot("editors", "login-link", "ana@example.org")

@@ -11,7 +11,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -83,13 +83,15 @@ async def list_editors(newsroom: Newsroom) -> list[EditorAccount]:
 
 
 async def remove_editor(newsroom: Newsroom, email: str, *, actor: str = "cli") -> EditorAccount:
-    """Delete an account: its sessions and links stop working at once. AccountNotFound if there is none."""
-    now = newsroom.clock.now()
+    """Delete an account: its sessions and links stop working at once.
+
+    AccountNotFound if there is none; LastAdmin if it is the only admin, since nobody could manage accounts after.
+    """
     async with newsroom.engine.begin() as conn:
-        account = await editor_accounts.remove_account(conn, email.strip())
+        account = await editor_accounts.account_by_email(conn, email.strip())
         if account is None:
             raise AccountNotFound(f"no desk account has the address {email.strip()}")
-        await add_audit_entry(conn, at=now, actor=actor, action="editor removed", subject=account.email)
+        await _remove_account(conn, account, actor=actor, at=newsroom.clock.now())
     return account
 
 
@@ -213,14 +215,17 @@ async def link_telegram(newsroom: Newsroom, account_id: int, telegram_id: int | 
 
 
 async def remove_editor_account(newsroom: Newsroom, account_id: int, *, actor: str) -> EditorAccount:
-    """Delete an account as :func:`remove_editor` does, but never the only admin (LastAdmin)."""
-    now = newsroom.clock.now()
+    """Delete an account as :func:`remove_editor` does, found by its number (the desk's forms name it so)."""
     async with newsroom.engine.begin() as conn:
         account = await _existing(conn, account_id)
-        await _keep_an_admin(conn, account, "removed")
-        await editor_accounts.remove_account(conn, account.email)
-        await add_audit_entry(conn, at=now, actor=actor, action="editor removed", subject=account.email)
+        await _remove_account(conn, account, actor=actor, at=newsroom.clock.now())
     return account
+
+
+async def _remove_account(conn: AsyncConnection, account: EditorAccount, *, actor: str, at: datetime) -> None:
+    await _keep_an_admin(conn, account, "removed")
+    await editor_accounts.remove_account(conn, account.email)
+    await add_audit_entry(conn, at=at, actor=actor, action="editor removed", subject=account.email)
 
 
 async def send_login_link(newsroom: Newsroom, email_channel: Channel, account_id: int, *, actor: str) -> bool:
