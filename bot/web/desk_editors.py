@@ -31,7 +31,7 @@ from bot.editors.desk_accounts import (
     send_login_link,
 )
 from bot.web.app_state import email_channel_of, newsroom_of
-from bot.web.desk_auth import EditorSession, checked_form, clear_session_cookie, current_admin
+from bot.web.desk_auth import DeskPost, EditorSession, admin_post, clear_session_cookie, current_admin
 from bot.web.desk_drafts import schedule_zone, when_text
 from bot.web.desk_rendering import desk_page
 from subscribers.editor_accounts import ROLES, AccountExists, EditorAccount
@@ -115,12 +115,9 @@ async def editors_page(
 
 
 @router.post("/desk/editors", response_class=HTMLResponse)
-async def add_account(
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def add_account(post: DeskPost = Depends(admin_post)) -> Response:
     """Add an account as ``newsbot editors add`` does; the form again, naming the field, when one is wrong."""
+    editor, form, newsroom = post.editor, post.form, post.newsroom
     typed = {
         "email": _field(form, "email", 320).strip(),
         "name": _field(form, "name", 200).strip(),
@@ -187,13 +184,13 @@ async def _account_page(
     return desk_page(newsroom, editor, "editors_account.html.j2", context, section=SECTION, status=status)
 
 
-async def _change(
-    newsroom: Newsroom,
-    editor: EditorSession,
-    account_id: int,
-    change: Callable[[], Awaitable[str]],
-) -> Response:
-    """Run one change to an account: 303 back to its page saying what was done, or the page with the refusal."""
+async def _change(post: DeskPost, account_id: int, change: Callable[[], Awaitable[str]]) -> Response:
+    """Run one change to an account: 303 to what it says was done, or the account's page with the refusal.
+
+    A removed account has no page left, so its removal is said on the list; an admin who ended their own sessions
+    or removed their own account is signed out and goes to the sign-in page.
+    """
+    newsroom, editor = post.newsroom, post.editor
     try:
         done = await change()
     except AccountNotFound:
@@ -204,6 +201,12 @@ async def _change(
         return await _account_page(newsroom, editor, account_id, error=str(exc), error_field=exc.field, status=422)
     except AccountExists as exc:
         return await _account_page(newsroom, editor, account_id, error=f"{exc}.", error_field="telegram_id", status=422)
+    if done in ("ended", "removed") and account_id == editor.account_id:
+        response = RedirectResponse("/desk/login", status_code=303)
+        clear_session_cookie(response, newsroom)
+        return response
+    if done == "removed":
+        return RedirectResponse("/desk/editors?done=removed", status_code=303)
     return RedirectResponse(f"/desk/editors/{account_id}?done={done}", status_code=303)
 
 
@@ -219,71 +222,52 @@ async def account_page(
 
 
 @router.post("/desk/editors/{account_id:int}/role")
-async def set_role(
-    account_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def set_role(account_id: int, post: DeskPost = Depends(admin_post)) -> Response:
+    """Give the account the role chosen (never take the only admin's away)."""
+
     async def change() -> str:
-        role = _field(form, "role", 16).strip().lower()
+        role = _field(post.form, "role", 16).strip().lower()
         if role not in ROLES:
             raise FieldProblem("role", f"choose editor or admin, not {role!r}.")
-        await change_role(newsroom, account_id, role, actor=editor.actor)
+        await change_role(post.newsroom, account_id, role, actor=post.editor.actor)
         return "role"
 
-    return await _change(newsroom, editor, account_id, change)
+    return await _change(post, account_id, change)
 
 
 @router.post("/desk/editors/{account_id:int}/telegram")
-async def set_telegram(
-    account_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def set_telegram(account_id: int, post: DeskPost = Depends(admin_post)) -> Response:
     """Link the Telegram id typed (or the one posted as ``unlink``: none)."""
 
     async def change() -> str:
-        telegram_id = None if "unlink" in form else parse_telegram_id(_field(form, "telegram_id", 40))
-        if telegram_id is None and "unlink" not in form:
+        unlink = "unlink" in post.form
+        telegram_id = None if unlink else parse_telegram_id(_field(post.form, "telegram_id", 40))
+        if telegram_id is None and not unlink:
             raise FieldProblem("telegram_id", "enter the editor's Telegram user id, e.g. 123456789, or unlink it.")
-        await link_telegram(newsroom, account_id, telegram_id, actor=editor.actor)
+        await link_telegram(post.newsroom, account_id, telegram_id, actor=post.editor.actor)
         return "linked" if telegram_id is not None else "unlinked"
 
-    return await _change(newsroom, editor, account_id, change)
+    return await _change(post, account_id, change)
 
 
 @router.post("/desk/editors/{account_id:int}/sessions/end")
-async def end_sessions(
-    account_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def end_sessions(account_id: int, post: DeskPost = Depends(admin_post)) -> Response:
     """Sign the account out everywhere; ending one's own sessions leads to the sign-in page."""
 
     async def change() -> str:
-        account = await editor_by_id(newsroom, account_id)
-        await end_all_sessions(newsroom, account.id, actor=editor.actor, subject=account.email)
+        account = await editor_by_id(post.newsroom, account_id)
+        await end_all_sessions(post.newsroom, account.id, actor=post.editor.actor, subject=account.email)
         return "ended"
 
-    response = await _change(newsroom, editor, account_id, change)
-    if account_id == editor.account_id and response.status_code == 303:
-        response = RedirectResponse("/desk/login", status_code=303)
-        clear_session_cookie(response, newsroom)
-    return response
+    return await _change(post, account_id, change)
 
 
 @router.post("/desk/editors/{account_id:int}/login-link")
 async def mail_link(
-    account_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-    channel: Channel = Depends(email_channel_of),
+    account_id: int, post: DeskPost = Depends(admin_post), channel: Channel = Depends(email_channel_of)
 ) -> Response:
     """Mail the account a one-time sign-in link, the way /desk/login does."""
+    newsroom, editor = post.newsroom, post.editor
     try:
         sent = await send_login_link(newsroom, channel, account_id, actor=editor.actor)
     except AccountNotFound:
@@ -311,21 +295,11 @@ async def confirm_removal(
 
 
 @router.post("/desk/editors/{account_id:int}/remove")
-async def remove_account(
-    account_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def remove_account(account_id: int, post: DeskPost = Depends(admin_post)) -> Response:
     """Remove the account (never the only admin); removing one's own leads to the sign-in page."""
-    try:
-        await remove_editor_account(newsroom, account_id, actor=editor.actor)
-    except AccountNotFound:
-        return _missing(newsroom, editor, account_id)
-    except LastAdmin as exc:
-        return await _account_page(newsroom, editor, account_id, error=f"Sorry, {exc}.", status=409)
-    if account_id == editor.account_id:
-        response = RedirectResponse("/desk/login", status_code=303)
-        clear_session_cookie(response, newsroom)
-        return response
-    return RedirectResponse("/desk/editors?done=removed", status_code=303)
+
+    async def change() -> str:
+        await remove_editor_account(post.newsroom, account_id, actor=post.editor.actor)
+        return "removed"
+
+    return await _change(post, account_id, change)

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from bot.app.errors import InvalidSubscriber
 from bot.app.newsroom import Newsroom
 from bot.stories.text_decoding import NotText, decode_text
 from bot.web.app_state import newsroom_of
-from bot.web.desk_auth import EditorSession, checked_form, current_admin, current_editor
+from bot.web.desk_auth import DeskPost, EditorSession, admin_post, current_admin, current_editor
 from bot.web.desk_drafts import schedule_zone, when_text
 from bot.web.desk_rendering import desk_page
 from subscribers import reader_stats, readers
@@ -149,12 +149,9 @@ async def import_form(
 
 
 @router.post("/desk/readers/import", response_class=HTMLResponse)
-async def import_csv(
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> HTMLResponse:
+async def import_csv(post: DeskPost = Depends(admin_post)) -> HTMLResponse:
     """Check every row of the uploaded CSV; import them all, or none and list what is wrong with each."""
+    editor, form, newsroom = post.editor, post.form, post.newsroom
 
     def refused(problem: str, errors: list[str] | None = None, rows: int = 0) -> HTMLResponse:
         result = {"problem": problem, "errors": (errors or [])[:SHOWN_ERRORS], "more": 0, "rows": rows}
@@ -318,13 +315,9 @@ async def export_reader(
 
 
 @router.post("/desk/readers/{subscriber_id:int}/erase")
-async def erase_reader(
-    subscriber_id: int,
-    editor: EditorSession = Depends(current_admin),
-    form: FormData = Depends(checked_form),
-    newsroom: Newsroom = Depends(newsroom_of),
-) -> Response:
+async def erase_reader(subscriber_id: int, post: DeskPost = Depends(admin_post)) -> Response:
     """Erase a reader as ``newsbot subscribers remove`` and ``/stop`` do: addresses, follows, deliveries."""
+    editor, newsroom = post.editor, post.newsroom
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         erased = await readers.remove_subscriber(conn, subscriber_id)
