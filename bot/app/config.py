@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.app.errors import ConfigurationError, TopicNotFound
+from bot.languages.catalogs import languages, supported
 from bot.topics.taxonomy import Taxonomy
 from subscribers.secret_names import feed_name
 
@@ -80,6 +81,8 @@ class Settings(BaseSettings):
     digest_weekday: str = "monday"
     digest_time: dt.time = dt.time(7, 0)
     digest_timezone: str = "UTC"
+    #: A reader's language until they choose one, when their app names none that newsbot speaks.
+    default_language: str = "en"
 
     @field_validator("secret_key")
     @classmethod
@@ -96,6 +99,14 @@ class Settings(BaseSettings):
                 "let newsbot keep a random one in the store"
             )
         return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_language(cls, value: str) -> str:
+        language = supported(value)
+        if language is None:
+            raise ValueError(f"must be one of {', '.join(languages())}, not {value!r}")
+        return language
 
     @field_validator("retry_for", mode="before")
     @classmethod
@@ -145,6 +156,7 @@ class Settings(BaseSettings):
         if bool(self.dkim_key_file) != bool(self.dkim_selector):
             raise ValueError("NEWSBOT_DKIM_KEY_FILE and NEWSBOT_DKIM_SELECTOR must be set together")
         return self
+
     #: Telegram messages per second overall; unset means Telegram's limit: 30, or 1000 with paid broadcast.
     telegram_rate: float | None = Field(default=None, gt=0, le=1000)
     telegram_paid_broadcast: bool = False

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from bot.app.config import WEEKDAYS, Settings
 from bot.app.errors import NewsbotError
+from bot.languages.catalogs import SOURCE_LANGUAGE
+from bot.languages.formatting import date_range
 
 _ISO_WEEK = re.compile(r"\s*(\d{4})-?W(\d{1,2})\s*", re.IGNORECASE)
 
@@ -34,13 +36,13 @@ class DigestWeek:
     @property
     def label(self) -> str:
         """E.g. "November 23 – 29, 2026" (in the digest time zone)."""
+        return self.label_in(SOURCE_LANGUAGE)
+
+    def label_in(self, language: str) -> str:
+        """The week's span as *language* writes it: "November 23 – 29, 2026", "23.–29. Nov. 2026"."""
         first = self.start.astimezone(self.zone)
         last = (self.end - timedelta(seconds=1)).astimezone(self.zone)
-        if first.month == last.month:
-            return f"{first:%B} {first.day} – {last.day}, {last.year}"
-        if first.year == last.year:
-            return f"{first:%B} {first.day} – {last:%B} {last.day}, {last.year}"
-        return f"{first:%B} {first.day}, {first.year} – {last:%B} {last.day}, {last.year}"
+        return date_range(first.date(), last.date(), language)
 
 
 def digest_zone(settings: Settings) -> tzinfo:

@@ -18,6 +18,10 @@ are placeholders replaced per reader when the message is sent.
 
 A summary (or a block of it) is shown through a filter: ``telegram_html``, ``email_html`` or ``plain_text``
 (`bot.rendering.story_body`). HTML and MJML templates are autoescaped; ``.txt`` templates are not.
+
+Templates are translated with Jinja's i18n extension (``{% trans %}``, ``_()``), in the language of the render:
+``language`` in the context (the reader's, `bot.languages`), English when absent. A story is compiled once per
+language it is sent in, then personalised per reader as before.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from mjml import mjml2html
 from bot.app.config import Settings
 from bot.app.errors import RenderError
 from bot.app.resources import shipped_path
+from bot.languages.catalogs import SOURCE_LANGUAGE, gettext_in, ngettext_in
+from bot.languages.formatting import long_date, number
 from bot.rendering.reply_limits import TELEGRAM_MAX_LENGTH, utf16_length
 from bot.rendering.safe_links import http_link
 from bot.rendering.story_body import email_html, plain_text, summary_blocks, telegram_html
@@ -99,14 +105,33 @@ def _longest_fitting(
     return best
 
 
-def _byline(story: Story) -> str:
+def _byline(story: Story, language: str) -> str:
     parts = []
     if story.author:
-        parts.append(f"By {story.author}")
+        parts.append(gettext_in(language, "By %(author)s") % {"author": story.author})
     if story.published:
-        published = story.published
-        parts.append(f"{published:%B} {published.day}, {published.year}")
+        parts.append(long_date(story.published, language))
     return " · ".join(parts)
+
+
+def _language(context: jinja2.runtime.Context) -> str:
+    return context.get("language") or SOURCE_LANGUAGE
+
+
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return gettext_in(_language(context), message)
+
+
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, count: int) -> str:
+    return ngettext_in(_language(context), singular, plural, count)
+
+
+@jinja2.pass_context
+def _number(context: jinja2.runtime.Context, value: float) -> str:
+    """``{{ count | number }}``: "1,234" or "1.234", as the render's language writes it."""
+    return number(value, _language(context))
 
 
 class Renderer:
@@ -124,8 +149,12 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        self.environment.filters.update(telegram_html=telegram_html, email_html=email_html, plain_text=plain_text)
+        self.environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+        self.environment.filters.update(
+            telegram_html=telegram_html, email_html=email_html, plain_text=plain_text, number=_number
+        )
         self.environment.globals.update(postal_address=settings.postal_address)  # every email footer shows it
         #: Number of MJML compilations so far; compiling is the expensive step, so callers check it is shared.
         self.mjml_compiles = 0
@@ -134,16 +163,17 @@ class Renderer:
         topics = [self.taxonomy[slug] for slug in story.topics if slug in self.taxonomy]
         return [topic for topic in topics if len(topic.hashtag) > 1]
 
-    def _context(self, story: Story, *, headline: str, summary: str) -> dict[str, Any]:
+    def _context(self, story: Story, *, headline: str, summary: str, language: str) -> dict[str, Any]:
         blocks = summary_blocks(summary)
         return {
+            "language": language,
             "story": story,
             "headline": " ".join(headline.split()),
             "summary": summary,
             "summary_blocks": blocks,
             "paragraphs": [" ".join(plain_text_of(block).split()) for block in blocks],
             "preview": shorten(" ".join(plain_text_of(summary).split()), _PREVIEW_CHARS),
-            "byline": _byline(story),
+            "byline": _byline(story, language),
             "url": http_link(story.url),
             "read_more_url": read_more_url(self.settings, story),
             "image_url": http_link(story.image_url),
@@ -156,7 +186,7 @@ class Renderer:
     def render(self, name: str, context: dict[str, Any]) -> str:
         """Render one template, turning Jinja's errors into a RenderError naming it."""
         try:
-            return self.environment.get_template(name).render(context)
+            return self.environment.get_template(name).render({"language": SOURCE_LANGUAGE, **context})
         except jinja2.TemplateNotFound:
             raise RenderError(f"template {name} not found in {self._search_path_description()}") from None
         except jinja2.TemplateSyntaxError as exc:
@@ -169,7 +199,9 @@ class Renderer:
         assert isinstance(loader, jinja2.FileSystemLoader)
         return " or ".join(str(path) for path in loader.searchpath)
 
-    def telegram_message(self, story: Story, *, limit: int = TELEGRAM_MAX_LENGTH) -> str:
+    def telegram_message(
+        self, story: Story, *, limit: int = TELEGRAM_MAX_LENGTH, language: str = SOURCE_LANGUAGE
+    ) -> str:
         """The story as a Telegram HTML message that fits one message (or, with a *limit*, a photo's caption).
 
         Too long a message is fixed by re-rendering with a shorter summary (then headline), never by slicing the
@@ -178,7 +210,7 @@ class Renderer:
         headline, summary = story.title.strip(), story.summary.strip()
 
         def render(headline: str, summary: str) -> str:
-            context = self._context(story, headline=headline, summary=summary)
+            context = self._context(story, headline=headline, summary=summary, language=language)
             return self.render(TELEGRAM_TEMPLATE, context).strip()
 
         message = render(headline, summary)
@@ -195,13 +227,13 @@ class Renderer:
             raise RenderError(f"{TELEGRAM_TEMPLATE} renders more than {limit} characters")
         return fitted
 
-    def telegram_caption(self, story: Story) -> str:
+    def telegram_caption(self, story: Story, *, language: str = SOURCE_LANGUAGE) -> str:
         """The story as the caption of its photo: the same message, its summary shortened to 1,024 characters."""
-        return self.telegram_message(story, limit=TELEGRAM_CAPTION_LENGTH)
+        return self.telegram_message(story, limit=TELEGRAM_CAPTION_LENGTH, language=language)
 
-    def compile_email(self, story: Story) -> CompiledEmail:
-        """Render the subject, the MJML-compiled HTML and the plain-text body once for all readers."""
-        context = self._context(story, headline=story.title.strip(), summary=story.summary.strip())
+    def compile_email(self, story: Story, *, language: str = SOURCE_LANGUAGE) -> CompiledEmail:
+        """Render the subject, the MJML-compiled HTML and the plain-text body once for all readers of *language*."""
+        context = self._context(story, headline=story.title.strip(), summary=story.summary.strip(), language=language)
         return self._compile(EMAIL_SUBJECT_TEMPLATE, EMAIL_HTML_TEMPLATE, EMAIL_TEXT_TEMPLATE, context)
 
     def compile_email_set(self, name: str, context: dict[str, Any]) -> CompiledEmail:
