@@ -7,6 +7,7 @@ from bot.cli import (  # noqa: F401  (registers the commands)
     desk_account_commands,
     digest_commands,
     editor_commands,
+    language_commands,
     process_commands,
     reader_commands,
     retag_commands,
