@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -76,13 +76,24 @@ async def with_newsroom(settings: Settings, work: Callable[[Newsroom], Awaitable
         await newsroom.close()
 
 
-def run_report(
-    ctx: typer.Context, work: Callable[[Newsroom], Awaitable[T]], *, as_json: bool, to_json: Callable[[T], object]
-) -> T | None:
-    """Run a story-life command's *work* on the newsroom: with ``--json`` print its report as JSON and return None,
-    else return the report for the command to print in words."""
+#: The ``--json`` flag of the story-life commands, and the story they act on.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+StoryId = Annotated[str, typer.Argument(help="The stored story's id (as `newsbot ingest` printed it).")]
+
+
+def print_report(
+    ctx: typer.Context,
+    work: Callable[[Newsroom], Awaitable[T]],
+    *,
+    as_json: bool,
+    to_json: Callable[[T], object],
+    to_lines: Callable[[T], list[str]],
+) -> None:
+    """Run a story-life command's *work* on the newsroom and print its report: as JSON with ``--json``, else the
+    lines *to_lines* words it in, so every such command answers both ways alike."""
     report = run_command(with_newsroom(settings_of(ctx), work))
     if as_json:
         print(json.dumps(to_json(report), ensure_ascii=False))
-        return None
-    return report
+        return
+    for line in to_lines(report):
+        out.print(line, markup=False)
