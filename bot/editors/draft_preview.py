@@ -27,6 +27,7 @@ from bot.stories.parsing import StoryDraft
 from bot.stories.story import Story
 
 PREVIEW_PATTERN = r"^pv:(unf|set)$"
+_DRAFT_FIELDS = tuple(field.name for field in dataclasses.fields(StoryDraft))
 _INERT = {UNFOLLOW: "pv:unf", SETTINGS: "pv:set"}
 _TOASTS = {
     "pv:unf": "Preview: for a reader this stops following the first of the story's topics they follow.",
@@ -103,20 +104,9 @@ def with_headline(newsroom: Newsroom, story: Story, headline: str) -> Story:
     belongs in the summary again, so the summary is recomputed exactly as a story with that title would get it.
     The editor's topic choice, schedule and follow-up stay as they are.
     """
-    draft = StoryDraft(
-        body=story.body,
-        title=headline,
-        url=story.url,
-        topics=story.given_topics,
-        breaking=story.breaking,
-        published=story.published,
-        author=story.author,
-        id=story.id,
-        publish_at=story.publish_at,
-        updates=story.updates,
-        image_url=story.image_url,
-        image_alt=story.image_alt,
-    )
+    # Every field the two share comes along, so one added to both later is not silently dropped here.
+    kept = {name: getattr(story, name) for name in _DRAFT_FIELDS if hasattr(story, name)}
+    draft = StoryDraft(**{**kept, "title": headline, "topics": story.given_topics})
     prepared = prepare_for(newsroom, draft, source=story.source or "telegram")
     return dataclasses.replace(story, title=prepared.title, summary=prepared.summary, derived_headline=None)
 

@@ -22,7 +22,7 @@ from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_membership import ADMINS_ONLY, may_change_follows
 from bot.readers.chat_replies import Voice, lower_first, settings_text
 from bot.rendering.reply_limits import shorten
-from bot.rendering.story_links import read_more_url
+from bot.rendering.story_links import HasPublicUrl, LinkableStory, read_more_url
 from bot.topics.taxonomy import Taxonomy
 from subscribers import chat_readers, follows
 
@@ -34,21 +34,18 @@ SETTINGS_PATTERN = rf"^{SETTINGS}$"
 _LABEL_CHARS = 28
 
 
-class _PublicUrl(Protocol):
-    public_url: str
-
-
-class _KeyboardStory(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def url(self) -> str | None: ...
+class _KeyboardStory(LinkableStory, Protocol):
     @property
     def topics(self) -> tuple[str, ...]: ...
 
 
 def story_keyboard(
-    settings: _PublicUrl, taxonomy: Taxonomy, story: _KeyboardStory, *, reader: bool = True, unfollow: str | None = None
+    settings: HasPublicUrl,
+    taxonomy: Taxonomy,
+    story: _KeyboardStory,
+    *,
+    reader: bool = True,
+    unfollow: str | None = None,
 ) -> Keyboard:
     """Read more on its own row, then Unfollow <topic> and Settings (*reader* buttons: not for an outlet's
     channel, whose members are nobody's subscribers).
@@ -67,7 +64,7 @@ def story_keyboard(
     return tuple(rows)
 
 
-def reader_keyboards(settings: _PublicUrl, taxonomy: Taxonomy, story: _KeyboardStory) -> dict[str | None, Keyboard]:
+def reader_keyboards(settings: HasPublicUrl, taxonomy: Taxonomy, story: _KeyboardStory) -> dict[str | None, Keyboard]:
     """The story's keyboard for each topic the Unfollow button may name (None: no Unfollow), built once per story
     so that picking a reader's own topic (`unfollow_topic_for`) costs no rendering."""
     keyboards: dict[str | None, Keyboard] = {None: story_keyboard(settings, taxonomy, story)}
