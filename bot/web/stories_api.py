@@ -21,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, HTTPException, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.app.errors import StoryNotFound, StoryRejected
+from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import prepare_for, publish_story
-from bot.stories.parsing import check_image_url, parse_story
+from bot.stories.parsing import parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
@@ -95,16 +95,6 @@ class StoryIn(StoryTextIn):
         description="Absolute http(s) link to the story's picture: sent as a Telegram photo, shown atop the email. "
         "Replaces an image of the body's front matter.",
     )
-
-    @field_validator("image_url")
-    @classmethod
-    def _http_image(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        try:
-            return check_image_url(value)
-        except StoryRejected as exc:
-            raise ValueError(str(exc)) from None
 
 
 class _StoryFields(BaseModel):

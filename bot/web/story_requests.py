@@ -18,13 +18,13 @@ from fastapi import APIRouter, HTTPException, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 from starlette.types import Message
 
 from bot.app.errors import StoryAlreadySent, StoryHalted, StoryNotFound, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.corrections import StoryChangedMeanwhile
-from bot.stories.parsing import check_story_url, find_markup
+from bot.stories.parsing import check_image_url, check_story_url, find_markup
 from bot.stories.retraction import StoryRetracted
 from bot.web.app_state import newsroom_of
 
@@ -63,7 +63,8 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False
 
 
 class StoryTextIn(BaseModel):
-    """The rules for a story's ``title`` and ``url`` fields, which each request model declares with its own words."""
+    """The rules for a story's ``title``, ``url`` and ``image_url`` fields (the intake's own), which each request model
+    declares with its own words."""
 
     @field_validator("title", check_fields=False)
     @classmethod
@@ -74,13 +75,14 @@ class StoryTextIn(BaseModel):
             raise ValueError("must be plain text, without HTML markup")
         return " ".join(value.split()) or None
 
-    @field_validator("url", check_fields=False)
+    @field_validator("url", "image_url", check_fields=False)
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_link(cls, value: str | None, info: ValidationInfo) -> str | None:
         if not value:
             return None
+        check = check_image_url if info.field_name == "image_url" else check_story_url
         try:
-            return check_story_url(value)
+            return check(value)
         except StoryRejected as exc:
             raise ValueError(str(exc)) from None
 
