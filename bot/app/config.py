@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     #: DKIM (both or neither): a PEM private key file and the DNS selector its public key is published under.
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
+    #: An optional second, Ed25519 signature (RFC 8463) under its own selector, on top of the RSA one.
+    dkim_ed25519_key_file: Path | None = None
+    dkim_ed25519_selector: str = ""
     #: The weekly digest goes out on this weekday, at this local time, in this IANA time zone.
     digest_weekday: str = "monday"
     digest_time: dt.time = dt.time(7, 0)
@@ -118,7 +121,7 @@ class Settings(BaseSettings):
             return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
         return value
 
-    @field_validator("dkim_selector")
+    @field_validator("dkim_selector", "dkim_ed25519_selector")
     @classmethod
     def _dkim_selector(cls, value: str) -> str:
         if value and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*", value):
@@ -155,6 +158,16 @@ class Settings(BaseSettings):
     def _dkim_pair(self) -> Settings:
         if bool(self.dkim_key_file) != bool(self.dkim_selector):
             raise ValueError("NEWSBOT_DKIM_KEY_FILE and NEWSBOT_DKIM_SELECTOR must be set together")
+        if bool(self.dkim_ed25519_key_file) != bool(self.dkim_ed25519_selector):
+            raise ValueError("NEWSBOT_DKIM_ED25519_KEY_FILE and NEWSBOT_DKIM_ED25519_SELECTOR must be set together")
+        if self.dkim_ed25519_key_file and not self.dkim_key_file:
+            raise ValueError(
+                "NEWSBOT_DKIM_ED25519_KEY_FILE needs NEWSBOT_DKIM_KEY_FILE too (RSA is what every receiver checks)"
+            )
+        if self.dkim_ed25519_key_file and self.dkim_ed25519_selector == self.dkim_selector:
+            raise ValueError(
+                "NEWSBOT_DKIM_ED25519_SELECTOR must differ from NEWSBOT_DKIM_SELECTOR (one key per record)"
+            )
         return self
 
     #: Telegram messages per second overall; unset means Telegram's limit: 30, or 1000 with paid broadcast.
@@ -216,13 +229,13 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://user:password@host:587 (schemes: smtp, smtps, smtp+starttls)")
         return value
 
-    @field_validator("topics_file", "templates_dir", "distribution_file", "dkim_key_file")
+    @field_validator("topics_file", "templates_dir", "distribution_file", "dkim_key_file", "dkim_ed25519_key_file")
     @classmethod
     def _existing_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         """Files named in settings must be there at start-up, not when the first story or email needs them."""
         if value is None:
             return value
-        if info.field_name == "dkim_key_file" and not value.is_file():
+        if info.field_name in ("dkim_key_file", "dkim_ed25519_key_file") and not value.is_file():
             raise ValueError(f"{value} is not a file (expected a PEM private key)")
         if not value.exists():
             raise ValueError(f"{value} does not exist")

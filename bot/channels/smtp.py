@@ -1,7 +1,8 @@
 """Email delivery over SMTP with a small pool of reused aiosmtplib connections.
 
 Pre-built message bytes go out untouched through `sendmail`, so what the renderer produced (and what a
-test compares) is exactly what the relay receives, apart from SMTP's own CRLF and dot-stuffing.
+test compares) is exactly what the relay receives, apart from SMTP's own CRLF and dot-stuffing and, with a DKIM
+key configured, the DKIM-Signature headers put in front on the signing threads just before the send.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiosmtplib import (
 
 from bot.channels import failures
 from bot.channels.base import OutgoingMessage, Receipt
+from bot.rendering.dkim_signing import DkimSigner
 
 if TYPE_CHECKING:
     from bot.app.config import Settings
@@ -105,6 +107,7 @@ class SmtpChannel:
         connections: int = 1,
         timeout: float = 30,
         local_hostname: str | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
         if connections < 1:
             raise ValueError("connections must be at least 1")
@@ -114,21 +117,31 @@ class SmtpChannel:
         # EHLO with the sender's domain rather than socket.getfqdn(): no reverse-DNS lookup per
         # connection and no leak of the machine's host name to the relay.
         self.local_hostname = local_hostname or self.sender.rsplit("@", 1)[1]
-        self.description = f"email: SMTP {self.target}"
+        self.signer = signer
+        self.description = f"email: SMTP {self.target}" + (" (DKIM-signed)" if signer else "")
         self._pool: asyncio.LifoQueue[SMTP | None] = asyncio.LifoQueue()
         for _ in range(connections):
             self._pool.put_nowait(None)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, connections: int | None = None) -> SmtpChannel:
-        """The relay of `NEWSBOT_SMTP_URL` with `NEWSBOT_SMTP_CONNECTIONS` pooled connections."""
-        return cls(settings.smtp_url, settings.mail_from, connections=connections or settings.smtp_connections)
+        """The relay of `NEWSBOT_SMTP_URL` with `NEWSBOT_SMTP_CONNECTIONS` pooled connections, signing with the
+        configured DKIM keys (a key that cannot be read or parsed raises `ConfigurationError` here, at start-up)."""
+        return cls(
+            settings.smtp_url,
+            settings.mail_from,
+            connections=connections or settings.smtp_connections,
+            signer=DkimSigner.from_settings(settings),
+        )
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         if message.action != "send":
             # A mail that was delivered cannot be changed or taken back; a correction is a new, short mail.
             raise failures.PermanentFailure(f"email cannot {message.action} a message already sent")
         content = message.content if isinstance(message.content, bytes) else message.content.encode()
+        if self.signer is not None:
+            # Before taking a connection: while this message is being signed, the others keep the pool busy.
+            content = await self.signer.signed(content)
         client = await self._pool.get()
         try:
             reused = client is not None and client.is_connected

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage
-from bot.rendering.dkim_signing import DkimSigner
 from subscribers import editor_accounts
 from subscribers.audit import add_audit_entry
 from subscribers.editor_accounts import ROLES, EditorAccount
@@ -240,7 +239,7 @@ async def send_login_link(newsroom: Newsroom, email_channel: Channel, account_id
 
 
 def login_email(newsroom: Newsroom, link: LoginLink) -> bytes:
-    """The sign-in email: plain text, transactional (no list headers), DKIM-signed when a key is set."""
+    """The sign-in email: plain text, transactional (no list headers); the SMTP channel DKIM-signs it."""
     settings = newsroom.settings
     message = EmailMessage(policy=SMTP)
     message["From"] = settings.mail_from
@@ -255,9 +254,7 @@ def login_email(newsroom: Newsroom, link: LoginLink) -> bytes:
         "nobody can sign in without the link.\n",
         charset="utf-8",
     )
-    raw = message.as_bytes(policy=SMTP)
-    signer = DkimSigner.from_settings(settings)
-    return raw if signer is None else signer.sign(raw)
+    return message.as_bytes(policy=SMTP)
 
 
 async def mail_login_link(newsroom: Newsroom, email_channel: Channel, email: str) -> bool:

@@ -25,7 +25,6 @@ from email.utils import format_datetime, formataddr
 
 from bot.app.config import Settings
 from bot.app.errors import InvalidSubscriber
-from bot.rendering.dkim_signing import DkimSigner
 from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL, CompiledEmail
 
 _SLOT_HEADER = "X-Newsbot-Recipient-Slot"
@@ -165,7 +164,6 @@ class EmailTemplate:
         self._mailto = f"<mailto:unsubscribe@{self.domain}?subject=unsubscribe>"
         self._date_second = -1
         self._date = ""
-        self._dkim = DkimSigner.from_settings(settings)
 
     def _now(self) -> str:
         """RFC 5322 date, formatted at most once a second."""
@@ -183,7 +181,9 @@ class EmailTemplate:
         message_id: str | None = None,
         date: str | None = None,
     ) -> bytes:
-        """The complete message for one reader, as RFC 5322 bytes with CRLF line endings.
+        """The complete message for one reader, as RFC 5322 bytes with CRLF line endings, not yet DKIM-signed.
+
+        The SMTP channel signs it on its way out (`bot.rendering.dkim_signing`), off the event loop.
 
         Raises `InvalidSubscriber` for an unusable address and ValueError for a link or header value that could
         break out of its header.
@@ -209,7 +209,7 @@ class EmailTemplate:
             UNSUBSCRIBE_URL_SENTINEL: _qp_open(html.escape(unsubscribe_url)),
             PREFERENCES_URL_SENTINEL: _qp_open(html.escape(preferences_url)),
         }
-        message = b"".join(
+        return b"".join(
             (
                 self._head,
                 to_line,
@@ -221,5 +221,3 @@ class EmailTemplate:
                 self._tail,
             )
         )
-        # DKIM covers the personal headers too (To, List-Unsubscribe), so it is computed per reader.
-        return message if self._dkim is None else self._dkim.sign(message)
