@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from subscribers.email_keys import address_key
+from subscribers.email_normal_form import normal_email
 from subscribers.errors import InvalidSubscriber, NewsbotError
 from subscribers.readers import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
@@ -37,7 +38,7 @@ class TopicResolver(Protocol):
 def normalise_email(address: str) -> str:
     """A syntactically valid address in normal form (no DNS look-up: that would make imports slow and flaky)."""
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        return normal_email(address.strip())
     except EmailNotValidError as exc:
         raise InvalidSubscriber(f"invalid email address {address!r}: {exc}") from None
 
