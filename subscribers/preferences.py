@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -98,10 +98,10 @@ def build_subscriber(
     found = [NewAddress(ch, address, cadences.get(ch, DEFAULT_CADENCE[ch]), status) for ch, address, status in given]
     if not found:
         raise InvalidSubscriber("a subscriber needs a Telegram chat id or an email address")
-    unused = set(cadences) - {a.channel for a in found}
+    unused = set(cadences) - {a.channel for a in found} if cadences else None
     if unused:
         raise InvalidSubscriber(f"cadence given for {', '.join(sorted(unused))} but no such address")
-    slugs = taxonomy.resolve_all(t for t in topics if t.strip())
+    slugs = taxonomy.resolve_all([t for t in topics if t.strip()])
     if not slugs:
         raise InvalidSubscriber("a subscriber must follow at least one topic")
     return NewSubscriber(addresses=tuple(found), topics=tuple(slugs))
@@ -123,15 +123,41 @@ class CsvImport:
     rows: int
 
 
-def read_subscribers_csv(text: str, taxonomy: TopicResolver) -> CsvImport:
+class _RememberedTopics:
+    """The taxonomy's answers remembered by the names asked: a long list repeats a few sets of topics, and
+    resolving names (case, aliases, '#') costs far more than a look-up. Unknown names are asked again each time,
+    so every bad row gets its own error."""
+
+    def __init__(self, taxonomy: TopicResolver) -> None:
+        self._taxonomy = taxonomy
+        self._known: dict[tuple[str, ...], list[str]] = {}
+
+    def resolve_all(self, names: Iterable[str]) -> list[str]:
+        asked = tuple(names)
+        slugs = self._known.get(asked)
+        if slugs is None:
+            slugs = self._known[asked] = self._taxonomy.resolve_all(asked)
+        return slugs
+
+
+_CONFIRMED_VALUES = _TRUE | _FALSE
+_CADENCE_COLUMNS = tuple((channel, f"{channel.value}_cadence") for channel in ChannelName)
+#: How many rows are checked between two calls of a progress callback.
+PROGRESS_EVERY = 5_000
+
+
+def read_subscribers_csv(
+    text: str, taxonomy: TopicResolver, progress: Callable[[int], None] | None = None
+) -> CsvImport:
     """Validate every row of a subscriber CSV, collecting errors with their line numbers.
 
     Columns: ``telegram_chat``, ``email``, ``topics`` (slugs separated by ';'), and optionally ``confirmed``,
     ``telegram_cadence``, ``email_cadence``. An address that appears twice in the file (an email address in any
-    case) is an error on the second line.
+    case) is an error on the second line. Blank lines are skipped. *progress*, if given, is called with the
+    number of rows checked so far every ``PROGRESS_EVERY`` rows.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(text))
+    header = [name.strip() for name in next(reader, [])]
     missing = {"topics"} - set(header)
     if not header or missing or not ({"telegram_chat", "email"} & set(header)):
         raise InvalidSubscriber(
@@ -141,29 +167,33 @@ def read_subscribers_csv(text: str, taxonomy: TopicResolver) -> CsvImport:
     unknown = set(header) - set(CSV_COLUMNS)
     if unknown:
         raise InvalidSubscriber(f"line 1: unknown column(s) {', '.join(sorted(unknown))}")
+    topics = _RememberedTopics(taxonomy)
+    cadence_columns = [(channel, column) for channel, column in _CADENCE_COLUMNS if column in header]
     valid: list[NewSubscriber] = []
     errors: list[RowError] = []
     seen: dict[tuple[str, str], int] = {}
     rows = 0
     for row in reader:
+        if not row:
+            continue
         rows += 1
+        if progress is not None and rows % PROGRESS_EVERY == 0:
+            progress(rows)
         line = reader.line_num
         try:
-            if None in row:
+            if len(row) > len(header):
                 raise InvalidSubscriber("more fields than the header has columns")
-            cells = {key.strip(): (value or "").strip() for key, value in row.items()}
+            cells = {key: value.strip() for key, value in zip(header, row, strict=False)}
             confirmed = cells.get("confirmed", "").lower()
-            if confirmed not in _TRUE | _FALSE:
+            if confirmed not in _CONFIRMED_VALUES:
                 raise InvalidSubscriber(f"confirmed must be yes/no or true/false, not {cells['confirmed']!r}")
             cadences = {
-                channel: parse_cadence(cells[f"{channel.value}_cadence"])
-                for channel in ChannelName
-                if cells.get(f"{channel.value}_cadence")
+                channel: parse_cadence(cells[column]) for channel, column in cadence_columns if cells.get(column)
             }
             subscriber = build_subscriber(
-                taxonomy,
-                telegram_chat=cells.get("telegram_chat") or None,
-                email=cells.get("email") or None,
+                topics,
+                telegram_chat=cells.get("telegram_chat"),
+                email=cells.get("email"),
                 topics=cells.get("topics", "").split(";"),
                 confirmed=confirmed in _TRUE,
                 cadences=cadences,
@@ -177,4 +207,6 @@ def read_subscribers_csv(text: str, taxonomy: TopicResolver) -> CsvImport:
             valid.append(subscriber)
         except NewsbotError as exc:
             errors.append(RowError(line, str(exc)))
+    if progress is not None:
+        progress(rows)
     return CsvImport(subscribers=valid, errors=errors, rows=rows)

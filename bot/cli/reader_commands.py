@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from bot.app.errors import InvalidSubscriber, SubscriberNotFound
@@ -133,6 +136,25 @@ def subscribers_remove(
     out.print(f"Removed subscriber {removed} and their data.", markup=False)
 
 
+@contextmanager
+def import_progress() -> Iterator[Progress | None]:
+    """A progress bar for each stage of an import on a terminal; None when stdout is a pipe or a file, which get
+    only the result line."""
+    if not out.is_terminal:
+        yield None
+        return
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=out) as progress:
+        yield progress
+
+
+def stage(progress: Progress | None, description: str, total: int) -> Callable[[int], None] | None:
+    """A callback moving one stage's bar to the count it is given (None without a bar)."""
+    if progress is None:
+        return None
+    task = progress.add_task(description, total=total)
+    return lambda done: progress.update(task, completed=done)
+
+
 @subscribers_app.command("import")
 def subscribers_import(
     ctx: typer.Context,
@@ -148,12 +170,17 @@ def subscribers_import(
             raise InvalidSubscriber(f"{file}: cannot read ({exc.strerror or exc})") from None
         except NotText as exc:
             raise InvalidSubscriber(f"{file}: is {exc}; expected a CSV file") from None
-        parsed = read_subscribers_csv(text, newsroom.taxonomy)
-        problems = [f"{file}:{e}" for e in parsed.errors]
-        if problems and not skip_invalid:
-            return parsed.rows, None, problems
-        async with newsroom.engine.begin() as conn:
-            outcome = await readers.add_subscribers(conn, parsed.subscribers, newsroom.clock.now())
+        with import_progress() as progress:
+            # Lines, not rows, until the end: a close upper bound (a quoted field may span lines).
+            parsed = read_subscribers_csv(text, newsroom.taxonomy, stage(progress, "Checking rows", text.count("\n")))
+            if progress is not None:
+                progress.update(progress.task_ids[0], total=parsed.rows)
+            problems = [f"{file}:{e}" for e in parsed.errors]
+            if problems and not skip_invalid:
+                return parsed.rows, None, problems
+            written = stage(progress, "Importing", len(parsed.subscribers))
+            async with newsroom.engine.begin() as conn:
+                outcome = await readers.add_subscribers(conn, parsed.subscribers, newsroom.clock.now(), written)
         return parsed.rows, outcome, problems
 
     rows, outcome, problems = run_command(with_newsroom(settings_of(ctx), work))
@@ -173,5 +200,3 @@ def subscribers_import(
         f"{outcome.merged} existing ones updated" + (f", {len(problems)} invalid rows skipped" if problems else "."),
         markup=False,
     )
-
-

@@ -1,0 +1,130 @@
+"""The bulk import of readers: every row checked first, duplicates as before, rows written in batches, on SQLite
+and PostgreSQL, and a progress bar only on a terminal."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pty
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bot.app.newsroom import Newsroom
+from bot.cli import app
+from subscribers import readers
+from subscribers.preferences import build_subscriber, read_subscribers_csv
+from subscribers.schema import addresses, follows, subscribers
+from tests.newsroom_fixtures import add_reader, use_embedded_defaults
+
+HEADER = ["telegram_chat", "email", "topics", "confirmed", "email_cadence"]
+
+
+def many_rows(count: int) -> list[list[str]]:
+    return [[str(5000 + i), f"Reader{i}@Example.ORG", "world;Local", "yes", "instant"] for i in range(count)]
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    return "\n".join(",".join(row) for row in [HEADER, *rows]) + "\n"
+
+
+def test_one_bad_row_among_many_names_its_line_and_field_and_nothing_is_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_embedded_defaults(tmp_path, monkeypatch)
+    rows = many_rows(3000)
+    rows[1500][1] = "reader1500@example..org"
+    rows[2200][2] = "world;no-such-topic"
+    rows[2500][4] = "hourly"
+    path = tmp_path / "readers.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([HEADER, *rows])
+    result = CliRunner().invoke(app, ["subscribers", "import", str(path)])
+    assert result.exit_code == 1
+    assert "readers.csv:line 1502: invalid email address 'reader1500@example..org'" in result.stderr
+    assert "readers.csv:line 2202: unknown topic 'no-such-topic'" in result.stderr
+    assert "readers.csv:line 2502: invalid cadence 'hourly'" in result.stderr
+    assert "3 of 3000 rows are invalid; nothing imported" in result.stderr
+    listed = CliRunner().invoke(app, ["subscribers", "list"])
+    assert "0 subscriber(s)" in listed.stdout
+
+
+async def test_rows_are_written_in_batches_and_known_addresses_merge(
+    newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known = await add_reader(newsroom, "sports", email="reader7@example.org")
+    parsed = read_subscribers_csv(csv_text(many_rows(50)), newsroom.taxonomy)
+    assert parsed.errors == []
+    assert parsed.subscribers[7].addresses[1].address == "Reader7@example.org"  # domain normalised, local as given
+    monkeypatch.setattr(readers, "BATCH", 8)  # several batches, one of them short
+    seen: list[int] = []
+    async with newsroom.engine.begin() as conn:
+        outcome = await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC), seen.append)
+    assert (outcome.created, outcome.merged) == (49, 1)
+    assert seen == [1, 9, 17, 25, 33, 41, 49, 50]
+    async with newsroom.engine.connect() as conn:
+        assert len((await conn.execute(select(subscribers.c.id))).all()) == 50
+        rows = (await conn.execute(select(addresses).order_by(addresses.c.id))).all()
+        topics = (await conn.execute(select(follows.c.topic).where(follows.c.subscriber_id == known))).scalars()
+        assert sorted(topics) == ["local", "sports", "world"]
+    assert len(rows) == 99  # 49 new readers with two addresses, one known reader who had one
+    email = next(r for r in rows if r.address == "Reader3@example.org")
+    assert (email.email_key, email.cadence, email.status, email.breaking_email) == (
+        "reader3@example.org",
+        "instant",
+        "active",
+        False,
+    )
+    assert email.confirmed_at is not None and email.created_at.tzinfo is not None
+
+
+async def test_a_reader_listed_twice_in_the_batch_fails_the_whole_import(newsroom: Newsroom) -> None:
+    twice = build_subscriber(newsroom.taxonomy, telegram_chat="77", email=None, topics=["world"])
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        async with newsroom.engine.begin() as conn:
+            await readers.add_subscribers(conn, [twice, twice], datetime.now(UTC))
+    async with newsroom.engine.connect() as conn:
+        assert (await conn.execute(select(subscribers.c.id))).all() == []
+
+
+def run_import_in(tmp_path: Path, *, terminal: bool) -> str:
+    """`newsbot subscribers import` in its own process, its stdout a terminal (a pseudo-terminal) or a pipe."""
+    path = tmp_path / "readers.csv"
+    path.write_text(csv_text(many_rows(20)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env |= {"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "100", "TERM": "xterm"}
+    command = [str(Path(sys.executable).with_name("newsbot")), "subscribers", "import", str(path)]
+    if not terminal:
+        child = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert child.returncode == 0, child.stderr
+        return child.stdout
+    controller, terminal_end = pty.openpty()
+    child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=terminal_end, stderr=subprocess.PIPE)
+    os.close(terminal_end)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert child.wait(timeout=120) == 0
+    return output.decode(errors="replace")
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    (tmp_path / "tty").mkdir()
+    (tmp_path / "pipe").mkdir()
+    on_terminal = run_import_in(tmp_path / "tty", terminal=True)
+    assert "Checking rows" in on_terminal and "Importing" in on_terminal and "20/20" in on_terminal
+    assert "Imported 20 of 20 rows: 20 new subscribers" in on_terminal
+    piped = run_import_in(tmp_path / "pipe", terminal=False)
+    assert piped == "Imported 20 of 20 rows: 20 new subscribers, 0 existing ones updated.\n"
