@@ -37,7 +37,14 @@ from bot.app.newsroom import Newsroom
 from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
 from bot.app.sending_checks import email_setup_warnings
 from bot.app.store_access import open_newsroom
-from bot.app.telegram_bot import ALLOWED_UPDATES, NewsbotApplication, build_application, register_commands
+from bot.app.telegram_bot import (
+    ALLOWED_UPDATES,
+    EDITOR_MENU_SECONDS,
+    NewsbotApplication,
+    build_application,
+    refresh_editor_menus,
+    register_commands,
+)
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
 from bot.outbox.digest_weeks import digest_schedule
 from bot.outbox.social import SocialPoster
@@ -71,7 +78,8 @@ class Role(enum.StrEnum):
 
 
 def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: DeliveryWorker | None) -> None:
-    """The scheduler's jobs (PTB's JobQueue): each queues deliveries, then wakes the worker to send them.
+    """The scheduler's jobs (PTB's JobQueue): the digest queues deliveries, then wakes the worker to send them;
+    the editor menus follow the desk accounts (:func:`bot.app.telegram_bot.refresh_editor_menus`).
 
     The weekly digest goes out at ``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``.
     It is also planned once at start-up, so a digest whose hour passed while newsbot was down still goes out:
@@ -83,6 +91,10 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     async def weekly_digest(context: object) -> None:
         await plan_weekly_digest(newsroom, worker)
 
+    async def editor_menus(context: object) -> None:
+        await refresh_editor_menus(application)
+
+    job_queue.run_repeating(editor_menus, EDITOR_MENU_SECONDS, first=EDITOR_MENU_SECONDS, name="editor-menus")
     at, days = digest_schedule(newsroom.settings)
     job_queue.run_daily(weekly_digest, at, days=days, name=DIGEST_JOB)
     job_queue.run_once(weekly_digest, 0, name=f"{DIGEST_JOB}-catch-up")

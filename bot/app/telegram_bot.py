@@ -35,8 +35,9 @@ from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.app.telegram_updates import ScreeningRequest
 from bot.channels import Channel
+from bot.editors.audit import telegram_editor_ids
 from bot.editors.chat_commands import editor_handlers
-from bot.editors.command_menu import editor_menu, register_editor_menu
+from bot.editors.command_menu import editor_menu, sync_editor_menus
 from bot.readers import chat_commands as reader_commands
 from bot.readers import chat_membership, story_buttons, topic_suggestions
 from bot.readers import topic_keyboards as keyboards
@@ -48,6 +49,10 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, U
 NEW_POSTS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 #: Updates handled at the same time (different chats); a chat's own updates wait for each other.
 CONCURRENT_UPDATES = 64
+#: How often the bot gives new Telegram editors (desk accounts linked in any process) their command menu.
+EDITOR_MENU_SECONDS = 60
+#: In ``bot_data``: the chats that have the editor menu.
+EDITOR_MENUS = "editor_menus"
 NewsbotApplication = Application[Any, ChatContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
 
@@ -138,9 +143,20 @@ async def register_commands(application: NewsbotApplication) -> None:
     await application.bot.set_my_commands(
         reader_commands.bot_commands(private=False), scope=BotCommandScopeAllGroupChats()
     )
+    await refresh_editor_menus(application)
+
+
+async def refresh_editor_menus(application: NewsbotApplication) -> None:
+    """The editor menu in every Telegram editor's chat now, taken back from former editors.
+
+    Run at start and every :data:`EDITOR_MENU_SECONDS` (:func:`bot.app.process.schedule_jobs`), so a desk account
+    linked or removed by any process gets or loses its menu without a restart; only the difference is sent.
+    """
     newsroom: Newsroom = application.bot_data[NEWSROOM]
     handlers = [handler for group in application.handlers.values() for handler in group]
-    await register_editor_menu(application.bot, newsroom.settings.editor_ids, editor_menu(handlers, readers_menu))
+    menu = editor_menu(handlers, reader_commands.bot_commands())
+    registered: set[int] = application.bot_data.setdefault(EDITOR_MENUS, set())
+    await sync_editor_menus(application.bot, await telegram_editor_ids(newsroom), menu, registered)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):

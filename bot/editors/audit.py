@@ -1,8 +1,9 @@
 """Who may act as an editor, and the audit trail of what editors did.
 
-Editors are Telegram user ids listed in ``NEWSBOT_EDITOR_IDS``; the CLI and the API are editors by construction
-(shell access, the API token). Every editor action, and every story that enters by any door, is written to the
-audit log with who, what, when and how many recipients, so a newsroom can always answer "who sent this?".
+Telegram editors are the user ids listed in ``NEWSBOT_EDITOR_IDS`` and every desk account linked to a Telegram
+id; the CLI and the API are editors by construction (shell access, the API token). Every editor action, and every
+story that enters by any door, is written to the audit log with who, what, when and how many recipients, so a
+newsroom can always answer "who sent this?".
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.app.config import Settings
 from bot.app.errors import NewsbotError
 from subscribers import audit
 from subscribers.audit import AuditEntry
+from subscribers.editor_accounts import account_by_telegram_id, list_accounts
 
 if TYPE_CHECKING:  # the intake imports this module, and the newsroom and story types import the intake's world
     from bot.app.newsroom import Newsroom
@@ -33,6 +34,7 @@ __all__ = [
     "list_audit",
     "record_audit",
     "telegram_actor",
+    "telegram_editor_ids",
 ]
 
 
@@ -43,13 +45,37 @@ class EditorOnly(NewsbotError):
         super().__init__("editors only")
 
 
-def is_editor(settings: Settings, user_id: int | None) -> bool:
-    return user_id is not None and user_id in settings.editor_ids
+async def is_editor(newsroom: Newsroom, user_id: int | None) -> bool:
+    """In ``NEWSBOT_EDITOR_IDS``, or linked to a desk account.
+
+    The store is asked every time (editor commands are rare), so an account added or removed by any process, the
+    CLI's or the desk's, counts in a running bot at once.
+    """
+    if user_id is None:
+        return False
+    return user_id in newsroom.settings.editor_ids or await _account_email(newsroom, user_id) is not None
 
 
-def telegram_actor(user_id: int, username: str | None = None) -> str:
-    """How a Telegram editor appears in the audit log: the id (stable) and the @username (readable)."""
-    return f"telegram:{user_id}" + (f" (@{username})" if username else "")
+async def telegram_actor(newsroom: Newsroom, user_id: int, username: str | None = None) -> str:
+    """How a Telegram editor appears in the audit log: the id (stable), the @username and the desk account's
+    address (readable: the desk's audit filter finds an editor's Telegram actions by their address too)."""
+    names = [f"@{username}"] if username else []
+    email = await _account_email(newsroom, user_id)
+    names += [email] if email is not None else []
+    return f"telegram:{user_id}" + (f" ({', '.join(names)})" if names else "")
+
+
+async def telegram_editor_ids(newsroom: Newsroom) -> set[int]:
+    """Every Telegram editor now: ``NEWSBOT_EDITOR_IDS`` and the accounts' Telegram ids."""
+    async with newsroom.reader.connect() as conn:
+        accounts = await list_accounts(conn)
+    return set(newsroom.settings.editor_ids) | {a.telegram_id for a in accounts if a.telegram_id is not None}
+
+
+async def _account_email(newsroom: Newsroom, user_id: int) -> str | None:
+    async with newsroom.reader.connect() as conn:
+        account = await account_by_telegram_id(conn, user_id)
+    return account.email if account is not None else None
 
 
 def cli_actor() -> str:

@@ -12,7 +12,8 @@
 
 ``/correct``, ``/update`` and ``/retract`` join the same conversation (`bot.editors.story_life_commands`). Buttons
 carry a per-draft nonce, so an older panel's button never acts on the current draft; tapped, it says it is closed.
-Anyone not in ``NEWSBOT_EDITOR_IDS`` gets "editors only". Everything done is in the audit log (``newsbot audit``).
+Anyone neither in ``NEWSBOT_EDITOR_IDS`` nor linked to a desk account gets "editors only". Everything done is in
+the audit log (``newsbot audit``).
 """
 
 from __future__ import annotations
@@ -126,13 +127,12 @@ class EditorDesk:
                 name="editor_desk",
                 allow_reentry=True,
             )
-        editors = filters.User(user_id=self.newsroom.settings.editor_ids, allow_empty=False)
         return [
             *self.schedule.handlers(),
             conversation,
             stats_handler(self.newsroom, NEW_MESSAGES),
             desk_link_handler(self.newsroom, NEW_MESSAGES),
-            CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES & editors),
+            CommandHandler("cancel", self.nothing_to_cancel, filters=NEW_MESSAGES),
             CallbackQueryHandler(self.progress.stop_button, pattern=STOP_PATTERN),
             self.schedule.sent_handler(),
             *self.life.outside_handlers(),
@@ -219,8 +219,8 @@ class EditorDesk:
         return ConversationHandler.END
 
     async def nothing_to_cancel(self, update: Update, context: Context) -> None:
-        """/cancel from an editor with no draft open."""
-        if update.effective_message is not None:
+        """/cancel with no draft open (from an editor; anyone else is told it is for editors)."""
+        if update.effective_message is not None and await self._editor(update):
             await update.effective_message.reply_text(
                 "Nothing to cancel: no draft is open. /push or /story starts one."
             )
@@ -420,7 +420,7 @@ class EditorDesk:
         self._forget_draft(update, context)
         if pending.question is not None:
             await edit_message(pending.question, "The draft was sent; the text you sent later was dropped.", None)
-        actor = telegram_actor(query.from_user.id, query.from_user.username)
+        actor = await telegram_actor(self.newsroom, query.from_user.id, query.from_user.username)
         publication = await publish_story(self.newsroom, story, actor=actor, distribution=self.distribution)
         await query.answer("Sent" if publication.created else "Already published")
         log.info("%s by %s: %s", action_for(story), actor, story.id)
@@ -463,7 +463,9 @@ class EditorDesk:
     async def _audit_cancel(self, update: Update, pending: PendingStory) -> None:
         if update.effective_user is not None:
             user = update.effective_user
-            await record_cancelled_draft(self.newsroom, telegram_actor(user.id, user.username), pending.story)
+            await record_cancelled_draft(
+                self.newsroom, await telegram_actor(self.newsroom, user.id, user.username), pending.story
+            )
 
     async def _close(self, pending: PendingStory, text: str) -> None:
         """Replace a draft's panel (and any open question) with *text*, without buttons."""
@@ -486,7 +488,7 @@ class EditorDesk:
         self.schedule.close_draft(update.effective_user.id if update.effective_user else None)
 
     async def _editor(self, update: Update) -> bool:
-        return await editor_allowed(update, self.newsroom.settings)
+        return await editor_allowed(update, self.newsroom)
 
 
 def editor_handlers(newsroom: Newsroom) -> list[BaseHandler[Any, Any, Any]]:

@@ -52,10 +52,25 @@ def editor_menu(handlers: Iterable[BaseHandler[Any, Any, Any]], reader_menu: Seq
     return editor + [command for command in reader_menu if command.command not in names]
 
 
-async def register_editor_menu(bot: Bot, editor_ids: Iterable[int], menu: Sequence[BotCommand]) -> None:
-    """setMyCommands for each editor's chat; an editor the bot cannot reach yet is logged, not fatal."""
-    for editor_id in editor_ids:
+async def sync_editor_menus(
+    bot: Bot, editor_ids: Iterable[int], menu: Sequence[BotCommand], registered: set[int]
+) -> None:
+    """Give each editor's chat the editor menu and take it back from former editors (desk accounts come and go).
+
+    *registered* holds the chats that have the menu; it is updated in place, so the next call only does the
+    difference. An editor the bot cannot reach yet is logged, not fatal, and tried again next time.
+    """
+    wanted = set(editor_ids)
+    for editor_id in sorted(wanted - registered):
         try:
             await bot.set_my_commands(menu, scope=BotCommandScopeChat(editor_id))
         except BadRequest as exc:
-            log.warning("no editor menu for NEWSBOT_EDITOR_IDS entry %s: %s", editor_id, exc.message)
+            log.warning("no editor menu for Telegram editor %s: %s", editor_id, exc.message)
+        else:
+            registered.add(editor_id)
+    for former_id in sorted(registered - wanted):
+        try:
+            await bot.delete_my_commands(scope=BotCommandScopeChat(former_id))
+        except BadRequest as exc:
+            log.warning("could not take the editor menu back from Telegram user %s: %s", former_id, exc.message)
+        registered.discard(former_id)

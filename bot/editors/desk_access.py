@@ -12,7 +12,7 @@ from collections.abc import Collection
 from telegram import Message, Update
 from telegram.error import BadRequest
 
-from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.editors.audit import EditorOnly, is_editor
 
 log = logging.getLogger(__name__)
@@ -21,10 +21,10 @@ EDITORS_ONLY = "editors only"
 CLOSED = "This draft is closed. Start again with /push or /story."
 
 
-async def editor_allowed(update: Update, settings: Settings) -> bool:
+async def editor_allowed(update: Update, newsroom: Newsroom) -> bool:
     """True for editors; anyone else is told "editors only" and nothing else happens."""
     user = update.effective_user
-    if is_editor(settings, user.id if user else None):
+    if await is_editor(newsroom, user.id if user else None):
         return True
     if update.callback_query is not None:
         await update.callback_query.answer(EDITORS_ONLY, show_alert=True)

@@ -24,7 +24,7 @@ def desk_link_handler(newsroom: Newsroom, only: filters.BaseFilter) -> BaseHandl
 
     async def desk(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
         message, user = update.effective_message, update.effective_user
-        if message is None or user is None or not await editor_allowed(update, newsroom.settings):
+        if message is None or user is None or not await editor_allowed(update, newsroom):
             return
         if message.chat.type != ChatType.PRIVATE:
             await message.reply_text("Send /desk to me in a private chat: a sign-in link is for you alone.")

@@ -26,7 +26,7 @@ def stats_handler(newsroom: Newsroom, only: filters.BaseFilter) -> BaseHandler[A
 
     async def stats(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
         message = update.effective_message
-        if message is not None and await editor_allowed(update, newsroom.settings):
+        if message is not None and await editor_allowed(update, newsroom):
             await message.reply_text(await stats_text(newsroom), parse_mode=ParseMode.HTML)
 
     return CommandHandler("stats", stats, filters=only)

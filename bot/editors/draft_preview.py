@@ -116,7 +116,7 @@ def preview_button_handler(newsroom: Newsroom) -> CallbackQueryHandler[object, N
 
     async def answer(update: Update, context: object) -> None:
         query = update.callback_query
-        if query is not None and await editor_allowed(update, newsroom.settings):
+        if query is not None and await editor_allowed(update, newsroom):
             await query.answer(_TOASTS.get(query.data or "", "Preview only."))
 
     return CallbackQueryHandler(answer, pattern=PREVIEW_PATTERN)

@@ -125,7 +125,7 @@ class ProgressFollower:
         query = update.callback_query
         assert query is not None
         user = query.from_user
-        if user is None or not is_editor(self.newsroom.settings, user.id):
+        if user is None or not await is_editor(self.newsroom, user.id):
             await query.answer("editors only", show_alert=True)
             return
         _, nonce, action = (query.data or "").split(":")
@@ -133,7 +133,7 @@ class ProgressFollower:
         if watch is None:
             await query.answer(f"This panel is closed: use newsbot {action} STORY_ID.", show_alert=True)
             return
-        actor = telegram_actor(user.id, user.username)
+        actor = await telegram_actor(self.newsroom, user.id, user.username)
         service = stop_story if action == "stop" else resume_story
         try:
             report = await service(self.newsroom, watch.story_id, actor=actor)

@@ -173,7 +173,7 @@ class ScheduleDesk:
 
     async def receive_time(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
-        if message is None or user is None or not await editor_allowed(update, self.newsroom.settings):
+        if message is None or user is None or not await editor_allowed(update, self.newsroom):
             return
         target, nonce = self.awaiting.get(user.id, ("", ""))
         try:
@@ -206,7 +206,7 @@ class ScheduleDesk:
 
     async def sent_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
-        if query is None or query.from_user is None or not await editor_allowed(update, self.newsroom.settings):
+        if query is None or query.from_user is None or not await editor_allowed(update, self.newsroom):
             return
         _, nonce, action = (query.data or "").split(":", 2)
         watch: ProgressWatch | None = (context.user_data or {}).get(SENT_KEY, {}).get(nonce)
@@ -242,7 +242,7 @@ class ScheduleDesk:
         query = update.callback_query
         try:
             report = await reschedule_story(
-                self.newsroom, watch.story_id, moment, actor=telegram_actor(user.id, user.username)
+                self.newsroom, watch.story_id, moment, actor=await telegram_actor(self.newsroom, user.id, user.username)
             )
         except NewsbotError as exc:
             await _say(query, reply, f"Not moved: {exc}")
@@ -263,7 +263,7 @@ class ScheduleDesk:
         user = query.from_user
         try:
             report = await cancel_scheduled_story(
-                self.newsroom, watch.story_id, actor=telegram_actor(user.id, user.username)
+                self.newsroom, watch.story_id, actor=await telegram_actor(self.newsroom, user.id, user.username)
             )
         except NewsbotError as exc:
             await query.answer(str(exc)[:200], show_alert=True)

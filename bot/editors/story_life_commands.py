@@ -112,7 +112,7 @@ class StoryLifeDesk:
     async def command(self, update: Update, context: Context) -> int:
         """/correct, /update or /retract, with a story id, as a reply to the story, or to choose from a list."""
         message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not await editor_allowed(update, self.newsroom.settings):
+        if message is None or chat is None or not await editor_allowed(update, self.newsroom):
             return ConversationHandler.END
         if chat.type != ChatType.PRIVATE:
             await message.reply_text("Editor commands work in a private chat with the bot, not in groups.")
@@ -198,7 +198,7 @@ class StoryLifeDesk:
         """The editor's message and the action under way it is for; None when there is none (or no editor)."""
         message = update.effective_message
         action: LifeAction | None = context.user_data.get(LIFE_KEY)
-        if message is None or action is None or not await editor_allowed(update, self.newsroom.settings):
+        if message is None or action is None or not await editor_allowed(update, self.newsroom):
             return None
         return message, action
 
@@ -294,7 +294,7 @@ class StoryLifeDesk:
 
     async def button(self, update: Update, context: Context) -> int | None:
         query = update.callback_query
-        if query is None or not await editor_allowed(update, self.newsroom.settings):
+        if query is None or not await editor_allowed(update, self.newsroom):
             return None
         action: LifeAction | None = context.user_data.get(LIFE_KEY)
         _, nonce, kind = (query.data or "").split(":", 2)
@@ -329,7 +329,7 @@ class StoryLifeDesk:
     async def _act(self, update: Update, action: LifeAction, kind: str) -> int:
         query = update.callback_query
         assert query is not None and query.from_user is not None and action.story is not None
-        actor = telegram_actor(query.from_user.id, query.from_user.username)
+        actor = await telegram_actor(self.newsroom, query.from_user.id, query.from_user.username)
         try:
             if kind == "retract":
                 done = texts.retraction_done(
