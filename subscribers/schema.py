@@ -395,3 +395,45 @@ login_links = Table(
     Column("used_at", UtcDateTime),
     Index(None, "expires_at"),
 )
+
+desk_topics = Table(
+    "desk_topics",
+    metadata,
+    # The taxonomy as admins edit it on the desk. Empty until the first change there: until then the topics file
+    # is the taxonomy, and that first change copies the file in (see topic_settings_versions).
+    Column("slug", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    # JSON lists of words: what the tagger looks for, and other names readers may type.
+    Column("keywords", Text, nullable=False),
+    Column("aliases", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    # A retired topic is no longer offered, tagged or followable; its readers' follows stay, for a restore.
+    Column("retired_at", UtcDateTime),
+)
+
+social_destinations = Table(
+    "social_destinations",
+    metadata,
+    # Where stories of some topics are posted, as admins set it on the desk (copied from the distribution file at
+    # the first change, like desk_topics). ``target`` is an outlet channel or an Apprise URL, which holds
+    # credentials: pages and logs show ``key`` (service and hash) instead.
+    Column("id", Integer, primary_key=True),
+    Column("key", String(120), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("topics", Text, nullable=False),  # a JSON list of slugs
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "key", unique=True),
+)
+
+topic_settings_versions = Table(
+    "topic_settings_versions",
+    metadata,
+    # One row ("topics") once the desk has changed topics or destinations: from then on desk_topics and
+    # social_destinations are what every process uses, and each change adds one to ``version``, which every process
+    # compares with the one it loaded to know it must read them again.
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

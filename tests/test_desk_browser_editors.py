@@ -5,11 +5,13 @@ account's page nor the removal question scrolls sideways at 375 px."""
 from __future__ import annotations
 
 import shutil
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from bot.app.config import Settings
+from bot.app.newsroom import Newsroom
 from bot.editors.desk_accounts import list_editors, login_link_for
 from tests.desk_sessions import ADMIN_EMAIL, add_editor
 from tests.test_desk_browser import served_desk
@@ -31,18 +33,24 @@ async def _width(page: object) -> int:
     return width
 
 
+async def admin_on_a_phone(browser: Any, newsroom: Newsroom, base: str) -> Any:
+    """A page 375 px wide, signed in as a new admin with a printed link."""
+    await add_editor(newsroom, ADMIN_EMAIL, role="admin")
+    link = await login_link_for(newsroom, ADMIN_EMAIL)
+    page = await browser.new_page(viewport={"width": 375, "height": 812})
+    await page.goto(base + urlsplit(link.url).path)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}/desk")
+    return page
+
+
 async def test_an_admin_manages_editors_at_375_px(settings: Settings, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
-        await add_editor(newsroom, ADMIN_EMAIL, role="admin")
-        link = await login_link_for(newsroom, ADMIN_EMAIL)
         browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
-            page = await browser.new_page(viewport={"width": 375, "height": 812})
-            await page.goto(base + urlsplit(link.url).path)
-            await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_url(f"{base}/desk")
+            page = await admin_on_a_phone(browser, newsroom, base)
             await page.get_by_role("link", name="Editors").click()
             await page.get_by_role("heading", name="1 desk account").wait_for()
             seen = {"list": await _width(page)}

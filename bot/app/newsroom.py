@@ -25,6 +25,7 @@ from bot.rendering.signed_links import LinkSigner
 from bot.topics.distribution import Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
+from bot.topics.topic_settings import refresh_topic_settings
 from subscribers.database import create_engine, read_only
 from subscribers.migrate import upgrade_database
 from subscribers.store_secret import secret_from_store
@@ -67,11 +68,21 @@ class Newsroom:
     published_listeners: list[Callable[[], None]] = field(default_factory=list)
     #: The time every door (chat, web, feeds, CLI) stamps and compares with; tests hand in a clock they move.
     clock: Clock = field(default_factory=SystemClock)
+    #: The version of the desk's topics and destinations in use (None: the files'), see bot.topics.topic_settings.
+    topic_settings_version: int | None = None
 
     @functools.cached_property
     def distribution(self) -> Distribution:
         """Which topics go to which social destinations: read (and checked) once, when first needed."""
         return Distribution.load(self.settings, self.taxonomy)
+
+    def use_topic_settings(self, taxonomy: Taxonomy, distribution: Distribution, version: int) -> None:
+        """Switch to topics and destinations the desk changed: the tagger, the renderer and every door that asks
+        the newsroom (keyboards, compose, intake, the social poster) use them from their next look."""
+        self.taxonomy, self.tagger = taxonomy, TopicTagger(taxonomy)
+        self.renderer.taxonomy = taxonomy
+        self.__dict__["distribution"] = distribution  # replaces the cached property's value
+        self.topic_settings_version = version
 
     @property
     def reader(self) -> AsyncEngine:
@@ -84,7 +95,8 @@ class Newsroom:
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Newsroom:
-        """Load the taxonomy and templates, connect to the store and bring its schema up to date."""
+        """Load the taxonomy and templates, connect to the store and bring its schema up to date; the desk's
+        topics and destinations replace the files' when an admin has changed them there."""
         taxonomy = Taxonomy.load(settings.topics_file)
         engine = create_engine(settings.database_url)
         try:
@@ -94,7 +106,7 @@ class Newsroom:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(
+        newsroom = cls(
             settings=settings,
             engine=engine,
             taxonomy=taxonomy,
@@ -103,6 +115,13 @@ class Newsroom:
             signer=LinkSigner(secret.value, settings.public_url),
             secret=secret,
         )
+        try:
+            if migrate:  # the desk's topics, once an admin changed them there (a store not migrated has none)
+                await refresh_topic_settings(newsroom)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return newsroom
 
     def notify_published(self) -> None:
         for listener in self.published_listeners:

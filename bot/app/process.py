@@ -52,6 +52,7 @@ from bot.outbox.worker import DeliveryWorker
 from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
 from bot.stories.embargo import top_up_loop
 from bot.stories.feeds import FeedPoller
+from bot.topics.topic_settings import refresh_loop as topic_refresh_loop
 from bot.web import create_app
 from bot.web.telegram_webhook import webhook_path, webhook_router, webhook_secret
 
@@ -119,7 +120,8 @@ class Service:
 
     def loops(self, newsroom: Newsroom, channels: dict[str, Channel], worker: DeliveryWorker | None) -> dict[str, Loop]:
         """The background loops of this process's role, by name; each one gets the stop event."""
-        loops: dict[str, Loop] = {}
+        # Every process follows the topics and social destinations admins change on the desk.
+        loops: dict[str, Loop] = {"topics": lambda stop: topic_refresh_loop(newsroom, stop)}
         if worker is not None:
             # Posts to outlet channels and other networks, under the worker's lease: one registration per process.
             social = SocialPoster(newsroom, channels["telegram"], clock=worker.clock, lease=worker.lease)

@@ -83,11 +83,10 @@ NOTHING_SENT = "Cancelled: nothing was sent."
 
 
 class EditorDesk:
-    """The editor handlers, sharing the newsroom and the social distribution (loaded once for the desk)."""
+    """The editor handlers, sharing the newsroom (and through it the social distribution the desk edits)."""
 
     def __init__(self, newsroom: Newsroom) -> None:
         self.newsroom = newsroom
-        self.distribution = newsroom.distribution
         self.progress = ProgressFollower(newsroom)
         self.schedule = ScheduleDesk(newsroom, self._show)
         self.life = StoryLifeDesk(self, STORY)
@@ -356,7 +355,7 @@ class EditorDesk:
         story = pending.current()
         async with self.newsroom.reader.connect() as conn:
             pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
-        social = [destination.label for destination in self.distribution.for_story(story)]
+        social = [destination.label for destination in self.newsroom.distribution.for_story(story)]
         now, zone = self.newsroom.clock.now(), self.schedule.zone
         text = panels.panel_text(pending, self.newsroom.taxonomy, social, schedule_line(pending, zone, now))
         keyboard = panels.panel_keyboard(pending, self.newsroom.taxonomy, draft_keyboard(pending, now, zone))
@@ -421,7 +420,7 @@ class EditorDesk:
         if pending.question is not None:
             await edit_message(pending.question, "The draft was sent; the text you sent later was dropped.", None)
         actor = await telegram_actor(self.newsroom, query.from_user.id, query.from_user.username)
-        publication = await publish_story(self.newsroom, story, actor=actor, distribution=self.distribution)
+        publication = await publish_story(self.newsroom, story, actor=actor, distribution=self.newsroom.distribution)
         await query.answer("Sent" if publication.created else "Already published")
         log.info("%s by %s: %s", action_for(story), actor, story.id)
         if not publication.created:

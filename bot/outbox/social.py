@@ -88,7 +88,7 @@ class SocialPoster:
     ) -> None:
         self.newsroom = newsroom
         self.telegram = telegram
-        self.distribution = distribution or newsroom.distribution
+        self._distribution = distribution
         self.batch_size = batch_size
         self.clock: Clock = clock or newsroom.clock
         self.lease = lease or WorkerLease(newsroom, self.clock)
@@ -96,6 +96,11 @@ class SocialPoster:
         self._wake = asyncio.Event()
         #: Stories an editor stopped or retracted: their posts are held back right before they would go out.
         self.halted = HaltedStories(newsroom, self.clock)
+
+    @property
+    def distribution(self) -> Distribution:
+        """The one handed in (a test's), else the newsroom's now: the desk may have changed it since the start."""
+        return self._distribution if self._distribution is not None else self.newsroom.distribution
 
     def wake(self) -> None:
         """A post was queued: a sleeping :meth:`run` looks now rather than at its next poll."""

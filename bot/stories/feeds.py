@@ -106,7 +106,12 @@ class FeedPoller:
     def __init__(self, newsroom: Newsroom, *, distribution: Distribution | None = None) -> None:
         self.newsroom = newsroom
         self.settings = newsroom.settings
-        self.distribution = distribution or newsroom.distribution
+        self._distribution = distribution
+
+    @property
+    def distribution(self) -> Distribution:
+        """The one handed in (a test's), else the newsroom's now: the desk may have changed it since the start."""
+        return self._distribution if self._distribution is not None else self.newsroom.distribution
 
     async def poll(self, client: httpx.AsyncClient) -> FeedsReport:
         return FeedsReport([await self.poll_feed(client, url) for url in self.settings.feeds])

@@ -157,7 +157,7 @@ def action_for(story: Story) -> str:
 
 
 def distribution_for(newsroom: Newsroom, distribution: Distribution | None) -> Distribution:
-    """The caller's distribution (a test's, say), else the newsroom's, read once from the settings' files."""
+    """The caller's distribution (a test's, say), else the newsroom's (the desk's, or the files')."""
     return distribution if distribution is not None else newsroom.distribution
 
 

@@ -3,9 +3,9 @@
 Sign-in, sessions and CSRF are :mod:`bot.web.desk_auth`'s; the pages are one module per section: compose,
 preview and send (:mod:`bot.web.desk_compose`), stories and their life (:mod:`bot.web.desk_stories`), status and
 audit (:mod:`bot.web.desk_status`), the digest (:mod:`bot.web.desk_digest`), readers
-(:mod:`bot.web.desk_readers`), editor accounts (:mod:`bot.web.desk_editors`). Each page is plain server-rendered
-HTML from ``templates/desk/`` with newsbot's own stylesheet (:mod:`bot.web.desk_rendering`): it works without
-JavaScript and fits a phone.
+(:mod:`bot.web.desk_readers`), editor accounts (:mod:`bot.web.desk_editors`), topics and social destinations
+(:mod:`bot.web.desk_topics`). Each page is plain server-rendered HTML from ``templates/desk/`` with newsbot's own
+stylesheet (:mod:`bot.web.desk_rendering`): it works without JavaScript and fits a phone.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.web import (
     desk_rendering,
     desk_status,
     desk_stories,
+    desk_topics,
 )
 
 router = APIRouter()
@@ -31,5 +32,6 @@ for section in (
     desk_digest.router,
     desk_readers.router,
     desk_editors.router,
+    desk_topics.router,
 ):
     router.include_router(section)

@@ -28,6 +28,8 @@ SECTIONS = (
     ("/desk/readers", "Readers", False),
     ("/desk/status", "Status", False),
     ("/desk/audit", "Audit", False),
+    ("/desk/topics", "Topics", True),
+    ("/desk/social", "Social", True),
     ("/desk/editors", "Editors", True),
 )
 POLICY = (
