@@ -11,21 +11,26 @@ from sqlalchemy import select
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
+from bot.channels.telegram import TelegramChannel
+from bot.outbox.social import SocialPoster
 from bot.stories.intake import prepare_story, publish_story
 from bot.stories.parsing import read_story_file
-from bot.topics.topic_settings import add_topic, refresh_topic_settings, retire_topic
+from bot.topics.topic_settings import add_topic, refresh_topic_settings, retire_topic, set_destination_enabled
 from subscribers.audit import list_audit_entries
 from subscribers.schema import follows, social_posts
 from subscribers.topic_settings import TopicRow
 from tests.desk_sessions import ADMIN_EMAIL, csrf_of, desk_client
 from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixtures used by name)
+    OUTLET_CHANNEL,
     READER,
     EditorChat,
     desk_clock_fixture,
     editor_chat_fixture,
+    sample_story,
 )
 from tests.fakes.http_endpoints import Webhook
 from tests.newsroom_fixtures import add_reader
+from tests.test_social import telegram as telegram  # the fixture: the outlet's channel on the fake Bot API
 
 ACTOR = f"desk:{ADMIN_EMAIL}"
 CITY_HALL = {
@@ -217,3 +222,18 @@ async def test_the_bot_offers_a_new_topic_at_once_and_a_retired_one_no_more(
     assert await retire_topic(desk, "city-hall", actor=ACTOR) == 1
     (refused,) = await editor_chat.send("/follow city-hall", user_id=READER)
     assert "City Hall" not in refused
+
+
+async def test_posts_queued_for_a_destination_disabled_meanwhile_are_cancelled_not_sent(
+    desk: Newsroom, telegram: TelegramChannel, webhook: Webhook
+) -> None:
+    await publish_story(desk, sample_story(desk), actor="test")  # north-korea: the outlet channel and the webhook
+    (hook,) = [key for key in desk.distribution.destinations if key.startswith("apprise:")]
+
+    await set_destination_enabled(desk, hook, False, actor=ACTOR)
+    report = await SocialPoster(desk, telegram).drain()
+
+    assert (report.sent, report.cancelled) == (1, 1) and webhook.posts == []
+    async with desk.reader.connect() as conn:
+        rows = dict(list(await conn.execute(select(social_posts.c.destination, social_posts.c.status))))
+    assert rows[hook] == "cancelled" and rows[f"telegram:{OUTLET_CHANNEL}"] == "sent"
