@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table, event, func, literal, select
+from sqlalchemy import Column, Row, Table, event, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -28,6 +28,7 @@ SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 URL_EXAMPLES = "sqlite+aiosqlite:///data/newsbot.sqlite3 or postgresql+asyncpg://user@host/database"
 #: Rows or ids per statement in IN lists and multi-row VALUES: SQLite allows 32,766 bound parameters per statement.
 CHUNK = 500
+V = TypeVar("V")
 
 
 async def ping(conn: AsyncConnection) -> None:
@@ -108,6 +109,12 @@ def columns_for(view: type, table: Table) -> list[Column[Any]]:
     """The columns of *table* named like the fields of the dataclass *view*, in the fields' order (fields the table
     has no column for are left out), so that each row selected builds a *view* positionally."""
     return [table.c[field.name] for field in dataclasses.fields(view) if field.name in table.c]
+
+
+def view_of(view: type[V], row: Row[Any], **given: Any) -> V:
+    """The dataclass *view* of a row that holds a column named like each of its fields, *given* ones aside."""
+    values = row._mapping
+    return view(**{f.name: values[f.name] for f in dataclasses.fields(view) if f.name not in given}, **given)
 
 
 async def reserve_ids(conn: AsyncConnection, table: Table, count: int) -> range:

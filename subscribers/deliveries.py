@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -282,57 +283,52 @@ class DeliveryOutcome:
 async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[DeliveryOutcome], now: datetime) -> None:
     """Write a batch of outcomes: one executemany per kind instead of one commit per message."""
     sent = [{"b_id": o.delivery_id, "b_provider": o.provider_id} for o in outcomes if o.status is DeliveryStatus.SENT]
-    if sent:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                status=DeliveryStatus.SENT.value,
-                provider_id=bindparam("b_provider"),
-                attempts=deliveries.c.attempts + 1,
-                sent_at=now,
-                updated_at=now,
-                last_error=None,
-            ),
-            sent,
-        )
+    await _update_by_id(
+        conn,
+        sent,
+        status=DeliveryStatus.SENT.value,
+        provider_id=bindparam("b_provider"),
+        attempts=deliveries.c.attempts + 1,
+        sent_at=now,
+        updated_at=now,
+        last_error=None,
+    )
     stopped = [{"b_id": o.delivery_id, "b_error": o.error} for o in outcomes if o.status is DeliveryStatus.STOPPED]
-    if stopped:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                status=status_if_still_stopped(deliveries.c.story_id),
-                last_error=bindparam("b_error"),
-                not_before=now,
-                updated_at=now,
-            ),
-            stopped,
-        )
-    others = [o for o in outcomes if o.status not in (DeliveryStatus.SENT, DeliveryStatus.STOPPED)]
-    if others:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                last_error=bindparam("b_error"),
-                not_before=bindparam("b_retry", type_=deliveries.c.not_before.type),
-                attempts=deliveries.c.attempts + bindparam("b_tried"),
-                updated_at=now,
-            ),
-            [
-                {
-                    "b_id": o.delivery_id,
-                    "b_status": o.status.value,
-                    "b_error": o.error,
-                    "b_retry": o.retry_at or now,
-                    # A cancelled delivery was never attempted, nor one that waits for its channel to come back.
-                    "b_tried": 0 if o.status is DeliveryStatus.CANCELLED or not o.attempted else 1,
-                }
-                for o in others
-            ],
-        )
+    await _update_by_id(
+        conn,
+        stopped,
+        status=status_if_still_stopped(deliveries.c.story_id),
+        last_error=bindparam("b_error"),
+        not_before=now,
+        updated_at=now,
+    )
+    others = [
+        {
+            "b_id": o.delivery_id,
+            "b_status": o.status.value,
+            "b_error": o.error,
+            "b_retry": o.retry_at or now,
+            # A cancelled delivery was never attempted, nor one that waits for its channel to come back.
+            "b_tried": 0 if o.status is DeliveryStatus.CANCELLED or not o.attempted else 1,
+        }
+        for o in outcomes
+        if o.status not in (DeliveryStatus.SENT, DeliveryStatus.STOPPED)
+    ]
+    await _update_by_id(
+        conn,
+        others,
+        status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        not_before=bindparam("b_retry", type_=deliveries.c.not_before.type),
+        attempts=deliveries.c.attempts + bindparam("b_tried"),
+        updated_at=now,
+    )
+
+
+async def _update_by_id(conn: AsyncConnection, rows: list[dict[str, Any]], **values: Any) -> None:
+    """One executemany UPDATE of the deliveries whose ids *rows* give as ``b_id`` (nothing when there are none)."""
+    if rows:
+        await conn.execute(update(deliveries).where(deliveries.c.id == bindparam("b_id")).values(**values), rows)
 
 
 async def count_due_deliveries(conn: AsyncConnection, now: datetime | None = None) -> int:

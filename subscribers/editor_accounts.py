@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from subscribers.database import view_of
 from subscribers.email_keys import email_key
 from subscribers.errors import NewsbotError
 from subscribers.schema import editor_accounts, login_links
@@ -36,20 +36,6 @@ class EditorAccount:
     created_at: datetime
     session_generation: int
     sessions_valid_after: datetime | None
-
-
-def _account(row: Row[tuple[object, ...]]) -> EditorAccount:
-    m = row._mapping
-    return EditorAccount(
-        id=m["id"],
-        email=m["email"],
-        name=m["name"],
-        role=m["role"],
-        telegram_id=m["telegram_id"],
-        created_at=m["created_at"],
-        session_generation=m["session_generation"],
-        sessions_valid_after=m["sessions_valid_after"],
-    )
 
 
 async def add_account(
@@ -83,7 +69,7 @@ async def add_account(
                 )
                 .returning(*editor_accounts.c)
             )
-            return _account(result.one())
+            return view_of(EditorAccount, result.one())
     except IntegrityError:  # added by someone else between the check and the insert
         raise AccountExists(f"{email} already has a desk account") from None
 
@@ -91,25 +77,25 @@ async def add_account(
 async def list_accounts(conn: AsyncConnection) -> list[EditorAccount]:
     """Every account, by address."""
     rows = await conn.execute(select(editor_accounts).order_by(editor_accounts.c.email_key))
-    return [_account(row) for row in rows]
+    return [view_of(EditorAccount, row) for row in rows]
 
 
 async def account_by_id(conn: AsyncConnection, account_id: int) -> EditorAccount | None:
     row = (await conn.execute(select(editor_accounts).where(editor_accounts.c.id == account_id))).first()
-    return _account(row) if row is not None else None
+    return view_of(EditorAccount, row) if row is not None else None
 
 
 async def account_by_email(conn: AsyncConnection, email: str) -> EditorAccount | None:
     """The account of *email*, whatever its case."""
     query = select(editor_accounts).where(editor_accounts.c.email_key == email_key(email))
     row = (await conn.execute(query)).first()
-    return _account(row) if row is not None else None
+    return view_of(EditorAccount, row) if row is not None else None
 
 
 async def account_by_telegram_id(conn: AsyncConnection, telegram_id: int) -> EditorAccount | None:
     query = select(editor_accounts).where(editor_accounts.c.telegram_id == telegram_id)
     row = (await conn.execute(query)).first()
-    return _account(row) if row is not None else None
+    return view_of(EditorAccount, row) if row is not None else None
 
 
 async def remove_account(conn: AsyncConnection, email: str) -> EditorAccount | None:

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import CHUNK
+from subscribers.database import view_of
 from subscribers.schema import stories, story_topics
+from subscribers.stories import topics_of_stories
 
 #: When a story reached the public: its embargo, else when it was stored.
 _published = func.coalesce(stories.c.publish_at, stories.c.created_at)
@@ -54,37 +55,9 @@ def _is_public(now: datetime) -> ColumnElement[bool]:
     return _published <= now
 
 
-async def _topics_of(conn: AsyncConnection, story_ids: list[str]) -> dict[str, tuple[str, ...]]:
-    found: dict[str, list[str]] = {story_id: [] for story_id in story_ids}
-    for begin in range(0, len(story_ids), CHUNK):
-        for story_id, topic in await conn.execute(
-            select(story_topics.c.story_id, story_topics.c.topic)
-            .where(story_topics.c.story_id.in_(story_ids[begin : begin + CHUNK]))
-            .order_by(story_topics.c.story_id, story_topics.c.position)
-        ):
-            found[story_id].append(topic)
-    return {story_id: tuple(topics) for story_id, topics in found.items()}
-
-
 def _story_of(row: Row[Any], topics: tuple[str, ...]) -> PublishedStory:
-    values = row._mapping
-    return PublishedStory(
-        id=values["id"],
-        title=values["title"],
-        body=values["body"],
-        summary=values["summary"],
-        url=values["url"],
-        author=values["author"],
-        breaking=values["breaking"],
-        published_at=values["published"],
-        version=values["version"],
-        correction_note=values["correction_note"],
-        corrected_at=values["corrected_at"],
-        retracted_at=values["retracted_at"],
-        topics=topics,
-        image_url=values["image_url"],
-        image_alt=values["image_alt"],
-    )
+    # ``published_at`` is when it reached the public, not the column of that name (when the outlet first ran it).
+    return view_of(PublishedStory, row, topics=topics, published_at=row._mapping["published"])
 
 
 async def load_published_story(conn: AsyncConnection, story_id: str, now: datetime) -> PublishedStory | None:
@@ -93,7 +66,7 @@ async def load_published_story(conn: AsyncConnection, story_id: str, now: dateti
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         return None
-    return _story_of(row, (await _topics_of(conn, [story_id]))[story_id])
+    return _story_of(row, (await topics_of_stories(conn, [story_id]))[story_id])
 
 
 def _in_archive(topic: str, now: datetime) -> ColumnElement[bool]:
@@ -124,5 +97,5 @@ async def list_topic_stories(
         .offset(offset)
     )
     rows = list(await conn.execute(query))
-    topics = await _topics_of(conn, [row.id for row in rows])
+    topics = await topics_of_stories(conn, [row.id for row in rows])
     return [_story_of(row, topics[row.id]) for row in rows]

@@ -201,13 +201,19 @@ async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetim
             .order_by(published.desc(), stories.c.id)
         )
     )
-    topics: dict[str, list[str]] = {row.id: [] for row in rows}
-    ids = list(topics)
+    topics = await topics_of_stories(conn, [row.id for row in rows])
+    return [DigestStory(*row, topics=topics[row.id]) for row in rows]
+
+
+async def topics_of_stories(conn: AsyncConnection, story_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each story's topics in their order, a chunk of ids per query (an id without topics maps to ``()``)."""
+    found: dict[str, list[str]] = {story_id: [] for story_id in story_ids}
+    ids = list(found)
     for begin in range(0, len(ids), CHUNK):
         for story_id, topic in await conn.execute(
             select(story_topics.c.story_id, story_topics.c.topic)
             .where(story_topics.c.story_id.in_(ids[begin : begin + CHUNK]))
             .order_by(story_topics.c.story_id, story_topics.c.position)
         ):
-            topics[story_id].append(topic)
-    return [DigestStory(*row, topics=tuple(topics[row.id])) for row in rows]
+            found[story_id].append(topic)
+    return {story_id: tuple(topics) for story_id, topics in found.items()}

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, func, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import CHUNK, insert_ignoring_conflicts
+from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
 from subscribers.schema import (
     AddressStatus,
     ChannelName,
@@ -78,18 +79,9 @@ class StoryState:
 
 
 async def story_state(conn: AsyncConnection, story_id: str) -> StoryState | None:
-    row = (
-        await conn.execute(
-            select(
-                stories.c.version,
-                stories.c.correction_note,
-                stories.c.corrected_at,
-                stories.c.retracted_at,
-                stories.c.stopped_at,
-                stories.c.updates_story_id,
-            ).where(stories.c.id == story_id)
-        )
-    ).one_or_none()
+    # ``updates`` is the one field not named like its column.
+    query = select(*columns_for(StoryState, stories), stories.c.updates_story_id).where(stories.c.id == story_id)
+    row = (await conn.execute(query)).one_or_none()
     return None if row is None else StoryState(*row)
 
 
@@ -205,17 +197,22 @@ async def plan_from_sent(
         sent.c.subscriber_id,
         sent.c.channel,
         literal(int(priority)),
-        literal(DeliveryStatus.PENDING.value),
-        literal(0),
-        literal(now, deliveries.c.not_before.type),
-        literal(now, deliveries.c.created_at.type),
-        literal(now, deliveries.c.updated_at.type),
+        *_pending(deliveries, now),
     ).where(and_(*where), true())
-    columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", "status", "attempts",
-               "not_before", "created_at", "updated_at"]  # fmt: skip
+    columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", *_PENDING_COLUMNS]
     await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
     after = await _count_rows(conn, item_key)
     return {channel: after.get(channel, 0) - before.get(channel, 0) for channel in after}
+
+
+#: The columns every outbox row queued by INSERT ... SELECT starts with, given by :func:`_pending`.
+_PENDING_COLUMNS = ["status", "attempts", "not_before", "created_at", "updated_at"]
+
+
+def _pending(table: Table, now: datetime) -> tuple[ColumnElement[Any], ...]:
+    """A new row of the outbox *table*: pending, not yet attempted, due and stamped *now*."""
+    stamps = (literal(now, table.c[name].type) for name in ("not_before", "created_at", "updated_at"))
+    return (literal(DeliveryStatus.PENDING.value), literal(0), *stamps)
 
 
 async def _count_rows(conn: AsyncConnection, item_key: str) -> dict[str, int]:
@@ -357,13 +354,9 @@ async def queue_social_changes(
         sent.c.story_id,
         sent.c.destination,
         literal(kind),
-        literal(DeliveryStatus.PENDING.value),
-        literal(0),
-        literal(now, social_posts.c.not_before.type),
-        literal(now, social_posts.c.created_at.type),
-        literal(now, social_posts.c.updated_at.type),
+        *_pending(social_posts, now),
     ).where(and_(*where), true())
-    columns = ["story_id", "destination", "kind", "status", "attempts", "not_before", "created_at", "updated_at"]
+    columns = ["story_id", "destination", "kind", *_PENDING_COLUMNS]
     await conn.execute(insert_ignoring_conflicts(conn, social_posts).from_select(columns, source))
     return (await conn.execute(count)).scalar_one() - before
 

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
-from subscribers.database import CHUNK
+from subscribers.database import CHUNK, columns_for
 from subscribers.deliveries import story_item_key
 from subscribers.schema import ChannelName, DeliveryStatus, deliveries, social_posts, stories
 
@@ -39,18 +39,8 @@ class StoryState:
 
 
 async def load_story_state(conn: AsyncConnection, story_id: str) -> StoryState | None:
-    row = (
-        await conn.execute(
-            select(
-                stories.c.id,
-                stories.c.title,
-                stories.c.created_at,
-                stories.c.publish_at,
-                stories.c.stopped_at,
-                stories.c.retracted_at,
-            ).where(stories.c.id == story_id)
-        )
-    ).one_or_none()
+    query = select(*columns_for(StoryState, stories)).where(stories.c.id == story_id)
+    row = (await conn.execute(query)).one_or_none()
     return None if row is None else StoryState(*row)
 
 
@@ -72,21 +62,11 @@ def _held_posts(story_id: str) -> ColumnElement[bool]:
 
 async def count_sent(conn: AsyncConnection, story_id: str) -> int:
     """Readers' messages and social posts of the story already sent: once any is, its schedule is history."""
-    readers = (
-        await conn.execute(
-            select(func.count())
-            .select_from(deliveries)
-            .where(_held_deliveries(story_id), deliveries.c.status == DeliveryStatus.SENT.value)
-        )
-    ).scalar_one()
-    posts = (
-        await conn.execute(
-            select(func.count())
-            .select_from(social_posts)
-            .where(_held_posts(story_id), social_posts.c.status == DeliveryStatus.SENT.value)
-        )
-    ).scalar_one()
-    return readers + posts
+    total = 0
+    for table, held in ((deliveries, _held_deliveries(story_id)), (social_posts, _held_posts(story_id))):
+        query = select(func.count()).select_from(table).where(held, table.c.status == DeliveryStatus.SENT.value)
+        total += (await conn.execute(query)).scalar_one()
+    return total
 
 
 async def move_schedule(
