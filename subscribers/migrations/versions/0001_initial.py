@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import outbox_columns, primary_key, references, story_text_columns
+
 revision = "0001"
 down_revision = None
 
@@ -11,21 +13,18 @@ def upgrade() -> None:
     op.create_table(
         "stories",
         sa.Column("id", sa.String(length=200), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=False),
-        sa.Column("url", sa.Text(), nullable=True),
+        *story_text_columns(),
         sa.Column("breaking", sa.Boolean(), nullable=False),
         sa.Column("author", sa.Text(), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stories")),
+        primary_key("stories", "id"),
     )
     op.create_table(
         "subscribers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
+        primary_key("subscribers", "id"),
     )
     op.create_table(
         "addresses",
@@ -42,16 +41,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("cadence IN ('instant', 'weekly', 'off')", name=op.f("ck_addresses_cadence")),
         sa.CheckConstraint("channel IN ('telegram', 'email')", name=op.f("ck_addresses_channel")),
-        sa.CheckConstraint(
-            "status IN ('pending', 'active', 'inactive', 'bounced')", name=op.f("ck_addresses_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["subscriber_id"],
-            ["subscribers.id"],
-            name=op.f("fk_addresses_subscriber_id_subscribers"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_addresses")),
+        sa.CheckConstraint("status IN ('pending', 'active', 'inactive', 'bounced')", name=op.f("ck_addresses_status")),
+        references("addresses", "subscriber_id", "subscribers"),
+        primary_key("addresses", "id"),
         sa.UniqueConstraint("channel", "address", name=op.f("uq_addresses_channel_address")),
         sa.UniqueConstraint("subscriber_id", "channel", name=op.f("uq_addresses_subscriber_id_channel")),
     )
@@ -63,28 +55,14 @@ def upgrade() -> None:
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("provider_id", sa.Text(), nullable=True),
-        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        *outbox_columns(),
         sa.CheckConstraint(
             "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')",
             name=op.f("ck_deliveries_status"),
         ),
-        sa.ForeignKeyConstraint(
-            ["story_id"], ["stories.id"], name=op.f("fk_deliveries_story_id_stories"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["subscriber_id"],
-            ["subscribers.id"],
-            name=op.f("fk_deliveries_subscriber_id_subscribers"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+        references("deliveries", "story_id", "stories"),
+        references("deliveries", "subscriber_id", "subscribers"),
+        primary_key("deliveries", "id"),
         sa.UniqueConstraint(
             "item_key", "subscriber_id", "channel", name=op.f("uq_deliveries_item_key_subscriber_id_channel")
         ),
@@ -101,13 +79,8 @@ def upgrade() -> None:
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
         sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["subscriber_id"],
-            ["subscribers.id"],
-            name=op.f("fk_follows_subscriber_id_subscribers"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("subscriber_id", "topic", name=op.f("pk_follows")),
+        references("follows", "subscriber_id", "subscribers"),
+        primary_key("follows", "subscriber_id", "topic"),
     )
     op.create_index(op.f("ix_follows_topic_subscriber_id"), "follows", ["topic", "subscriber_id"])
 
@@ -116,10 +89,8 @@ def upgrade() -> None:
         sa.Column("story_id", sa.String(length=200), nullable=False),
         sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["story_id"], ["stories.id"], name=op.f("fk_story_topics_story_id_stories"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("story_id", "topic", name=op.f("pk_story_topics")),
+        references("story_topics", "story_id", "stories"),
+        primary_key("story_topics", "story_id", "topic"),
     )
     op.create_index(op.f("ix_story_topics_topic"), "story_topics", ["topic"])
 

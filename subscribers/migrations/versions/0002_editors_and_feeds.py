@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import outbox_columns, primary_key, references
+
 revision = "0002"
 down_revision = "0001"
 
@@ -17,7 +19,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=220), nullable=True),
         sa.Column("recipients", sa.Integer(), nullable=True),
         sa.Column("details", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        primary_key("audit_log", "id"),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
@@ -30,7 +32,7 @@ def upgrade() -> None:
         sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("url", name=op.f("pk_feeds")),
+        primary_key("feeds", "url"),
     )
     op.create_table(
         "feed_entries",
@@ -38,31 +40,20 @@ def upgrade() -> None:
         sa.Column("entry_key", sa.String(length=2000), nullable=False),
         sa.Column("story_id", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["story_id"], ["stories.id"], name=op.f("fk_feed_entries_story_id_stories"), ondelete="SET NULL"
-        ),
-        sa.PrimaryKeyConstraint("feed_url", "entry_key", name=op.f("pk_feed_entries")),
+        references("feed_entries", "story_id", "stories", ondelete="SET NULL"),
+        primary_key("feed_entries", "feed_url", "entry_key"),
     )
     op.create_table(
         "social_posts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("story_id", sa.String(length=200), nullable=False),
         sa.Column("destination", sa.String(length=300), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("provider_id", sa.Text(), nullable=True),
-        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        *outbox_columns(),
         sa.CheckConstraint(
             "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name=op.f("ck_social_posts_status")
         ),
-        sa.ForeignKeyConstraint(
-            ["story_id"], ["stories.id"], name=op.f("fk_social_posts_story_id_stories"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_social_posts")),
+        references("social_posts", "story_id", "stories"),
+        primary_key("social_posts", "id"),
         sa.UniqueConstraint("story_id", "destination", name=op.f("uq_social_posts_story_id_destination")),
     )
     with op.batch_alter_table("social_posts", schema=None) as batch_op:

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key
+
 revision = "0003"
 down_revision = "0002"
 
@@ -15,7 +17,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_workers")),
+        primary_key("workers", "id"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key
+
 revision = "0004"
 down_revision = "0003"
 
@@ -13,14 +15,14 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_store_secrets")),
+        primary_key("store_secrets", "name"),
     )
     op.create_table(
         "request_counts",
         sa.Column("bucket", sa.String(length=120), nullable=False),
         sa.Column("window_start", sa.Integer(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("bucket", "window_start", name=op.f("pk_request_counts")),
+        primary_key("request_counts", "bucket", "window_start"),
     )
     # In place (ALTER TABLE ... ADD COLUMN on SQLite too): rebuilding addresses would cascade deletes.
     op.add_column("addresses", sa.Column("confirmation_nonce", sa.String(length=64), nullable=True))

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key
+
 revision = "0005"
 down_revision = "0004"
 
@@ -17,7 +19,7 @@ def upgrade() -> None:
         sa.Column("next_probe_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("probe_by", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("channel", name=op.f("pk_channel_health")),
+        primary_key("channel_health", "channel"),
     )
 
 

@@ -25,9 +25,7 @@ revision = "0006"
 down_revision = "0005"
 
 # The tables as this revision sees them (not subscribers.schema: a migration must not change with the code).
-_subscribers = sa.table(
-    "subscribers", sa.column("id", sa.Integer), sa.column("created_at", sa.DateTime(timezone=True))
-)
+_subscribers = sa.table("subscribers", sa.column("id", sa.Integer), sa.column("created_at", sa.DateTime(timezone=True)))
 _addresses = sa.table(
     "addresses",
     sa.column("id", sa.Integer),

@@ -9,6 +9,8 @@ them.
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key, references, story_text_columns
+
 revision = "0009"
 down_revision = "0008"
 
@@ -29,17 +31,12 @@ def upgrade() -> None:
         "story_versions",
         sa.Column("story_id", sa.String(200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=False),
-        sa.Column("url", sa.Text(), nullable=True),
+        *story_text_columns(),
         sa.Column("correction_note", sa.Text(), nullable=True),
         sa.Column("replaced_by", sa.String(100), nullable=True),
         sa.Column("replaced_at", _UTC, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["story_id"], ["stories.id"], name=op.f("fk_story_versions_story_id_stories"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("story_id", "version", name=op.f("pk_story_versions")),
+        references("story_versions", "story_id", "stories"),
+        primary_key("story_versions", "story_id", "version"),
     )
     with op.batch_alter_table("deliveries") as batch_op:
         batch_op.drop_constraint(op.f("ck_deliveries_status"), type_="check")

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key, references
+
 revision = "0011"
 down_revision = "0010"
 
@@ -20,7 +22,7 @@ def upgrade() -> None:
         sa.Column("session_generation", sa.Integer(), nullable=False),
         sa.Column("sessions_valid_after", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("role IN ('editor', 'admin')", name=op.f("ck_editor_accounts_role")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_editor_accounts")),
+        primary_key("editor_accounts", "id"),
     )
     op.create_index(op.f("ix_editor_accounts_email_key"), "editor_accounts", ["email_key"], unique=True)
     op.create_index(op.f("ix_editor_accounts_telegram_id"), "editor_accounts", ["telegram_id"], unique=True)
@@ -31,13 +33,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["editor_accounts.id"],
-            name=op.f("fk_login_links_account_id_editor_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_login_links")),
+        references("login_links", "account_id", "editor_accounts"),
+        primary_key("login_links", "token_hash"),
     )
     op.create_index(op.f("ix_login_links_expires_at"), "login_links", ["expires_at"], unique=False)
 
