@@ -160,10 +160,7 @@ async def end_all_sessions(newsroom: Newsroom, account_id: int, *, actor: str, s
 async def editor_by_id(newsroom: Newsroom, account_id: int) -> EditorAccount:
     """The account with *account_id*; AccountNotFound if there is none (removed meanwhile)."""
     async with newsroom.reader.connect() as conn:
-        account = await editor_accounts.account_by_id(conn, account_id)
-    if account is None:
-        raise AccountNotFound(f"no desk account has the number {account_id}; it may have been removed")
-    return account
+        return await _existing(conn, account_id)
 
 
 async def _existing(conn: AsyncConnection, account_id: int) -> EditorAccount:
