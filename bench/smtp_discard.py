@@ -28,6 +28,7 @@ class DiscardSession(asyncio.Protocol):
                     return
                 self.buffer = self.buffer[end + 5 :]
                 self.in_data = False
+                self.accepted()
                 self.transport.write(b"250 2.0.0 queued\r\n")
                 continue
             line_end = self.buffer.find(b"\r\n")
@@ -39,6 +40,9 @@ class DiscardSession(asyncio.Protocol):
             if verb == b"QUIT":
                 self.transport.close()
                 return
+
+    def accepted(self) -> None:
+        """A message was accepted (a sink that counts or times messages overrides this)."""
 
     def reply(self, verb: bytes) -> bytes:
         if verb in (b"EHLO", b"HELO"):

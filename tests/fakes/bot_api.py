@@ -104,7 +104,8 @@ class FakeBotAPI:
     Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends and
     `accepted_at` (their time on the server's `clock`, `time.monotonic` unless a test sets another),
     `sent_to(chat_id)`, `messages` keyed by (chat_id, message_id), `too_many_requests` (429s answered) and
-    `too_many_at` (when). `GET /stats` answers these counts as JSON, for a fake running in its own process.
+    `too_many_at` (when). `GET /stats` answers these counts as JSON, for a fake running in its own process, and
+    `GET /accepted?text=...` the `accepted_at` of the sends whose text contains that text.
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
     `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`,
     `add_file` (served by getFile and the file route) and `push_document`. Scoped setMyCommands calls are kept
@@ -198,6 +199,7 @@ class FakeBotAPI:
         self.app = Starlette(
             routes=[
                 Route("/stats", self._stats, methods=["GET"]),
+                Route("/accepted", self._accepted, methods=["GET"]),
                 Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/file/bot{token}/{file_path:path}", self._download, methods=["GET"]),
             ]
@@ -483,6 +485,12 @@ class FakeBotAPI:
             "last_accepted_at": self.accepted_at[-1] if self.accepted_at else None,
         }
         return Response(_dumps(stats), media_type="application/json")
+
+    async def _accepted(self, request: Request) -> Response:
+        """When each accepted message containing ``?text=`` arrived, on `clock`: who was reached, and when."""
+        text = request.query_params.get("text", "")
+        times = [at for at, sent in zip(self.accepted_at, self.sent_messages, strict=True) if text in (sent.text or "")]
+        return Response(_dumps(times), media_type="application/json")
 
     # -- methods -----------------------------------------------------------------------------------
 
