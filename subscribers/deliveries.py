@@ -205,6 +205,7 @@ class ClaimedDelivery:
     channel: str
     address: str | None  # None when the address is gone or no longer active: the delivery is cancelled
     attempts: int
+    priority: int  # `Priority`: lower goes first, in the worker too
 
 
 async def claim_due_deliveries(
@@ -215,6 +216,7 @@ async def claim_due_deliveries(
     *,
     only_channels: Iterable[str] | None = None,
     skip_channels: Iterable[str] = (),
+    most_urgent: int | None = None,
 ) -> list[ClaimedDelivery]:
     """Take up to *limit* due deliveries (breaking first, then oldest) and mark them as being sent by *worker_id*.
 
@@ -222,13 +224,16 @@ async def claim_due_deliveries(
     from its single writer (the transaction holds the write lock from BEGIN IMMEDIATE). Rows whose address is no
     longer active are returned with ``address=None`` so the caller cancels them: an unsubscribe takes effect
     before the next send. *only_channels* and *skip_channels* narrow the claim (a paused channel is skipped, or
-    probed with a claim of one).
+    probed with a claim of one); *most_urgent* takes only rows of that priority or a more urgent one (a worker
+    holding digests fetches breaking news).
     """
     due = select(deliveries.c.id).where(
         deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.not_before <= now
     )
     if only_channels is not None:
         due = due.where(deliveries.c.channel.in_(list(only_channels)))
+    if most_urgent is not None:
+        due = due.where(deliveries.c.priority <= most_urgent)
     skipped = list(skip_channels)
     if skipped:
         due = due.where(deliveries.c.channel.not_in(skipped))
@@ -255,6 +260,7 @@ async def claim_due_deliveries(
             deliveries.c.channel,
             active_address.label("address"),
             deliveries.c.attempts,
+            deliveries.c.priority,
         )
         .select_from(deliveries_with_addresses)
         .where(deliveries.c.id.in_(ids))

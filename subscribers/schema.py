@@ -263,8 +263,8 @@ deliveries = Table(
     Column("priority", Integer, nullable=False),
     *_outbox_columns(),
     UniqueConstraint("item_key", "subscriber_id", "channel"),
-    # The worker's claim query: due pending rows, breaking first, oldest first.
-    Index(None, "status", "priority", "not_before", "id"),
+    # The worker's claim query, one per channel: due pending rows, breaking first, oldest first.
+    Index(None, "status", "channel", "priority", "not_before", "id"),
     Index(None, "story_id", "status"),
 )
 

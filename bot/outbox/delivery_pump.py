@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.outbox.delivery_outcomes import Finished, Health, delivery_outcome
+from bot.outbox.ready_deliveries import ReadyDeliveries
 from subscribers import channel_health, deliveries, delivery_retry, late_copies
 from subscribers.channel_health import ChannelOutage
-from subscribers.schema import ChannelName, DeliveryStatus
+from subscribers.schema import ChannelName, DeliveryStatus, Priority
+
+#: Every channel a delivery can be for: each is claimed on its own (one without a configured channel still is, so
+#: that its deliveries fail with a reason instead of waiting forever).
+CHANNELS = tuple(name.value for name in ChannelName)
 
 if TYPE_CHECKING:
     from bot.outbox.worker import DeliveryWorker
@@ -88,8 +93,9 @@ class DeliveryPump:
         self.wait_for_retries = wait_for_retries
         self.limit = worker.in_flight_limit
         self.flush_at = max(1, self.limit // 4)
-        self.low_water = worker.batch_size // 2  # claim again when half of the last claim has gone out
-        self.ready: deque[deliveries.ClaimedDelivery] = deque()  # claimed, not yet handed to a channel
+        self.low_water = worker.batch_size // 2  # claim again when half of a channel's last claim has gone out
+        self.ready = ReadyDeliveries()  # claimed, not yet handed to a channel
+        self.in_hand: Counter[str] = Counter()  # per channel: handed over (or being prepared), not yet recorded
         self.probes: set[int] = set()  # claimed as the probe of a paused channel
         self.finished: list[Finished] = []  # came back, not yet recorded
         self.first_finished_at = 0.0
@@ -97,7 +103,7 @@ class DeliveryPump:
         self.unrecorded = 0  # handed to a channel (or being prepared for one) and not yet recorded
         self.tasks: set[asyncio.Task[None]] = set()
         self.paused: dict[str, str] = {}  # channel -> why, from the store and from this pump's own sends
-        self.queue_empty = False  # the last claim found less than it asked for
+        self.drained: set[str] = set()  # channels whose last claim found less than it asked for
         self.retrying: dict[int, str] = {}  # delivery id -> channel, for the report
         self.error: BaseException | None = None
         self.changed = worker._wake = asyncio.Event()
@@ -114,8 +120,7 @@ class DeliveryPump:
                 if stopping:
                     if deadline is None:
                         deadline = loop.time() + STOP_GRACE_SECONDS
-                        self.releases.extend(item.id for item in self.ready)
-                        self.ready.clear()
+                        self.releases.extend(item.id for item in self.ready.take_all())
                     elif loop.time() >= deadline and self.tasks:
                         await self._cancel_sends()
                 else:
@@ -124,14 +129,15 @@ class DeliveryPump:
                 flush = bool(self.finished) and (
                     len(self.finished) >= self.flush_at or age >= GROUP_COMMIT_SECONDS or not self.tasks or stopping
                 )
-                wants_claim = not stopping and len(self.ready) <= self.low_water
-                if flush or (wants_claim and not self.queue_empty) or (self.releases and not self.tasks):
-                    await self._write(claim=wants_claim and (not self.queue_empty or bool(self.finished)))
+                low = [] if stopping else self._running_low()
+                more = any(channel not in self.drained for channel in low)
+                if flush or more or (self.releases and not self.tasks):
+                    await self._write(claim=not stopping and (more or bool(self.finished)))
                     continue
                 if not self.tasks and not self.finished and not self.ready and not self.releases:
                     if stopping or not await self._idle():
                         return
-                    self.queue_empty = False
+                    self.drained.clear()
                     continue
                 timeout = None
                 if self.finished:
@@ -154,14 +160,32 @@ class DeliveryPump:
         await self.stop.wait()
         self.changed.set()
 
+    def _running_low(self) -> list[str]:
+        """Channels not paused whose claimed deliveries are down to half a batch: time to claim more of them."""
+        return [name for name in CHANNELS if name not in self.paused and self.ready.count(name) <= self.low_water]
+
     def _dispatch(self) -> None:
-        """Hand ready deliveries to their channels while the in-flight budget lasts."""
-        while self.ready and self.unrecorded < self.limit:
-            item = self.ready.popleft()
+        """Hand ready deliveries to their channels while the in-flight budget lasts, the most urgent first.
+
+        The budget is shared between the channels with work: one whose sends wait (in Telegram's rate limiter, in
+        the SMTP pool) keeps at most its share, so the other's sends never queue behind them.
+        """
+        while self.unrecorded < self.limit:
+            waiting = self.ready.channels()
+            if not waiting:
+                return
+            busy = len(set(waiting) | {name for name, count in self.in_hand.items() if count})
+            share = max(1, self.limit // busy)
+            open_ = [name for name in waiting if self.in_hand[name] < share]
+            if not open_:
+                return
+            channel = min(open_, key=lambda name: (self.ready.head_priority(name), self.in_hand[name]))
+            item = self.ready.pop(channel)
             if item.channel in self.paused and item.id not in self.probes:
                 self.releases.append(item.id)
                 continue
             self.unrecorded += 1
+            self.in_hand[channel] += 1
             task = asyncio.create_task(self._send(item))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -237,10 +261,11 @@ class DeliveryPump:
             if claim:
                 claimed = await self._claim(conn, now)
         self.unrecorded -= len(finished)
+        self.in_hand.subtract(done.item.channel for done in finished)
         self._count(finished, gave_up)
         if claimed:
             await worker._prepare(claimed)
-            self.ready.extend(claimed)
+            self.ready.add(claimed)
 
     async def _claim(self, conn: AsyncConnection, now: datetime) -> list[deliveries.ClaimedDelivery]:
         """The probe of each paused channel whose probe is due (one worker gets it), then due deliveries of the
@@ -259,10 +284,25 @@ class DeliveryPump:
                 probe = await deliveries.claim_due_deliveries(conn, 1, now, worker.worker_id, only_channels=[name])
                 self.probes.update(item.id for item in probe)
                 claimed += probe
-        want = max(0, worker.batch_size - len(self.ready))
-        batch = await deliveries.claim_due_deliveries(conn, want, now, worker.worker_id, skip_channels=list(outages))
-        self.queue_empty = len(batch) < want
-        return claimed + batch
+        # Each channel is claimed on its own, so one with many due rows never fills the batch of the other.
+        low = self._running_low()
+        for name in low:
+            want = worker.batch_size - self.ready.count(name)
+            batch = await deliveries.claim_due_deliveries(conn, want, now, worker.worker_id, only_channels=[name])
+            if len(batch) < want:
+                self.drained.add(name)
+            else:
+                self.drained.discard(name)
+            claimed += batch
+        # A channel with plenty in hand still looks for breaking news at every commit: it goes ahead of what is
+        # in hand at once instead of after half a batch of it.
+        for name in CHANNELS:
+            if name in low or name in self.paused or self.ready.head_priority(name) <= Priority.BREAKING:
+                continue
+            claimed += await deliveries.claim_due_deliveries(
+                conn, self.low_water or 1, now, worker.worker_id, only_channels=[name], most_urgent=Priority.BREAKING
+            )
+        return claimed
 
     def _count(self, finished: list[Finished], gave_up: Counter[str]) -> None:
         report = self.report

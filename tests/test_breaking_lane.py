@@ -1,0 +1,129 @@
+"""Breaking news overtakes the bulk inside a worker: deliveries already claimed wait, and each channel has its own
+line, so a channel whose sends wait never holds up the other.
+
+Telegram sends go through the real rate limiter to the fake Bot API; the limiter's waits are held on a gate the
+test opens (on a manual clock, so no test waits for real time), which keeps normal deliveries claimed and waiting
+while the test queues a breaking story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.app.newsroom import Newsroom
+from bot.channels import build_channels
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.intake import ingest_story, prepare_story
+from bot.stories.parsing import parse_story
+from subscribers.schema import Cadence, ChannelName
+from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.clock import ManualMonotonic
+from tests.newsroom_fixtures import add_reader
+
+BATCH = 40
+IN_FLIGHT = 4
+
+
+class GatedSleep:
+    """The limiter's sleep: every wait is held until the test opens the gate, then passes on a manual clock."""
+
+    def __init__(self, clock: ManualMonotonic) -> None:
+        self.clock = clock
+        self.opened = asyncio.Event()
+        self.held = asyncio.Event()  # someone is waiting at the gate
+
+    async def __call__(self, seconds: float) -> None:
+        self.held.set()
+        await self.opened.wait()
+        await self.clock.sleep(seconds)
+
+
+def gated_telegram(newsroom: Newsroom, bot_api: FakeBotAPI, tmp_path: Path) -> tuple[TelegramChannel, GatedSleep]:
+    clock = ManualMonotonic()
+    gate = GatedSleep(clock)
+    settings = newsroom.settings.model_copy(
+        update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "data_dir": tmp_path}
+    )
+    limiter = TelegramRateLimiter(10.0, clock=clock, sleep=gate)
+    return TelegramChannel.from_settings(settings, rate_limiter=limiter), gate
+
+
+async def queue(newsroom: Newsroom, topic: str, text: str, *, breaking: bool = False) -> str:
+    front = f"---\ntopics: [{topic}]\nbreaking: {'true' if breaking else 'false'}\n---\n"
+    story = prepare_story(
+        parse_story(front + text, max_bytes=newsroom.settings.max_story_bytes),
+        settings=newsroom.settings,
+        taxonomy=newsroom.taxonomy,
+        tagger=newsroom.tagger,
+    )
+    await ingest_story(newsroom, story)
+    return story.title
+
+
+async def held_at_the_gate(gate: GatedSleep) -> None:
+    async with asyncio.timeout(30):
+        await gate.held.wait()
+
+
+async def emails_arrived(sink: SmtpSink, count: int) -> None:
+    """The sink (aiosmtpd, in its own thread) has *count* messages; fails after 30 s of real time."""
+    for _ in range(3000):
+        if len(sink.messages) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(sink.messages)} of {count} emails arrived")
+
+
+async def test_a_breaking_story_queued_while_normal_ones_are_claimed_goes_out_before_them(
+    newsroom: Newsroom, bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    for chat in range(100):
+        await add_reader(newsroom, "local", telegram_chat=str(1000 + chat))
+    for chat in range(5):
+        await add_reader(newsroom, "weather", telegram_chat=str(2000 + chat))
+    normal = await queue(newsroom, "local", "The council met on Tuesday and approved the new library budget.")
+    telegram, gate = gated_telegram(newsroom, bot_api, tmp_path)
+    worker = DeliveryWorker(newsroom, {"telegram": telegram}, batch_size=BATCH, concurrency=IN_FLIGHT)
+    draining = asyncio.create_task(worker.drain())
+    await held_at_the_gate(gate)  # a batch claimed, sends waiting in the limiter, the rest in the worker's hands
+    before = len(bot_api.sent_messages)
+    breaking = await queue(newsroom, "weather", "A storm warning was issued for the valley tonight.", breaking=True)
+    gate.opened.set()
+    report = await draining
+    await telegram.aclose()
+
+    assert report.sent == {"telegram": 105}
+    order = [normal if normal in (message.text or "") else breaking for message in bot_api.sent_messages[before:]]
+    first = order.index(breaking)
+    assert order[first : first + 5] == [breaking] * 5  # all five together
+    # Only the sends already waiting in the limiter went ahead; before, the claimed batch did (up to 40 more).
+    assert first <= IN_FLIGHT
+
+
+async def test_a_channel_whose_sends_wait_never_holds_up_the_other(
+    newsroom: Newsroom, bot_api: FakeBotAPI, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    for chat in range(3 * BATCH):  # more chats than a batch, queued before the emails
+        await add_reader(newsroom, "local", telegram_chat=str(3000 + chat))
+    await queue(newsroom, "local", "The council met on Tuesday and approved the new library budget.")
+    for n in range(5):
+        await add_reader(
+            newsroom, "weather", email=f"reader{n}@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT}
+        )
+    await queue(newsroom, "weather", "The forecast says rain all weekend across the county.")
+    telegram, gate = gated_telegram(newsroom, bot_api, tmp_path)
+    live = newsroom.settings.model_copy(update={"smtp_url": smtp_sink.url})
+    email = build_channels(live)["email"]
+    worker = DeliveryWorker(newsroom, {"telegram": telegram, "email": email}, batch_size=BATCH, concurrency=IN_FLIGHT)
+    draining = asyncio.create_task(worker.drain())
+    await held_at_the_gate(gate)
+    await emails_arrived(smtp_sink, 5)  # Telegram is held at the gate all this time
+    assert not gate.opened.is_set() and len(bot_api.sent_messages) < 3 * BATCH
+    gate.opened.set()
+    report = await draining
+    await telegram.aclose()
+    await email.aclose()
+    assert report.sent == {"telegram": 3 * BATCH, "email": 5}
