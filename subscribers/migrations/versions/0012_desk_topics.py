@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from subscribers.migrations.table_parts import primary_key
+
 revision = "0012"
 down_revision = "0011"
 
@@ -17,7 +19,7 @@ def upgrade() -> None:
         sa.Column("aliases", sa.Text(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("slug", name=op.f("pk_desk_topics")),
+        primary_key("desk_topics", "slug"),
     )
     op.create_table(
         "social_destinations",
@@ -27,7 +29,7 @@ def upgrade() -> None:
         sa.Column("topics", sa.Text(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_social_destinations")),
+        primary_key("social_destinations", "id"),
     )
     op.create_index(op.f("ix_social_destinations_key"), "social_destinations", ["key"], unique=True)
     op.create_table(
@@ -35,7 +37,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_topic_settings_versions")),
+        primary_key("topic_settings_versions", "name"),
     )
 
 
