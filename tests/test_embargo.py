@@ -62,7 +62,10 @@ async def test_ingest_at_sends_nothing_before_the_embargo_and_everything_once_af
     clock = ManualClock()
     worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
     await readers_on_both_channels(newsroom)
-    at = (datetime.now(UTC) + timedelta(hours=2)).astimezone().isoformat(timespec="minutes")
+    # Two hours ahead, rounded up to a whole minute: the CLI takes whole minutes, and rounding down could put the
+    # embargo inside the 1 h 59 min the test then waits.
+    later = (clock.now() + timedelta(hours=2)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    at = later.astimezone().isoformat(timespec="minutes")
 
     result = await asyncio.to_thread(newsbot, "ingest", str(SAMPLE_STORY), "--at", at, env=cli_env(newsroom))
     assert result.exit_code == 0, result.output
