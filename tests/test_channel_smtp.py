@@ -122,6 +122,16 @@ async def test_content_without_crlf_arrives_with_only_line_endings_normalised(
     assert smtp_sink.messages[0].data == content.replace(b"\n", b"\r\n") + b"\r\n"
 
 
+async def test_the_declared_size_is_what_data_transmits(channel: SmtpChannel, smtp_sink: SmtpSink) -> None:
+    crlf = newsletter()
+    bare = b"Subject: bare LF\nTo: reader@example.org\n\nline one\rline two"
+    await channel.send(outgoing(content=crlf))
+    await channel.send(outgoing(content=bare))
+    sizes = [[option for option in options if option.startswith("SIZE=")] for options in smtp_sink.mail_options]
+    assert sizes == [[f"SIZE={len(received.data)}"] for received in smtp_sink.messages]
+    assert smtp_sink.messages[1].data == b"Subject: bare LF\r\nTo: reader@example.org\r\n\r\nline one\r\nline two\r\n"
+
+
 async def test_8bit_content_and_utf8_addresses_are_declared_to_the_server(
     channel: SmtpChannel, smtp_sink: SmtpSink
 ) -> None:

@@ -26,6 +26,7 @@ from aiosmtplib import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from bot.channels import failures
 from bot.channels.base import OutgoingMessage, Receipt
@@ -226,16 +227,47 @@ class SmtpChannel:
         return client
 
     async def _transaction(self, client: SMTP, recipient: str, content: bytes) -> str:
+        """MAIL, RCPT and DATA for one message, as `SMTP.sendmail` does them, less its repeated work.
+
+        `sendmail` parses both addresses twice and, for the SIZE parameter, runs a regular expression over the
+        whole message that DATA then runs again: about a fifth of the client's CPU per message. The addresses are
+        parsed once (by MAIL and RCPT), and SIZE is the message's length when its line endings are already CRLF,
+        as every message newsbot builds has them.
+        """
         options = []
         if client.supports_extension("8bitmime") and not content.isascii():
             options.append("BODY=8BITMIME")
+        encoding = "ascii"
         if not (self.sender.isascii() and recipient.isascii()) and client.supports_extension("smtputf8"):
             options.append("SMTPUTF8")
+            encoding = "utf-8"
+        if client.supports_extension("size"):
+            options.insert(0, f"SIZE={_wire_size(content)}")
         try:
-            _refused, reply = await client.sendmail(self.sender, [recipient], content, mail_options=options)
+            await client.mail(self.sender, options=options, encoding=encoding)
+            await client.rcpt(recipient, encoding=encoding)
+            reply = await client.data(content)
         except ValueError as exc:  # aiosmtplib refuses addresses it cannot put on the wire safely
+            await _reset(client)
             raise failures.RecipientGone(f"smtp: invalid recipient address {recipient!r}") from exc
-        return reply
+        except SMTPResponseException:
+            await _reset(client)  # the envelope is open: clear it for the next message on this connection
+            raise
+        return reply.message
+
+
+def _wire_size(content: bytes) -> int:
+    """The message's size as DATA transmits it (RFC 1870), without a regular-expression pass when it is all CRLF."""
+    lines = content.count(b"\n")
+    if lines == content.count(b"\r") == content.count(b"\r\n") and content.endswith(b"\r\n"):
+        return len(content)
+    return len(normalize_message_line_endings(content))
+
+
+async def _reset(client: SMTP) -> None:
+    # Disconnected, or the relay refuses RSET too: the caller's error says more than this one would (as sendmail).
+    with contextlib.suppress(ConnectionError, SMTPResponseException):
+        await client.rset()
 
 
 def translate_error(exc: SMTPException) -> failures.DeliveryFailed:
