@@ -237,3 +237,18 @@ async def test_posts_queued_for_a_destination_disabled_meanwhile_are_cancelled_n
     async with desk.reader.connect() as conn:
         rows = dict(list(await conn.execute(select(social_posts.c.destination, social_posts.c.status))))
     assert rows[hook] == "cancelled" and rows[f"telegram:{OUTLET_CHANNEL}"] == "sent"
+
+
+async def test_a_bad_change_to_a_topic_is_named_and_the_topic_stays_as_it_was(newsroom: Newsroom) -> None:
+    async with desk_client(newsroom, role="admin") as client:
+        page = "/desk/topics/sports"
+        emptied = await _post(client, page, {"name": "Sport", "keywords": " "}, page)
+        renamed_as_another = await _post(client, page, {"name": "North Korea", "keywords": "match"}, page)
+        unknown = await _post(client, "/desk/social/explode", {"key": "apprise:json:0"}, "/desk/social")
+    assert emptied.status_code == 422 and "<strong>Keywords:</strong>" in emptied.text
+    assert 'value="Sport"' in emptied.text  # what was typed is kept
+    assert renamed_as_another.status_code == 422 and "already names the topic &#39;north-korea&#39;" in (
+        renamed_as_another.text
+    )
+    assert unknown.status_code == 404 and "<strong>Action:</strong>" in unknown.text
+    assert newsroom.taxonomy["sports"].name == "Sports" and newsroom.topic_settings_version is None
