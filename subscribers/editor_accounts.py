@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -107,9 +107,13 @@ async def remove_account(conn: AsyncConnection, email: str) -> EditorAccount | N
 
 
 async def count_admins(conn: AsyncConnection) -> int:
-    """How many accounts are admins: the desk never lets the last one go."""
-    query = select(func.count()).select_from(editor_accounts).where(editor_accounts.c.role == "admin")
-    return int((await conn.execute(query)).scalar_one())
+    """How many accounts are admins: the desk never lets the last one go.
+
+    The admins' rows stay locked until the caller's transaction ends (FOR UPDATE on PostgreSQL; SQLite's write
+    transactions are serial anyway), so two admins demoting or removing each other at once cannot both pass.
+    """
+    query = select(editor_accounts.c.id).where(editor_accounts.c.role == "admin").with_for_update()
+    return len((await conn.execute(query)).all())
 
 
 async def set_role(conn: AsyncConnection, account_id: int, role: str) -> None:

@@ -5,6 +5,7 @@ and no Editors link; a form without the session's CSRF token changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ import httpx
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.channels.smtp import SmtpChannel
-from bot.editors.desk_accounts import list_editors, use_login_link
+from bot.editors.desk_accounts import LastAdmin, change_role, list_editors, remove_editor_account, use_login_link
 from bot.web import create_app
 from bot.web.desk_auth import COOKIE, new_session_cookie
 from subscribers.audit import list_audit_entries
@@ -275,3 +276,17 @@ async def test_an_admin_mails_an_account_a_sign_in_link(settings: Settings, smtp
     assert [entry for entry in audit if entry[1] == "desk sign-in link sent"] == [
         (ACTOR, "desk sign-in link sent", EDITOR_EMAIL, None)
     ]
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(newsroom: Newsroom) -> None:
+    ana = await add_editor(newsroom, "ana@example.org", role="admin")
+    bo = await add_editor(newsroom, "bo@example.org", role="admin")
+
+    outcomes = await asyncio.gather(
+        change_role(newsroom, ana.id, "editor", actor="desk:bo@example.org"),
+        remove_editor_account(newsroom, bo.id, actor="desk:ana@example.org"),
+        return_exceptions=True,
+    )
+
+    assert sum(isinstance(outcome, LastAdmin) for outcome in outcomes) == 1, outcomes
+    assert [a.role for a in await list_editors(newsroom)].count("admin") == 1
