@@ -198,7 +198,7 @@ def read_subscribers_csv(
                 confirmed=confirmed in _TRUE,
                 cadences=cadences,
             )
-            keys = [(a.channel.value, address_key(a.channel, a.address) or a.address) for a in subscriber.addresses]
+            keys = [(str(a.channel), address_key(a.channel, a.address) or a.address) for a in subscriber.addresses]
             for address, key in zip(subscriber.addresses, keys, strict=True):
                 if key in seen:
                     raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.bulk_insert import bound_value, insert_many
+from subscribers.bulk_statements import bound_value, insert_many, one_of
 from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, reserve_ids
 from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
@@ -70,11 +70,11 @@ ADDRESS_COLUMNS = (
 def address_values(subscriber_id: int, new: NewAddress, now: object, no: object) -> tuple[object, ...]:
     """A new address's values (see ``ADDRESS_COLUMNS``): no bounces, no breaking-news email; an email given as
     active counts as confirmed. *now* and *no* (false) come as the caller binds them: Python values for a
-    statement, the driver's form for :func:`subscribers.bulk_insert.insert_many`."""
+    statement, the driver's form for :func:`subscribers.bulk_statements.insert_many`."""
     confirmed = new.status is AddressStatus.ACTIVE and new.channel is ChannelName.EMAIL
-    channel = new.channel.value
+    channel = str(new.channel)  # a StrEnum's str() is its value, at a third of the cost of .value (per address)
     return (
-        subscriber_id, channel, new.address, address_key(channel, new.address), new.cadence.value, new.status.value,
+        subscriber_id, channel, new.address, address_key(channel, new.address), str(new.cadence), str(new.status),
         no, 0, now if confirmed else None, now, now,
     )  # fmt: skip
 
@@ -96,20 +96,16 @@ async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, s
         if channel == ChannelName.EMAIL.value:
             emails.setdefault(email_key(address), []).append((channel, address))
     found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(chats), CHUNK):
+    if chats:
         rows = await conn.execute(
             select(addresses.c.address, addresses.c.subscriber_id).where(
-                addresses.c.channel == ChannelName.TELEGRAM.value, addresses.c.address.in_(chats[start : start + CHUNK])
+                addresses.c.channel == ChannelName.TELEGRAM.value, one_of(conn, addresses.c.address, chats)
             )
         )
         found.update({(ChannelName.TELEGRAM.value, r.address): r.subscriber_id for r in rows})
-    email_keys = list(emails)
-    for start in range(0, len(email_keys), CHUNK):
-        rows = await conn.execute(
-            select(addresses.c.email_key, addresses.c.subscriber_id).where(
-                addresses.c.email_key.in_(email_keys[start : start + CHUNK])
-            )
-        )
+    if emails:
+        known = one_of(conn, addresses.c.email_key, list(emails))
+        rows = await conn.execute(select(addresses.c.email_key, addresses.c.subscriber_id).where(known))
         for row in rows:
             found.update(dict.fromkeys(emails[row.email_key], row.subscriber_id))
     return found
@@ -123,14 +119,14 @@ async def add_subscribers(
 ) -> ImportOutcome:
     """Create subscribers in bulk; one whose address already exists gets the new topics added instead.
 
-    Ids are reserved up front so every table is filled with one bulk insert per batch (see
-    :mod:`subscribers.bulk_insert`), which keeps a 100,000-row import to about a second. *progress*, if given, is
-    called with the number of subscribers written so far after each batch.
+    One look-up finds the known addresses; ids are reserved up front so every table is filled with one bulk insert
+    per batch (see :mod:`subscribers.bulk_statements`), which keeps a 100,000-row import to about a second.
+    *progress*, if given, is called with the number of subscribers written so far after each batch.
     """
-    existing = await find_subscriber_ids(conn, ((a.channel.value, a.address) for s in new for a in s.addresses))
-    to_create: list[NewSubscriber] = []
+    existing = await find_subscriber_ids(conn, ((str(a.channel), a.address) for s in new for a in s.addresses))
+    to_create: list[NewSubscriber] = [] if existing else list(new)
     merged_follows: list[dict[str, object]] = []
-    for sub in new:
+    for sub in new if existing else ():
         owner = next(
             (existing[(a.channel.value, a.address)] for a in sub.addresses if (a.channel.value, a.address) in existing),
             None,

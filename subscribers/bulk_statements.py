@@ -1,4 +1,9 @@
-"""Inserting many rows at once, straight to the driver: how a 100,000-reader import stays around a second.
+"""Statements over many rows at once: how a 100,000-reader import stays around a second.
+
+Finding: :func:`one_of` matches a column against any number of values in one statement (SQLite reads them from
+one JSON parameter, PostgreSQL from one array), instead of hundreds of IN lists of 500 bound parameters each.
+
+Inserting, straight to the driver:
 
 SQLAlchemy's executemany processes every parameter of every row in Python (about 7 µs a row); these rows are
 plain tuples whose few constant values (the time, a boolean) are converted to the driver's form once, by
@@ -8,11 +13,21 @@ plain tuples whose few constant values (the time, a boolean) are converted to th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def one_of(conn: AsyncConnection, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
+    """``column`` equals one of *values* (strings), as one bound parameter whatever their number."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    given = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(given.c.value))
 
 
 def bound_value(conn: AsyncConnection, column: Column[Any], value: object) -> object:
