@@ -89,20 +89,22 @@ async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, s
 
     Email addresses match whatever their case (by ``email_key``); the result is keyed by the pairs as given.
     """
-    keys = list(dict.fromkeys(keys))
-    chats = [address for channel, address in keys if channel != ChannelName.EMAIL.value]
+    email, telegram = ChannelName.EMAIL.value, ChannelName.TELEGRAM.value
+    chats: list[str] = []
     emails: dict[str, list[tuple[str, str]]] = {}
-    for channel, address in keys:
-        if channel == ChannelName.EMAIL.value:
-            emails.setdefault(email_key(address), []).append((channel, address))
+    for key in dict.fromkeys(keys):
+        if key[0] == email:
+            emails.setdefault(email_key(key[1]), []).append(key)
+        else:
+            chats.append(key[1])
     found: dict[tuple[str, str], int] = {}
     if chats:
         rows = await conn.execute(
             select(addresses.c.address, addresses.c.subscriber_id).where(
-                addresses.c.channel == ChannelName.TELEGRAM.value, one_of(conn, addresses.c.address, chats)
+                addresses.c.channel == telegram, one_of(conn, addresses.c.address, chats)
             )
         )
-        found.update({(ChannelName.TELEGRAM.value, r.address): r.subscriber_id for r in rows})
+        found.update({(telegram, r.address): r.subscriber_id for r in rows})
     if emails:
         known = one_of(conn, addresses.c.email_key, list(emails))
         rows = await conn.execute(select(addresses.c.email_key, addresses.c.subscriber_id).where(known))
