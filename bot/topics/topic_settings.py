@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -144,29 +145,29 @@ def _file_destinations(newsroom: Newsroom) -> list[tuple[str, str, list[str]]]:
 # -- changing ----------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
 class _Change:
-    """One audited change: the files are copied in first if this is the desk's first, and the version moves on."""
+    """One change being made: its transaction, its time and who makes it."""
 
-    def __init__(self, newsroom: Newsroom, actor: str) -> None:
-        self.newsroom, self.actor = newsroom, actor
-
-    async def __aenter__(self) -> AsyncConnection:
-        self._begin = self.newsroom.engine.begin()
-        conn = await self._begin.__aenter__()
-        self.conn, self.at = conn, self.newsroom.clock.now()
-        if await store.settings_version(conn) is None:
-            await store.take_over(conn, _file_topics(self.newsroom), _file_destinations(self.newsroom), self.at)
-        return conn
+    conn: AsyncConnection
+    at: datetime
+    actor: str
 
     async def audit(self, action: str, subject: str, details: str | None = None) -> None:
         await add_audit_entry(self.conn, at=self.at, actor=self.actor, action=action, subject=subject, details=details)
 
-    async def __aexit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            await store.bump_version(self.conn, self.at)
-        await self._begin.__aexit__(*exc)  # type: ignore[arg-type]
-        if exc[0] is None:
-            await refresh_topic_settings(self.newsroom)
+
+@contextlib.asynccontextmanager
+async def _changing(newsroom: Newsroom, actor: str) -> AsyncIterator[_Change]:
+    """One audited change in one transaction: the files are copied in first if it is the desk's first, and the
+    version moves on; this process uses the result at once. A TopicSettingProblem raised inside changes nothing."""
+    async with newsroom.engine.begin() as conn:
+        at = newsroom.clock.now()
+        if await store.settings_version(conn) is None:
+            await store.take_over(conn, _file_topics(newsroom), _file_destinations(newsroom), at)
+        yield _Change(conn, at, actor)
+        await store.bump_version(conn, at)
+    await refresh_topic_settings(newsroom)
 
 
 def _checked_taxonomy(rows: Sequence[TopicRow]) -> None:
@@ -179,8 +180,8 @@ def _checked_taxonomy(rows: Sequence[TopicRow]) -> None:
 
 async def add_topic(newsroom: Newsroom, topic: TopicRow, *, actor: str) -> None:
     """A new topic readers can follow at once; TopicSettingProblem when its slug or a name is taken."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         rows = await store.list_topics(conn)
         if any(r.slug == topic.slug for r in rows):
             raise TopicSettingProblem("slug", f"there is already a topic {topic.slug!r} (retired ones count too).")
@@ -192,8 +193,8 @@ async def add_topic(newsroom: Newsroom, topic: TopicRow, *, actor: str) -> None:
 
 async def edit_topic(newsroom: Newsroom, topic: TopicRow, *, actor: str) -> None:
     """New name, description and words for an existing topic (its slug, which follows point at, stays)."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         old = await _existing(conn, topic.slug)
         _check_names(await store.list_topics(conn), topic)
         await store.update_topic(conn, replace(topic, retired_at=old.retired_at))
@@ -202,8 +203,8 @@ async def edit_topic(newsroom: Newsroom, topic: TopicRow, *, actor: str) -> None
 
 async def retire_topic(newsroom: Newsroom, slug: str, *, actor: str) -> int:
     """Take a topic off every list, keyboard and the tagger, keeping its follows; how many readers follow it."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         old = await _existing(conn, slug)
         live = [r for r in await store.list_topics(conn) if r.retired_at is None and r.slug != slug]
         if not live:
@@ -217,8 +218,8 @@ async def retire_topic(newsroom: Newsroom, slug: str, *, actor: str) -> int:
 
 async def restore_topic(newsroom: Newsroom, slug: str, *, actor: str) -> None:
     """Offer a retired topic again; its readers' kept follows count again at once."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         old = await _existing(conn, slug)
         if old.retired_at is not None:
             await store.update_topic(conn, replace(old, retired_at=None))
@@ -256,8 +257,8 @@ async def add_destination(newsroom: Newsroom, target: str, topics: Sequence[str]
         raise TopicSettingProblem("target", str(exc).removeprefix("distribution: ") + ".") from None
     if not topics:
         raise TopicSettingProblem("topics", "tick at least one topic: its stories are what goes there.")
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         if any(row.key == destination.key for row in await store.list_destinations(conn)):
             raise TopicSettingProblem("target", f"{destination.label} is already a destination.")
         await store.add_destination(conn, destination.key, destination.target, topics, change.at)
@@ -267,8 +268,8 @@ async def add_destination(newsroom: Newsroom, target: str, topics: Sequence[str]
 
 async def set_destination_enabled(newsroom: Newsroom, key: str, enabled: bool, *, actor: str) -> None:
     """Pause posting to a destination, or take it up again (its URL stays stored, so nobody types it again)."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         await _destination(conn, key)
         await store.enable_destination(conn, key, enabled)
         await change.audit(f"social destination {'enabled' if enabled else 'disabled'}", key)
@@ -276,8 +277,8 @@ async def set_destination_enabled(newsroom: Newsroom, key: str, enabled: bool, *
 
 async def remove_destination(newsroom: Newsroom, key: str, *, actor: str) -> None:
     """Post there no more; posts still queued for it are cancelled by the poster ("no longer configured")."""
-    change = _Change(newsroom, actor)
-    async with change as conn:
+    async with _changing(newsroom, actor) as change:
+        conn = change.conn
         await _destination(conn, key)
         await store.remove_destination(conn, key)
         await change.audit("social destination removed", key)
