@@ -7,14 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import schemathesis
-from fastapi import FastAPI
-from schemathesis.config import SchemathesisConfig
-from schemathesis.engine import Status as EngineStatus
-from schemathesis.engine import events as engine_events
-from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import func, select
-from starlette.types import Receive, Scope, Send
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
@@ -263,79 +256,11 @@ async def test_a_link_carrying_an_id_outside_the_stores_range_is_an_invalid_link
         assert answer.status_code == 400 and "not valid" in answer.text, (method, path)
 
 
-class NewsroomApp:
-    """The web app of a newsroom opened at ASGI start-up, in the event loop that then serves its requests.
-
-    schemathesis calls an ASGI app from an event loop of its own, and the store's connections belong to the loop
-    that opened them, so the newsroom is opened there, in the lifespan, not in the test's loop.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.newsroom: Newsroom | None = None
-        self.app: FastAPI | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            assert self.app is not None, "the lifespan starts before any request"
-            await self.app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.newsroom = await Newsroom.open(self.settings)
-                self.app = create_app(self.newsroom)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self.newsroom is not None:
-                    await self.newsroom.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-#: Examples per operation and phase: enough to find the classic failures, few enough to keep this test quick.
-FUZZ_EXAMPLES = 50
-FUZZ_SEED = 10
-
-
-def schemathesis_config() -> SchemathesisConfig:
-    """What ``schemathesis run --checks all --max-examples 50 --seed 10 --generation-deterministic`` sets."""
-    config = SchemathesisConfig()
-    config.update(seed=FUZZ_SEED, max_failures=None)
-    project = config.projects.override
-    project.update(headers=AUTH)
-    project.generation.update(max_examples=FUZZ_EXAMPLES, deterministic=True, database="none")
-    # DELETE retracts a story: it stays, marked withdrawn, so an editor can still GET it and follow the deletion of
-    # its sent copies (retracted_at, changes). "Use after free" expects a 404 there, which would hide exactly that.
-    project.checks.update(included_check_names=["all"], excluded_check_names=["use_after_free"])
-    # A story's text and topics have rules no JSON Schema states (no markup, known topic names, an absolute
-    # http(s) link): a schema-valid request can be refused, with a 422 naming the field.
-    acceptance = project.checks.positive_data_acceptance
-    acceptance.expected_statuses = [*acceptance.expected_statuses, "422"]
-    return config
-
-
 def test_the_api_holds_to_its_openapi_schema_under_schemathesis(settings: Settings) -> None:
     """schemathesis's whole run (examples, coverage, fuzzing, stateful; every check) finds nothing to report."""
-    app = NewsroomApp(settings.model_copy(update={"api_token": API_TOKEN}))
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis_config())
-    assert {"/api/stories", "/api/stories/{story_id}"} <= set(schema.raw_schema["paths"])
-    failures, errors, checked = [], [], 0
-    try:
-        for event in schemathesis.engine.from_schema(schema).execute():
-            if isinstance(event, engine_events.ScenarioFinished | engine_events.FuzzScenarioFinished):
-                for case_id, nodes in event.recorder.checks.items():
-                    checked += len(nodes)
-                    case = event.recorder.cases[case_id].value
-                    failures += [
-                        f"{node.name}: {case.method} {case.formatted_path}: {node.failure_info.code_sample}"
-                        for node in nodes
-                        if node.status == EngineStatus.FAILURE and node.failure_info is not None
-                    ]
-            elif isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
-                errors.append(str(event.info.message if hasattr(event, "info") else event))
-    finally:
-        schemathesis_asgi.shutdown_lifespans()  # closes the newsroom before its database goes away
+    from tests.openapi_fuzzing import run_schemathesis  # schemathesis only where it runs: see that module
+
+    failures, errors, checked = run_schemathesis(settings)
     assert not errors, errors
     assert not failures, "\n".join(sorted(set(failures))[:20])
     assert checked > 500  # it did run
