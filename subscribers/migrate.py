@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -19,8 +21,9 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str:
-    """The newest migration shipped with this version of newsbot."""
+    """The newest migration shipped with this version of newsbot (read once: finding it loads every script)."""
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -37,6 +40,10 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> str |
 def _upgrade(connection: Connection, revision: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
+    current = MigrationContext.configure(connection).get_current_revision()
+    if revision == "head" and current is not None and current == head_revision():
+        # Every start-up after the first lands here; Alembic would load every migration script to find nothing to do.
+        return current
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)

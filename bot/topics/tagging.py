@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from bot.topics.taxonomy import Taxonomy
 
@@ -77,6 +78,12 @@ def _trie_pattern(words: Iterable[str]) -> str:
     return pattern(trie)
 
 
+@lru_cache(maxsize=8)
+def _keyword_regex(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """The matcher of a taxonomy's keywords, built once per taxonomy: every newsroom opened builds a tagger."""
+    return re.compile(rf"(?<!\w){_trie_pattern(keywords)}s?(?!\w)")
+
+
 class TopicTagger:
     """Assigns taxonomy topics to a story from its keywords; holds no per-story state, so one can serve all tasks."""
 
@@ -90,7 +97,7 @@ class TopicTagger:
                 if keyword:
                     index.setdefault(keyword, []).append(position)
         self._index = {keyword: tuple(positions) for keyword, positions in index.items()}
-        self._regex = re.compile(rf"(?<!\w){_trie_pattern(self._index)}s?(?!\w)") if self._index else None
+        self._regex = _keyword_regex(tuple(self._index)) if self._index else None
 
     def _hits(self, folded: str) -> list[int]:
         counts = [0] * len(self._slugs)
