@@ -35,6 +35,7 @@ from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
 from bot.app.telegram_updates import ScreeningRequest
 from bot.channels import Channel
+from bot.channels.telegram_http import httpx_request
 from bot.editors.audit import telegram_editor_ids
 from bot.editors.chat_commands import editor_handlers
 from bot.editors.command_menu import editor_menu, sync_editor_menus
@@ -123,10 +124,12 @@ def build_application(
         .context_types(ContextTypes(context=ChatContext))
         .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
     )
+    # PTB's own request settings (256 connections for the bot's calls), on the process's one TLS context.
+    builder = builder.request(httpx_request(connection_pool_size=256))
     if not polling:
-        builder = builder.updater(None)
+        builder = builder.updater(None).get_updates_request(httpx_request())
     else:  # an update PTB cannot parse is skipped instead of fetched again and again
-        builder = builder.get_updates_request(ScreeningRequest())
+        builder = builder.get_updates_request(httpx_request(ScreeningRequest))
     application: NewsbotApplication = builder.build()
     application.bot_data[NEWSROOM] = newsroom
     application.bot_data[EMAIL_CHANNEL] = email_channel

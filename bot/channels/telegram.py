@@ -24,7 +24,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.channels import failures
 from bot.channels.base import Keyboard, LinkPreview, OutgoingMessage, Receipt
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, httpx_request
 from bot.channels.telegram_rate_limit import retry_after_seconds
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class TelegramChannel:
             settings.telegram_token,
             base_url=f"{settings.telegram_api_url}/bot",
             request=request,
+            get_updates_request=httpx_request(),  # never used by a channel; PTB builds one anyway
             rate_limiter=rate_limiter,
         )
         return cls(bot, paid_broadcast=settings.telegram_paid_broadcast)
