@@ -20,19 +20,27 @@ from bot.cli import app
 from bot.cli.reader_changes import PENDING_NOTICE
 from subscribers.database import create_engine
 from subscribers.migrate import head_revision
-from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
+from tests.newsroom_fixtures import SAMPLE_STORY, seed_migrated_store, use_embedded_defaults
 
 REQUIRED_SLUGS = {"north-korea", "us-politics", "russia", "ukraine", "world", "business", "tech", "science",
                   "health", "sports", "local", "weather", "culture"}
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+def fresh_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
     """A fresh directory with no .env and no NEWSBOT_* variables: the embedded defaults (or a scratch PostgreSQL)."""
     use_embedded_defaults(tmp_path, monkeypatch)
     if database_url.startswith("postgresql"):
         monkeypatch.setenv("NEWSBOT_DATABASE_URL", database_url)
     return tmp_path
+
+
+@pytest.fixture
+def workdir(fresh_workdir: Path, database_url: str, migrated_sqlite: Path) -> Path:
+    """The same, its SQLite store already migrated (a copy of the template), as after the machine's first run."""
+    if database_url.startswith("sqlite"):
+        seed_migrated_store(fresh_workdir / "data", migrated_sqlite)
+    return fresh_workdir
 
 
 def newsbot(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -259,7 +267,7 @@ def test_preview_writes_the_rendered_message_without_storing_anything(workdir: P
     assert count_rows(workdir, "stories") == 0
 
 
-def test_db_upgrade_reports_the_revision(workdir: Path) -> None:
+def test_db_upgrade_reports_the_revision(fresh_workdir: Path) -> None:
     result = newsbot("db", "upgrade")
     assert result.exit_code == 0 and f"revision {head_revision()}" in result.stdout
 
@@ -271,7 +279,8 @@ def test_bad_setting_fails_at_start_naming_it(workdir: Path) -> None:
     assert_one_line_error(result, "NEWSBOT_SUMMARY_CHARS")
 
 
-def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(workdir: Path) -> None:
+def test_demo_runs_on_embedded_defaults_and_twice_changes_nothing(fresh_workdir: Path) -> None:
+    workdir = fresh_workdir
     first = newsbot("demo")
     assert first.exit_code == 0, first.stderr
     assert "telegram 100001: received it" in first.stdout

@@ -15,7 +15,7 @@ from bot.app.config import load_settings
 from bot.app.newsroom import Newsroom
 from bot.cli import app
 from subscribers.schema import addresses, deliveries
-from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
+from tests.newsroom_fixtures import SAMPLE_STORY, seed_migrated_store, use_embedded_defaults
 
 CHATS = ("101", "102", "103")
 
@@ -33,11 +33,13 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, migrated_sqlite: Path) -> Path:
     """Three chats following the sample story's topic, the story ingested, nothing delivered yet."""
     use_embedded_defaults(tmp_path, monkeypatch)
     if database_url.startswith("postgresql"):
         monkeypatch.setenv("NEWSBOT_DATABASE_URL", database_url)
+    else:
+        seed_migrated_store(tmp_path / "data", migrated_sqlite)
     for chat in CHATS:
         assert newsbot("subscribers", "add", "--telegram-chat", chat, "--topic", "north-korea").exit_code == 0
     assert newsbot("ingest", str(SAMPLE_STORY)).exit_code == 0

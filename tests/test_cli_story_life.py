@@ -25,7 +25,7 @@ from bot.app.newsroom import Newsroom
 from bot.cli import app
 from subscribers.schema import audit_log, deliveries, stories, story_versions
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
+from tests.newsroom_fixtures import SAMPLE_STORY, seed_migrated_store, use_embedded_defaults
 
 CHAT = 4242
 EMAIL = "reader@example.org"
@@ -146,6 +146,7 @@ def desk(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    migrated_sqlite: Path,
     threaded_bot_api: FakeBotAPI,
     smtp_sink: SmtpSink,
 ) -> Iterator[Desk]:
@@ -153,6 +154,8 @@ def desk(
     use_embedded_defaults(tmp_path, monkeypatch)
     if database_url.startswith("postgresql"):
         monkeypatch.setenv("NEWSBOT_DATABASE_URL", database_url)
+    else:
+        seed_migrated_store(tmp_path / "data", migrated_sqlite)
     monkeypatch.setenv("NEWSBOT_SECRET_KEY", "test-secret-of-at-least-32-characters")
     monkeypatch.setenv("NEWSBOT_TELEGRAM_TOKEN", "123456:TEST")
     monkeypatch.setenv("NEWSBOT_TELEGRAM_API_URL", bot_api.base_url)
