@@ -9,24 +9,16 @@ requests, parses the answers and raises its own errors.
 
 from __future__ import annotations
 
-import ssl
-from functools import cache
 from typing import Any, TypeVar
 
 import aiohttp
-import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.app.tls import tls_context
+
 _FORM = "application/x-www-form-urlencoded"
 _Request = TypeVar("_Request", bound=HTTPXRequest)
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default TLS settings, built once per process: each httpx client would otherwise load the whole CA
-    bundle again (about 25 ms of CPU), and every PTB bot builds two clients."""
-    return httpx.create_ssl_context()
 
 
 def httpx_request(kind: type[_Request] = HTTPXRequest, **options: Any) -> _Request:  # type: ignore[assignment]

@@ -32,6 +32,7 @@ from bs4 import BeautifulSoup
 import bot
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
+from bot.app.tls import tls_context
 from bot.stories.intake import prepare_for, publish_story
 from bot.stories.markup_reading import Image, read_html_body
 from bot.stories.parsing import StoryDraft, check_image_url, check_story_url, parse_story
@@ -93,6 +94,7 @@ def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=FETCH_TIMEOUT,
         follow_redirects=True,
+        verify=tls_context(),
         headers={
             "User-Agent": f"newsbot/{bot.__version__}",
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8",
