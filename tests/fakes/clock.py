@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from datetime import UTC, datetime, timedelta
 
 
@@ -44,3 +46,40 @@ class ManualMonotonic:
         self.slept.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+class SteppedMonotonic:
+    """A monotonic clock in seconds that concurrent waiters share: each wait ends when the clock reaches its end,
+    and the clock jumps straight to the earliest end once everything else has had its turn.
+
+    Unlike `ManualMonotonic`, where every wait moves the clock on its own, overlapping waits overlap here, so the
+    order in which they end is the order real time would give, without waiting for it. Before each jump the loop
+    gets a moment (``STEP`` seconds) to carry requests already in flight on loopback; nothing depends on how long.
+    """
+
+    STEP = 0.001
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self._waits: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._stepper: asyncio.Task[None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        done = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waits, (self.now + max(0.0, seconds), next(self._order), done))
+        if self._stepper is None or self._stepper.done():
+            self._stepper = asyncio.create_task(self._step())
+        await done
+
+    async def _step(self) -> None:
+        while self._waits:
+            await asyncio.sleep(self.STEP)
+            self.now = max(self.now, self._waits[0][0])
+            while self._waits and self._waits[0][0] <= self.now:
+                _, _, done = heapq.heappop(self._waits)
+                if not done.done():
+                    done.set_result(None)
