@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from subscribers.reader_languages import learn_language
 from subscribers.readers import NewAddress, address_row, create_subscriber, deactivate_address, remove_subscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, ChannelName, addresses, follows
 
@@ -69,8 +70,11 @@ async def find_chat_reader(conn: AsyncConnection, chat_id: str) -> ChatReader | 
     )
 
 
-async def open_chat(conn: AsyncConnection, chat_id: str, chat_type: str, now: datetime) -> int:
-    """The subscriber id of a chat, created on first contact with the default cadence and no follows.
+async def open_chat(
+    conn: AsyncConnection, chat_id: str, chat_type: str, now: datetime, *, language: str | None = None
+) -> int:
+    """The subscriber id of a chat, created on first contact with the default cadence and no follows, and reading
+    in *language* (the one it was first answered in; None: the outlet's default).
 
     A chat we hear from can be written to, so an inactive one (it had blocked or removed the bot) becomes active
     again with everything it followed before.
@@ -89,6 +93,8 @@ async def open_chat(conn: AsyncConnection, chat_id: str, chat_type: str, now: da
             )
         return int(found.subscriber_id)
     subscriber_id = await create_subscriber(conn, now)
+    if language is not None:
+        await learn_language(conn, subscriber_id, language)
     chat = NewAddress(ChannelName.TELEGRAM, chat_id, DEFAULT_CADENCE[ChannelName.TELEGRAM], AddressStatus.ACTIVE)
     await conn.execute(addresses.insert().values(address_row(subscriber_id, chat, now, chat_type=chat_type)))
     return subscriber_id

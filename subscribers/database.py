@@ -9,6 +9,7 @@ built from a dataclass, and the health check's ping.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,10 @@ URL_EXAMPLES = "sqlite+aiosqlite:///data/newsbot.sqlite3 or postgresql+asyncpg:/
 #: Rows or ids per statement in IN lists and multi-row VALUES: SQLite allows 32,766 bound parameters per statement.
 CHUNK = 500
 V = TypeVar("V")
+
+# aiosqlite logs every cursor call twice at DEBUG, with the statement's parameters (readers' addresses among them):
+# a debugging session would drown in it and leak them. SQLAlchemy's echo setting is the way to see statements.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 async def ping(conn: AsyncConnection) -> None:

@@ -126,6 +126,8 @@ subscribers = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", UtcDateTime, nullable=False),
+    #: The language the reader reads newsbot in ("de"); NULL until chosen or learnt, meaning the outlet's default.
+    Column("language", String(16)),
 )
 
 addresses = Table(

@@ -95,10 +95,12 @@ class ChatSession:
         assert ids, f"the bot never wrote to chat {chat_id}"
         return self.api.messages[(chat_id, max(ids))]
 
-    async def say(self, chat_id: int, text: str, *, user_id: int | None = None) -> dict[str, Any]:
-        """Send *text* as a reader and return the bot's reply message."""
+    async def say(
+        self, chat_id: int, text: str, *, user_id: int | None = None, language_code: str | None = None
+    ) -> dict[str, Any]:
+        """Send *text* as a reader (whose app is in *language_code*) and return the bot's reply message."""
         before = len(self.api.sent_messages)
-        self.api.push_message(chat_id, text, user_id=user_id)
+        self.api.push_message(chat_id, text, user_id=user_id, language_code=language_code)
         await eventually(
             lambda: any(sent.chat_id == chat_id for sent in self.api.sent_messages[before:]),
             what=f"a reply to {text!r} in chat {chat_id}",

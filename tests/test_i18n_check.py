@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tokenize
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from bot.languages.catalogs import LOCALES_DIR, catalog_path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def newsbot(*args: str) -> Result:
@@ -98,3 +102,17 @@ def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert LOCALES_DIR.is_dir()
+
+
+def test_no_message_is_marked_inside_an_f_string() -> None:
+    """Gettext tools do not look inside f-strings, so ``f"{_('Done')}"`` would never reach a catalog: readers of
+    every language would read English there and no check would notice."""
+    hidden = re.compile(r"""(?:\b_|gettext)\(\s*['"]""")
+    found = []
+    for path in sorted((REPO / "bot").rglob("*.py")):
+        with path.open("rb") as source:
+            for token in tokenize.tokenize(source.readline):
+                is_f_string = token.type == tokenize.STRING and token.string.lstrip("rRbB").lower().startswith("f")
+                if is_f_string and hidden.search(token.string):
+                    found.append(f"{path.relative_to(REPO)}:{token.start[0]}")
+    assert found == []

@@ -42,7 +42,9 @@ async def test_start_welcomes_the_reader_and_shows_the_topic_picker(chat: ChatSe
 
 async def test_the_command_menu_is_registered_at_start_up(chat: ChatSession) -> None:
     registered = [command["command"] for command in chat.api.commands]
-    assert registered == ["start", "topics", "follow", "unfollow", "mytopics", "settings", "email", "stop", "help"]
+    assert registered == [
+        "start", "topics", "follow", "unfollow", "mytopics", "settings", "language", "email", "stop", "help"
+    ]  # fmt: skip
     assert all(3 <= len(command["description"]) <= 256 for command in chat.api.commands)
 
 

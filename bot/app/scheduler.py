@@ -32,7 +32,7 @@ async def plan_weekly_digest(newsroom: Newsroom, worker: DeliveryWorker | None) 
 
 
 def describe_schedule(settings: Settings) -> str:
-    """"fridays at 18:30 Europe/Berlin": the schedule as the start-up log shows it."""
+    """ "fridays at 18:30 Europe/Berlin": the schedule as the start-up log shows it."""
     return f"{settings.digest_weekday}s at {settings.digest_time:%H:%M} {settings.digest_timezone}"
 
 

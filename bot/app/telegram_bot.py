@@ -39,8 +39,9 @@ from bot.channels.telegram_http import httpx_request
 from bot.editors.audit import telegram_editor_ids
 from bot.editors.chat_commands import editor_handlers
 from bot.editors.command_menu import editor_menu, sync_editor_menus
+from bot.languages.catalogs import languages
+from bot.readers import chat_buttons, chat_membership, language_choice, story_buttons, topic_suggestions
 from bot.readers import chat_commands as reader_commands
-from bot.readers import chat_membership, story_buttons, topic_suggestions
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
 
@@ -69,13 +70,15 @@ def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
         CommandHandler("settings", reader_commands.settings, filters=NEW_POSTS),
         CommandHandler("email", reader_commands.email, filters=NEW_POSTS),
         CommandHandler("stop", reader_commands.stop, filters=NEW_POSTS),
-        CallbackQueryHandler(reader_commands.toggle_topic, pattern=keyboards.TOGGLE_PATTERN),
-        CallbackQueryHandler(reader_commands.show_page, pattern=keyboards.PAGE_PATTERN),
-        CallbackQueryHandler(reader_commands.close_picker, pattern=keyboards.DONE_PATTERN),
-        CallbackQueryHandler(reader_commands.ignore_button, pattern=keyboards.NOOP_PATTERN),
-        CallbackQueryHandler(reader_commands.choose_cadence, pattern=keyboards.CADENCE_PATTERN),
-        CallbackQueryHandler(reader_commands.confirm_stop, pattern=keyboards.STOP_PATTERN),
+        CommandHandler("language", language_choice.language, filters=NEW_POSTS),
+        CallbackQueryHandler(chat_buttons.toggle_topic, pattern=keyboards.TOGGLE_PATTERN),
+        CallbackQueryHandler(chat_buttons.show_page, pattern=keyboards.PAGE_PATTERN),
+        CallbackQueryHandler(chat_buttons.close_picker, pattern=keyboards.DONE_PATTERN),
+        CallbackQueryHandler(chat_buttons.ignore_button, pattern=keyboards.NOOP_PATTERN),
+        CallbackQueryHandler(chat_buttons.choose_cadence, pattern=keyboards.CADENCE_PATTERN),
+        CallbackQueryHandler(chat_buttons.confirm_stop, pattern=keyboards.STOP_PATTERN),
         CallbackQueryHandler(topic_suggestions.follow_suggested, pattern=keyboards.FOLLOW_PATTERN),
+        CallbackQueryHandler(language_choice.choose_language, pattern=keyboards.LANGUAGE_PATTERN),
         CallbackQueryHandler(story_buttons.unfollow_topic, pattern=story_buttons.UNFOLLOW_PATTERN),
         CallbackQueryHandler(story_buttons.open_settings, pattern=story_buttons.SETTINGS_PATTERN),
         ChatMemberHandler(chat_membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
@@ -88,7 +91,7 @@ def fallback_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
     return [
         MessageHandler(filters.COMMAND & NEW_POSTS, reader_commands.unknown_command),
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, topic_suggestions.free_text),
-        CallbackQueryHandler(reader_commands.ignore_button),
+        CallbackQueryHandler(chat_buttons.ignore_button),
     ]
 
 
@@ -140,11 +143,21 @@ def build_application(
 
 async def register_commands(application: NewsbotApplication) -> None:
     """Publish the command menus (setMyCommands): the readers' for everyone, and each editor's own in their chat."""
-    readers_menu = reader_commands.bot_commands()
-    await application.bot.set_my_commands(readers_menu)
-    # Groups get the menu without the commands that only work in a private chat (/email).
-    await application.bot.set_my_commands(
-        reader_commands.bot_commands(private=False), scope=BotCommandScopeAllGroupChats()
+    newsroom: Newsroom = application.bot_data[NEWSROOM]
+    bot, default, groups = application.bot, newsroom.settings.default_language, BotCommandScopeAllGroupChats()
+    # Groups get the menu without the commands that only work in a private chat (/email); a user whose app is in
+    # one of newsbot's languages is shown that language's menu. The calls are independent: made at once.
+    await asyncio.gather(
+        bot.set_my_commands(reader_commands.bot_commands(language=default)),
+        bot.set_my_commands(reader_commands.bot_commands(private=False, language=default), scope=groups),
+        *(
+            bot.set_my_commands(reader_commands.bot_commands(private=private, language=language), **where)
+            for language in languages()
+            for private, where in (
+                (True, {"language_code": language}),
+                (False, {"scope": groups, "language_code": language}),
+            )
+        ),
     )
     await refresh_editor_menus(application)
 

@@ -98,3 +98,8 @@ def language_name(language: str) -> str:
     """The language's own name ("Deutsch", "español", "English"): what a reader looks for on a button."""
     name = Locale.parse(language).get_display_name(language) or language
     return name[:1].upper() + name[1:]
+
+
+def N_(message: str) -> str:
+    """Mark *message* for the catalogs where it is defined (a table of labels); it is translated where shown."""
+    return message

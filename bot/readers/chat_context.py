@@ -12,6 +12,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
+from bot.languages.catalogs import SOURCE_LANGUAGE, gettext_in, ngettext_in
 
 #: Keys of ``application.bot_data`` set by `bot.app.telegram_bot.build_application`.
 NEWSROOM = "newsroom"
@@ -19,7 +20,20 @@ EMAIL_CHANNEL = "email_channel"
 
 
 class ChatContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """CallbackContext with typed access to the newsroom and the email channel (for /email confirmations)."""
+    """CallbackContext with typed access to the newsroom and the email channel (for /email confirmations), and
+    the language of the chat being answered (`bot.readers.chat_language` sets it before each handler)."""
+
+    language: str = SOURCE_LANGUAGE
+    #: On a reader's first contact, the language to store with the reader it creates (None: store none).
+    first_language: str | None = None
+
+    def gettext(self, message: str) -> str:
+        """*message* in the chat's language (English when its catalog lacks it)."""
+        return gettext_in(self.language, message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        """The form of a message for *count* in the chat's language."""
+        return ngettext_in(self.language, singular, plural, count)
 
     @property
     def newsroom(self) -> Newsroom:

@@ -2,7 +2,8 @@
 
 python-telegram-bot calls every handler with ``(update, context)``; most of ours need the chat and the message (or
 the callback query and its data), and every button that changes what a chat follows must first check who tapped
-it. These decorators do that in one place, so each handler starts with what it is about.
+it. These decorators do that in one place, so each handler starts with what it is about, answering in the chat's
+language (`bot.readers.chat_language`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from telegram import CallbackQuery, Chat, Message, Update
 
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_language import settle_language
 from bot.readers.chat_membership import may_change_follows, refuse
 
 #: A command handler that is given the chat and the message it answers.
@@ -27,6 +29,7 @@ def in_chat(command: InChatCommand) -> Callable[[Update, ChatContext], Awaitable
     async def handler(update: Update, context: ChatContext) -> None:
         chat, message = update.effective_chat, update.effective_message
         if chat is not None and message is not None:
+            await settle_language(update, context)
             await command(update, context, chat, message)
 
     return handler
@@ -46,8 +49,9 @@ def chat_button(*, changes_follows: bool) -> Callable[[ChatButton], Callable[[Up
             query, chat = update.callback_query, update.effective_chat
             if query is None or chat is None or query.data is None:
                 return
+            await settle_language(update, context)
             if changes_follows and not await may_change_follows(update, context):
-                await refuse(update)
+                await refuse(update, context)
                 return
             await button(update, context, query, chat, query.data)
 

@@ -17,13 +17,15 @@ import logging
 from telegram import Chat, ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
 
+from bot.languages.catalogs import N_
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_language import settle_language
 from subscribers import chat_readers, readers
 
 logger = logging.getLogger(__name__)
 
 ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
-ADMINS_ONLY = "Only this chat's admins can change what it follows."
+ADMINS_ONLY = N_("Only this chat's admins can change what it follows.")
 
 
 async def may_change_follows(update: Update, context: ChatContext) -> bool:
@@ -46,12 +48,13 @@ async def may_change_follows(update: Update, context: ChatContext) -> bool:
     return member.status in ADMIN_STATUSES
 
 
-async def refuse(update: Update) -> None:
+async def refuse(update: Update, context: ChatContext) -> None:
     """Tell a non-admin politely, as an alert on a button press or a reply to a command."""
+    text = context.gettext(ADMINS_ONLY)
     if update.callback_query is not None:
-        await update.callback_query.answer(ADMINS_ONLY, show_alert=True)
+        await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message is not None:
-        await update.effective_message.reply_text(html.escape(ADMINS_ONLY))
+        await update.effective_message.reply_text(html.escape(text))
 
 
 def _is_present(member: ChatMember) -> bool:
@@ -82,18 +85,21 @@ async def bot_membership_changed(update: Update, context: ChatContext) -> None:
             # Unblocked: only a private chat we knew comes back; a new reader starts with /start.
             if chat.type == ChatType.PRIVATE and await chat_readers.find_chat_reader(conn, chat_id) is None:
                 return
-            await chat_readers.open_chat(conn, chat_id, chat.type, now)
+            await chat_readers.open_chat(conn, chat_id, chat.type, now, language=context.first_language)
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            await settle_language(update, context)
             await context.bot.send_message(chat.id, welcome_to_group(chat, context))
 
 
 def welcome_to_group(chat: Chat, context: ChatContext) -> str:
+    """The greeting when the bot joins a group, in the group's language (the outlet's until its admins choose)."""
+    _ = context.gettext
     outlet = html.escape(context.newsroom.settings.outlet_name)
-    title = html.escape(chat.title or "this group")
-    return (
-        f"Hello, {title}! I bring you {outlet} news on the topics this group follows.\n"
-        "Admins: pick topics with /topics, or /follow a topic by name. /help lists everything."
-    )
+    title = html.escape(chat.title or _("this group"))
+    hello = _("Hello, %(group)s! I bring you %(outlet)s news on the topics this group follows.")
+    admins = _("Admins: pick topics with /topics, or /follow a topic by name, and /language sets my language.")
+    more = _("/help lists everything.")
+    return f"{hello % {'group': title, 'outlet': outlet}}\n{admins} {more}"
 
 
 async def chat_migrated(update: Update, context: ChatContext) -> None:

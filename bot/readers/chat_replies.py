@@ -15,22 +15,33 @@ from telegram.constants import ChatType
 
 from bot.app.config import Settings
 from bot.app.errors import TopicNotFound
+from bot.languages.catalogs import N_, SOURCE_LANGUAGE, gettext_in, ngettext_in
 from bot.rendering.reply_limits import shorten, summarise
 from bot.topics.taxonomy import Taxonomy, Topic
 from subscribers import chat_readers
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 
 CADENCE_MEANING = {
-    Cadence.INSTANT.value: "every story as it is published",
-    Cadence.WEEKLY.value: "a weekly digest",
-    Cadence.OFF.value: "nothing for now",
+    Cadence.INSTANT.value: N_("every story as it is published"),
+    Cadence.WEEKLY.value: N_("a weekly digest"),
+    Cadence.OFF.value: N_("nothing for now"),
 }
 EMAIL_STATE = {
-    AddressStatus.PENDING.value: "waiting for you to confirm it",
-    AddressStatus.BOUNCED.value: "mail to it bounces; send /email again with a working address",
-    AddressStatus.INACTIVE.value: "paused",
+    AddressStatus.PENDING.value: N_("waiting for you to confirm it"),
+    AddressStatus.BOUNCED.value: N_("mail to it bounces; send /email again with a working address"),
+    AddressStatus.INACTIVE.value: N_("paused"),
 }
-PICKER_HINT = "Tap a topic to follow it, tap again to stop."
+#: "Mondays at 07:00": the digest's weekday as a habit, in each language's own words ("montags", "los lunes").
+WEEKDAY_HABIT = {
+    "monday": N_("Mondays"),
+    "tuesday": N_("Tuesdays"),
+    "wednesday": N_("Wednesdays"),
+    "thursday": N_("Thursdays"),
+    "friday": N_("Fridays"),
+    "saturday": N_("Saturdays"),
+    "sunday": N_("Sundays"),
+}
+PICKER_HINT = N_("Tap a topic to follow it, tap again to stop.")
 _MAX_ECHO = 40
 #: How much of a long list of unknown names (e.g. a pasted paragraph after /follow) is answered name by name.
 UNKNOWN_BUDGET = 2500
@@ -41,35 +52,57 @@ MYTOPICS_BUDGET = 2500
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    """How the bot speaks to a chat: a private chat is its reader, "you"; a group or channel is "this chat"."""
+    """How the bot speaks to a chat: a private chat is its reader, "you"; a group or channel is "this chat"; and
+    in the chat's language. Every sentence exists whole in both persons, so each language words both."""
 
     private: bool
+    language: str = SOURCE_LANGUAGE
 
     @classmethod
-    def of(cls, chat_type: str | None) -> Voice:
-        return cls(chat_type == ChatType.PRIVATE)
+    def of(cls, chat_type: str | None, language: str = SOURCE_LANGUAGE) -> Voice:
+        return cls(chat_type == ChatType.PRIVATE, language)
 
-    def follows(self, adverb: str = "") -> str:
-        """ "You now follow" / "This chat now follows"."""
-        middle = f"{adverb} " if adverb else ""
-        return f"You {middle}follow" if self.private else f"This chat {middle}follows"
+    def gettext(self, message: str) -> str:
+        """*message* in the chat's language."""
+        return gettext_in(self.language, message)
 
-    @property
-    def was(self) -> str:
-        return "You were" if self.private else "This chat was"
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        return ngettext_in(self.language, singular, plural, count)
 
-    @property
-    def its(self) -> str:
-        return "your" if self.private else "this chat's"
+    def pick(self, you: str, chat: str, **values: str) -> str:
+        """The sentence for a reader's own chat (*you*) or a group's (*chat*), both already translated, filled in."""
+        return (you if self.private else chat) % values
 
-    @property
-    def keeps_its(self) -> str:
-        return "you keep your" if self.private else "this chat keeps its"
+    def follows(self, topics: str) -> str:
+        """ "You follow North Korea." / "This chat follows 3 topics." (*topics* is markup, already escaped)."""
+        _ = self.gettext
+        return self.pick(_("You follow %(topics)s."), _("This chat follows %(topics)s."), topics=topics)
 
+    def follows_nothing(self) -> str:
+        _ = self.gettext
+        return self.pick(_("You follow no topic yet."), _("This chat follows no topic yet."))
 
-def lower_first(sentence: str) -> str:
-    """ "You follow" as the middle of a sentence: "you follow"."""
-    return sentence[:1].lower() + sentence[1:]
+    def now_follows(self, topics: str) -> str:
+        _ = self.gettext
+        return "✅ " + self.pick(_("You now follow %(topics)s."), _("This chat now follows %(topics)s."), topics=topics)
+
+    def already_follows(self, topics: str) -> str:
+        _ = self.gettext
+        return self.pick(_("You already follow %(topics)s."), _("This chat already follows %(topics)s."), topics=topics)
+
+    def no_longer_follows(self, topics: str) -> str:
+        _ = self.gettext
+        return self.pick(
+            _("Done: you no longer follow %(topics)s."),
+            _("Done: this chat no longer follows %(topics)s."),
+            topics=topics,
+        )
+
+    def was_not_following(self, topics: str) -> str:
+        _ = self.gettext
+        return self.pick(
+            _("You were not following %(topics)s."), _("This chat was not following %(topics)s."), topics=topics
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,16 +167,27 @@ def resolve_names(taxonomy: Taxonomy, names: Sequence[str]) -> tuple[list[Topic]
     return list(found.values()), unknown
 
 
-def unknown_topics_text(taxonomy: Taxonomy, unknown: Sequence[TopicNotFound]) -> str:
+def unknown_topics_text(taxonomy: Taxonomy, unknown: Sequence[TopicNotFound], voice: Voice) -> str:
     """What is wrong with each unknown name ("Did you mean North Korea?"), the first few of a long list, and where
     to look instead."""
+    _ = voice.gettext
     lines = []
     for problem in unknown:
         names = [taxonomy[slug].name if slug in taxonomy else slug for slug in problem.suggestions]
-        hint = f" Did you mean {' or '.join(html.escape(name) for name in names)}?" if names else ""
-        lines.append(f"I don't know the topic “{html.escape(short_echo(problem.name))}”.{hint}")
-    lines = summarise(lines, budget=UNKNOWN_BUDGET, more="more unknown names.")
-    lines.append("/topics lists every topic.")
+        line = _("I don't know the topic “%(name)s”.") % {"name": html.escape(short_echo(problem.name))}
+        if names:
+            choices = _(" or ").join(html.escape(name) for name in names)
+            line += " " + _("Did you mean %(topics)s?") % {"topics": choices}
+        lines.append(line)
+    lines = summarise(
+        lines,
+        budget=UNKNOWN_BUDGET,
+        rest_line=lambda count: (
+            voice.ngettext("… and %(num)s more unknown name.", "… and %(num)s more unknown names.", count)
+            % {"num": count}
+        ),
+    )
+    lines.append(_("/topics lists every topic."))
     return " ".join(lines)
 
 
@@ -152,59 +196,82 @@ def suggested_slugs(unknown: Sequence[TopicNotFound]) -> list[str]:
     return list(dict.fromkeys(slug for problem in unknown for slug in problem.suggestions))
 
 
-def topic_count(slugs: Sequence[str]) -> str:
-    return "1 topic" if len(slugs) == 1 else f"{len(slugs)} topics"
+def topic_count(slugs: Sequence[str], voice: Voice) -> str:
+    """ "1 topic", "3 Themen"."""
+    return voice.ngettext("%(num)s topic", "%(num)s topics", len(slugs)) % {"num": len(slugs)}
 
 
-def names_of(chosen: Sequence[Topic]) -> str:
+def names_of(chosen: Sequence[Topic], voice: Voice) -> str:
     """The topics' names in bold, "A, B and C"; a long list ends with "… and 5 more" instead."""
     names = [f"<b>{html.escape(topic.name)}</b>" for topic in chosen]
-    shown = summarise(names)
+    shown = summarise(
+        names,
+        rest_line=lambda count: voice.ngettext("… and %(num)s more", "… and %(num)s more", count) % {"num": count},
+    )
     if len(shown) < len(names):
         return ", ".join(shown[:-1]) + " " + shown[-1]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return voice.gettext("%(list)s and %(last)s") % {"list": ", ".join(names[:-1]), "last": names[-1]}
 
 
 def picker_text(followed: Sequence[str], voice: Voice) -> str:
-    count = f"{voice.follows()} {topic_count(followed)}." if followed else f"{voice.follows()} no topic yet."
-    return f"{PICKER_HINT} ✅ marks what {lower_first(voice.follows())}.\n{count}"
+    _ = voice.gettext
+    count = voice.follows(topic_count(followed, voice)) if followed else voice.follows_nothing()
+    marks = voice.pick(_("✅ marks what you follow."), _("✅ marks what this chat follows."))
+    return f"{_(PICKER_HINT)} {marks}\n{count}"
 
 
 def followed_text(taxonomy: Taxonomy, followed: Sequence[str], voice: Voice) -> str:
     """What a chat follows, in words: for someone who may look but not change it (a group's member)."""
     if not followed:
-        return f"{voice.follows()} no topic yet."
-    return f"{voice.follows()} {names_of([taxonomy[s] for s in followed if s in taxonomy])}."
+        return voice.follows_nothing()
+    return voice.follows(names_of([taxonomy[s] for s in followed if s in taxonomy], voice))
 
 
-def delivery_text(reader: chat_readers.ChatReader) -> str:
+def delivery_text(reader: chat_readers.ChatReader, voice: Voice) -> str:
     """One line per channel: how often, and the state of the email address."""
+    _ = voice.gettext
     telegram = reader.cadences.get(ChannelName.TELEGRAM.value, Cadence.INSTANT.value)
-    lines = [f"💬 Here: {CADENCE_MEANING[telegram]}" + (", and breaking news at once" if telegram == "weekly" else "")]
+    here = _(CADENCE_MEANING[telegram]) + (_(", and breaking news at once") if telegram == "weekly" else "")
+    lines = ["💬 " + _("Here: %(cadence)s") % {"cadence": here}]
     if reader.email:
         state = EMAIL_STATE.get(reader.email_status or "")
         email_cadence = reader.cadences.get(ChannelName.EMAIL.value, Cadence.WEEKLY.value)
+        address = html.escape(reader.email) + (f" ({_(state)})" if state else "")
         lines.append(
-            f"✉️ Email to {html.escape(reader.email)}{f' ({state})' if state else ''}: {CADENCE_MEANING[email_cadence]}"
+            "✉️ "
+            + _("Email to %(address)s: %(cadence)s")
+            % {"address": address, "cadence": _(CADENCE_MEANING[email_cadence])}
         )
     return "\n".join(lines)
 
 
-def digest_when(settings: Settings) -> str:
+def digest_when(settings: Settings, language: str = SOURCE_LANGUAGE) -> str:
     """ "Mondays at 07:00 (UTC)": when the weekly digest comes, as ``NEWSBOT_DIGEST_*`` set it."""
-    return f"{settings.digest_weekday.capitalize()}s at {settings.digest_time:%H:%M} ({settings.digest_timezone})"
+    days = gettext_in(language, WEEKDAY_HABIT[settings.digest_weekday])
+    moment = {"days": days, "time": f"{settings.digest_time:%H:%M}", "zone": settings.digest_timezone}
+    return gettext_in(language, "%(days)s at %(time)s (%(zone)s)") % moment
 
 
-def settings_text(reader: chat_readers.ChatReader, settings: Settings) -> str:
-    text = (
-        "<b>How often you hear from us</b>\n"
-        f"{delivery_text(reader)}\n\n"
-        f"Instant: every story as it is published. Weekly digest: one message a week, on "
-        f"{html.escape(digest_when(settings))}, with breaking news still here at once. Off: nothing, but "
-        f"{Voice.of(reader.chat_type).its} topics are kept."
+def settings_text(reader: chat_readers.ChatReader, settings: Settings, voice: Voice) -> str:
+    _ = voice.gettext
+    when = html.escape(digest_when(settings, voice.language))
+    explained = Voice.of(reader.chat_type, voice.language).pick(
+        _(
+            "Instant: every story as it is published. Weekly digest: one message a week, on %(when)s, with breaking "
+            "news still here at once. Off: nothing, but your topics are kept."
+        ),
+        _(
+            "Instant: every story as it is published. Weekly digest: one message a week, on %(when)s, with breaking "
+            "news still here at once. Off: nothing, but this chat's topics are kept."
+        ),
+        when=when,
     )
+    heading = _("How often you hear from us")
+    text = f"<b>{heading}</b>\n{delivery_text(reader, voice)}\n\n{explained}"
     if reader.email is None and reader.chat_type == ChatType.PRIVATE:
-        text += "\n\nWant the weekly digest by email too? Send <code>/email you@example.org</code>."
+        text += "\n\n" + _("Want the weekly digest by email too? Send <code>/email you@example.org</code>.")
     return text
 
 

@@ -20,7 +20,7 @@ from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_membership import ADMINS_ONLY, may_change_follows
-from bot.readers.chat_replies import Voice, lower_first, settings_text
+from bot.readers.chat_replies import Voice, settings_text
 from bot.rendering.reply_limits import shorten
 from bot.rendering.story_links import HasPublicUrl, LinkableStory, read_more_url
 from bot.topics.taxonomy import Taxonomy
@@ -84,14 +84,15 @@ async def unfollow_topic(update: Update, context: ChatContext, query: CallbackQu
     slug = data.removeprefix(f"{UNFOLLOW}:")
     taxonomy = context.newsroom.taxonomy
     name = taxonomy[slug].name if slug in taxonomy else slug
-    voice = Voice.of(chat.type)
+    voice = Voice.of(chat.type, context.language)
     async with context.newsroom.engine.begin() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
         removed = await follows.unfollow_topics(conn, reader.subscriber_id, [slug]) if reader else []
     if removed:
-        await query.answer(f"Done: {lower_first(voice.follows('no longer'))} {name}. /topics to pick again.")
+        again = context.gettext("/topics to pick again.")
+        await query.answer(f"{voice.no_longer_follows(name)} {again}")
     else:
-        await query.answer(f"{voice.was} not following {name}.")
+        await query.answer(voice.was_not_following(name))
 
 
 @chat_button(changes_follows=False)
@@ -99,12 +100,14 @@ async def open_settings(update: Update, context: ChatContext, query: CallbackQue
     """Settings under a story: the /settings message with its cadence buttons, as a new message in the chat."""
     async with context.newsroom.reader.connect() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
+    voice = Voice.of(chat.type, context.language)
     if reader is None:
-        await query.answer(f"{Voice.of(chat.type).follows()} no topic yet. Pick some with /topics.", show_alert=True)
+        pick = context.gettext("Pick some with /topics.")
+        await query.answer(f"{voice.follows_nothing()} {pick}", show_alert=True)
         return
-    text = settings_text(reader, context.newsroom.settings)
+    text = settings_text(reader, context.newsroom.settings, voice)
     if await may_change_follows(update, context):
-        await context.bot.send_message(chat.id, text, reply_markup=keyboards.cadence_keyboard(reader.cadences))
+        await context.bot.send_message(chat.id, text, reply_markup=keyboards.cadence_keyboard(reader.cadences, voice))
     else:  # a group's member: the buttons would only refuse
-        await context.bot.send_message(chat.id, f"{text}\n\n{ADMINS_ONLY}")
+        await context.bot.send_message(chat.id, f"{text}\n\n{context.gettext(ADMINS_ONLY)}")
     await query.answer()

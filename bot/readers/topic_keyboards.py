@@ -6,9 +6,11 @@ Telegram limits callback data to 64 bytes, so every button carries a short, read
 ``done``              close the picker                            ``noop``       the page counter
 ``cad:<channel>:<cadence>``  set a channel's cadence              ``stop:yes`` / ``stop:no``  confirm /stop
 ``fl:<slug>``         follow a suggested topic ("Did you mean North Korea?", free text naming a topic)
+``lang:<code>``       read newsbot in this language (/language)
 
-Topics are named by slug, never by position, so a keyboard sent before the taxonomy changed can never toggle the
-wrong topic. `check_callback_data_fits` runs at start-up and names any slug too long for a button.
+Labels are in the chat's language (its `Voice`); callback data never is. Topics are named by slug, never by
+position, so a keyboard sent before the taxonomy changed can never toggle the wrong topic.
+`check_callback_data_fits` runs at start-up and names any slug too long for a button.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app.errors import ConfigurationError
+from bot.languages.catalogs import N_, language_name, languages
+from bot.readers.chat_replies import Voice
 from bot.topics.taxonomy import Taxonomy
 from subscribers.schema import Cadence, ChannelName
 
@@ -35,6 +39,7 @@ NOOP = "noop"
 CADENCE = "cad"
 STOP = "stop"
 FOLLOW = "fl"
+LANGUAGE = "lang"
 #: A reply offers at most this many "Follow ..." buttons (one per suggested topic).
 MAX_SUGGESTIONS = 5
 
@@ -46,8 +51,9 @@ NOOP_PATTERN = rf"^{NOOP}$"
 CADENCE_PATTERN = rf"^{CADENCE}:[a-z]+:[a-z]+$"
 STOP_PATTERN = rf"^{STOP}:(yes|no)$"
 FOLLOW_PATTERN = rf"^{FOLLOW}:[a-z0-9-]+$"
+LANGUAGE_PATTERN = rf"^{LANGUAGE}:[a-z]+$"
 
-CADENCE_LABELS = {Cadence.INSTANT: "Instant", Cadence.WEEKLY: "Weekly digest", Cadence.OFF: "Off"}
+CADENCE_LABELS = {Cadence.INSTANT: N_("Instant"), Cadence.WEEKLY: N_("Weekly digest"), Cadence.OFF: N_("Off")}
 CHANNEL_ICONS = {ChannelName.TELEGRAM: "💬", ChannelName.EMAIL: "✉️"}
 
 
@@ -77,8 +83,9 @@ def page_of(taxonomy: Taxonomy, slug: str) -> int:
     return taxonomy.slugs.index(slug) // TOPICS_PER_PAGE
 
 
-def topic_picker(taxonomy: Taxonomy, followed: Collection[str], page: int = 0) -> InlineKeyboardMarkup:
+def topic_picker(taxonomy: Taxonomy, followed: Collection[str], voice: Voice, page: int = 0) -> InlineKeyboardMarkup:
     """One page of topics, two per row, a check mark on those followed, then page navigation and Done."""
+    _ = voice.gettext
     page = clamp_page(taxonomy, page)
     pages = page_count(taxonomy)
     shown = list(taxonomy)[page * TOPICS_PER_PAGE : (page + 1) * TOPICS_PER_PAGE]
@@ -93,16 +100,16 @@ def topic_picker(taxonomy: Taxonomy, followed: Collection[str], page: int = 0) -
     if pages > 1:
         rows.append(
             [
-                InlineKeyboardButton("‹ Back", callback_data=f"{PAGE}:{(page - 1) % pages}"),
+                InlineKeyboardButton(_("‹ Back"), callback_data=f"{PAGE}:{(page - 1) % pages}"),
                 InlineKeyboardButton(f"{page + 1} / {pages}", callback_data=NOOP),
-                InlineKeyboardButton("More ›", callback_data=f"{PAGE}:{(page + 1) % pages}"),
+                InlineKeyboardButton(_("More ›"), callback_data=f"{PAGE}:{(page + 1) % pages}"),
             ]
         )
-    rows.append([InlineKeyboardButton("Done", callback_data=DONE)])
+    rows.append([InlineKeyboardButton(_("Done"), callback_data=DONE)])
     return InlineKeyboardMarkup(rows)
 
 
-def cadence_keyboard(cadences: Mapping[str, str]) -> InlineKeyboardMarkup:
+def cadence_keyboard(cadences: Mapping[str, str], voice: Voice) -> InlineKeyboardMarkup:
     """One row per channel the reader has an address on: instant, weekly digest or off, the current one checked."""
     rows = []
     for channel in ChannelName:
@@ -112,7 +119,8 @@ def cadence_keyboard(cadences: Mapping[str, str]) -> InlineKeyboardMarkup:
         rows.append(
             [
                 InlineKeyboardButton(
-                    f"{CHANNEL_ICONS[channel]} {FOLLOWED_MARK + ' ' if cadence.value == current else ''}{label}",
+                    f"{CHANNEL_ICONS[channel]} {FOLLOWED_MARK + ' ' if cadence.value == current else ''}"
+                    + voice.gettext(label),
                     callback_data=f"{CADENCE}:{channel.value}:{cadence.value}",
                 )
                 for cadence, label in CADENCE_LABELS.items()
@@ -121,13 +129,17 @@ def cadence_keyboard(cadences: Mapping[str, str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def follow_buttons(taxonomy: Taxonomy, slugs: Sequence[str]) -> InlineKeyboardMarkup | None:
+def follow_buttons(taxonomy: Taxonomy, slugs: Sequence[str], voice: Voice) -> InlineKeyboardMarkup | None:
     """One "Follow <topic>" button per suggested topic (the first few), or None when there is nothing to offer."""
     shown = [slug for slug in slugs if slug in taxonomy][:MAX_SUGGESTIONS]
     if not shown:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(f"Follow {taxonomy[slug].name}", callback_data=f"{FOLLOW}:{slug}")] for slug in shown]
+        [
+            [InlineKeyboardButton(follow % {"topic": taxonomy[slug].name}, callback_data=f"{FOLLOW}:{slug}")]
+            for follow in [voice.gettext("Follow %(topic)s")]
+            for slug in shown
+        ]
     )
 
 
@@ -135,15 +147,28 @@ def parse_follow(data: str) -> str:
     return data.split(":", 1)[1]
 
 
-def stop_confirmation() -> InlineKeyboardMarkup:
+def stop_confirmation(voice: Voice) -> InlineKeyboardMarkup:
+    _ = voice.gettext
+    yes = _("Yes, erase everything")
+    no = voice.pick(_("No, keep my topics"), _("No, keep this chat's topics"))
     return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("Yes, erase everything", callback_data=f"{STOP}:yes"),
-                InlineKeyboardButton("No, keep my topics", callback_data=f"{STOP}:no"),
-            ]
-        ]
+        [[InlineKeyboardButton(yes, callback_data=f"{STOP}:yes"), InlineKeyboardButton(no, callback_data=f"{STOP}:no")]]
     )
+
+
+def language_keyboard(current: str, voice: Voice) -> InlineKeyboardMarkup:
+    """One button per language newsbot speaks, each in its own name ("Deutsch"), the current one checked."""
+    buttons = [
+        InlineKeyboardButton(
+            f"{FOLLOWED_MARK + ' ' if code == current else ''}{language_name(code)}", callback_data=f"{LANGUAGE}:{code}"
+        )
+        for code in languages()
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + TOPICS_PER_ROW] for i in range(0, len(buttons), TOPICS_PER_ROW)])
+
+
+def parse_language(data: str) -> str:
+    return data.split(":", 1)[1]
 
 
 def parse_toggle(data: str) -> Toggle:

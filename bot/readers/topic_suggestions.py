@@ -12,9 +12,10 @@ import html
 from telegram import CallbackQuery, Chat, Update
 
 from bot.readers import topic_keyboards as keyboards
-from bot.readers.chat_commands import edit_in_place
+from bot.readers.chat_buttons import edit_in_place
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_handlers import chat_button
+from bot.readers.chat_language import settle_language
 from bot.readers.chat_replies import Voice
 from subscribers import chat_readers, follows
 
@@ -27,23 +28,24 @@ async def follow_suggested(update: Update, context: ChatContext, query: Callback
     """A "Follow <topic>" button: follow it, and replace the suggestion with what changed."""
     taxonomy = context.newsroom.taxonomy
     slug = keyboards.parse_follow(data)
+    _ = context.gettext
     if slug not in taxonomy:
-        await query.answer("That topic no longer exists; /topics lists every topic.", show_alert=True)
+        await query.answer(_("That topic no longer exists; /topics lists every topic."), show_alert=True)
         return
     topic = taxonomy[slug]
-    voice = Voice.of(chat.type)
+    voice = Voice.of(chat.type, context.language)
     now = context.newsroom.clock.now()
     async with context.newsroom.engine.begin() as conn:
         before = await chat_readers.find_chat_reader(conn, str(chat.id))
-        subscriber_id = await chat_readers.open_chat(conn, str(chat.id), chat.type, now)
+        subscriber_id = await chat_readers.open_chat(
+            conn, str(chat.id), chat.type, now, language=context.first_language
+        )
         await follows.set_follows(conn, subscriber_id, [slug], now)
     name = f"<b>{html.escape(topic.name)}</b>"
-    if before is not None and slug in before.topics:
-        text = f"{voice.follows('already')} {name}. See everything with /mytopics."
-    else:
-        text = f"✅ {voice.follows('now')} {name}. See everything with /mytopics."
-    await edit_in_place(query, text, None)
-    await query.answer(f"Following {topic.name}")
+    done = voice.already_follows(name) if before is not None and slug in before.topics else voice.now_follows(name)
+    see = _("See everything with /mytopics.")
+    await edit_in_place(query, f"{done} {see}", None)
+    await query.answer(_("Following %(topic)s") % {"topic": topic.name})
 
 
 async def free_text(update: Update, context: ChatContext) -> None:
@@ -51,20 +53,25 @@ async def free_text(update: Update, context: ChatContext) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    await settle_language(update, context)
+    _ = context.gettext
+    voice = Voice.of(chat.type, context.language)
     typed = (message.text or "").strip()
     topic = context.newsroom.taxonomy.find(typed) if typed and len(typed) <= MAX_NAME_TEXT else None
     if topic is None:
         await message.reply_text(
-            "I only understand commands. /topics picks what you want to read; /help lists everything I can do."
+            _("I only understand commands. /topics picks what you want to read; /help lists everything I can do.")
         )
         return
     async with context.newsroom.reader.connect() as conn:
         reader = await chat_readers.find_chat_reader(conn, str(chat.id))
     name = f"<b>{html.escape(topic.name)}</b>"
     if reader is not None and topic.slug in reader.topics:
-        await message.reply_text(f"{Voice.of(chat.type).follows('already')} {name}. /mytopics shows everything.")
+        shows = _("/mytopics shows everything.")
+        await message.reply_text(f"{voice.already_follows(name)} {shows}")
         return
     await message.reply_text(
-        f"To follow {name}, tap the button (or send <code>/follow {topic.slug}</code>).",
-        reply_markup=keyboards.follow_buttons(context.newsroom.taxonomy, [topic.slug]),
+        _("To follow %(topic)s, tap the button (or send <code>/follow %(slug)s</code>).")
+        % {"topic": name, "slug": topic.slug},
+        reply_markup=keyboards.follow_buttons(context.newsroom.taxonomy, [topic.slug], voice),
     )

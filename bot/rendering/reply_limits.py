@@ -10,7 +10,7 @@ measured with the same :func:`utf16_length` against the same :data:`TELEGRAM_MAX
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 #: Telegram's limit for one message, counted in UTF-16 code units of the parsed text, as the Bot API does.
 TELEGRAM_MAX_LENGTH = 4096
@@ -23,11 +23,17 @@ ECHO_CHARS = 500
 
 
 def summarise(
-    items: Sequence[str], *, most: int = LIST_ITEMS, budget: int = LIST_BUDGET, more: str = "more"
+    items: Sequence[str],
+    *,
+    most: int = LIST_ITEMS,
+    budget: int = LIST_BUDGET,
+    more: str = "more",
+    rest_line: Callable[[int], str] | None = None,
 ) -> list[str]:
     """The first *items* that fit in *most* items and *budget* characters, then "… and N <more>" for the rest.
 
-    The first item is always shown; callers shorten items that may be long on their own (see `shorten`).
+    The first item is always shown; callers shorten items that may be long on their own (see `shorten`). A reply
+    in a reader's language words the last line itself (*rest_line*, given how many were left out).
     """
     shown: list[str] = []
     used = 0
@@ -37,7 +43,9 @@ def summarise(
         shown.append(item)
         used += len(item)
     rest = len(items) - len(shown)
-    return [*shown, f"… and {rest} {more}"] if rest else shown
+    if not rest:
+        return shown
+    return [*shown, rest_line(rest) if rest_line else f"… and {rest} {more}"]
 
 
 def utf16_length(text: str) -> int:

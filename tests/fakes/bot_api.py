@@ -109,9 +109,10 @@ class FakeBotAPI:
     Injection: `block`, `deactivate`, `forget`, `migrate`, `fail_next`, `rate_limit`, `delay`,
     `set_member_status`, `push_update` / `push_message` / `push_callback_query`, `push_malformed_message`,
     `add_file` (served by getFile and the file route) and `push_document`. Scoped setMyCommands calls are kept
-    apart in `scoped_commands`. Edits change `messages` in place (`text_of`), deleteMessage moves a message to
-    `deleted` and refuses one older than 48 hours (`age_message` makes one older), and a send's
-    ``reply_parameters`` are kept as its ``reply_to_message`` and in `replies`.
+    apart in `scoped_commands`, those for one app language in `localized_commands`. Edits change `messages` in
+    place (`text_of`), deleteMessage moves a message to `deleted` and refuses one older than 48 hours
+    (`age_message` makes one older), and a send's ``reply_parameters`` are kept as its ``reply_to_message`` and in
+    `replies`.
     """
 
     def __init__(
@@ -144,6 +145,8 @@ class FakeBotAPI:
         self.commands: list[Any] = []
         #: setMyCommands calls with a scope other than the default, keyed by the scope's JSON (sorted keys).
         self.scoped_commands: dict[str, list[Any]] = {}
+        #: Menus registered for users of one app language: (scope key or None, language_code) -> commands.
+        self.localized_commands: dict[tuple[str | None, str], list[Any]] = {}
         #: Files the bot may fetch with getFile, by file_id: (file_path, content).
         self.files: dict[str, tuple[str, bytes]] = {}
         #: Accepted sendPhoto calls: (chat_id, the photo as sent, the caption as sent); also in `sent_messages`.
@@ -345,10 +348,20 @@ class FakeBotAPI:
         return update
 
     def push_message(
-        self, chat_id: int, text: str, *, user_id: int | None = None, first_name: str = "Reader"
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        first_name: str = "Reader",
+        language_code: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a text message from a user, with a bot_command entity when it starts with "/"."""
-        return self.push_update({"message": self._text_message(chat_id, text, user_id, first_name)})
+        """Queue a text message from a user, with a bot_command entity when it starts with "/"; *language_code* is
+        the language of the user's app, as Telegram sends it."""
+        message = self._text_message(chat_id, text, user_id, first_name)
+        if language_code is not None:
+            message["from"]["language_code"] = language_code
+        return self.push_update({"message": message})
 
     def push_malformed_message(self, chat_id: int, text: str, **broken: Any) -> dict[str, Any]:
         """Queue a message in the real JSON shape except for the *broken* fields, e.g. ``date="yesterday"``.
@@ -706,7 +719,10 @@ class FakeBotAPI:
         if not isinstance(commands, list):
             raise ApiError(400, "Bad Request: can't parse BotCommand array: JSON array expected")
         scope = _scope_key(params.get("scope"))
-        if scope is None:
+        language = params.get("language_code")
+        if language:
+            self.localized_commands[(scope, str(language))] = commands
+        elif scope is None:
             self.commands = commands
         else:
             self.scoped_commands[scope] = commands
