@@ -164,10 +164,13 @@ async def plan_digest_deliveries(
     """Queue the week's digest for every weekly reader with something to read, in one INSERT ... SELECT.
 
     Readers whose topics had no story that week get no row at all (nobody gets an empty digest); the unique key
-    (item, subscriber, channel) makes planning the same week twice harmless.
+    (item, subscriber, channel) makes planning the same week twice harmless. New rows are due at the week's end;
+    the caller moves them to each reader's own digest time.
     """
     audience = _digest_audience(start, end).subquery()
-    return await _queue_deliveries(conn, audience, digest_item_key(week), Priority.DIGEST, now, story_id=None)
+    return await _queue_deliveries(
+        conn, audience, digest_item_key(week), Priority.DIGEST, now, story_id=None, not_before=end
+    )
 
 
 async def count_digest_audience(conn: AsyncConnection, week: str, start: datetime, end: datetime) -> dict[str, int]:

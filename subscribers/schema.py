@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -128,6 +129,13 @@ subscribers = Table(
     Column("created_at", UtcDateTime, nullable=False),
     #: The language the reader reads newsbot in ("de"); NULL until chosen or learnt, meaning the outlet's default.
     Column("language", String(16)),
+    # The reader's IANA time zone; NULL means the outlet's NEWSBOT_DIGEST_TIMEZONE.
+    Column("timezone", String(64)),
+    # Quiet hours in the reader's zone, minutes after local midnight (from 22:00 = 1320 until 07:00 = 420);
+    # NULL: none. Messages due inside wait for their end; breaking news too only when quiet_holds_breaking.
+    Column("quiet_from", Integer),
+    Column("quiet_until", Integer),
+    Column("quiet_holds_breaking", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 addresses = Table(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,23 +27,35 @@ FRONT_MATTER = "---\ntitle: {title}\nid: {id}\ntopics: [{topics}]\nbreaking: {br
 
 
 async def store_story_at(
+    newsroom: Newsroom, when: datetime, story_id: str, title: str, *topics: str, **options: Any
+) -> Story:
+    """Store a story as if it had been ingested at *when* (the digest picks stories by when they were stored);
+    *options* as for :func:`sample_story` (body, breaking, url)."""
+    story = sample_story(newsroom, story_id, title, *topics, when=when, **options)
+    async with newsroom.engine.begin() as conn:
+        assert await stories.save_story(conn, story, when)
+    return story
+
+
+def sample_story(
     newsroom: Newsroom,
-    when: datetime,
     story_id: str,
     title: str,
     *topics: str,
     body: str = "",
     breaking: bool = False,
     url: str | None = None,
+    when: datetime | None = None,
 ) -> Story:
-    """Store a story as if it had been ingested at *when* (the digest picks stories by when they were stored)."""
+    """A story with exactly *topics*, ready to store or ingest."""
+    on = f" on {when:%A}" if when else ""
     text = FRONT_MATTER.format(
         title=title,
         id=story_id,
         topics=", ".join(topics),
         breaking=str(breaking).lower(),
         url=f"url: {url}\n" if url else "",
-        body=body or f"Our reporters covered this on {when:%A}. Officials said more details would follow.",
+        body=body or f"Our reporters covered this{on}. Officials said more details would follow.",
     )
     story = prepare_story(
         parse_story(text, max_bytes=newsroom.settings.max_story_bytes),
@@ -50,10 +63,7 @@ async def store_story_at(
         taxonomy=newsroom.taxonomy,
         tagger=newsroom.tagger,
     )
-    story = dataclasses.replace(story, topics=tuple(topics))  # exactly these topics, whatever the tagger thinks
-    async with newsroom.engine.begin() as conn:
-        assert await stories.save_story(conn, story, when)
-    return story
+    return dataclasses.replace(story, topics=tuple(topics))  # exactly these topics, whatever the tagger thinks
 
 
 def parse_mail(data: bytes) -> EmailMessage:

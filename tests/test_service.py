@@ -243,13 +243,15 @@ async def test_newsbot_run_without_a_token_still_serves_and_stops_on_ctrl_c(tmp_
 
 
 async def test_the_weekly_digest_is_scheduled_and_the_worker_sends_it(settings: Settings, bot_api: FakeBotAPI) -> None:
-    live = live_settings(settings, bot_api, digest_weekday="friday", digest_time=dt.time(18, 30))
+    # Today at 00:00 UTC: last week's digest is due at once (readers get it at the configured local day and hour).
+    today = dt.datetime.now(dt.UTC).strftime("%A")
+    live = live_settings(settings, bot_api, digest_weekday=today.lower(), digest_time=dt.time(0, 0))
     async with running_service(live) as service:
         chat = ChatSession(bot_api, service)
         assert service.application is not None and service.application.job_queue is not None
         (job,) = service.application.job_queue.get_jobs_by_name(DIGEST_JOB)
         assert job.next_t is not None
-        assert (job.next_t.astimezone(dt.UTC).strftime("%A %H:%M")) == "Friday 18:30"
+        assert (job.next_t.astimezone(dt.UTC).strftime("%A %H:%M")) == f"{today} 00:00"
 
         await add_reader(
             chat.newsroom, "north-korea", telegram_chat=str(READER), cadences={ChannelName.TELEGRAM: Cadence.WEEKLY}

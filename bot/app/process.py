@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import enum
 import logging
 import signal
@@ -46,7 +47,7 @@ from bot.app.telegram_bot import (
     register_commands,
 )
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
-from bot.outbox.digest_weeks import digest_schedule
+from bot.outbox.digest_weeks import digest_schedule, digest_zone
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
@@ -98,6 +99,9 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     job_queue.run_repeating(editor_menus, EDITOR_MENU_SECONDS, first=EDITOR_MENU_SECONDS, name="editor-menus")
     at, days = digest_schedule(newsroom.settings)
     job_queue.run_daily(weekly_digest, at, days=days, name=DIGEST_JOB)
+    # Monday 00:00 in the outlet's zone: the week is over, and readers east of it may already want their digest.
+    week_end = dt.time(0, 0, tzinfo=digest_zone(newsroom.settings))
+    job_queue.run_daily(weekly_digest, week_end, days=(1,), name=f"{DIGEST_JOB}-week-end")
     job_queue.run_once(weekly_digest, 0, name=f"{DIGEST_JOB}-catch-up")
     logger.info("weekly digest: %s", describe_schedule(newsroom.settings))
 

@@ -2,8 +2,10 @@
 
 With a bot, the digest is a job of the Application's JobQueue (:func:`bot.app.process.schedule_jobs`). Without
 one there is no Application at all (no stand-in token, no python-telegram-bot machinery): :func:`digest_loop`
-is a plain background loop that plans at start-up and then at every ``NEWSBOT_DIGEST_WEEKDAY``
-``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``. Both run :func:`plan_weekly_digest`.
+is a plain background loop that plans at start-up, at the end of every week and at every
+``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``. Both run
+:func:`plan_weekly_digest`; each reader's rows wait for their own local digest time
+(:mod:`bot.outbox.reader_hours`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ def next_digest_at(settings: Settings, now: dt.datetime) -> dt.datetime:
     return at if at > local else dt.datetime.combine(day + dt.timedelta(days=7), settings.digest_time, tzinfo=zone)
 
 
+def next_planning_at(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """The next time to plan: the configured digest time, or the end of a week if that comes first (readers
+    whose local digest hour comes before the outlet's get their rows queued as soon as the week is over)."""
+    zone = digest_zone(settings)
+    local = now.astimezone(zone)
+    monday = local.date() + dt.timedelta(days=7 - local.weekday())
+    week_end = dt.datetime.combine(monday, dt.time(), tzinfo=zone)
+    return min(next_digest_at(settings, now), week_end)
+
+
 async def digest_loop(newsroom: Newsroom, worker: DeliveryWorker | None, stop: asyncio.Event) -> None:
     """Plan the digest now (a digest whose hour passed while newsbot was down still goes out), then every week.
 
@@ -57,6 +69,6 @@ async def digest_loop(newsroom: Newsroom, worker: DeliveryWorker | None, stop: a
         except Exception:
             logger.exception("weekly digest planning failed; trying again at the next digest time")
         now = newsroom.clock.now()
-        wait = (next_digest_at(newsroom.settings, now) - now).total_seconds()
+        wait = (next_planning_at(newsroom.settings, now) - now).total_seconds()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait)

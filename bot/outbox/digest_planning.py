@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.app.clock import Clock
 from bot.app.newsroom import Newsroom
 from bot.outbox.digest_weeks import InvalidWeek, digest_zone, last_complete_week, parse_week
+from bot.outbox.reader_hours import fit_digest_to_readers
 from subscribers import deliveries
 from subscribers import stories as stories_store
 
@@ -57,4 +58,5 @@ async def queue_weekly_digests(
         stories = await stories_store.load_week_stories(conn, target.start, target.end)
         queued = await deliveries.count_digest_audience(conn, target.key, target.start, target.end)
         await deliveries.plan_digest_deliveries(conn, target.key, target.start, target.end, now)
+        await fit_digest_to_readers(conn, deliveries.digest_item_key(target.key), target, newsroom.settings, now)
     return DigestReport(target.key, target.label, len(stories), queued)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from bot.app.errors import InvalidSchedule, StoryAlreadySent, StoryNotFound
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import SendChange
+from bot.outbox.reader_hours import fit_story_to_readers
 from bot.outbox.social import queue_social_posts
 from bot.stories.story import Story
 from subscribers import deliveries, stories, story_states
@@ -132,6 +133,8 @@ async def top_up_published(newsroom: Newsroom, since: datetime, until: datetime)
             if story is None:
                 continue
             added += await deliveries.plan_story_deliveries(conn, story, until)
+            key = deliveries.story_item_key(story.id)
+            await fit_story_to_readers(conn, key, newsroom.settings, until, breaking=story.breaking)
             await queue_social_posts(conn, newsroom.distribution, story, until)
     if added:
         log.info("embargoes lifted: %d stories, %d more readers queued", len(lifted), added)

@@ -25,6 +25,7 @@ from bot.app.config import Settings
 from bot.app.errors import StoryNotFound, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import record_audit
+from bot.outbox.reader_hours import fit_story_to_readers
 from bot.outbox.social import queue_social_posts
 from bot.stories.parsing import StoryDraft
 from bot.stories.story import Story
@@ -162,11 +163,17 @@ def distribution_for(newsroom: Newsroom, distribution: Distribution | None) -> D
 
 
 async def plan_readers(
-    conn: AsyncConnection, story: Story, now: datetime, *, already: dict[str, int] | None = None
+    conn: AsyncConnection,
+    story: Story,
+    now: datetime,
+    settings: Settings,
+    *,
+    already: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Queue *story* for every follower not queued yet (the one planning statement); newly queued per channel.
 
-    *already* is the per-channel count queued before (None for a new story, which has none).
+    Readers in their quiet hours get it when those end (breaking news only if they chose so). *already* is the
+    per-channel count queued before (None for a new story, which has none).
     """
     await deliveries.plan_story_deliveries(conn, story, now)
     if story.updates is not None:
@@ -175,6 +182,7 @@ async def plan_readers(
         await story_changes.plan_follow_up(
             conn, story.id, story.updates, breaking=story.breaking, not_before=not_before, now=now
         )
+    await fit_story_to_readers(conn, deliveries.story_item_key(story.id), settings, now, breaking=story.breaking)
     after = await deliveries.count_story_deliveries(conn, story.id)
     before = already or {}
     return {channel: count - before.get(channel, 0) for channel, count in after.items()}
@@ -251,7 +259,8 @@ async def ingest_story(
             if stored is None and story.external_id:
                 stored = await stories.load_story_by_external_id(conn, story.external_id, Story)
             return IngestResult(story=stored or story, created=False, recipients={c.value: 0 for c in ChannelName})
-        result = IngestResult(story=story, created=True, recipients=await plan_readers(conn, story, now))
+        recipients = await plan_readers(conn, story, now, newsroom.settings)
+        result = IngestResult(story=story, created=True, recipients=recipients)
         if also is not None:
             await also(conn, result)
     return result

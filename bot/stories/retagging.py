@@ -83,7 +83,7 @@ async def retag_story(
         if not added:
             return RetagResult(story, (), {channel.value: 0 for channel in ChannelName}, 0)
         before = await deliveries.count_story_deliveries(conn, story_id)
-        recipients = await plan_readers(conn, story, now, already=before)
+        recipients = await plan_readers(conn, story, now, newsroom.settings, already=before)
         social = await queue_social_and_audit(
             conn,
             story,

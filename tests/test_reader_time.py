@@ -1,0 +1,169 @@
+"""Readers' own time: the weekly digest at the configured local hour in each reader's zone, quiet hours, and DST.
+
+The injectable clock is moved by hand; Telegram goes through python-telegram-bot against the fake Bot API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.app.newsroom import Newsroom
+from bot.outbox.digest_planning import queue_weekly_digests
+from bot.outbox.reader_hours import quiet_hours_end
+from bot.outbox.worker import DeliveryWorker
+from bot.stories.intake import ingest_story
+from subscribers import reader_time
+from subscribers.reader_time import ReaderTime
+from subscribers.schema import Cadence, ChannelName, deliveries
+from tests.email_readers import sample_story, store_story_at
+from tests.fakes import FakeBotAPI
+from tests.fakes.clock import ManualClock
+from tests.newsroom_fixtures import add_reader
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NEW_YORK = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+WEEKLY_CHAT = {ChannelName.TELEGRAM: Cadence.WEEKLY}
+NIGHT = ReaderTime("Europe/Berlin", 22 * 60, 7 * 60)
+
+
+def clock_at(moment: datetime) -> ManualClock:
+    clock = ManualClock()
+    clock.offset = moment - datetime.now(UTC)
+    return clock
+
+
+def move_to(clock: ManualClock, moment: datetime) -> None:
+    clock.offset = moment - datetime.now(UTC)
+
+
+async def reader_in(newsroom: Newsroom, chat: str, time: ReaderTime, *, cadences: dict | None = None) -> int:
+    subscriber_id = await add_reader(newsroom, "local", telegram_chat=chat, cadences=cadences)
+    async with newsroom.engine.begin() as conn:
+        assert await reader_time.set_reader_time(conn, subscriber_id, time)
+    return subscriber_id
+
+
+async def digest_due(newsroom: Newsroom, week: str) -> dict[int, datetime]:
+    async with newsroom.reader.connect() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.subscriber_id, deliveries.c.not_before).where(deliveries.c.item_key == f"digest:{week}")
+        )
+        return {row[0]: row[1] for row in rows}
+
+
+async def test_tokyo_and_new_york_each_get_the_same_weeks_digest_once_at_their_own_monday_seven(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    newsroom, live_worker = live
+    newsroom.settings = newsroom.settings.model_copy(update={"digest_timezone": "Asia/Tokyo"})
+    await reader_in(newsroom, "701", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
+    await reader_in(newsroom, "702", ReaderTime("America/New_York"), cadences=WEEKLY_CHAT)
+    # 2026-W10 in Tokyo: Monday 2 March to Sunday 8 March (New York moves its clocks forward on 8 March).
+    await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=TOKYO), "bridge", "The bridge reopens", "local")
+    clock = clock_at(datetime(2026, 3, 9, 0, 5, tzinfo=TOKYO))
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+
+    report = await queue_weekly_digests(newsroom, clock=clock)
+    assert report.week == "2026-W10" and report.queued == {"telegram": 2, "email": 0}
+    move_to(clock, datetime(2026, 3, 9, 6, 59, tzinfo=TOKYO))
+    assert (await worker.drain(wait_for_retries=0)).total == 0
+
+    move_to(clock, datetime(2026, 3, 9, 7, 0, 1, tzinfo=TOKYO))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 1}
+    assert len(bot_api.sent_to(701)) == 1 and bot_api.sent_to(702) == []
+
+    # A restart between the two zones plans again: nothing new, nothing skipped.
+    restarted = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    assert (await queue_weekly_digests(newsroom, clock=clock)).total == 0
+    move_to(clock, datetime(2026, 3, 9, 6, 59, tzinfo=NEW_YORK))
+    assert (await restarted.drain(wait_for_retries=0)).total == 0
+
+    move_to(clock, datetime(2026, 3, 9, 7, 0, 1, tzinfo=NEW_YORK))
+    assert (await restarted.drain(wait_for_retries=0)).sent == {"telegram": 1}
+    (tokyo,), (new_york,) = bot_api.sent_to(701), bot_api.sent_to(702)
+    assert "The bridge reopens" in tokyo and "The bridge reopens" in new_york
+
+    move_to(clock, datetime(2026, 3, 10, 12, tzinfo=NEW_YORK))
+    assert (await queue_weekly_digests(newsroom, clock=clock)).total == 0
+    assert (await restarted.drain(wait_for_retries=0)).total == 0
+    assert len(bot_api.sent_to(701)) == 1 and len(bot_api.sent_to(702)) == 1
+
+
+async def test_a_reader_whose_hour_comes_before_the_outlets_week_ends_gets_it_as_the_week_ends(
+    newsroom: Newsroom,
+) -> None:
+    """The outlet's week (UTC) ends at Monday 09:00 in Tokyo: the digest waits for its last stories, not 7 days."""
+    tokyo = await reader_in(newsroom, "711", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
+    outlet = await reader_in(newsroom, "712", ReaderTime(), cadences=WEEKLY_CHAT)
+    await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=UTC), "bridge", "The bridge reopens", "local")
+    await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 9, 0, 1, tzinfo=UTC)))
+    due = await digest_due(newsroom, "2026-W10")
+    assert due == {tokyo: datetime(2026, 3, 9, tzinfo=UTC), outlet: datetime(2026, 3, 9, 7, tzinfo=UTC)}
+
+
+async def test_dst_changes_neither_skip_nor_double_a_digest(newsroom: Newsroom) -> None:
+    """New York leaves summer time on Sunday 1 November 2026, Berlin on 25 October: each week's digest is
+    planned once per reader at 07:00 local, before and after."""
+    newsroom.settings = newsroom.settings.model_copy(update={"digest_timezone": "Europe/Berlin"})
+    new_york = await reader_in(newsroom, "721", ReaderTime("America/New_York"), cadences=WEEKLY_CHAT)
+    berlin = await reader_in(newsroom, "722", ReaderTime(), cadences=WEEKLY_CHAT)
+    expected = {}
+    for week, monday in (("2026-W43", 19), ("2026-W44", 26)):
+        await store_story_at(newsroom, datetime(2026, 10, monday + 2, 12, tzinfo=BERLIN), week, week, "local")
+    for week, next_monday in (("2026-W43", datetime(2026, 10, 26)), ("2026-W44", datetime(2026, 11, 2))):
+        for _ in range(2):  # a rerun queues nothing twice
+            after = next_monday.replace(hour=23, tzinfo=BERLIN)
+            await queue_weekly_digests(newsroom, week, clock=clock_at(after))
+        expected[week] = await digest_due(newsroom, week)
+    assert expected == {
+        "2026-W43": {new_york: datetime(2026, 10, 26, 11, tzinfo=UTC), berlin: datetime(2026, 10, 26, 6, tzinfo=UTC)},
+        "2026-W44": {new_york: datetime(2026, 11, 2, 12, tzinfo=UTC), berlin: datetime(2026, 11, 2, 6, tzinfo=UTC)},
+    }
+
+
+def test_quiet_hours_end_at_their_local_end_across_midnight_and_dst() -> None:
+    late = datetime(2026, 10, 31, 23, tzinfo=NEW_YORK)  # the clocks go back at 02:00 that night
+    assert quiet_hours_end(late, NEW_YORK, 22 * 60, 7 * 60) == datetime(2026, 11, 1, 12, tzinfo=UTC)
+    early = datetime(2026, 11, 1, 6, 30, tzinfo=NEW_YORK)
+    assert quiet_hours_end(early, NEW_YORK, 22 * 60, 7 * 60) == datetime(2026, 11, 1, 12, tzinfo=UTC)
+    assert quiet_hours_end(datetime(2026, 11, 1, 7, tzinfo=NEW_YORK), NEW_YORK, 22 * 60, 7 * 60) is None
+    assert quiet_hours_end(datetime(2026, 11, 2, 13, tzinfo=NEW_YORK), NEW_YORK, 12 * 60, 14 * 60) == datetime(
+        2026, 11, 2, 19, tzinfo=UTC
+    )
+    assert quiet_hours_end(late, NEW_YORK, 8 * 60, 8 * 60) is None
+
+
+async def test_quiet_hours_hold_a_normal_story_and_breaking_news_follows_the_readers_choice(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    newsroom, live_worker = live
+    await reader_in(newsroom, "731", NIGHT)  # breaking news rings anyway (the default)
+    await reader_in(newsroom, "732", ReaderTime("Europe/Berlin", 22 * 60, 7 * 60, quiet_holds_breaking=True))
+    await reader_in(newsroom, "733", ReaderTime("Europe/Berlin"))  # no quiet hours
+    clock = clock_at(datetime(2026, 3, 4, 23, 30, tzinfo=BERLIN))
+    newsroom.clock = clock
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+
+    await ingest_story(newsroom, sample_story(newsroom, "night-vote", "Council votes late", "local"))
+    await ingest_story(newsroom, sample_story(newsroom, "fire", "Fire at the mill", "local", breaking=True))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 3}
+    assert [len(bot_api.sent_to(chat)) for chat in (731, 732, 733)] == [1, 0, 2]
+    assert "Fire at the mill" in bot_api.sent_to(731)[0]
+
+    move_to(clock, datetime(2026, 3, 5, 6, 59, tzinfo=BERLIN))
+    assert (await worker.drain(wait_for_retries=0)).total == 0
+    move_to(clock, datetime(2026, 3, 5, 7, 0, 1, tzinfo=BERLIN))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 3}
+    assert [len(bot_api.sent_to(chat)) for chat in (731, 732, 733)] == [2, 2, 2]
+    assert "Council votes late" in bot_api.sent_to(731)[1]
+
+
+async def test_quiet_hours_move_the_digest_past_their_end(newsroom: Newsroom) -> None:
+    sleeper = await reader_in(newsroom, "741", ReaderTime("UTC", 22 * 60, 8 * 60), cadences=WEEKLY_CHAT)
+    await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=UTC), "bridge", "The bridge reopens", "local")
+    await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 9, 0, 1, tzinfo=UTC)))
+    assert await digest_due(newsroom, "2026-W10") == {sleeper: datetime(2026, 3, 9, 8, tzinfo=UTC)}
