@@ -3,9 +3,10 @@
 Run: .venv/bin/python bench/spam_scores.py [--keep DIR] A newsroom in a scratch data dir (file outbox, no network)
 ingests the sample story and a few more, delivers the story email to an instant reader, queues and delivers the
 weekly digest a week later (the newsroom's clock is moved, nothing waits) and sends one double opt-in email, all
-through the real render, MJML compile and MIME path. Each written ``.eml`` goes through ``spamassassin -L -t``
-(local rules only: no DNS, no network tests). Prints per email its score and every rule that fired with its
-points, then ``max score: N.N``. Exits 1 when a rule of positive score fired, 2 when spamassassin is missing.
+through the real render, MJML compile and MIME path. The written ``.eml`` files go through one run of
+``spamassassin -L -t``, as one mbox (local rules only: no DNS, no network tests). Prints per email its score and
+every rule that fired with its points, then ``max score: N.N``. Exits 1 when a rule of positive score fired, 2
+when spamassassin is missing.
 
 The goal is a score of at most 0 with no positive rule: what a reader's filter adds for the content itself,
 before sender reputation (SPF, DKIM, DNS lists) that only a real domain can earn.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import mailbox
 import re
 import shutil
 import subprocess
@@ -157,15 +159,37 @@ def _newest(directory: Path, exclude: set[Path] = frozenset()) -> Path:  # type:
     return max(files, key=lambda path: path.stat().st_mtime_ns)
 
 
-def score(name: str, path: Path) -> Score:
-    """Run SpamAssassin's local tests on one message and read its report's table of rules."""
+def score_all(emails: dict[str, Path]) -> list[Score]:
+    """Run SpamAssassin's local tests once on every message (as one mbox: its rules load once, not per message)
+    and read each report's table of rules, matching reports to messages by Message-ID."""
+    with tempfile.TemporaryDirectory(prefix="newsbot-spam-mbox-") as scratch:
+        box = mailbox.mbox(Path(scratch) / "emails.mbox")
+        ids = {}
+        for name, path in emails.items():
+            message = mailbox.mboxMessage(path.read_bytes())
+            ids[message["Message-ID"]] = name
+            box.add(message)
+        box.close()
+        mbox_bytes = (Path(scratch) / "emails.mbox").read_bytes()
     run = subprocess.run(
-        [SPAMASSASSIN, "-L", "-t"], input=path.read_bytes(), capture_output=True, check=False, timeout=300
+        [SPAMASSASSIN, "-L", "-t", "--mbox"], input=mbox_bytes, capture_output=True, check=False, timeout=300
     )
     output = run.stdout.decode("utf-8", errors="replace")
+    reports = {}
+    for report in re.split(r"^From .*\n", output, flags=re.MULTILINE):
+        message_id = re.search(r"^Message-ID: (\S+)", report, re.MULTILINE | re.IGNORECASE)
+        if message_id and message_id.group(1) in ids:
+            reports[ids[message_id.group(1)]] = report
+    missing = [name for name in emails if name not in reports]
+    if missing:
+        sys.exit(f"spamassassin gave no verdict on {missing}: {run.stderr.decode(errors='replace').strip()[:300]}")
+    return [_read_report(name, emails[name], reports[name]) for name in emails]
+
+
+def _read_report(name: str, path: Path, output: str) -> Score:
     status = re.search(r"^X-Spam-Status: \w+, score=(-?\d+(?:\.\d+)?)", output, re.MULTILINE)
     if status is None:
-        sys.exit(f"spamassassin gave no verdict on {path}: {run.stderr.decode(errors='replace').strip()[:300]}")
+        sys.exit(f"spamassassin gave no verdict on {path}")
     report = output.split("Content analysis details:", 1)[-1]
     table = report.split("---- ----------------------", 1)[-1]
     rules = []
@@ -192,7 +216,7 @@ def main() -> int:
         data_dir = args.keep or Path(scratch) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         emails = asyncio.run(write_emails(data_dir))
-        scores = [score(name, path) for name, path in emails.items()]
+        scores = score_all(emails)
     for result in scores:
         print(f"{result.name}: score {result.total:.1f}" + (f" ({result.path})" if args.keep else ""))
         for points, rule, description in result.rules:
