@@ -1,8 +1,9 @@
 """The worker's message source for weekly digests (``digest:<ISO week>`` deliveries).
 
 Rendering is shared: readers whose followed topics select the same stories (and who already had the same of them
-at once) get the same digest, so the MJML is compiled once per distinct content, and per reader only the personal
-links change. A long Telegram digest comes as several messages (`bot.rendering.telegram_digest`).
+at once), and who read the same language, get the same digest, so the MJML is compiled once per distinct content
+and language, and per reader only the personal links change. A long Telegram digest comes as several messages
+(`bot.rendering.telegram_digest`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.channels.base import LinkPreview
+from bot.languages.catalogs import language_of
 from bot.outbox.digest_grouping import DigestContent
 from bot.outbox.digest_rendering import (
     WeekStories,
@@ -26,11 +28,12 @@ from bot.outbox.digest_rendering import (
 from bot.outbox.digest_weeks import InvalidWeek, digest_zone, parse_week
 from bot.outbox.message_cache import LruCache
 from bot.rendering.email_message import EmailTemplate
-from subscribers import deliveries, digest_reach, follows
+from subscribers import deliveries, digest_reach, follows, reader_languages
 from subscribers.schema import ChannelName
 
-#: What makes two readers' digests the same: the week, the followed topics with stories, and what they already had.
-_ContentKey = tuple[str, frozenset[str], frozenset[tuple[str, str]]]
+#: What makes two readers' digests the same: the week, the followed topics with stories, what they already had, and
+#: the language they read.
+_ContentKey = tuple[str, frozenset[str], frozenset[tuple[str, str]], str]
 _NO_PREVIEW = LinkPreview(url=None)
 
 
@@ -50,6 +53,8 @@ class DigestMessages:
         self._batch_follows: dict[int, frozenset[str]] = {}
         #: Per week and reader of the batch: the week's stories they already got at once, and the weekday.
         self._batch_sent_on: dict[tuple[str, int], dict[str, str]] = {}
+        #: The language of each reader of the batch (their stored one, else the outlet's default).
+        self._batch_languages: dict[int, str] = {}
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         """Before a batch: load its weeks, its readers' topics and what they already got, not one query per reader."""
@@ -57,15 +62,19 @@ class DigestMessages:
         for item in items:
             by_week.setdefault(item.item_key.partition(":")[2], set()).add(item.subscriber_id)
         self._batch_sent_on = {}
+        subscriber_ids = {item.subscriber_id for item in items}
         async with self._newsroom.reader.connect() as conn:
-            self._batch_follows = await follows.followed_topics_of(conn, {item.subscriber_id for item in items})
+            self._batch_follows = await follows.followed_topics_of(conn, subscriber_ids)
+            stored = await reader_languages.languages_of(conn, subscriber_ids)
+        self._batch_languages = {subscriber_id: self._language(code) for subscriber_id, code in stored.items()}
         for week_key, readers in by_week.items():
             with contextlib.suppress(InvalidWeek):
                 loaded = await self._load_week(week_key)
                 async with self._newsroom.reader.connect() as conn:
                     sent = await digest_reach.stories_sent_at_once(conn, readers, loaded.week.start, loaded.week.end)
                 for subscriber_id, sent_at in sent.items():
-                    self._batch_sent_on[(week_key, subscriber_id)] = sent_on_labels(sent_at, loaded.week)
+                    language = self._batch_languages.get(subscriber_id, self._language(None))
+                    self._batch_sent_on[(week_key, subscriber_id)] = sent_on_labels(sent_at, loaded.week, language)
 
     async def _load_week(self, key: str) -> WeekStories:
         async with self._week_lock:  # a batch asks for the same week many times at once: load it once
@@ -75,19 +84,24 @@ class DigestMessages:
                 loaded = self._weeks.put(key, await load_week_stories(self._newsroom, week))
             return loaded
 
+    def _language(self, stored: str | None) -> str:
+        return language_of(stored, self._newsroom.settings.default_language)
+
     async def _reader_state(
         self, week_key: str, loaded: WeekStories, subscriber_id: int
-    ) -> tuple[frozenset[str], dict[str, str]]:
+    ) -> tuple[frozenset[str], dict[str, str], str]:
         followed = self._batch_follows.get(subscriber_id)
         sent_on = self._batch_sent_on.get((week_key, subscriber_id))
-        if followed is None or sent_on is None:  # not in the prepared batch: ask for this reader alone
+        language = self._batch_languages.get(subscriber_id)
+        if followed is None or sent_on is None or language is None:  # not in the prepared batch: this reader alone
             async with self._newsroom.reader.connect() as conn:
                 followed = await follows.followed_topics(conn, subscriber_id)
                 sent = await digest_reach.stories_sent_at_once(
                     conn, [subscriber_id], loaded.week.start, loaded.week.end
                 )
-            sent_on = sent_on_labels(sent[subscriber_id], loaded.week)
-        return followed, sent_on
+                language = self._language(await reader_languages.language_of(conn, subscriber_id))
+            sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language)
+        return followed, sent_on, language
 
     async def message_for(
         self, item: deliveries.ClaimedDelivery, key: str, address: str
@@ -97,15 +111,17 @@ class DigestMessages:
             loaded = await self._load_week(week_key)
         except InvalidWeek:
             return None
-        followed, sent_on = await self._reader_state(week_key, loaded, item.subscriber_id)
+        followed, sent_on, language = await self._reader_state(week_key, loaded, item.subscriber_id)
         effective = followed & loaded.topics
         if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest
         sent_on = loaded.reached(sent_on, effective)
-        cache_key: _ContentKey = (week_key, effective, frozenset(sent_on.items()))
+        cache_key: _ContentKey = (week_key, effective, frozenset(sent_on.items()), language)
         content = self._contents.get_or_build(cache_key, lambda: self._content(loaded, effective, sent_on))
         if item.channel == ChannelName.TELEGRAM:
-            parts = self._telegram.get_or_build(cache_key, lambda: telegram_parts(self._newsroom, loaded, content))
+            parts = self._telegram.get_or_build(
+                cache_key, lambda: telegram_parts(self._newsroom, loaded, content, language)
+            )
             # Every headline is a link: a preview of whichever came first would be chance, so none, and no ring.
             if len(parts) == 1:
                 return OutgoingMessage(key, address, parts[0], link_preview=_NO_PREVIEW, silent=True)
@@ -113,7 +129,9 @@ class DigestMessages:
                 OutgoingMessage(f"{key}.{n}of{len(parts)}", address, part, link_preview=_NO_PREVIEW, silent=True)
                 for n, part in enumerate(parts, start=1)
             )
-        template = self._emails.get_or_build(cache_key, lambda: email_template(self._newsroom, loaded, content))
+        template = self._emails.get_or_build(
+            cache_key, lambda: email_template(self._newsroom, loaded, content, language)
+        )
         signer = self._newsroom.signer
         return OutgoingMessage(
             key=key,

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.app.newsroom import Newsroom
+from bot.languages.catalogs import SOURCE_LANGUAGE
+from bot.languages.formatting import weekday
 from bot.outbox.digest_grouping import DigestContent, digest_content, first_stories
 from bot.outbox.digest_weeks import DigestWeek
 from bot.rendering.email_message import EmailTemplate
@@ -58,9 +60,12 @@ async def load_week_stories(newsroom: Newsroom, week: DigestWeek) -> WeekStories
     )
 
 
-def sent_on_labels(sent_at: Mapping[str, datetime], week: DigestWeek) -> dict[str, str]:
-    """The weekday (in the digest time zone) each story already reached the reader, e.g. ``{"s1": "Tuesday"}``."""
-    return {story_id: f"{moment.astimezone(week.zone):%A}" for story_id, moment in sent_at.items()}
+def sent_on_labels(
+    sent_at: Mapping[str, datetime], week: DigestWeek, language: str = SOURCE_LANGUAGE
+) -> dict[str, str]:
+    """The weekday (in the digest time zone, in the reader's language) each story already reached the reader, e.g.
+    ``{"s1": "Tuesday"}`` or ``{"s1": "Dienstag"}``."""
+    return {story_id: weekday(moment.astimezone(week.zone), language) for story_id, moment in sent_at.items()}
 
 
 def reader_content(
@@ -79,10 +84,11 @@ def reader_content(
     )
 
 
-def _context(newsroom: Newsroom, loaded: WeekStories, content: DigestContent) -> dict[str, Any]:
+def _context(newsroom: Newsroom, loaded: WeekStories, content: DigestContent, language: str) -> dict[str, Any]:
     return {
+        "language": language,
         "week": loaded.week.key,
-        "week_label": loaded.week.label,
+        "week_label": loaded.week.label_in(language),
         "groups": content.groups,
         "top_story": content.top,
         "story_count": content.count,
@@ -92,14 +98,20 @@ def _context(newsroom: Newsroom, loaded: WeekStories, content: DigestContent) ->
     }
 
 
-def telegram_parts(newsroom: Newsroom, loaded: WeekStories, content: DigestContent) -> tuple[str, ...]:
-    """The Telegram digest: one message when it fits, else split between stories."""
-    text = newsroom.renderer.render(TELEGRAM_DIGEST_TEMPLATE, _context(newsroom, loaded, content))
+def telegram_parts(
+    newsroom: Newsroom, loaded: WeekStories, content: DigestContent, language: str = SOURCE_LANGUAGE
+) -> tuple[str, ...]:
+    """The Telegram digest in *language*: one message when it fits, else split between stories."""
+    text = newsroom.renderer.render(TELEGRAM_DIGEST_TEMPLATE, _context(newsroom, loaded, content, language))
     return tuple(split_telegram_message(text))
 
 
 def compile_email(
-    newsroom: Newsroom, loaded: WeekStories, content: DigestContent, max_html_bytes: int = MAX_EMAIL_HTML_BYTES
+    newsroom: Newsroom,
+    loaded: WeekStories,
+    content: DigestContent,
+    max_html_bytes: int = MAX_EMAIL_HTML_BYTES,
+    language: str = SOURCE_LANGUAGE,
 ) -> CompiledEmail:
     """The digest email, compiled once for every reader of this content, its HTML under *max_html_bytes*.
 
@@ -107,16 +119,18 @@ def compile_email(
     that lost some links to its archive as "N more stories this week"; usually one or two more compilations.
     """
     budget = max_html_bytes - _PERSONAL_LINKS_BYTES
-    compiled = newsroom.renderer.compile_email_set("digest", _context(newsroom, loaded, content))
+    compiled = newsroom.renderer.compile_email_set("digest", _context(newsroom, loaded, content, language))
     shown = content.shown
     while (size := len(compiled.html.encode("utf-8"))) > budget and shown > 1:
         per_story = size / shown
         shown = max(1, shown - math.ceil((size - budget) / per_story))
         trimmed = first_stories(content, shown)
-        compiled = newsroom.renderer.compile_email_set("digest", _context(newsroom, loaded, trimmed))
+        compiled = newsroom.renderer.compile_email_set("digest", _context(newsroom, loaded, trimmed, language))
     return compiled
 
 
-def email_template(newsroom: Newsroom, loaded: WeekStories, content: DigestContent) -> EmailTemplate:
-    """:func:`compile_email` as a MIME skeleton each reader's links are patched into."""
-    return EmailTemplate(compile_email(newsroom, loaded, content), newsroom.settings)
+def email_template(
+    newsroom: Newsroom, loaded: WeekStories, content: DigestContent, language: str = SOURCE_LANGUAGE
+) -> EmailTemplate:
+    """:func:`compile_email` in *language* as a MIME skeleton each reader's links are patched into."""
+    return EmailTemplate(compile_email(newsroom, loaded, content, language=language), newsroom.settings)
