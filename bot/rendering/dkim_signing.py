@@ -52,6 +52,8 @@ _WIDTH = 78  # RFC 5322's recommended line length
 #: Signatures handed back to the loop in one wake-up at most (~2 ms of RSA): sends start while the rest are signed.
 _BATCH = 8
 
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[bytes]", Callable[[bytes], bytes], bytes]
+
 
 class _Key:
     """One private key and what its signature header says about it (algorithm, selector)."""
@@ -121,7 +123,6 @@ class DkimSigner:
             self._keys.append(
                 _Key("NEWSBOT_DKIM_ED25519_KEY_FILE", ed25519_key, ed25519_selector, domain, ed25519_key=True)
             )
-        self._threads: _SigningThreads | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DkimSigner | None:
@@ -151,30 +152,26 @@ class DkimSigner:
 
     async def signed(self, message: bytes) -> bytes:
         """`sign` on the signing threads: the event loop only queues the message and waits for the result."""
-        if self._threads is None:
-            self._threads = _SigningThreads(self.sign)
-        return await self._threads.submit(message)
+        return await _signing_threads().submit(self.sign, message)
 
 
 class _SigningThreads:
-    """Threads that sign what the event loop queues, handing results back in batches.
+    """Threads that sign what event loops queue, handing results back in batches; one set per process.
 
     `run_in_executor` costs the loop tens of microseconds a message (a concurrent future, a wake-up per result);
     here a message costs a queue put, and one wake-up carries up to `_BATCH` signatures finished since the last one.
     One thread fewer than the machine has cores (at least one): the loop keeps a core for the sending.
     """
 
-    def __init__(self, sign: Callable[[bytes], bytes]) -> None:
-        self._sign = sign
-        self._jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes], bytes]]
-        self._jobs = queue.SimpleQueue()
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         for number in range(max(1, min(4, (os.cpu_count() or 2) - 1))):
             threading.Thread(target=self._work, name=f"dkim-{number}", daemon=True).start()
 
-    def submit(self, message: bytes) -> asyncio.Future[bytes]:
+    def submit(self, sign: Callable[[bytes], bytes], message: bytes) -> asyncio.Future[bytes]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._jobs.put((loop, future, message))
+        self._jobs.put((loop, future, sign, message))
         return future
 
     def _work(self) -> None:
@@ -182,9 +179,9 @@ class _SigningThreads:
             job = self._jobs.get()
             finished: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes], bytes | Exception]] = []
             while True:
-                loop, future, message = job
+                loop, future, sign, message = job
                 try:
-                    outcome: bytes | Exception = self._sign(message)
+                    outcome: bytes | Exception = sign(message)
                 except Exception as exc:  # handed to the awaiting send, which reports it
                     outcome = exc
                 finished.append((loop, future, outcome))
@@ -200,6 +197,11 @@ class _SigningThreads:
             for loop, results in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
                     loop.call_soon_threadsafe(_hand_back, results)
+
+
+@functools.cache
+def _signing_threads() -> _SigningThreads:
+    return _SigningThreads()
 
 
 def _hand_back(results: list[tuple[asyncio.Future[bytes], bytes | Exception]]) -> None:
