@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from bot.app.config import Settings, load_settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
+from bot.channels import OutgoingMessage, PermanentFailure, build_channels
 from bot.channels.smtp import SmtpChannel
 from bot.cli import app
 from bot.outbox.worker import DeliveryWorker
@@ -218,6 +218,22 @@ async def test_confirmation_mail_received_over_smtp_verifies(
     await channel.aclose()
     (received,) = smtp_sink.messages
     assert dkim.verify(received.data, dnsfunc=dns_for((SELECTOR, rsa_key[1])))
+
+
+async def test_a_message_that_cannot_be_signed_fails_alone_and_is_not_sent_unsigned(
+    signing: Settings, smtp_sink: SmtpSink
+) -> None:
+    channel = SmtpChannel(smtp_sink.url, signing.mail_from, signer=signer_for(signing))
+    with pytest.raises(PermanentFailure, match="DKIM: cannot DKIM-sign a message without a From header"):
+        await channel.send(
+            OutgoingMessage(key="d-1", address="reader@example.org", content=b"Subject: x\r\n\r\nhi\r\n")
+        )
+    await channel.send(
+        OutgoingMessage(key="d-2", address="reader@example.org", content=personal(story_template(signing), 1))
+    )
+    await channel.aclose()
+    (received,) = smtp_sink.messages
+    assert received.data.startswith(b"DKIM-Signature: ")
 
 
 async def test_signing_200_messages_leaves_the_event_loop_free(signing: Settings, rsa_key: tuple[bytes, bytes]) -> None:

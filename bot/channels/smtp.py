@@ -142,7 +142,10 @@ class SmtpChannel:
         content = message.content if isinstance(message.content, bytes) else message.content.encode()
         if self.signer is not None:
             # Before taking a connection: while this message is being signed, the others keep the pool busy.
-            content = await self.signer.signed(content)
+            try:
+                content = await self.signer.signed(content)
+            except ValueError as exc:  # no From, or no blank line after the headers: not mail we can vouch for
+                raise failures.PermanentFailure(f"DKIM: {exc}") from exc
         client = await self._pool.get()
         try:
             reused = client is not None and client.is_connected
