@@ -25,6 +25,10 @@ class TopicNotFound(NewsbotError):
         hint = f" (did you mean {', '.join(self.suggestions)}?)" if self.suggestions else ""
         super().__init__(f"unknown topic {name!r}{hint}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        # Raised in the parsing process too (bot.app.cpu_pool): it must cross back whole.
+        return type(self), (self.name, self.suggestions)
+
 
 class SubscriberNotFound(NewsbotError):
     """No subscriber matches the given address or id."""

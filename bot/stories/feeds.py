@@ -11,6 +11,10 @@ logged, its failure recorded, and tried again at the next poll; the other feeds 
 
 A feed URL with credentials (``https://user:pass@host/feed``, ``?token=...``) is only fetched with them: the store,
 the audit log, the logs and the reports name it ``feed:<host>:<hash>`` (`subscribers.secret_names.feed_name`).
+
+Parsing runs off the event loop (:mod:`bot.app.cpu_pool`), in two pure steps: :func:`read_feed` turns the bytes
+into entries (key, date and the fields a story is made of), and :func:`story_from_entry` makes one new entry a
+story. Only the store lookups and writes between them run on the loop, so a 5 MB feed never holds up the sends.
 """
 
 from __future__ import annotations
@@ -30,14 +34,19 @@ import httpx
 from bs4 import BeautifulSoup
 
 import bot
+from bot.app.config import Settings
+from bot.app.cpu_pool import off_loop
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.app.tls import tls_context
-from bot.stories.intake import prepare_for, publish_story
+from bot.stories.intake import prepare_story, publish_story
 from bot.stories.markup_reading import Image, read_html_body
 from bot.stories.parsing import StoryDraft, check_image_url, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
+from bot.stories.story import Story
 from bot.topics.distribution import Distribution
+from bot.topics.tagging import TopicTagger
+from bot.topics.taxonomy import Taxonomy
 from subscribers import feeds
 from subscribers.feeds import FeedState
 from subscribers.secret_names import feed_name, scrub
@@ -48,10 +57,21 @@ log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 10_000_000
 FETCH_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 _MAX_KEY = 2000
+#: The parts of a feedparser entry a story is made of; only these cross back from the parsing process.
+_ENTRY_FIELDS = ("title", "link", "content", "summary", "tags", "media_content", "media_thumbnail", "enclosures")
 
 
 class FeedFailed(NewsbotError):
     """One feed could not be fetched or parsed; recorded on the feed and retried at the next poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry of a parsed feed: what makes it the same entry next time, its date, and its story's fields."""
+
+    key: str
+    published: datetime | None
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +161,8 @@ class FeedPoller:
                 await self._save(replace(state, last_polled_at=now, last_error=None, failures=0))
                 return FeedResult(name, "not-modified")
             content, etag, last_modified = fetched
-            parsed = _parse(content)
-            ingested, skipped = await self._ingest_entries(name, parsed.entries, now)
+            entries = await off_loop(read_feed, content)
+            ingested, skipped = await self._ingest_entries(name, entries, now)
         except FeedFailed as exc:
             error = scrub(str(exc), url)
             log.warning("feed %s failed (%d in a row): %s", name, state.failures + 1, error)
@@ -155,19 +175,18 @@ class FeedPoller:
         async with self.newsroom.engine.begin() as conn:
             await feeds.save_feed_state(conn, state)
 
-    async def _ingest_entries(self, name: str, entries: list[Any], now: datetime) -> tuple[list[str], int]:
-        keyed = {_entry_key(entry): entry for entry in entries}
-        keyed.pop("", None)
+    async def _ingest_entries(self, name: str, entries: list[FeedEntry], now: datetime) -> tuple[list[str], int]:
+        keyed = {entry.key: entry for entry in entries}
         async with self.newsroom.reader.connect() as conn:
             known = await feeds.known_feed_entries(conn, name, list(keyed))
         fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
-        fresh.sort(key=lambda item: _published(item[1]) or now)  # oldest first, as they happened
+        fresh.sort(key=lambda item: item[1].published or now)  # oldest first, as they happened
         oldest_allowed = now - timedelta(hours=self.settings.feed_max_age_hours)
         ingested: list[str] = []
         skipped = 0
         for key, entry in fresh:
             story_id = None
-            published = _published(entry)
+            published = entry.published
             if published is not None and published < oldest_allowed:
                 skipped += 1
             else:
@@ -182,15 +201,11 @@ class FeedPoller:
                 await feeds.record_feed_entry(conn, name, key, story_id, self.newsroom.clock.now())
         return ingested, skipped
 
-    async def _ingest(self, name: str, entry: Any) -> str:
-        draft = _draft(entry, self.settings.max_story_bytes)
-        categories = []
-        for tag in entry.get("tags") or []:
-            try:
-                categories.append(self.newsroom.taxonomy.resolve(str(tag.get("term") or "")).slug)
-            except TopicNotFound:
-                continue  # a category the newsroom does not publish as a topic
-        story = prepare_for(self.newsroom, draft, extra_topics=categories, source="feed")
+    async def _ingest(self, name: str, entry: FeedEntry) -> str:
+        newsroom = self.newsroom
+        story = await off_loop(
+            story_from_entry, entry, settings=self.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger
+        )
         actor = name if name.startswith("feed:") else f"feed:{name}"
         published = await publish_story(self.newsroom, story, actor=actor[:100], distribution=self.distribution)
         warning = no_topic_warning(published.story) if published.created else None
@@ -222,13 +237,46 @@ async def _fetch(client: httpx.AsyncClient, url: str, state: FeedState) -> tuple
         raise FeedFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
 
 
-def _parse(content: bytes) -> Any:
+def read_feed(content: bytes) -> list[FeedEntry]:
+    """A feed's entries with a key (those without one are dropped); FeedFailed when it is not a feed.
+
+    Pure, for the parsing process: feedparser is the costly part.
+    """
     parsed = feedparser.parse(content)
     # feedparser accepts almost anything; an HTML page comes back with no version and no entries.
     if not parsed.entries and (not parsed.get("version") or (parsed.bozo and not parsed.feed.get("title"))):
         problem = parsed.get("bozo_exception")
         raise FeedFailed(f"not an RSS or Atom feed ({problem})" if problem else "not an RSS or Atom feed")
-    return parsed
+    entries = (FeedEntry(_entry_key(entry), _published(entry), _fields(entry)) for entry in parsed.entries)
+    return [entry for entry in entries if entry.key]
+
+
+def story_from_entry(entry: FeedEntry, *, settings: Settings, taxonomy: Taxonomy, tagger: TopicTagger) -> Story:
+    """A new entry as a story, its categories that the taxonomy knows as topics (pure: HTML cleaning, pysbd)."""
+    fields = entry.fields
+    categories = []
+    for tag in fields.get("tags") or []:
+        try:
+            categories.append(taxonomy.resolve(str(tag.get("term") or "")).slug)
+        except TopicNotFound:
+            continue  # a category the newsroom does not publish as a topic
+    draft = replace(_draft(fields, settings.max_story_bytes), published=entry.published)
+    return prepare_story(
+        draft, settings=settings, taxonomy=taxonomy, tagger=tagger, extra_topics=categories, source="feed"
+    )
+
+
+def _fields(entry: Any) -> dict[str, Any]:
+    """The entry's story fields as plain dicts and lists: less to pickle than feedparser's whole entry."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return {name: plain(entry[name]) for name in _ENTRY_FIELDS if name in entry}
 
 
 def _entry_key(entry: Any) -> str:
@@ -244,7 +292,7 @@ def _published(entry: Any) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
 
 
-def _draft(entry: Any, max_bytes: int) -> StoryDraft:
+def _draft(entry: dict[str, Any], max_bytes: int) -> StoryDraft:
     """An entry as a story draft: its HTML content read as every HTML body is, link kept only when it is http(s)."""
     contents = entry.get("content") or []
     markup = str(contents[0].get("value", "") if contents else entry.get("summary", ""))
@@ -263,13 +311,12 @@ def _draft(entry: Any, max_bytes: int) -> StoryDraft:
         draft,
         title=title[:300] if title else draft.title,
         url=url,
-        published=_published(entry),
         image_url=image.url if image else None,
         image_alt=image.alt if image else None,
     )
 
 
-def _feed_image(entry: Any) -> Image | None:
+def _feed_image(entry: dict[str, Any]) -> Image | None:
     """The entry's picture: a media:content or media:thumbnail image, else an image enclosure (http(s) only)."""
     media = [*(entry.get("media_content") or []), *(entry.get("media_thumbnail") or [])]
     candidates = [

@@ -1,7 +1,8 @@
 """Intake: the one path a story takes into the newsroom, whatever the door (CLI, Telegram desk, API, feeds, demo).
 
 :func:`prepare_story` turns a parsed draft into a :class:`Story` (title, summary, topics, stable id); doors call
-it as :func:`prepare_for`, with their newsroom's settings, taxonomy and tagger. :func:`publish_story` stores it,
+it as :func:`prepare_for`, with their newsroom's settings, taxonomy and tagger (doors that serve inside ``newsbot run``
+as :func:`prepare_off_loop`, which does the same work in the parsing process). :func:`publish_story` stores it,
 plans its reader deliveries, queues its social posts and writes the audit entry in one transaction, then wakes
 the senders. Retagging (:mod:`bot.stories.retagging`) reuses the same pieces
 (:func:`plan_readers`, :func:`queue_social_and_audit`), so a story's readers, posts and audit trail are produced
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import Unpack
 
 from bot.app.config import Settings
+from bot.app.cpu_pool import off_loop
 from bot.app.errors import StoryNotFound, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.audit import record_audit
@@ -149,6 +151,24 @@ def prepare_for(newsroom: Newsroom, draft: StoryDraft, *, source: str, **options
     """:func:`prepare_story` with the newsroom's settings, taxonomy and tagger: what every door calls."""
     return prepare_story(
         draft, settings=newsroom.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger, source=source, **options
+    )
+
+
+async def prepare_off_loop(
+    newsroom: Newsroom, draft: StoryDraft, *, source: str, **options: Unpack[StoryOptions]
+) -> Story:
+    """:func:`prepare_for` in the parsing process: pysbd and the tagger take 11-47 ms a story, too long for the loop
+    that also sends, so doors serving many stories a second (the stories API, Ghost) await it instead."""
+    if "extra_topics" in options:
+        options["extra_topics"] = list(options["extra_topics"])  # a generator does not pickle
+    return await off_loop(
+        prepare_story,
+        draft,
+        settings=newsroom.settings,
+        taxonomy=newsroom.taxonomy,
+        tagger=newsroom.tagger,
+        source=source,
+        **options,
     )
 
 

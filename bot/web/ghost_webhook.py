@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.corrections import StoryChangedMeanwhile, correct_story
-from bot.stories.intake import prepare_for, publish_story
+from bot.stories.intake import prepare_off_loop, publish_story
 from bot.stories.parsing import MAX_TITLE_CHARS, StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.stories.retraction import StoryRetracted
@@ -253,7 +253,7 @@ def read_post(newsroom: Newsroom, current: dict[str, Any]) -> GhostPost:
 
 async def _publish(newsroom: Newsroom, post: GhostPost, event: str) -> tuple[int, GhostHookOut]:
     try:
-        story = prepare_for(
+        story = await prepare_off_loop(
             newsroom, post.draft, source="ghost", extra_topics=post.topics, external_id=post.external_id
         )
     except StoryRejected as exc:

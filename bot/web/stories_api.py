@@ -23,9 +23,10 @@ from typing import Any
 from fastapi import Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.app.cpu_pool import off_loop
 from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
-from bot.stories.intake import prepare_for, publish_story
+from bot.stories.intake import prepare_off_loop, publish_story
 from bot.stories.parsing import parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
 from bot.stories.story import Story
@@ -167,7 +168,7 @@ router = story_router()
 async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom = Depends(newsroom_of)) -> StoryOut:
     """Ingest a story: tag, summarise, queue it for its readers and its social destinations."""
     with story_refusals(story_in.body):
-        draft = parse_story(story_in.body, max_bytes=newsroom.settings.max_story_bytes)
+        draft = await off_loop(parse_story, story_in.body, max_bytes=newsroom.settings.max_story_bytes)
     draft = dataclasses.replace(
         draft,
         title=story_in.title or draft.title,
@@ -180,7 +181,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
     )
     check_topics(newsroom, story_in.topics)
     with story_refusals(story_in.body):
-        story = prepare_for(
+        story = await prepare_off_loop(
             newsroom, draft, extra_topics=story_in.topics, source="api", external_id=story_in.external_id
         )
     try:
