@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     editor_ids: Annotated[tuple[int, ...], NoDecode] = ()
     #: Bearer token of POST /api/stories; empty disables the API (503).
     api_token: str = ""
+    #: GET /metrics without a token; with NEWSBOT_API_TOKEN set, /metrics is served behind that token instead.
+    metrics: bool = False
     max_api_body_bytes: int = Field(default=2_000_000, gt=0)
     #: RSS/Atom feeds to ingest; comma- or space-separated URLs in the environment.
     feeds: Annotated[tuple[str, ...], NoDecode] = ()

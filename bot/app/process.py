@@ -32,8 +32,11 @@ from typing import Any
 import uvicorn
 from telegram.error import InvalidToken, NetworkError
 
+from bot.app import cpu_pool
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, NewsbotError
+from bot.app.loop_lag import LoopLagMonitor
+from bot.app.metrics import watch_loop
 from bot.app.newsroom import Newsroom
 from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
 from bot.app.sending_checks import email_setup_warnings
@@ -124,8 +127,10 @@ class Service:
 
     def loops(self, newsroom: Newsroom, channels: dict[str, Channel], worker: DeliveryWorker | None) -> dict[str, Loop]:
         """The background loops of this process's role, by name; each one gets the stop event."""
+        monitor = LoopLagMonitor()
+        watch_loop(monitor)  # every role: the lag /metrics reports is this process's own
         # Every process follows the topics and social destinations admins change on the desk.
-        loops: dict[str, Loop] = {"topics": lambda stop: topic_refresh_loop(newsroom, stop)}
+        loops: dict[str, Loop] = {"topics": lambda stop: topic_refresh_loop(newsroom, stop), "loop lag": monitor.run}
         if worker is not None:
             # Posts to outlet channels and other networks, under the worker's lease: one registration per process.
             social = SocialPoster(newsroom, channels["telegram"], clock=worker.clock, lease=worker.lease)
@@ -214,6 +219,7 @@ class Service:
                 await close_channels(channels)
             if newsroom is not None:
                 await newsroom.close()
+            await asyncio.to_thread(cpu_pool.shut_down)  # the parsing processes, if any were started
             if self.ready.is_set():  # a start that failed is reported as its one error line, nothing more
                 logger.info("stopped")
         for name, task in tasks.items():

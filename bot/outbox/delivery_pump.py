@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.app.metrics import count_outcomes
 from bot.outbox.delivery_outcomes import Finished, Health, delivery_outcome
 from bot.outbox.ready_deliveries import ReadyDeliveries
 from subscribers import channel_health, deliveries, delivery_retry, late_copies
@@ -305,6 +306,7 @@ class DeliveryPump:
         return claimed
 
     def _count(self, finished: list[Finished], gave_up: Counter[str]) -> None:
+        count_outcomes((done.outcome for done in finished), gave_up=gave_up)  # /metrics: one add per label set
         report = self.report
         final = 0
         for done in finished:

@@ -19,6 +19,7 @@ from bot.web import (
     errors,
     ghost_webhook,
     health,
+    metrics_endpoint,
     reader_pages,
     stories_api,
     story_changes_api,
@@ -48,6 +49,7 @@ def create_app(
     app.state.chat_notices = ChatNotices(newsroom, telegram_channel) if telegram_channel is not None else None
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)  # off unless NEWSBOT_METRICS=1 or behind NEWSBOT_API_TOKEN
     app.include_router(stories_api.router)
     app.include_router(story_control_api.router)
     app.include_router(story_changes_api.router)

@@ -92,9 +92,14 @@ def check_token(request: Request) -> None:
     expected = newsroom_of(request).settings.api_token
     if not expected:
         raise HTTPException(503, "the stories API is disabled: set NEWSBOT_API_TOKEN to enable it")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not bears_token(request, expected):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def bears_token(request: Request, expected: str) -> bool:
+    """Whether the request's ``Authorization: Bearer`` is *expected* (compared in constant time)."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
