@@ -290,6 +290,16 @@ def run_children(
     return [finished[child.pid] for child in children]
 
 
+def stop_child(child: subprocess.Popen[bytes], signum: int, *, timeout: float) -> None:
+    """Ask a child to stop with *signum*, as an operator would, and wait; killed if still there after *timeout*."""
+    child.send_signal(signum)
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:
     """The figures, with the machine's load average: other work on the machine skews them."""
     print(title)

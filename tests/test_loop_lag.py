@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 
 from bot.app.config import Settings
+from bot.app.cpu_pool import in_lane, off_loop
 from bot.app.loop_lag import LoopLagMonitor
 from bot.app.newsroom import Newsroom
 from bot.stories.feeds import poll_feeds, read_feed
@@ -78,3 +79,16 @@ async def test_a_long_story_is_prepared_without_stalling_the_loop(archive_room: 
 
     assert prepared == on_the_loop and "local" in prepared.topics
     assert monitor.max_lag < seconds / 5, (monitor.max_lag, seconds)
+
+
+async def test_a_story_is_not_held_up_by_a_feed_being_parsed(archive_room: Newsroom) -> None:
+    await asyncio.gather(in_lane("feeds", len, b""), off_loop(len, b""))  # both lanes' processes are up
+    draft = parse_story(PARAGRAPH.removeprefix("<p>").removesuffix("</p>"), max_bytes=10_000)
+    parsing = asyncio.create_task(in_lane("feeds", read_feed, big_feed(5_000_000, now=datetime.now(UTC))))
+    await asyncio.sleep(0)  # the parse is handed to its pool first
+
+    story = await prepare_off_loop(archive_room, draft, source="api")
+
+    assert "local" in story.topics
+    assert not parsing.done()  # the story came back while the feed was still being parsed in its own lane
+    assert len(await parsing) > 300

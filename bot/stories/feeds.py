@@ -35,7 +35,7 @@ from bs4 import BeautifulSoup
 
 import bot
 from bot.app.config import Settings
-from bot.app.cpu_pool import off_loop
+from bot.app.cpu_pool import in_lane
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.app.tls import tls_context
@@ -161,7 +161,7 @@ class FeedPoller:
                 await self._save(replace(state, last_polled_at=now, last_error=None, failures=0))
                 return FeedResult(name, "not-modified")
             content, etag, last_modified = fetched
-            entries = await off_loop(read_feed, content)
+            entries = await in_lane("feeds", read_feed, content)
             ingested, skipped = await self._ingest_entries(name, entries, now)
         except FeedFailed as exc:
             error = scrub(str(exc), url)
@@ -203,8 +203,8 @@ class FeedPoller:
 
     async def _ingest(self, name: str, entry: FeedEntry) -> str:
         newsroom = self.newsroom
-        story = await off_loop(
-            story_from_entry, entry, settings=self.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger
+        story = await in_lane(
+            "feeds", story_from_entry, entry, settings=self.settings, taxonomy=newsroom.taxonomy, tagger=newsroom.tagger
         )
         actor = name if name.startswith("feed:") else f"feed:{name}"
         published = await publish_story(self.newsroom, story, actor=actor[:100], distribution=self.distribution)

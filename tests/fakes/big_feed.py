@@ -1,7 +1,8 @@
 """A large RSS feed, as an outlet's full-text archive feed is: a few new entries on top of many old ones.
 
 The loop-stall test parses one; ``bench/loop_stall.py`` serves one in its own process
-(``python -m tests.fakes.big_feed --port 0``) that gains a new entry at every request, so every poll parses it.
+(``python -m tests.fakes.big_feed --port 0``) that gains a new entry at every request, so every poll parses it
+(``GET /polls`` says how many were served).
 """
 
 from __future__ import annotations
@@ -48,14 +49,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--size", type=int, default=5_000_000)
     args = parser.parse_args()
-    requests = itertools.count(1)
+    served = 0
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            # One new entry per poll (a new prefix), so nothing is a 304 and every poll parses the whole feed.
-            body = big_feed(args.size, now=datetime.now(UTC), fresh=1, prefix=f"poll{next(requests)}")
+            nonlocal served
+            if self.path == "/polls":  # how many times the feed was served, for the benchmark's report
+                body, kind = str(served).encode(), "text/plain"
+            else:
+                # One new entry per poll (a new prefix), so nothing is a 304 and every poll parses the whole feed.
+                served += 1
+                body = big_feed(args.size, now=datetime.now(UTC), fresh=1, prefix=f"poll{served}")
+                kind = "application/rss+xml"
             self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
