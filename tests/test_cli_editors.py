@@ -12,7 +12,8 @@ from bot.app.config import load_settings
 from bot.app.newsroom import Newsroom
 from bot.web import create_app
 from tests.test_cli import assert_one_line_error, newsbot
-from tests.test_cli import workdir as workdir  # the fixture: a fresh directory with the embedded defaults
+from tests.test_cli import fresh_workdir as fresh_workdir  # the fixtures: a fresh directory with the embedded
+from tests.test_cli import workdir as workdir  # defaults, and the same with its store migrated
 
 
 def test_add_list_and_remove_editors(workdir: Path) -> None:
