@@ -29,9 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
+from bot.languages.catalogs import language_of
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
-from subscribers import email_readers, follows, readers
+from subscribers import email_readers, follows, reader_languages, readers
 from subscribers.email_keys import email_key
 from subscribers.preferences import normalise_email
 from subscribers.schema import AddressStatus
@@ -103,6 +104,7 @@ async def request_email_confirmation(
     topics: Sequence[str] = (),
     subscriber_id: int | None = None,
     client: str | None = None,
+    language: str | None = None,
 ) -> ConfirmationRequest:
     """Link *address* to a subscriber as a pending email and send the double opt-in email right away.
 
@@ -111,7 +113,8 @@ async def request_email_confirmation(
     replaced. *client* names who asks (the web client's address, see `bot.readers.request_limits.client_key`); without
     it a Telegram reader counts as ``subscriber:<id>``. Raises TooManyRequests (signup limits, checked first),
     InvalidSubscriber, TopicNotFound, AddressTaken, SubscriberNotFound, SignupThrottled (one email per address
-    per ``NEWSBOT_SIGNUP_COOLDOWN``) and ConfirmationNotSent; messages are for the reader.
+    per ``NEWSBOT_SIGNUP_COOLDOWN``) and ConfirmationNotSent; messages are for the reader. A new reader is stored
+    with *language* (the signup page's); the email is in the reader's language, else *language*, else the outlet's.
     """
     settings = newsroom.settings
     if client is None and subscriber_id is not None:
@@ -156,6 +159,9 @@ async def request_email_confirmation(
                 # following now lets their preference page show the topics they chose. An existing reader's
                 # topics change only through the link: a stranger typing their address must not change them.
                 await follows.set_follows(conn, subscriber_id, slugs, now)
+                if language is not None:
+                    await reader_languages.learn_language(conn, subscriber_id, language)
+            stored_language = await reader_languages.language_of(conn, subscriber_id)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
         raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
@@ -171,7 +177,14 @@ async def request_email_confirmation(
     message = OutgoingMessage(
         key=f"confirm-{subscriber_id}-{int(now.timestamp())}",
         address=address,
-        content=_confirmation_email(newsroom, address, slugs, confirm_url, subscriber_id),
+        content=_confirmation_email(
+            newsroom,
+            address,
+            slugs,
+            confirm_url,
+            subscriber_id,
+            language_of(stored_language or language, settings.default_language),
+        ),
     )
     try:
         await email_channel.send(message)
@@ -185,13 +198,14 @@ async def request_email_confirmation(
 
 
 def _confirmation_email(
-    newsroom: Newsroom, address: str, slugs: Sequence[str], confirm_url: str, subscriber_id: int
+    newsroom: Newsroom, address: str, slugs: Sequence[str], confirm_url: str, subscriber_id: int, language: str
 ) -> bytes:
     """The double opt-in email for one request (compiled per request: signups are rare, the topics vary)."""
     settings = newsroom.settings
     compiled = newsroom.renderer.compile_email_set(
         "confirm",
         {
+            "language": language,
             "address": address,
             "topics": [newsroom.taxonomy[slug] for slug in slugs],
             "confirm_url": CONFIRM_URL_SENTINEL,

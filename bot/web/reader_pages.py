@@ -23,23 +23,44 @@ from fastapi.responses import HTMLResponse
 from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
+from bot.languages.catalogs import (
+    N_,
+    SOURCE_LANGUAGE,
+    from_accept_language,
+    language_name,
+    languages,
+    supported,
+    translations,
+)
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
 from bot.rendering.signed_links import Purpose
 from bot.web.app_state import chat_notices_of, email_channel_of, newsroom_of
-from subscribers import email_readers, readers
+from subscribers import email_readers, reader_languages, readers
 from subscribers.preferences import parse_cadence
 from subscribers.schema import ChannelName
 
 router = APIRouter()
 
 
-_CHANNEL_LABELS = {ChannelName.EMAIL.value: "Email", ChannelName.TELEGRAM.value: "Telegram"}
+_CHANNEL_LABELS = {ChannelName.EMAIL.value: N_("Email"), ChannelName.TELEGRAM.value: "Telegram"}
 _CADENCE_LABELS = (
-    ("instant", "Every story, as it is published"),
-    ("weekly", "A weekly digest"),
-    ("off", "Nothing"),
+    ("instant", N_("Every story, as it is published")),
+    ("weekly", N_("A weekly digest")),
+    ("off", N_("Nothing")),
 )
+
+
+def browser_language(request: Request, newsroom: Newsroom) -> str:
+    """The first language the browser asks for (``Accept-Language``) that newsbot speaks, else the outlet's."""
+    return from_accept_language(request.headers.get("accept-language"), newsroom.settings.default_language)
+
+
+async def reader_language(request: Request, newsroom: Newsroom, subscriber_id: int) -> str:
+    """A reader's stored language on their own pages; the browser's until they have one."""
+    async with newsroom.reader.connect() as conn:
+        stored = await reader_languages.language_of(conn, subscriber_id)
+    return supported(stored) or browser_language(request, newsroom)
 
 
 def _page(
@@ -47,6 +68,7 @@ def _page(
     template: str,
     context: dict[str, Any],
     *,
+    language: str = SOURCE_LANGUAGE,
     status: int = 200,
     personal: bool = True,
     headers: dict[str, str] | None = None,
@@ -58,7 +80,12 @@ def _page(
     """
     html = newsroom.renderer.render(
         f"web/{template}",
-        {"outlet_name": newsroom.settings.outlet_name, "public_url": newsroom.settings.public_url, **context},
+        {
+            "outlet_name": newsroom.settings.outlet_name,
+            "public_url": newsroom.settings.public_url,
+            "language": language,
+            **context,
+        },
     )
     policy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
     headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})}
@@ -78,9 +105,14 @@ def _notice(
     links: list[tuple[str, str]] | None = None,
     headers: dict[str, str] | None = None,
     personal: bool = True,
+    language: str = SOURCE_LANGUAGE,
 ) -> HTMLResponse:
+    """A page with a title, one message and links; *title*, *message* and the links' labels are already in
+    *language*."""
     context = {"title": title, "message": message, "links": links or []}
-    return _page(newsroom, "notice.html.j2", context, status=status, headers=headers, personal=personal)
+    return _page(
+        newsroom, "notice.html.j2", context, status=status, headers=headers, personal=personal, language=language
+    )
 
 
 def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
@@ -116,16 +148,22 @@ def client_of(request: Request) -> str | None:
 
 
 def _signup_form(
-    newsroom: Newsroom, *, email: str = "", chosen: list[str] | None = None, error: str = "", status: int = 200
+    newsroom: Newsroom,
+    language: str,
+    *,
+    email: str = "",
+    chosen: list[str] | None = None,
+    error: str = "",
+    status: int = 200,
 ) -> HTMLResponse:
     context = {"topics": list(newsroom.taxonomy), "email": email, "chosen": set(chosen or []), "error": error}
-    return _page(newsroom, "subscribe.html.j2", context, status=status, personal=False)
+    return _page(newsroom, "subscribe.html.j2", context, status=status, personal=False, language=language)
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
 async def subscribe_form(request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
     chosen = [t for t in request.query_params.getlist("topic") if t in newsroom.taxonomy]
-    return _signup_form(newsroom, chosen=chosen)
+    return _signup_form(newsroom, browser_language(request, newsroom), chosen=chosen)
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -136,25 +174,34 @@ async def subscribe(
     email: str = Form(""),
     topic: list[str] = Form([]),
 ) -> HTMLResponse:
+    language = browser_language(request, newsroom)
+    _ = translations(language).gettext
     try:
-        await request_email_confirmation(newsroom, channel, address=email, topics=topic, client=client_of(request))
+        await request_email_confirmation(
+            newsroom, channel, address=email, topics=topic, client=client_of(request), language=language
+        )
     except TooManyRequests as refused:
         return _too_many(newsroom, refused, personal=False)
     except (InvalidSubscriber, TopicNotFound) as problem:
-        return _signup_form(newsroom, email=email, chosen=topic, error=str(problem), status=400)
+        return _signup_form(newsroom, language, email=email, chosen=topic, error=str(problem), status=400)
     except SignupThrottled as throttled:
         retry = {"Retry-After": str(throttled.retry_after)}
         message = str(throttled).capitalize() + "."
-        return _notice(newsroom, "Check your inbox", message, status=429, headers=retry, personal=False)
+        return _notice(
+            newsroom, _("Check your inbox"), message, status=429, headers=retry, personal=False, language=language
+        )
     except ConfirmationNotSent as unsent:
         message = str(unsent).capitalize() + "."
-        return _notice(newsroom, "Please try again later", message, status=503, personal=False)
+        return _notice(newsroom, _("Please try again later"), message, status=503, personal=False, language=language)
     return _notice(
         newsroom,
-        "Check your inbox",
-        "We sent a confirmation link to the address you gave. Click it to start receiving news; until then you "
-        "will get nothing else from us.",
+        _("Check your inbox"),
+        _(
+            "We sent a confirmation link to the address you gave. Click it to start receiving news; until then you "
+            "will get nothing else from us."
+        ),
         personal=False,
+        language=language,
     )
 
 
@@ -169,13 +216,16 @@ async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(new
     if (notices := chat_notices_of(request)) is not None:
         notices.acknowledge(confirmation)  # in the background: the reader's chat hears of it
     preferences = newsroom.signer.preferences_url(confirmation.subscriber_id)
-    title = "You are subscribed" if confirmation.newly_confirmed else "You were already subscribed"
+    language = await reader_language(request, newsroom, confirmation.subscriber_id)
+    _ = translations(language).gettext
+    title = _("You are subscribed") if confirmation.newly_confirmed else _("You were already subscribed")
     return _notice(
         newsroom,
         title,
-        f"{confirmation.address} will receive news from {newsroom.settings.outlet_name}. By default that is a "
-        "weekly digest of the topics you follow.",
-        links=[(preferences, "Choose topics and how often")],
+        _("%(address)s will receive news from %(outlet)s. By default that is a weekly digest of the topics you follow.")
+        % {"address": confirmation.address, "outlet": newsroom.settings.outlet_name},
+        links=[(preferences, _("Choose topics and how often"))],
+        language=language,
     )
 
 
@@ -203,23 +253,27 @@ async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = De
         "action": request.url.path,
         "preferences_url": newsroom.signer.preferences_url(subscriber_id),
     }
-    return _page(newsroom, "unsubscribe.html.j2", context)
+    language = await reader_language(request, newsroom, subscriber_id)
+    return _page(newsroom, "unsubscribe.html.j2", context, language=language)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-async def unsubscribe(token: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+async def unsubscribe(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
     """One click, no questions: the form's button and RFC 8058 one-click POSTs both land here; idempotent."""
     subscriber_id = _subscriber_of(newsroom, "unsubscribe", token)
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.engine.begin() as conn:
         await email_readers.unsubscribe_email(conn, subscriber_id, newsroom.clock.now())
+    language = await reader_language(request, newsroom, subscriber_id)
+    _ = translations(language).gettext
     return _notice(
         newsroom,
-        "You are unsubscribed",
-        f"You will get no more emails from {newsroom.settings.outlet_name}. Changed your mind? You can sign up again "
-        "at any time.",
-        links=[("/subscribe", "Sign up again")],
+        _("You are unsubscribed"),
+        _("You will get no more emails from %(outlet)s. Changed your mind? You can sign up again at any time.")
+        % {"outlet": newsroom.settings.outlet_name},
+        links=[("/subscribe", _("Sign up again"))],
+        language=language,
     )
 
 
@@ -231,6 +285,7 @@ def _preferences_page(
     reader: readers.ReaderPreferences,
     action: str,
     *,
+    language: str,
     saved: bool = False,
     error: str = "",
     status: int = 200,
@@ -241,12 +296,13 @@ def _preferences_page(
         "followed": set(reader.topics),
         "channels": [(_CHANNEL_LABELS.get(name, name), address) for name, address in reader.addresses.items()],
         "cadences": _CADENCE_LABELS,
+        "languages": [(code, language_name(code)) for code in languages()],
         "action": action,
         "unsubscribe_url": newsroom.signer.unsubscribe_url(reader.subscriber_id) if "email" in reader.addresses else "",
         "saved": saved,
         "error": error,
     }
-    return _page(newsroom, "preferences.html.j2", context, status=status)
+    return _page(newsroom, "preferences.html.j2", context, status=status, language=language)
 
 
 async def _reader_for(newsroom: Newsroom, token: str) -> readers.ReaderPreferences | HTMLResponse:
@@ -271,7 +327,8 @@ async def preferences_page(token: str, request: Request, newsroom: Newsroom = De
     reader = await _reader_for(newsroom, token)
     if isinstance(reader, HTMLResponse):
         return reader
-    return _preferences_page(newsroom, reader, request.url.path)
+    language = await reader_language(request, newsroom, reader.subscriber_id)
+    return _preferences_page(newsroom, reader, request.url.path, language=language)
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
@@ -281,7 +338,11 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
         return reader
     form = await request.form()
     topics = [str(value) for value in form.getlist("topic")]
+    language = await reader_language(request, newsroom, reader.subscriber_id)
+    chosen_language = supported(str(form.get("language", language)))
     try:
+        if chosen_language is None:
+            raise InvalidSubscriber(f"language: choose one of {', '.join(languages())}")
         unknown = [t for t in topics if t not in newsroom.taxonomy]
         if unknown:
             raise TopicNotFound(unknown[0])
@@ -290,7 +351,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             for channel, address in reader.addresses.items()
         }
     except (InvalidSubscriber, TopicNotFound) as problem:
-        return _preferences_page(newsroom, reader, request.url.path, error=str(problem), status=400)
+        return _preferences_page(newsroom, reader, request.url.path, language=language, error=str(problem), status=400)
     async with newsroom.engine.begin() as conn:
         await readers.save_reader_preferences(
             conn,
@@ -300,6 +361,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             breaking_email=form.get("breaking_email") == "on",
             now=newsroom.clock.now(),
         )
+        await reader_languages.set_language(conn, reader.subscriber_id, chosen_language)
         updated = await readers.load_reader_preferences(conn, reader.subscriber_id)
     assert updated is not None
-    return _preferences_page(newsroom, updated, request.url.path, saved=True)
+    return _preferences_page(newsroom, updated, request.url.path, language=chosen_language, saved=True)
