@@ -40,7 +40,14 @@ from bot.editors.audit import telegram_editor_ids
 from bot.editors.chat_commands import editor_handlers
 from bot.editors.command_menu import editor_menu, sync_editor_menus
 from bot.languages.catalogs import languages
-from bot.readers import chat_buttons, chat_membership, language_choice, story_buttons, topic_suggestions
+from bot.readers import (
+    chat_buttons,
+    chat_membership,
+    language_choice,
+    story_buttons,
+    time_choice,
+    topic_suggestions,
+)
 from bot.readers import chat_commands as reader_commands
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import EMAIL_CHANNEL, NEWSROOM, ChatContext
@@ -79,6 +86,11 @@ def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
         CallbackQueryHandler(chat_buttons.confirm_stop, pattern=keyboards.STOP_PATTERN),
         CallbackQueryHandler(topic_suggestions.follow_suggested, pattern=keyboards.FOLLOW_PATTERN),
         CallbackQueryHandler(language_choice.choose_language, pattern=keyboards.LANGUAGE_PATTERN),
+        CallbackQueryHandler(time_choice.open_panel, pattern=time_choice.OPEN_PATTERN),
+        *(
+            CallbackQueryHandler(time_choice.choose_time, pattern=pattern)
+            for pattern in (time_choice.ZONE_PATTERN, time_choice.QUIET_PATTERN, time_choice.BREAKING_PATTERN)
+        ),
         CallbackQueryHandler(story_buttons.unfollow_topic, pattern=story_buttons.UNFOLLOW_PATTERN),
         CallbackQueryHandler(story_buttons.open_settings, pattern=story_buttons.SETTINGS_PATTERN),
         ChatMemberHandler(chat_membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),

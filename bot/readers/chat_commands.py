@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 
 from bot.app.errors import NewsbotError, TopicNotFound
 from bot.languages.catalogs import N_, gettext_in
+from bot.readers import time_choice
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_buttons import followed_topics
 from bot.readers.chat_context import ChatContext
@@ -272,7 +273,14 @@ async def mytopics(update: Update, context: ChatContext, chat: Chat, message: Me
 
 @in_chat
 async def settings(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
-    """How often this chat hears from us on each channel, with buttons to change it."""
+    """How often this chat hears from us on each channel, with buttons to change it (and one for the time zone and
+    quiet hours); ``/settings <zone>`` sets the time zone."""
+    if context.args:
+        if await may_change_follows(update, context):
+            await time_choice.type_zone(context, chat, message, " ".join(context.args))
+        else:
+            await refuse(update, context)
+        return
     async with context.newsroom.engine.begin() as conn:
         if chat.type == ChatType.PRIVATE:
             await chat_readers.open_chat(

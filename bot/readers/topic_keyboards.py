@@ -7,6 +7,7 @@ Telegram limits callback data to 64 bytes, so every button carries a short, read
 ``cad:<channel>:<cadence>``  set a channel's cadence              ``stop:yes`` / ``stop:no``  confirm /stop
 ``fl:<slug>``         follow a suggested topic ("Did you mean North Korea?", free text naming a topic)
 ``lang:<code>``       read newsbot in this language (/language)
+``tm``                open the time zone and quiet hours panel (``bot.readers.time_choice``, under /settings)
 
 Labels are in the chat's language (its `Voice`); callback data never is. Topics are named by slug, never by
 position, so a keyboard sent before the taxonomy changed can never toggle the wrong topic.
@@ -40,6 +41,7 @@ CADENCE = "cad"
 STOP = "stop"
 FOLLOW = "fl"
 LANGUAGE = "lang"
+TIME = "tm"
 #: A reply offers at most this many "Follow ..." buttons (one per suggested topic).
 MAX_SUGGESTIONS = 5
 
@@ -110,7 +112,8 @@ def topic_picker(taxonomy: Taxonomy, followed: Collection[str], voice: Voice, pa
 
 
 def cadence_keyboard(cadences: Mapping[str, str], voice: Voice) -> InlineKeyboardMarkup:
-    """One row per channel the reader has an address on: instant, weekly digest or off, the current one checked."""
+    """One row per channel the reader has an address on: instant, weekly digest or off, the current one checked;
+    then the button that opens the reader's time zone and quiet hours."""
     rows = []
     for channel in ChannelName:
         current = cadences.get(channel.value)
@@ -126,6 +129,7 @@ def cadence_keyboard(cadences: Mapping[str, str], voice: Voice) -> InlineKeyboar
                 for cadence, label in CADENCE_LABELS.items()
             ]
         )
+    rows.append([InlineKeyboardButton("🕒 " + voice.gettext("Time zone and quiet hours"), callback_data=TIME)])
     return InlineKeyboardMarkup(rows)
 
 

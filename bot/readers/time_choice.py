@@ -1,0 +1,177 @@
+"""A reader's own time in Telegram: their time zone and quiet hours, from ``/settings``.
+
+``/settings`` carries a "Time zone and quiet hours" button that opens a panel: a few likely zones as buttons
+(those of the reader's language, and the outlet's), quiet hours 22:00–07:00 or none, and whether breaking news
+rings anyway or waits. Any other zone is typed: ``/settings Asia/Tokyo``; an unknown one gets a polite reply.
+In a group, as for its topics, only admins change them.
+
+Callback data: ``tm`` opens the panel, ``tz:<zone>``, ``qh:on`` / ``qh:off``, ``qb:ring`` / ``qb:wait``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.app.config import Settings
+from bot.outbox.reader_hours import UnknownZone, parse_zone
+from bot.readers import topic_keyboards as keyboards
+from bot.readers.chat_buttons import edit_in_place
+from bot.readers.chat_context import ChatContext
+from bot.readers.chat_handlers import chat_button
+from bot.readers.chat_replies import Voice
+from subscribers import chat_readers, reader_languages, reader_time
+from subscribers.reader_time import ReaderTime
+
+OPEN, ZONE, QUIET, BREAKING = keyboards.TIME, "tz", "qh", "qb"
+OPEN_PATTERN = rf"^{OPEN}$"
+ZONE_PATTERN = rf"^{ZONE}:[A-Za-z0-9_+\-/]+$"
+QUIET_PATTERN = rf"^{QUIET}:(on|off)$"
+BREAKING_PATTERN = rf"^{BREAKING}:(ring|wait)$"
+#: The quiet hours a button sets, in minutes after local midnight.
+NIGHT = (22 * 60, 7 * 60)
+#: Zones a reader of each language most likely lives in (the outlet's own is always offered too).
+LIKELY_ZONES = {
+    "en": ("Europe/London", "America/New_York", "America/Los_Angeles", "Australia/Sydney"),
+    "de": ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich"),
+    "es": ("Europe/Madrid", "America/Mexico_City", "America/Bogota", "America/Argentina/Buenos_Aires"),
+}
+ZONES_PER_ROW = 2
+
+
+def likely_zones(language: str, settings: Settings, current: str | None) -> list[str]:
+    """The outlet's zone, the reader's own (if typed), then those of their language; each once."""
+    zones = [settings.digest_timezone, *([current] if current else []), *LIKELY_ZONES.get(language, ())]
+    return list(dict.fromkeys(zones))
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def time_text(time: ReaderTime, settings: Settings, voice: Voice) -> str:
+    """The reader's zone, quiet hours and breaking-news choice, in their language."""
+    _ = voice.gettext
+    zone = html.escape(time.timezone or settings.digest_timezone)
+    if time.has_quiet_hours:
+        assert time.quiet_from is not None and time.quiet_until is not None
+        quiet = _("Quiet hours: %(start)s–%(end)s; stories wait until they end.") % {
+            "start": _hhmm(time.quiet_from),
+            "end": _hhmm(time.quiet_until),
+        }
+        quiet += " " + (
+            _("Breaking news waits too.") if time.quiet_holds_breaking else _("Breaking news still comes at once.")
+        )
+    else:
+        quiet = _("Quiet hours: none.")
+    typed = _("Another zone? Send it, e.g. <code>/settings Asia/Tokyo</code>.")
+    heading = _("Your time")
+    zone_line = _("Time zone: %(zone)s") % {"zone": zone}
+    return f"<b>{heading}</b>\n{zone_line}\n{quiet}\n\n{typed}"
+
+
+def time_keyboard(time: ReaderTime, settings: Settings, voice: Voice) -> InlineKeyboardMarkup:
+    """The likely zones (the current one checked), quiet hours on or off, breaking news rings or waits."""
+    _ = voice.gettext
+    current = time.timezone or settings.digest_timezone
+    zones = [
+        InlineKeyboardButton(f"{'✅ ' if zone == current else ''}{zone}", callback_data=f"{ZONE}:{zone}")
+        for zone in likely_zones(voice.language, settings, time.timezone)
+    ]
+    rows = [zones[i : i + ZONES_PER_ROW] for i in range(0, len(zones), ZONES_PER_ROW)]
+    on, off = ("✅ " if time.has_quiet_hours else ""), ("" if time.has_quiet_hours else "✅ ")
+    rows.append(
+        [
+            InlineKeyboardButton(on + _("Quiet 22:00–07:00"), callback_data=f"{QUIET}:on"),
+            InlineKeyboardButton(off + _("No quiet hours"), callback_data=f"{QUIET}:off"),
+        ]
+    )
+    if time.has_quiet_hours:
+        ring, wait = ("" if time.quiet_holds_breaking else "✅ "), ("✅ " if time.quiet_holds_breaking else "")
+        rows.append(
+            [
+                InlineKeyboardButton(ring + _("Breaking news rings"), callback_data=f"{BREAKING}:ring"),
+                InlineKeyboardButton(wait + _("Breaking news waits"), callback_data=f"{BREAKING}:wait"),
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def _subscriber(context: ChatContext, chat: Chat) -> int:
+    async with context.newsroom.engine.begin() as conn:
+        found = await reader_languages.chat_language(conn, str(chat.id))
+        if found is not None:
+            return found[0]
+        return await chat_readers.open_chat(
+            conn, str(chat.id), chat.type, context.newsroom.clock.now(), language=context.first_language
+        )
+
+
+async def _load(context: ChatContext, subscriber_id: int) -> ReaderTime:
+    async with context.newsroom.engine.connect() as conn:
+        return await reader_time.reader_time(conn, subscriber_id)
+
+
+async def _store(context: ChatContext, subscriber_id: int, time: ReaderTime) -> None:
+    async with context.newsroom.engine.begin() as conn:
+        await reader_time.set_reader_time(conn, subscriber_id, time)
+
+
+async def type_zone(context: ChatContext, chat: Chat, message: Message, typed: str) -> None:
+    """``/settings <zone>``: store a typed zone, or say politely that it is unknown."""
+    voice = Voice.of(chat.type, context.language)
+    try:
+        zone = parse_zone(typed)
+    except UnknownZone:
+        await message.reply_text(
+            voice.gettext(
+                "I don't know the time zone %(zone)s. Please send a name such as <code>/settings Europe/Berlin</code>"
+                " or <code>/settings America/New_York</code>."
+            )
+            % {"zone": html.escape(typed[:64])}
+        )
+        return
+    subscriber_id = await _subscriber(context, chat)
+    time = dataclasses.replace(await _load(context, subscriber_id), timezone=zone)
+    await _store(context, subscriber_id, time)
+    settings = context.newsroom.settings
+    done = voice.gettext("Done: your time zone is now %(zone)s.") % {"zone": html.escape(zone)}
+    await message.reply_text(
+        f"✅ {done}\n\n{time_text(time, settings, voice)}", reply_markup=time_keyboard(time, settings, voice)
+    )
+
+
+async def _redraw(query: CallbackQuery, context: ChatContext, chat: Chat, time: ReaderTime) -> None:
+    voice = Voice.of(chat.type, context.language)
+    settings = context.newsroom.settings
+    await edit_in_place(query, time_text(time, settings, voice), time_keyboard(time, settings, voice))
+    await query.answer()
+
+
+@chat_button(changes_follows=True)
+async def open_panel(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
+    """The time panel, in place of the ``/settings`` message."""
+    await _redraw(query, context, chat, await _load(context, await _subscriber(context, chat)))
+
+
+@chat_button(changes_follows=True)
+async def choose_time(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
+    """A zone, quiet-hours or breaking-news button: store the choice and redraw the panel."""
+    kind, _, value = data.partition(":")
+    subscriber_id = await _subscriber(context, chat)
+    time = await _load(context, subscriber_id)
+    if kind == ZONE:
+        try:
+            time = dataclasses.replace(time, timezone=parse_zone(value))
+        except UnknownZone:
+            await query.answer(context.gettext("That time zone is no longer available; send /settings again."))
+            return
+    elif kind == QUIET:
+        start, end = NIGHT if value == "on" else (None, None)
+        time = dataclasses.replace(time, quiet_from=start, quiet_until=end)
+    else:
+        time = dataclasses.replace(time, quiet_holds_breaking=value == "wait")
+    await _store(context, subscriber_id, time)
+    await _redraw(query, context, chat, time)

@@ -1,0 +1,60 @@
+"""A reader's time zone and quiet hours in Telegram's /settings: likely zones as buttons, a typed zone, quiet
+hours and the breaking-news choice. Against the fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+from subscribers import reader_languages, reader_time
+from subscribers.reader_time import ReaderTime
+from tests.telegram_session import ChatSession, buttons, chat, labels
+
+__all__ = ["chat"]  # the fixture
+
+READER = 9101
+
+
+async def stored_time(session: ChatSession, chat_id: int) -> ReaderTime:
+    async with session.newsroom.engine.connect() as conn:
+        found = await reader_languages.chat_language(conn, str(chat_id))
+        assert found is not None
+        return await reader_time.reader_time(conn, found[0])
+
+
+async def test_settings_opens_the_time_panel_with_likely_zones_and_buttons_store_the_choice(
+    chat: ChatSession,
+) -> None:
+    await chat.say(READER, "/start", language_code="de")
+    await chat.say(READER, "/follow local", language_code="de")
+    reply = await chat.say(READER, "/settings", language_code="de")
+    assert buttons(reply)[-1] == [("🕒 Zeitzone und Ruhezeit", "tm")]
+
+    await chat.press(READER, reply["message_id"], "tm")
+    panel = chat.api.messages[(READER, reply["message_id"])]
+    assert "Zeitzone: UTC" in panel["text"] and "Ruhezeit: keine." in panel["text"]
+    zones = [data for row in buttons(panel) for _, data in row if data.startswith("tz:")]
+    assert zones == ["tz:UTC", "tz:Europe/Berlin", "tz:Europe/Vienna", "tz:Europe/Zurich"]  # the outlet's, then de
+
+    await chat.press(READER, reply["message_id"], "tz:Europe/Berlin")
+    await chat.press(READER, reply["message_id"], "qh:on")
+    panel = chat.api.messages[(READER, reply["message_id"])]
+    assert "✅ Europe/Berlin" in labels(panel) and "✅ Eilmeldungen klingeln" in labels(panel)
+    assert "Ruhezeit: 22:00–07:00 Uhr" in panel["text"]
+    assert await stored_time(chat, READER) == ReaderTime("Europe/Berlin", 22 * 60, 7 * 60, False)
+
+    await chat.press(READER, reply["message_id"], "qb:wait")
+    assert (await stored_time(chat, READER)).quiet_holds_breaking is True
+    await chat.press(READER, reply["message_id"], "qh:off")
+    assert await stored_time(chat, READER) == ReaderTime("Europe/Berlin", None, None, True)
+
+
+async def test_a_typed_zone_is_stored_and_an_unknown_one_gets_a_polite_reply(chat: ChatSession) -> None:
+    await chat.say(READER, "/start", language_code="en")
+    done = await chat.say(READER, "/settings Asia/Tokyo")
+    assert "Done: your time zone is now Asia/Tokyo." in done["text"]
+    assert "✅ Asia/Tokyo" in labels(done)
+    assert (await stored_time(chat, READER)).timezone == "Asia/Tokyo"
+
+    unknown = await chat.say(READER, "/settings Mars/Olympus_Mons")
+    assert "I don't know the time zone Mars/Olympus_Mons." in unknown["text"]
+    spanish = await chat.say(READER + 1, "/settings ../etc/passwd", language_code="es")
+    assert "No conozco la zona horaria ../etc/passwd." in spanish["text"]
+    assert (await stored_time(chat, READER)).timezone == "Asia/Tokyo", "nothing changed"
