@@ -17,7 +17,9 @@ from bot.outbox.digest_planning import queue_weekly_digests
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.signed_links import LinkSigner
 from bot.stories.intake import ingest_story
+from subscribers import reader_time
 from subscribers import readers as readers_store
+from subscribers.reader_time import ReaderTime
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.email_readers import (
     assert_bulk_mail_headers,
@@ -324,3 +326,37 @@ async def test_one_address_signed_up_in_three_spellings_is_one_reader_and_one_em
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["Jane.Doe@example.org"]]
     async with newsroom.engine.connect() as conn:
         assert await readers_store.count_subscribers(conn) == 1
+
+
+async def test_the_preference_page_sets_the_time_zone_and_quiet_hours(site) -> None:
+    newsroom, _, client = site
+    reader = await add_reader(newsroom, "local", email="reader@example.org")
+    path = path_of(newsroom.signer.preferences_url(reader))
+    page = await client.get(path, headers={"Accept-Language": "es"})
+    assert 'name="timezone" value="UTC"' in page.text and '<option value="Europe/Madrid">' in page.text
+    assert "Horas de silencio de" in page.text
+
+    form = {"topic": "local", "timezone": "America/New_York", "quiet": "on", "quiet_from": "23:00"}
+    saved = await client.post(path, data={**form, "quiet_until": "06:30", "quiet_breaking": "wait"})
+    assert saved.status_code == 200 and 'name="timezone" value="America/New_York"' in saved.text
+    assert 'name="quiet_until" value="06:30"' in saved.text
+    async with newsroom.reader.connect() as conn:
+        stored = await reader_time.reader_time(conn, reader)
+    assert stored == ReaderTime("America/New_York", 23 * 60, 6 * 60 + 30, True)
+
+
+@pytest.mark.parametrize(
+    ("form", "problem"),
+    [
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone: unknown time zone"),
+        ({"quiet": "on", "quiet_from": "25:00", "quiet_until": "07:00"}, "quiet_from: expected a time such as 22:00"),
+        ({"quiet": "on", "quiet_from": "22:00", "quiet_until": ""}, "quiet_until: expected a time"),
+    ],
+)
+async def test_bad_time_zone_or_quiet_hours_name_the_field_and_change_nothing(site, form: dict, problem: str) -> None:
+    newsroom, _, client = site
+    reader = await add_reader(newsroom, "local", email="reader@example.org")
+    response = await client.post(path_of(newsroom.signer.preferences_url(reader)), data={"topic": "local", **form})
+    assert response.status_code == 400 and problem in response.text
+    async with newsroom.reader.connect() as conn:
+        assert await reader_time.reader_time(conn, reader) == ReaderTime()

@@ -25,6 +25,10 @@ class UnknownZone(NewsbotError):
     """A time zone name the tz database does not know."""
 
 
+class InvalidQuietHours(NewsbotError):
+    """Quiet hours that are not two times of day."""
+
+
 def parse_zone(name: str) -> str:
     """*name* as an IANA zone name the tz database knows (``Asia/Tokyo``); UnknownZone for anything else."""
     cleaned = name.strip()
@@ -37,6 +41,14 @@ def parse_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise UnknownZone(f"unknown time zone {name!r}: expected a name such as Europe/Berlin") from None
     return cleaned
+
+
+def parse_minutes(text: str, field: str) -> int:
+    """``22:00`` as minutes after midnight (1320); InvalidQuietHours naming *field* for anything else."""
+    hours, sep, minutes = text.strip().partition(":")
+    if sep and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2:
+        return int(hours) * 60 + int(minutes)
+    raise InvalidQuietHours(f"{field}: expected a time such as 22:00, not {text!r}")
 
 
 def zone_of(name: str | None, settings: Settings) -> tzinfo:

@@ -19,7 +19,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
+from bot.app.config import Settings
 from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
@@ -32,12 +34,15 @@ from bot.languages.catalogs import (
     supported,
     translations,
 )
+from bot.outbox.reader_hours import InvalidQuietHours, UnknownZone, parse_minutes, parse_zone
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
+from bot.readers.time_choice import NIGHT, likely_zones
 from bot.rendering.signed_links import Purpose
 from bot.web.app_state import chat_notices_of, email_channel_of, newsroom_of
-from subscribers import email_readers, reader_languages, readers
+from subscribers import email_readers, reader_languages, reader_time, readers
 from subscribers.preferences import parse_cadence
+from subscribers.reader_time import ReaderTime
 from subscribers.schema import ChannelName
 
 router = APIRouter()
@@ -286,12 +291,19 @@ def _preferences_page(
     action: str,
     *,
     language: str,
+    time: ReaderTime,
     saved: bool = False,
     error: str = "",
     status: int = 200,
 ) -> HTMLResponse:
+    quiet = (time.quiet_from, time.quiet_until) if time.has_quiet_hours else NIGHT
     context = {
         "reader": reader,
+        "time": time,
+        "timezone": time.timezone or newsroom.settings.digest_timezone,
+        "likely_zones": likely_zones(language, newsroom.settings, time.timezone),
+        "quiet_from": f"{quiet[0] // 60:02d}:{quiet[0] % 60:02d}",
+        "quiet_until": f"{quiet[1] // 60:02d}:{quiet[1] % 60:02d}",
         "topics": list(newsroom.taxonomy),
         "followed": set(reader.topics),
         "channels": [(_CHANNEL_LABELS.get(name, name), address) for name, address in reader.addresses.items()],
@@ -328,7 +340,26 @@ async def preferences_page(token: str, request: Request, newsroom: Newsroom = De
     if isinstance(reader, HTMLResponse):
         return reader
     language = await reader_language(request, newsroom, reader.subscriber_id)
-    return _preferences_page(newsroom, reader, request.url.path, language=language)
+    time = await _time_of(newsroom, reader.subscriber_id)
+    return _preferences_page(newsroom, reader, request.url.path, language=language, time=time)
+
+
+async def _time_of(newsroom: Newsroom, subscriber_id: int) -> ReaderTime:
+    async with newsroom.reader.connect() as conn:
+        return await reader_time.reader_time(conn, subscriber_id)
+
+
+def _time_from(form: FormData, settings: Settings) -> ReaderTime:
+    """The form's time zone and quiet hours; UnknownZone or InvalidQuietHours naming the field."""
+    typed = str(form.get("timezone", "")).strip()
+    zone = parse_zone(typed) if typed else None
+    if form.get("quiet") != "on":
+        return ReaderTime(None if zone == settings.digest_timezone else zone)
+    start = parse_minutes(str(form.get("quiet_from", "")), "quiet_from")
+    end = parse_minutes(str(form.get("quiet_until", "")), "quiet_until")
+    return ReaderTime(
+        None if zone == settings.digest_timezone else zone, start, end, form.get("quiet_breaking") == "wait"
+    )
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
@@ -340,7 +371,12 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
     topics = [str(value) for value in form.getlist("topic")]
     language = await reader_language(request, newsroom, reader.subscriber_id)
     chosen_language = supported(str(form.get("language", language)))
+    time = await _time_of(newsroom, reader.subscriber_id)
     try:
+        try:
+            chosen_time = _time_from(form, newsroom.settings)
+        except UnknownZone as problem:
+            raise InvalidSubscriber(f"timezone: {problem}") from None
         if chosen_language is None:
             raise InvalidSubscriber(f"language: choose one of {', '.join(languages())}")
         unknown = [t for t in topics if t not in newsroom.taxonomy]
@@ -350,8 +386,10 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             channel: parse_cadence(str(form.get(f"cadence_{channel}", address.cadence)))
             for channel, address in reader.addresses.items()
         }
-    except (InvalidSubscriber, TopicNotFound) as problem:
-        return _preferences_page(newsroom, reader, request.url.path, language=language, error=str(problem), status=400)
+    except (InvalidSubscriber, TopicNotFound, InvalidQuietHours) as problem:
+        return _preferences_page(
+            newsroom, reader, request.url.path, language=language, time=time, error=str(problem), status=400
+        )
     async with newsroom.engine.begin() as conn:
         await readers.save_reader_preferences(
             conn,
@@ -362,6 +400,9 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             now=newsroom.clock.now(),
         )
         await reader_languages.set_language(conn, reader.subscriber_id, chosen_language)
+        await reader_time.set_reader_time(conn, reader.subscriber_id, chosen_time)
         updated = await readers.load_reader_preferences(conn, reader.subscriber_id)
     assert updated is not None
-    return _preferences_page(newsroom, updated, request.url.path, language=chosen_language, saved=True)
+    return _preferences_page(
+        newsroom, updated, request.url.path, language=chosen_language, time=chosen_time, saved=True
+    )
