@@ -167,3 +167,24 @@ async def test_quiet_hours_move_the_digest_past_their_end(newsroom: Newsroom) ->
     await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=UTC), "bridge", "The bridge reopens", "local")
     await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 9, 0, 1, tzinfo=UTC)))
     assert await digest_due(newsroom, "2026-W10") == {sleeper: datetime(2026, 3, 9, 8, tzinfo=UTC)}
+
+
+async def test_sent_to_you_on_names_the_day_in_the_readers_own_zone(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    """A breaking story at Tuesday 20:00 UTC reached Tokyo on Wednesday morning: each digest says its own day."""
+    newsroom, live_worker = live
+    await reader_in(newsroom, "751", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
+    await reader_in(newsroom, "752", ReaderTime(), cadences=WEEKLY_CHAT)
+    clock = clock_at(datetime(2026, 3, 3, 20, tzinfo=UTC))
+    newsroom.clock = clock
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    await ingest_story(newsroom, sample_story(newsroom, "fire", "Fire at the mill", "local", breaking=True))
+    await ingest_story(newsroom, sample_story(newsroom, "vote", "Council votes", "local"))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 2}
+
+    move_to(clock, datetime(2026, 3, 9, 12, tzinfo=UTC))
+    await queue_weekly_digests(newsroom, "2026-W10", clock=clock)
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 2}
+    assert "Sent to you on Wednesday" in bot_api.sent_to(751)[-1]
+    assert "Sent to you on Tuesday" in bot_api.sent_to(752)[-1]

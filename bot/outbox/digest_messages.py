@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from datetime import tzinfo
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
@@ -27,8 +28,9 @@ from bot.outbox.digest_rendering import (
 )
 from bot.outbox.digest_weeks import InvalidWeek, digest_zone, parse_week
 from bot.outbox.message_cache import LruCache
+from bot.outbox.reader_hours import zone_of
 from bot.rendering.email_message import EmailTemplate
-from subscribers import deliveries, digest_reach, follows, reader_languages
+from subscribers import deliveries, digest_reach, follows, reader_languages, reader_time
 from subscribers.schema import ChannelName
 
 #: What makes two readers' digests the same: the week, the followed topics with stories, what they already had, and
@@ -55,6 +57,8 @@ class DigestMessages:
         self._batch_sent_on: dict[tuple[str, int], dict[str, str]] = {}
         #: The language of each reader of the batch (their stored one, else the outlet's default).
         self._batch_languages: dict[int, str] = {}
+        #: The time zone of each reader of the batch ("sent to you on Tuesday" is their Tuesday).
+        self._batch_zones: dict[int, tzinfo] = {}
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         """Before a batch: load its weeks, its readers' topics and what they already got, not one query per reader."""
@@ -66,6 +70,10 @@ class DigestMessages:
         async with self._newsroom.reader.connect() as conn:
             self._batch_follows = await follows.followed_topics_of(conn, subscriber_ids)
             stored = await reader_languages.languages_of(conn, subscriber_ids)
+            zones = await reader_time.reader_zones(conn, list(subscriber_ids))
+        self._batch_zones = {
+            subscriber_id: zone_of(name, self._newsroom.settings) for subscriber_id, name in zones.items()
+        }
         self._batch_languages = {subscriber_id: self._language(code) for subscriber_id, code in stored.items()}
         for week_key, readers in by_week.items():
             with contextlib.suppress(InvalidWeek):
@@ -74,7 +82,10 @@ class DigestMessages:
                     sent = await digest_reach.stories_sent_at_once(conn, readers, loaded.week.start, loaded.week.end)
                 for subscriber_id, sent_at in sent.items():
                     language = self._batch_languages.get(subscriber_id, self._language(None))
-                    self._batch_sent_on[(week_key, subscriber_id)] = sent_on_labels(sent_at, loaded.week, language)
+                    zone = self._batch_zones.get(subscriber_id)
+                    self._batch_sent_on[(week_key, subscriber_id)] = sent_on_labels(
+                        sent_at, loaded.week, language, zone
+                    )
 
     async def _load_week(self, key: str) -> WeekStories:
         async with self._week_lock:  # a batch asks for the same week many times at once: load it once
@@ -100,7 +111,9 @@ class DigestMessages:
                     conn, [subscriber_id], loaded.week.start, loaded.week.end
                 )
                 language = self._language(await reader_languages.language_of(conn, subscriber_id))
-            sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language)
+                zones = await reader_time.reader_zones(conn, [subscriber_id])
+            zone = zone_of(zones.get(subscriber_id), self._newsroom.settings)
+            sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language, zone)
         return followed, sent_on, language
 
     async def message_for(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.app.newsroom import Newsroom
@@ -61,11 +61,12 @@ async def load_week_stories(newsroom: Newsroom, week: DigestWeek) -> WeekStories
 
 
 def sent_on_labels(
-    sent_at: Mapping[str, datetime], week: DigestWeek, language: str = SOURCE_LANGUAGE
+    sent_at: Mapping[str, datetime], week: DigestWeek, language: str = SOURCE_LANGUAGE, zone: tzinfo | None = None
 ) -> dict[str, str]:
-    """The weekday (in the digest time zone, in the reader's language) each story already reached the reader, e.g.
-    ``{"s1": "Tuesday"}`` or ``{"s1": "Dienstag"}``."""
-    return {story_id: weekday(moment.astimezone(week.zone), language) for story_id, moment in sent_at.items()}
+    """The weekday (in the reader's *zone*, default the digest's, and language) each story already reached the
+    reader, e.g. ``{"s1": "Tuesday"}`` or ``{"s1": "Dienstag"}``."""
+    local = zone or week.zone
+    return {story_id: weekday(moment.astimezone(local), language) for story_id, moment in sent_at.items()}
 
 
 def reader_content(
