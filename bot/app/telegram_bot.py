@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from telegram import BotCommandScopeAllGroupChats, Update
+from telegram import BotCommandScopeAllGroupChats, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -157,19 +157,18 @@ async def register_commands(application: NewsbotApplication) -> None:
     """Publish the command menus (setMyCommands): the readers' for everyone, and each editor's own in their chat."""
     newsroom: Newsroom = application.bot_data[NEWSROOM]
     bot, default, groups = application.bot, newsroom.settings.default_language, BotCommandScopeAllGroupChats()
-    # Groups get the menu without the commands that only work in a private chat (/email); a user whose app is in
-    # one of newsbot's languages is shown that language's menu. The calls are independent: made at once.
+    await bot.set_my_commands(reader_commands.bot_commands(language=default))
+    # Groups get the menu without the commands that only work in a private chat (/email).
+    await bot.set_my_commands(reader_commands.bot_commands(private=False, language=default), scope=groups)
+    # A user whose app is in one of newsbot's languages is shown that language's menu: independent calls, at once.
     await asyncio.gather(
-        bot.set_my_commands(reader_commands.bot_commands(language=default)),
-        bot.set_my_commands(reader_commands.bot_commands(private=False, language=default), scope=groups),
         *(
-            bot.set_my_commands(reader_commands.bot_commands(private=private, language=language), **where)
-            for language in languages()
-            for private, where in (
-                (True, {"language_code": language}),
-                (False, {"scope": groups, "language_code": language}),
+            bot.set_my_commands(
+                reader_commands.bot_commands(private=private, language=language), scope=scope, language_code=language
             )
-        ),
+            for language in languages()
+            for private, scope in ((True, BotCommandScopeDefault()), (False, groups))
+        )
     )
     await refresh_editor_menus(application)
 
