@@ -15,12 +15,13 @@ from typing import Literal, Protocol
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
 from bot.channels.base import Keyboard, LinkPreview
+from bot.languages.catalogs import SOURCE_LANGUAGE, language_of, languages
 from bot.outbox.message_cache import LruCache
 from bot.readers.story_buttons import reader_keyboards, story_keyboard, unfollow_topic_for
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
-from subscribers import deliveries, follows, stories, story_changes
+from subscribers import deliveries, follows, reader_languages, stories, story_changes
 from subscribers.schema import ChannelName
 
 
@@ -89,14 +90,19 @@ class TelegramStory:
         )
 
 
-def telegram_story(newsroom: Newsroom, story: Story, *, reader_buttons: bool = True) -> TelegramStory:
-    """Render *story* for Telegram once; *reader_buttons* adds Unfollow and Settings (not in an outlet's channel)."""
+def telegram_story(
+    newsroom: Newsroom, story: Story, *, reader_buttons: bool = True, language: str = SOURCE_LANGUAGE
+) -> TelegramStory:
+    """Render *story* for Telegram once (per *language* of its readers); *reader_buttons* adds Unfollow and
+    Settings (not in an outlet's channel)."""
     renderer, photo = newsroom.renderer, http_link(story.image_url)
     settings, taxonomy = newsroom.settings, newsroom.taxonomy
     first = next(iter(story.topics), None)
-    keyboards = reader_keyboards(settings, taxonomy, story) if reader_buttons else {}
+    keyboards = reader_keyboards(settings, taxonomy, story, language) if reader_buttons else {}
     return TelegramStory(
-        content=renderer.telegram_caption(story) if photo else renderer.telegram_message(story),
+        content=renderer.telegram_caption(story, language=language)
+        if photo
+        else renderer.telegram_message(story, language=language),
         keyboard=keyboards[first] if reader_buttons else story_keyboard(settings, taxonomy, story, reader=False),
         link_preview=LinkPreview(http_link(story.url)),
         silent=not story.breaking,
@@ -116,7 +122,8 @@ class _RenderedStory:
 
 
 class StoryMessages:
-    """Story messages, compiled once per story and kept for the next readers (bounded, least recently used).
+    """Story messages, compiled once per story and language and kept for the next readers (bounded, least recently
+    used); the story itself is never translated, only what newsbot puts around it.
 
     Once per batch the stories' current versions are read (one query): a corrected story is rendered again, so
     readers not reached yet get the new version, and a retracted one is not sent. A follow-up (``updates``) goes
@@ -127,7 +134,7 @@ class StoryMessages:
 
     def __init__(self, newsroom: Newsroom, capacity: int = 64) -> None:
         self._newsroom = newsroom
-        self._rendered: LruCache[str, _RenderedStory] = LruCache(capacity)
+        self._rendered: LruCache[tuple[str, str], _RenderedStory] = LruCache(capacity)
         # A batch asks for the same story hundreds of times at once: the first renders it, the rest wait for it.
         self._rendering = asyncio.Lock()
         self._retracted: set[str] = set()
@@ -135,28 +142,30 @@ class StoryMessages:
         self._reply_to: dict[tuple[str, int], str] = {}
         #: The topics each Telegram reader of the batch follows (their Unfollow button), loaded once by `prepare`.
         self._batch_follows: dict[int, frozenset[str]] = {}
+        #: The language of each reader of the batch, loaded once by `prepare`.
+        self._batch_languages: dict[int, str] = {}
 
-    async def _render(self, story_id: str) -> _RenderedStory | None:
-        cached = self._rendered.get(story_id)
+    async def _render(self, story_id: str, language: str = SOURCE_LANGUAGE) -> _RenderedStory | None:
+        cached = self._rendered.get((story_id, language))
         if cached is not None:
             return cached
         async with self._rendering:
-            cached = self._rendered.get(story_id)
-            return cached if cached is not None else await self._load_and_render(story_id)
+            cached = self._rendered.get((story_id, language))
+            return cached if cached is not None else await self._load_and_render(story_id, language)
 
-    async def _load_and_render(self, story_id: str) -> _RenderedStory | None:
+    async def _load_and_render(self, story_id: str, language: str) -> _RenderedStory | None:
         async with self._newsroom.reader.connect() as conn:
             story = await stories.load_story(conn, story_id, Story)
         if story is None:
             return None
         renderer = self._newsroom.renderer
         rendered = _RenderedStory(
-            telegram=telegram_story(self._newsroom, story),
-            email=EmailTemplate(renderer.compile_email(story), self._newsroom.settings),
+            telegram=telegram_story(self._newsroom, story, language=language),
+            email=EmailTemplate(renderer.compile_email(story, language=language), self._newsroom.settings),
             version=story.version,
             updates=story.updates,
         )
-        return self._rendered.put(story_id, rendered)
+        return self._rendered.put((story_id, language), rendered)
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         story_ids = {item.story_id for item in items if item.story_id is not None}
@@ -165,10 +174,14 @@ class StoryMessages:
             current = await story_changes.current_versions(conn, story_ids)
             # Added to, not replaced: the worker claims the next batch while this one's messages are still going out.
             self._batch_follows.update(await follows.followed_topics_of(conn, chats))
+            stored = await reader_languages.languages_of(conn, {item.subscriber_id for item in items})
+        default = self._newsroom.settings.default_language
+        self._batch_languages.update({reader: language_of(code, default) for reader, code in stored.items()})
         for story_id, (version, retracted) in current.items():
-            cached = self._rendered.get(story_id)
-            if cached is not None and cached.version != version:
-                self._rendered.forget(story_id)
+            for language in languages():
+                cached = self._rendered.get((story_id, language))
+                if cached is not None and cached.version != version:
+                    self._rendered.forget((story_id, language))
             if retracted:
                 self._retracted.add(story_id)
         for story_id in story_ids:
@@ -193,10 +206,18 @@ class StoryMessages:
                 followed = await follows.followed_topics(conn, subscriber_id)
         return followed
 
+    async def _language(self, subscriber_id: int) -> str:
+        language = self._batch_languages.pop(subscriber_id, None)  # like the follows: once per reader and batch
+        if language is None:
+            async with self._newsroom.reader.connect() as conn:
+                stored = await reader_languages.language_of(conn, subscriber_id)
+            language = language_of(stored, self._newsroom.settings.default_language)
+        return language
+
     async def message_for(self, item: deliveries.ClaimedDelivery, key: str, address: str) -> OutgoingMessage | None:
         if item.story_id is None or item.story_id in self._retracted:
             return None
-        rendered = await self._render(item.story_id)
+        rendered = await self._render(item.story_id, await self._language(item.subscriber_id))
         if rendered is None:
             return None
         if item.channel == ChannelName.TELEGRAM:

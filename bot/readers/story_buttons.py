@@ -16,6 +16,7 @@ from typing import Protocol
 from telegram import CallbackQuery, Chat, Update
 
 from bot.channels.base import Button, Keyboard
+from bot.languages.catalogs import SOURCE_LANGUAGE, translations
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_handlers import chat_button
@@ -46,6 +47,7 @@ def story_keyboard(
     *,
     reader: bool = True,
     unfollow: str | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> Keyboard:
     """Read more on its own row, then Unfollow <topic> and Settings (*reader* buttons: not for an outlet's
     channel, whose members are nobody's subscribers).
@@ -53,23 +55,27 @@ def story_keyboard(
     *unfollow* is the topic the Unfollow button names; None leaves the button out (a reader who follows none of
     the story's topics, such as one reached as a reader of the story it follows up).
     """
-    rows: list[tuple[Button, ...]] = [(Button("Read more", url=read_more_url(settings, story)),)]
+    _ = translations(language).gettext
+    rows: list[tuple[Button, ...]] = [(Button(_("Read more"), url=read_more_url(settings, story)),)]
     if reader:
         topic = taxonomy[unfollow] if unfollow is not None and unfollow in taxonomy else None
         second: list[Button] = []
         if topic is not None and len(f"{UNFOLLOW}:{topic.slug}".encode()) <= 64:
-            second.append(Button(shorten(f"Unfollow {topic.name}", _LABEL_CHARS), callback=f"{UNFOLLOW}:{topic.slug}"))
-        second.append(Button("Settings", callback=SETTINGS))
+            label = shorten(_("Unfollow %(topic)s") % {"topic": topic.name}, _LABEL_CHARS)
+            second.append(Button(label, callback=f"{UNFOLLOW}:{topic.slug}"))
+        second.append(Button(_("Settings"), callback=SETTINGS))
         rows.append(tuple(second))
     return tuple(rows)
 
 
-def reader_keyboards(settings: HasPublicUrl, taxonomy: Taxonomy, story: _KeyboardStory) -> dict[str | None, Keyboard]:
+def reader_keyboards(
+    settings: HasPublicUrl, taxonomy: Taxonomy, story: _KeyboardStory, language: str = SOURCE_LANGUAGE
+) -> dict[str | None, Keyboard]:
     """The story's keyboard for each topic the Unfollow button may name (None: no Unfollow), built once per story
-    so that picking a reader's own topic (`unfollow_topic_for`) costs no rendering."""
-    keyboards: dict[str | None, Keyboard] = {None: story_keyboard(settings, taxonomy, story)}
+    and language so that picking a reader's own topic (`unfollow_topic_for`) costs no rendering."""
+    keyboards: dict[str | None, Keyboard] = {None: story_keyboard(settings, taxonomy, story, language=language)}
     for slug in story.topics:
-        keyboards[slug] = story_keyboard(settings, taxonomy, story, unfollow=slug)
+        keyboards[slug] = story_keyboard(settings, taxonomy, story, unfollow=slug, language=language)
     return keyboards
 
 
