@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select, Subquery
 
 from subscribers.database import insert_ignoring_conflicts
+from subscribers.queue_notices import announce_queued
 from subscribers.schema import (
     AddressStatus,
     Cadence,
@@ -112,7 +113,10 @@ async def _queue_deliveries(
     columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", "status", "attempts",
                "not_before", "created_at", "updated_at"]  # fmt: skip
     result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))
-    return max(result.rowcount, 0)
+    added = max(result.rowcount, 0)
+    if added:
+        await announce_queued(conn)
+    return added
 
 
 async def plan_story_deliveries(conn: AsyncConnection, story: StoryFields, now: datetime) -> int:

@@ -9,8 +9,10 @@ while the test queues a breaking story.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
 from bot.channels.telegram import TelegramChannel
@@ -20,7 +22,7 @@ from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story
 from subscribers.schema import Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.fakes.clock import ManualMonotonic
+from tests.fakes.clock import ManualClock, ManualMonotonic
 from tests.newsroom_fixtures import add_reader
 
 BATCH = 40
@@ -68,13 +70,13 @@ async def held_at_the_gate(gate: GatedSleep) -> None:
         await gate.held.wait()
 
 
-async def emails_arrived(sink: SmtpSink, count: int) -> None:
-    """The sink (aiosmtpd, in its own thread) has *count* messages; fails after 30 s of real time."""
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Wait for a fake to have seen something (aiosmtpd records in its own thread); fails after 30 s."""
     for _ in range(3000):
-        if len(sink.messages) >= count:
+        if condition():
             return
         await asyncio.sleep(0.01)
-    raise AssertionError(f"{len(sink.messages)} of {count} emails arrived")
+    raise AssertionError(f"never saw {what}")
 
 
 async def test_a_breaking_story_queued_while_normal_ones_are_claimed_goes_out_before_them(
@@ -120,10 +122,51 @@ async def test_a_channel_whose_sends_wait_never_holds_up_the_other(
     worker = DeliveryWorker(newsroom, {"telegram": telegram, "email": email}, batch_size=BATCH, concurrency=IN_FLIGHT)
     draining = asyncio.create_task(worker.drain())
     await held_at_the_gate(gate)
-    await emails_arrived(smtp_sink, 5)  # Telegram is held at the gate all this time
+    await eventually(lambda: len(smtp_sink.messages) >= 5, "the five emails")  # Telegram is held at the gate
     assert not gate.opened.is_set() and len(bot_api.sent_messages) < 3 * BATCH
     gate.opened.set()
     report = await draining
     await telegram.aclose()
     await email.aclose()
     assert report.sent == {"telegram": 3 * BATCH, "email": 5}
+
+
+class PollsNever(ManualClock):
+    """A clock whose waits never end: a worker with nothing due wakes only when told that something was queued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asleep = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.asleep.set()
+        await asyncio.Event().wait()
+
+
+async def test_an_idle_worker_hears_at_once_of_a_story_another_process_queued_on_postgresql(
+    settings: Settings, bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """Two newsrooms on one store stand for two processes: the web side queues, the worker sends."""
+    live = settings.model_copy(update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url})
+    async with await Newsroom.open(live) as web_side, await Newsroom.open(live) as worker_side:
+        await add_reader(web_side, "weather", telegram_chat="4000")
+        clock = PollsNever()
+        channels = build_channels(live)
+        worker = DeliveryWorker(worker_side, channels, clock=clock)
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop, poll_interval=3600))
+        async with asyncio.timeout(30):
+            await clock.asleep.wait()  # nothing due: waiting for its next poll, which never comes
+        title = await queue(web_side, "weather", "A storm warning was issued for the valley tonight.", breaking=True)
+        if web_side.engine.dialect.name == "postgresql":
+            await eventually(lambda: bool(bot_api.sent_messages), "the breaking story sent")
+            assert title in (bot_api.sent_messages[0].text or "")
+        else:  # SQLite cannot tell another process: its workers find the story at their next poll
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+            assert not bot_api.sent_messages
+        stop.set()
+        await running
+        for channel in channels.values():
+            await channel.aclose()

@@ -52,7 +52,7 @@ from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
 from bot.outbox.story_messages import MessageSource, StoryMessages
 from bot.outbox.worker_lease import RECOUNT_SECONDS, WorkerLease
-from subscribers import channel_health, deliveries, delivery_retry, story_states
+from subscribers import channel_health, deliveries, delivery_retry, queue_notices, story_states
 from subscribers.schema import AddressStatus, ChannelName, DeliveryStatus
 from subscribers.story_states import STOPPED
 
@@ -169,11 +169,11 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 5.0) -> None:
         """Deliver until *stop* is set: the long-running worker of ``newsbot run``.
 
-        When nothing is due it sleeps until the next retry or probe is due, :meth:`wake` is called, or
-        *poll_interval* passes. On *stop* the sends in flight are finished and recorded, so a graceful stop sends
-        nothing twice.
+        When nothing is due it sleeps until the next retry or probe is due, :meth:`wake` is called (on PostgreSQL
+        also when any process queues deliveries), or *poll_interval* passes. On *stop* the sends in flight are
+        finished and recorded, so a graceful stop sends nothing twice.
         """
-        async with self.on_duty():
+        async with self.on_duty(), queue_notices.listening(self.newsroom.engine, self.wake):
             await DeliveryPump(self, stop, DrainReport(), None, poll_interval=poll_interval).run()
 
     async def drain(
