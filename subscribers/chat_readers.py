@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.reader_languages import learn_language
 from subscribers.readers import NewAddress, address_row, create_subscriber, deactivate_address, remove_subscriber
-from subscribers.schema import DEFAULT_CADENCE, AddressStatus, ChannelName, addresses, follows
+from subscribers.schema import DEFAULT_CADENCE, AddressStatus, ChannelName, addresses, follows, subscribers
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class ChatReader:
     email: str | None
     email_status: str | None
     topics: list[str]
+    #: The reader's own time zone; None means the outlet's.
+    timezone: str | None = None
 
 
 def _is_chat(chat_id: str) -> ColumnElement[bool]:
@@ -41,7 +43,9 @@ async def find_chat_reader(conn: AsyncConnection, chat_id: str) -> ChatReader | 
     """The subscriber behind a Telegram chat, with its follows and addresses; None before its first contact."""
     telegram = (
         await conn.execute(
-            select(addresses.c.subscriber_id, addresses.c.chat_type, addresses.c.status).where(_is_chat(chat_id))
+            select(addresses.c.subscriber_id, addresses.c.chat_type, addresses.c.status, subscribers.c.timezone)
+            .join_from(addresses, subscribers, subscribers.c.id == addresses.c.subscriber_id)
+            .where(_is_chat(chat_id))
         )
     ).one_or_none()
     if telegram is None:
@@ -67,6 +71,7 @@ async def find_chat_reader(conn: AsyncConnection, chat_id: str) -> ChatReader | 
         email=email.address if email else None,
         email_status=email.status if email else None,
         topics=list(topics),
+        timezone=telegram.timezone,
     )
 
 

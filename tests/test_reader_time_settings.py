@@ -58,3 +58,11 @@ async def test_a_typed_zone_is_stored_and_an_unknown_one_gets_a_polite_reply(cha
     spanish = await chat.say(READER + 1, "/settings ../etc/passwd", language_code="es")
     assert "No conozco la zona horaria ../etc/passwd." in spanish["text"]
     assert (await stored_time(chat, READER)).timezone == "Asia/Tokyo", "nothing changed"
+
+
+async def test_settings_says_when_the_digest_comes_on_the_readers_own_clock(chat: ChatSession) -> None:
+    await chat.say(READER, "/start", language_code="en")
+    await chat.say(READER, "/follow local")
+    assert "Mondays at 07:00 (UTC)" in (await chat.say(READER, "/settings"))["text"]
+    await chat.say(READER, "/settings America/New_York")
+    assert "Mondays at 07:00 (America/New_York)" in (await chat.say(READER, "/settings"))["text"]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app.config import Settings
-from bot.app.scheduler import next_digest_at
+from bot.app.scheduler import next_digest_at, next_planning_at
 from tests.telegram_session import eventually, running_service
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,6 +30,22 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def test_the_next_digest_is_the_configured_weekday_and_local_time(now: dt.datetime, expected: dt.datetime) -> None:
     settings = Settings(digest_weekday="friday", digest_time=dt.time(18, 30), digest_timezone="Europe/Berlin")
     assert next_digest_at(settings, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Saturday: the week ends (Monday 00:00 Berlin) before the Friday digest hour comes again
+        (dt.datetime(2026, 11, 28, 9, 0, tzinfo=BERLIN), dt.datetime(2026, 11, 30, 0, 0, tzinfo=BERLIN)),
+        # Monday: the configured Friday hour comes first
+        (dt.datetime(2026, 11, 30, 0, 0, tzinfo=BERLIN), dt.datetime(2026, 12, 4, 18, 30, tzinfo=BERLIN)),
+    ],
+    ids=["week-end-first", "digest-hour-first"],
+)
+def test_planning_also_happens_at_the_end_of_every_week(now: dt.datetime, expected: dt.datetime) -> None:
+    """Readers whose local digest hour comes before the outlet's are queued as soon as the week is over."""
+    settings = Settings(digest_weekday="friday", digest_time=dt.time(18, 30), digest_timezone="Europe/Berlin")
+    assert next_planning_at(settings, now) == expected
 
 
 async def test_without_a_token_the_digest_is_planned_at_start_up_with_no_application(

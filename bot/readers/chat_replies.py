@@ -247,16 +247,17 @@ def delivery_text(reader: chat_readers.ChatReader, voice: Voice) -> str:
     return "\n".join(lines)
 
 
-def digest_when(settings: Settings, language: str = SOURCE_LANGUAGE) -> str:
-    """ "Mondays at 07:00 (UTC)": when the weekly digest comes, as ``NEWSBOT_DIGEST_*`` set it."""
+def digest_when(settings: Settings, language: str = SOURCE_LANGUAGE, zone: str | None = None) -> str:
+    """ "Mondays at 07:00 (UTC)": when the weekly digest comes, as ``NEWSBOT_DIGEST_*`` set it, in the reader's
+    *zone* (default the outlet's): each reader gets it at that hour of their own clock."""
     days = gettext_in(language, WEEKDAY_HABIT[settings.digest_weekday])
-    moment = {"days": days, "time": f"{settings.digest_time:%H:%M}", "zone": settings.digest_timezone}
+    moment = {"days": days, "time": f"{settings.digest_time:%H:%M}", "zone": zone or settings.digest_timezone}
     return gettext_in(language, "%(days)s at %(time)s (%(zone)s)") % moment
 
 
 def settings_text(reader: chat_readers.ChatReader, settings: Settings, voice: Voice) -> str:
     _ = voice.gettext
-    when = html.escape(digest_when(settings, voice.language))
+    when = html.escape(digest_when(settings, voice.language, reader.timezone))
     explained = Voice.of(reader.chat_type, voice.language).pick(
         _(
             "Instant: every story as it is published. Weekly digest: one message a week, on %(when)s, with breaking "
