@@ -3,24 +3,31 @@ the command menu per language, and a group's language set by its admins. Against
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from bot.app.config import Settings
 from subscribers import reader_languages
-from tests.fakes import FakeBotAPI
+from tests.fakes import FakeBotAPI, SmtpSink
 from tests.telegram_session import (
     ChatSession,
     buttons,
     chat,
+    eventually,
     eventually_async,
     labels,
     live_settings,
     running_service,
 )
+from tests.test_chat_niceties import chat_with_mail
 
-__all__ = ["chat"]  # the fixture, imported for this module's tests
+__all__ = ["chat", "chat_with_mail"]  # the fixtures, imported for this module's tests
 
 READER = 5101
 GROUP = -4343
@@ -138,3 +145,27 @@ async def test_a_groups_language_is_set_by_its_admins(group: ChatSession) -> Non
     )
     looked = await chat.say(GROUP, "/topics@newsbot_test_bot", user_id=MEMBER)
     assert looked["text"].endswith("Nur die Admins dieses Chats können ändern, was er abonniert.")
+
+
+async def test_a_german_reader_adding_email_gets_a_german_confirmation_and_notice(
+    chat_with_mail: ChatSession, smtp_sink: SmtpSink
+) -> None:
+    chat = chat_with_mail
+    await chat.say(READER, "/follow north-korea", language_code="de")
+    assert await learnt_language(chat, READER) == "de"
+    reply = await chat.say(READER, "/email leser@example.org", language_code="de")
+    assert "Ich habe eine Bestätigungs-E-Mail an leser@example.org geschickt." in reply["text"]
+    (mail,) = smtp_sink.messages
+    message = email.message_from_bytes(mail.data, policy=email.policy.default)
+    assert message["Subject"] == "Bestätigen Sie Ihr Abonnement von Fairview Gazette"
+    text = message.get_body(("plain",)).get_content()
+    link = urlsplit(re.search(r"https?://\S+/confirm/\S+", text).group(0))
+    before = len(chat.api.sent_to(READER))
+    async with httpx.AsyncClient(base_url=chat.service.web_url) as client:
+        page = await client.get(link.path)
+        assert '<html lang="de">' in page.text and "Sie haben abonniert" in page.text
+        notice = await eventually(lambda: chat.api.sent_to(READER)[before:], what="the notice in the chat")
+    assert notice == [
+        "✅ leser@example.org ist bestätigt. Der Wochenüberblick Ihrer Themen geht montags um 07:00 (UTC) dorthin; "
+        "Artikel kommen weiter wie bisher hierher. Wie oft, stellen Sie mit /settings ein."
+    ]

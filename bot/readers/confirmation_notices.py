@@ -14,9 +14,10 @@ import logging
 
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage
+from bot.languages.catalogs import gettext_in, language_of
 from bot.readers.chat_replies import digest_when
 from bot.readers.email_signup import Confirmation
-from subscribers import readers
+from subscribers import reader_languages, readers
 from subscribers.schema import AddressStatus, ChannelName
 
 logger = logging.getLogger(__name__)
@@ -48,14 +49,19 @@ class ChatNotices:
         try:
             async with newsroom.reader.connect() as conn:
                 preferences = await readers.load_reader_preferences(conn, confirmation.subscriber_id)
+                stored = await reader_languages.language_of(conn, confirmation.subscriber_id)
             chat = preferences.addresses.get(ChannelName.TELEGRAM.value) if preferences else None
             if chat is None or chat.status != AddressStatus.ACTIVE.value:
                 return
-            when = f"on {digest_when(newsroom.settings)}"
-            text = (
-                f"✅ {html.escape(confirmation.address)} is confirmed. The weekly digest of your topics goes there "
-                f"{html.escape(when)}; stories still come here as before. Change how often with /settings."
-            )
+            language = language_of(stored, newsroom.settings.default_language)
+            text = "✅ " + gettext_in(
+                language,
+                "%(address)s is confirmed. The weekly digest of your topics goes there on %(when)s; stories still "
+                "come here as before. Change how often with /settings.",
+            ) % {
+                "address": html.escape(confirmation.address),
+                "when": html.escape(digest_when(newsroom.settings, language)),
+            }
             moment = int(newsroom.clock.now().timestamp())
             key = f"email-confirmed-{confirmation.subscriber_id}-{moment}"
             await self._channel.send(OutgoingMessage(key=key, address=chat.address, content=text))
