@@ -69,7 +69,9 @@ async def queue_digest(data_dir: Path, database_url: str) -> dict[str, int]:
     from bot.stories.story import Story
     from subscribers import stories
 
-    async with await Newsroom.open(Settings(data_dir=data_dir, database_url=database_url)) as newsroom:
+    # Digests go out at the start of the week after the one they cover, so they are due now whatever the day.
+    settings = Settings(data_dir=data_dir, database_url=database_url, digest_weekday="monday", digest_time="00:00")
+    async with await Newsroom.open(settings) as newsroom:
         today = datetime.now(UTC)
         monday = (today - timedelta(days=today.weekday() + 7)).replace(hour=8, minute=0, second=0, microsecond=0)
         async with newsroom.engine.begin() as conn:
