@@ -197,17 +197,37 @@ async def checked_form(request: Request, editor: EditorSession = Depends(current
 
 
 @dataclass(frozen=True, slots=True)
-class DeskPost:
-    """One checked form post: who sent it, the form (its CSRF token checked) and the newsroom it acts on."""
+class DeskView:
+    """What every desk page starts from: who is signed in and the newsroom the page reads."""
 
     editor: EditorSession
-    form: FormData
     newsroom: Newsroom
+
+    def page(self, template: str, context: dict[str, Any], *, section: str = "", status: int = 200) -> HTMLResponse:
+        """*template* (under ``templates/desk/``) in the desk's layout, for this editor."""
+        return desk_page(self.newsroom, self.editor, template, context, section=section, status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPost(DeskView):
+    """One checked form post: a desk view plus the form (its CSRF token checked)."""
+
+    form: FormData
+
+
+async def editor_view(request: Request, editor: EditorSession = Depends(current_editor)) -> DeskView:
+    """FastAPI dependency: a signed-in editor's page; anyone else is sent to sign in."""
+    return DeskView(editor, newsroom_of(request))
+
+
+async def admin_view(request: Request, editor: EditorSession = Depends(current_admin)) -> DeskView:
+    """FastAPI dependency: an admin's page; an editor gets the 403 page."""
+    return DeskView(editor, newsroom_of(request))
 
 
 async def editor_post(request: Request, editor: EditorSession = Depends(current_editor)) -> DeskPost:
     """FastAPI dependency: a signed-in editor's form post, refused (403) without the session's CSRF token."""
-    return DeskPost(editor, await checked_form(request, editor), newsroom_of(request))
+    return DeskPost(editor, newsroom_of(request), await checked_form(request, editor))
 
 
 async def admin_post(request: Request, editor: EditorSession = Depends(current_admin)) -> DeskPost:

@@ -7,35 +7,30 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from bot.app.errors import TopicNotFound
-from bot.app.newsroom import Newsroom
 from bot.outbox.digest_preview import InvalidPreview, preview_digest
-from bot.web.app_state import newsroom_of
-from bot.web.desk_auth import EditorSession, current_editor
+from bot.web.desk_auth import DeskView, editor_view
 from bot.web.desk_drafts import schedule_zone, when_text
-from bot.web.desk_rendering import desk_page
 
 router = APIRouter()
 
 
 @router.get("/desk/digest", response_class=HTMLResponse)
-async def digest(
-    request: Request, editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
+async def digest(request: Request, desk: DeskView = Depends(editor_view)) -> HTMLResponse:
     """``?topic=a&topic=b`` picks the reader's topics (default: all of them)."""
     chosen = [slug for slug in request.query_params.getlist("topic") if slug]
-    context: dict[str, object] = {"topics": list(newsroom.taxonomy), "chosen": set(chosen), "error": ""}
+    context: dict[str, object] = {"topics": list(desk.newsroom.taxonomy), "chosen": set(chosen), "error": ""}
     try:
-        chat = await preview_digest(newsroom, topics=chosen)
-        mail = await preview_digest(newsroom, topics=chosen, channel="email")
+        chat = await preview_digest(desk.newsroom, topics=chosen)
+        mail = await preview_digest(desk.newsroom, topics=chosen, channel="email")
     except (TopicNotFound, InvalidPreview) as exc:
         context["error"] = str(exc)
-        return desk_page(newsroom, editor, "digest.html.j2", context, section="/desk/digest", status=422)
+        return desk.page("digest.html.j2", context, section="/desk/digest", status=422)
     email_html = mail.email_path.read_text(encoding="utf-8") if mail.email_path else ""
     context.update(
         week=chat.week,
         audience=chat.audience,
         telegram=chat.telegram,
         email_html=email_html,
-        goes_out=when_text(chat.week.end, schedule_zone(newsroom)),
+        goes_out=when_text(chat.week.end, schedule_zone(desk.newsroom)),
     )
-    return desk_page(newsroom, editor, "digest.html.j2", context, section="/desk/digest")
+    return desk.page("digest.html.j2", context, section="/desk/digest")

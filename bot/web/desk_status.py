@@ -9,11 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from bot.app.newsroom import Newsroom
-from bot.web.app_state import newsroom_of
-from bot.web.desk_auth import EditorSession, current_editor
+from bot.web.desk_auth import DeskView, editor_view
 from bot.web.desk_drafts import schedule_zone, when_text
-from bot.web.desk_rendering import desk_page
 from subscribers import channel_health, story_changes, story_lists, story_states, workers
 from subscribers import status as status_store
 
@@ -26,11 +23,9 @@ SILENT_AFTER = timedelta(seconds=30)
 
 
 @router.get("/desk/status", response_class=HTMLResponse)
-async def status(
-    editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
-    now = newsroom.clock.now()
-    async with newsroom.reader.connect() as conn:
+async def status(desk: DeskView = Depends(editor_view)) -> HTMLResponse:
+    now = desk.newsroom.clock.now()
+    async with desk.newsroom.reader.connect() as conn:
         report = await status_store.delivery_status_report(
             conn, now, sent_since=now - timedelta(minutes=1), failures_since=now - FAILURE_WINDOW
         )
@@ -38,7 +33,7 @@ async def status(
         life = await story_states.story_life_counts(conn, now)
         changes = await story_changes.change_totals(conn)
         registered = await workers.list_workers(conn)
-    zone = schedule_zone(newsroom)
+    zone = schedule_zone(desk.newsroom)
     context = {
         "report": report,
         "outages": outages,
@@ -48,7 +43,7 @@ async def status(
         "when": lambda moment: when_text(moment, zone),
         "channels": list(report.sent_last_minute),
     }
-    return desk_page(newsroom, editor, "status.html.j2", context, section="/desk/status")
+    return desk.page("status.html.j2", context, section="/desk/status")
 
 
 def _day(text: str, zone_name: str, *, end: bool = False) -> datetime | None:
@@ -62,12 +57,10 @@ def _day(text: str, zone_name: str, *, end: bool = False) -> datetime | None:
 
 
 @router.get("/desk/audit", response_class=HTMLResponse)
-async def audit(
-    request: Request, editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
+async def audit(request: Request, desk: DeskView = Depends(editor_view)) -> HTMLResponse:
     """The audit log, newest first; ``?actor=``, ``?action=``, ``?since=`` and ``?until=`` (dates) narrow it."""
     query = request.query_params
-    zone = schedule_zone(newsroom)
+    zone = schedule_zone(desk.newsroom)
     actor, action = query.get("actor", "").strip(), query.get("action", "").strip()
     since_text, until_text = query.get("since", "").strip(), query.get("until", "").strip()
     since = _day(since_text, zone.key) if since_text else None
@@ -77,7 +70,7 @@ async def audit(
         for name, text, moment in (("From", since_text, since), ("To", until_text, until))
         if text and moment is None
     ]
-    async with newsroom.reader.connect() as conn:
+    async with desk.newsroom.reader.connect() as conn:
         entries = await story_lists.search_audit(conn, actor=actor, action=action, since=since, until=until)
         actions = await story_lists.audit_actions(conn)
     context = {
@@ -87,4 +80,4 @@ async def audit(
         "problems": problems,
         "when": lambda moment: when_text(moment, zone),
     }
-    return desk_page(newsroom, editor, "audit.html.j2", context, section="/desk/audit", status=422 if problems else 200)
+    return desk.page("audit.html.j2", context, section="/desk/audit", status=422 if problems else 200)

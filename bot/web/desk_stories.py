@@ -34,7 +34,7 @@ from bot.stories.retraction import StoryRetracted, retract_story
 from bot.stories.stopping import resume_story, stop_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
-from bot.web.desk_auth import EditorSession, checked_form, current_editor
+from bot.web.desk_auth import DeskView, EditorSession, checked_form, current_editor, editor_view
 from bot.web.desk_drafts import schedule_zone, when_text
 from bot.web.desk_rendering import desk_page
 from subscribers import social_posts as social_posts_store
@@ -69,24 +69,22 @@ _REFUSED = (StoryAlreadySent, StoryHalted, StoryRetracted, StoryChangedMeanwhile
 
 
 @router.get("/desk/stories", response_class=HTMLResponse)
-async def story_list(
-    editor: EditorSession = Depends(current_editor), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
+async def story_list(desk: DeskView = Depends(editor_view)) -> HTMLResponse:
     """Every recent story under the heading of where it stands; refreshes itself while one is sending."""
-    now = newsroom.clock.now()
-    async with newsroom.reader.connect() as conn:
+    now = desk.newsroom.clock.now()
+    async with desk.newsroom.reader.connect() as conn:
         listed = await story_lists.list_desk_stories(conn)
     groups: dict[str, list[story_lists.ListedStory]] = {state: [] for state in story_lists.STATES}
     for story in listed:
         groups[story.state(now)].append(story)
-    zone = schedule_zone(newsroom)
+    zone = schedule_zone(desk.newsroom)
     context = {
         "groups": [(state, SHOWN_STATES[state], groups[state]) for state in story_lists.STATES],
         "refresh": REFRESH_SECONDS if groups[story_lists.SENDING] else None,
         "empty": not listed,
         "when": lambda moment: when_text(moment, zone),
     }
-    return desk_page(newsroom, editor, "stories.html.j2", context, section="/desk/stories")
+    return desk.page("stories.html.j2", context, section="/desk/stories")
 
 
 async def _story_context(newsroom: Newsroom, story_id: str) -> dict[str, object] | None:

@@ -17,12 +17,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot.app.newsroom import Newsroom
 from bot.topics import topic_settings as settings_of_topics
 from bot.topics.topic_settings import TopicSettingProblem
-from bot.web.app_state import newsroom_of
-from bot.web.desk_auth import DeskPost, EditorSession, admin_post, current_admin
-from bot.web.desk_rendering import desk_page
+from bot.web.desk_auth import DeskPost, DeskView, admin_post, admin_view
 from subscribers.topic_settings import TopicRow
 
 router = APIRouter()
@@ -96,30 +93,27 @@ def _answer(problem: TopicSettingProblem | None, done: str) -> dict[str, str | N
 
 
 async def _topics_page(
-    newsroom: Newsroom,
-    editor: EditorSession,
+    desk: DeskView,
     *,
     form: dict[str, str] | None = None,
     problem: TopicSettingProblem | None = None,
     done: str = "",
     status: int = 200,
 ) -> HTMLResponse:
-    rows = await settings_of_topics.topic_rows(newsroom)
+    rows = await settings_of_topics.topic_rows(desk.newsroom)
     context = {
         "topics": rows,
-        "followers": await settings_of_topics.follower_counts(newsroom),
+        "followers": await settings_of_topics.follower_counts(desk.newsroom),
         "form": form or dict.fromkeys(("slug", "name", "description", "keywords", "aliases"), ""),
         **_answer(problem, done),
     }
-    return desk_page(newsroom, editor, "topics.html.j2", context, section=TOPICS, status=status)
+    return desk.page("topics.html.j2", context, section=TOPICS, status=status)
 
 
 @router.get(TOPICS, response_class=HTMLResponse)
-async def topics_page(
-    done: str = "", editor: EditorSession = Depends(current_admin), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
+async def topics_page(done: str = "", desk: DeskView = Depends(admin_view)) -> HTMLResponse:
     """Every topic with its followers, and the form that adds one."""
-    return await _topics_page(newsroom, editor, done=done)
+    return await _topics_page(desk, done=done)
 
 
 @router.post(TOPICS, response_class=HTMLResponse)
@@ -128,13 +122,12 @@ async def add_topic(post: DeskPost = Depends(admin_post)) -> Response:
     try:
         await settings_of_topics.add_topic(post.newsroom, _topic_of(typed), actor=post.editor.actor)
     except TopicSettingProblem as problem:
-        return await _topics_page(post.newsroom, post.editor, form=typed, problem=problem, status=422)
+        return await _topics_page(post, form=typed, problem=problem, status=422)
     return RedirectResponse(f"{TOPICS}/{typed['slug']}?done=added", status_code=303)
 
 
 async def _topic_page(
-    newsroom: Newsroom,
-    editor: EditorSession,
+    desk: DeskView,
     slug: str,
     *,
     form: dict[str, str] | None = None,
@@ -143,16 +136,16 @@ async def _topic_page(
     ask: str = "",
     status: int = 200,
 ) -> HTMLResponse:
-    topic = next((row for row in await settings_of_topics.topic_rows(newsroom) if row.slug == slug), None)
+    topic = next((row for row in await settings_of_topics.topic_rows(desk.newsroom) if row.slug == slug), None)
     context = {
         "topic": topic,
         "slug": slug,
         "form": form or (_form_of(topic) if topic else {}),
-        "followers": await settings_of_topics.follower_count(newsroom, slug),
+        "followers": await settings_of_topics.follower_count(desk.newsroom, slug),
         **_answer(problem, done),
         "ask_retire": ask == "retire",
     }
-    return desk_page(newsroom, editor, "topic.html.j2", context, section=TOPICS, status=status if topic else 404)
+    return desk.page("topic.html.j2", context, section=TOPICS, status=status if topic else 404)
 
 
 @router.get(TOPICS + "/{slug}", response_class=HTMLResponse)
@@ -160,11 +153,10 @@ async def topic_page(
     slug: str,
     done: str = "",
     ask: str = "",
-    editor: EditorSession = Depends(current_admin),
-    newsroom: Newsroom = Depends(newsroom_of),
+    desk: DeskView = Depends(admin_view),
 ) -> HTMLResponse:
     """One topic: its form, and retire (asked first, naming its followers) or restore."""
-    return await _topic_page(newsroom, editor, slug, done=done, ask=ask)
+    return await _topic_page(desk, slug, done=done, ask=ask)
 
 
 @router.post(TOPICS + "/{slug}", response_class=HTMLResponse)
@@ -173,7 +165,7 @@ async def edit_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Respons
     try:
         await settings_of_topics.edit_topic(post.newsroom, _topic_of(typed), actor=post.editor.actor)
     except TopicSettingProblem as problem:
-        return await _topic_page(post.newsroom, post.editor, slug, form=typed, problem=problem, status=422)
+        return await _topic_page(post, slug, form=typed, problem=problem, status=422)
     return RedirectResponse(f"{TOPICS}/{slug}?done=changed", status_code=303)
 
 
@@ -182,7 +174,7 @@ async def retire_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Respo
     try:
         await settings_of_topics.retire_topic(post.newsroom, slug, actor=post.editor.actor)
     except TopicSettingProblem as problem:
-        return await _topic_page(post.newsroom, post.editor, slug, problem=problem, status=409)
+        return await _topic_page(post, slug, problem=problem, status=409)
     return RedirectResponse(f"{TOPICS}/{slug}?done=retired", status_code=303)
 
 
@@ -191,7 +183,7 @@ async def restore_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Resp
     try:
         await settings_of_topics.restore_topic(post.newsroom, slug, actor=post.editor.actor)
     except TopicSettingProblem as problem:
-        return await _topic_page(post.newsroom, post.editor, slug, problem=problem, status=404)
+        return await _topic_page(post, slug, problem=problem, status=404)
     return RedirectResponse(f"{TOPICS}/{slug}?done=restored", status_code=303)
 
 
@@ -199,8 +191,7 @@ async def restore_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Resp
 
 
 async def _social_page(
-    newsroom: Newsroom,
-    editor: EditorSession,
+    desk: DeskView,
     *,
     form: dict[str, object] | None = None,
     problem: TopicSettingProblem | None = None,
@@ -208,20 +199,18 @@ async def _social_page(
     status: int = 200,
 ) -> HTMLResponse:
     context = {
-        "destinations": await settings_of_topics.destination_rows(newsroom),
-        "topics": list(newsroom.taxonomy),
+        "destinations": await settings_of_topics.destination_rows(desk.newsroom),
+        "topics": list(desk.newsroom.taxonomy),
         "form": form or {"target": "", "topics": []},
         **_answer(problem, done),
     }
-    return desk_page(newsroom, editor, "social.html.j2", context, section=SOCIAL, status=status)
+    return desk.page("social.html.j2", context, section=SOCIAL, status=status)
 
 
 @router.get(SOCIAL, response_class=HTMLResponse)
-async def social_page(
-    done: str = "", editor: EditorSession = Depends(current_admin), newsroom: Newsroom = Depends(newsroom_of)
-) -> HTMLResponse:
+async def social_page(done: str = "", desk: DeskView = Depends(admin_view)) -> HTMLResponse:
     """Every social destination (named without its secrets) and its topics, and the form that adds one."""
-    return await _social_page(newsroom, editor, done=done)
+    return await _social_page(desk, done=done)
 
 
 @router.post(SOCIAL, response_class=HTMLResponse)
@@ -233,7 +222,7 @@ async def add_destination(post: DeskPost = Depends(admin_post)) -> Response:
     except TopicSettingProblem as problem:
         # The URL is not typed back into the page: it may hold a token, and the page may be cached or shared.
         form = {"target": "", "topics": chosen}
-        return await _social_page(post.newsroom, post.editor, form=form, problem=problem, status=422)
+        return await _social_page(post, form=form, problem=problem, status=422)
     return RedirectResponse(f"{SOCIAL}?done=destination-added", status_code=303)
 
 
@@ -249,5 +238,5 @@ async def change_destination(action: str, post: DeskPost = Depends(admin_post)) 
         else:
             raise TopicSettingProblem("action", f"{action[:20]!r} is not something a destination does.")
     except TopicSettingProblem as problem:
-        return await _social_page(post.newsroom, post.editor, problem=problem, status=404)
+        return await _social_page(post, problem=problem, status=404)
     return RedirectResponse(f"{SOCIAL}?done={'removed' if action == 'remove' else action + 'd'}", status_code=303)
