@@ -13,14 +13,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app.clock import Clock, SystemClock
 from bot.app.config import Settings
 from bot.readers.request_limits import RequestLimits
-from bot.rendering.renderer import Renderer
 from bot.rendering.signed_links import LinkSigner
 from bot.topics.distribution import Distribution
 from bot.topics.tagging import TopicTagger
@@ -29,6 +28,9 @@ from bot.topics.topic_settings import refresh_topic_settings
 from subscribers.database import create_engine, read_only
 from subscribers.migrate import upgrade_database
 from subscribers.store_secret import secret_from_store
+
+if TYPE_CHECKING:  # built on first use: a store-only command never loads Jinja or MJML
+    from bot.rendering.renderer import Renderer
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,6 @@ class Newsroom:
     engine: AsyncEngine
     taxonomy: Taxonomy
     tagger: TopicTagger
-    renderer: Renderer
     signer: LinkSigner
     secret: SigningSecret
     #: Limits on signups and confirm attempts (its clock is what tests move).
@@ -72,6 +73,13 @@ class Newsroom:
     topic_settings_version: int | None = None
 
     @functools.cached_property
+    def renderer(self) -> Renderer:
+        """The templates' renderer, shared by every channel: built when a command or process first renders."""
+        from bot.rendering.renderer import Renderer
+
+        return Renderer(self.settings, self.taxonomy)
+
+    @functools.cached_property
     def distribution(self) -> Distribution:
         """Which topics go to which social destinations: read (and checked) once, when first needed."""
         return Distribution.load(self.settings, self.taxonomy)
@@ -80,7 +88,8 @@ class Newsroom:
         """Switch to topics and destinations the desk changed: the tagger, the renderer and every door that asks
         the newsroom (keyboards, compose, intake, the social poster) use them from their next look."""
         self.taxonomy, self.tagger = taxonomy, TopicTagger(taxonomy)
-        self.renderer.taxonomy = taxonomy
+        if "renderer" in self.__dict__:  # one not built yet will be built with the new taxonomy
+            self.renderer.taxonomy = taxonomy
         self.__dict__["distribution"] = distribution  # replaces the cached property's value
         self.topic_settings_version = version
 
@@ -95,7 +104,7 @@ class Newsroom:
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Newsroom:
-        """Load the taxonomy and templates, connect to the store and bring its schema up to date; the desk's
+        """Load the taxonomy, connect to the store and bring its schema up to date; the desk's
         topics and destinations replace the files' when an admin has changed them there."""
         taxonomy = Taxonomy.load(settings.topics_file)
         engine = create_engine(settings.database_url)
@@ -111,7 +120,6 @@ class Newsroom:
             engine=engine,
             taxonomy=taxonomy,
             tagger=TopicTagger(taxonomy),
-            renderer=Renderer(settings, taxonomy),
             signer=LinkSigner(secret.value, settings.public_url),
             secret=secret,
         )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import enum
 import logging
 import signal
 import socket
@@ -38,6 +37,7 @@ from bot.app.errors import ConfigurationError, NewsbotError
 from bot.app.loop_lag import LoopLagMonitor
 from bot.app.metrics import watch_loop
 from bot.app.newsroom import Newsroom
+from bot.app.roles import Role
 from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
 from bot.app.sending_checks import email_setup_warnings
 from bot.app.store_access import open_newsroom
@@ -67,19 +67,6 @@ Loop = Callable[[asyncio.Event], Awaitable[None]]
 
 
 DIGEST_JOB = "weekly-digest"
-
-
-class Role(enum.StrEnum):
-    """What one ``newsbot run`` process does; a large deployment runs one bot, several workers, web replicas."""
-
-    WEB = "web"  # the web side: reader pages, stories API, health check
-    BOT = "bot"  # the Telegram bot, the scheduler (weekly digest) and the feed poller: run exactly one
-    WORKER = "worker"  # a delivery worker and social poster: run as many as the sending rate needs
-    ALL = "all"
-
-    @property
-    def parts(self) -> frozenset[Role]:
-        return frozenset((Role.WEB, Role.BOT, Role.WORKER)) if self is Role.ALL else frozenset((self,))
 
 
 def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: DeliveryWorker | None) -> None:

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.app.newsroom import Newsroom
 from bot.cli.console import JsonFlag, StoryId, app, print_report
 from bot.editors.audit import cli_actor
-from bot.stories.corrections import CorrectionReport, correct_story
-from bot.stories.parsing import read_story_file
-from bot.stories.retraction import RetractionReport, retract_story
+
+if TYPE_CHECKING:  # the story pipeline is imported by the commands that run it, not by every `newsbot` start
+    from bot.stories.corrections import CorrectionReport
+    from bot.stories.retraction import RetractionReport
 
 
 def correction_json(report: CorrectionReport) -> dict[str, object]:
@@ -80,6 +81,8 @@ def correct(
     as_json: JsonFlag = False,
 ) -> None:
     """Correct a story: its Telegram copies are edited in place; emails are not changed (see --notify)."""
+    from bot.stories.corrections import correct_story
+    from bot.stories.parsing import read_story_file
 
     async def work(newsroom: Newsroom) -> CorrectionReport:
         draft = read_story_file(path, newsroom.settings.max_story_bytes)
@@ -100,6 +103,8 @@ def retract(
     as_json: JsonFlag = False,
 ) -> None:
     """Withdraw a story: stop sending it, delete its Telegram copies (notice on those over 48 hours old)."""
+    from bot.stories.retraction import retract_story
+
     print_report(
         ctx,
         lambda room: retract_story(room, story_id, actor=cli_actor(), note=note),

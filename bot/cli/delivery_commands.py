@@ -10,7 +10,7 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -20,12 +20,13 @@ from bot.app.newsroom import Newsroom
 from bot.channels import build_channels, close_channels
 from bot.cli.console import app, err, fail, out, run_command, settings_of, with_newsroom
 from bot.outbox.delivery_pump import STOP_GRACE_SECONDS
-from bot.outbox.worker import DeliveryWorker, DrainReport
-from bot.rendering.gallery import write_gallery, writes_to_files
 from subscribers import channel_health, deliveries, delivery_retry, stories, story_changes, story_states
 from subscribers import status as status_store
 from subscribers.channel_health import ChannelOutage
 from subscribers.schema import ChannelName, Priority
+
+if TYPE_CHECKING:  # the worker renders and sends: imported by `newsbot deliver`, not by `newsbot status`
+    from bot.outbox.worker import DrainReport
 
 
 async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> tuple[DrainReport, Path | None]:
@@ -35,6 +36,9 @@ async def deliver_all(newsroom: Newsroom, *, show_progress: bool) -> tuple[Drain
     The first SIGINT or SIGTERM stops claiming, lets the sends in flight finish (up to ``STOP_GRACE_SECONDS``),
     records them and returns; a second one exits at once (what it leaves claimed goes back on the next run).
     """
+    from bot.outbox.worker import DeliveryWorker
+    from bot.rendering.gallery import write_gallery, writes_to_files
+
     channels = build_channels(newsroom.settings)
     worker = DeliveryWorker(newsroom, channels, clock=newsroom.clock)
     stop = asyncio.Event()

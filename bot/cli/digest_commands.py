@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
 from bot.outbox.digest_planning import DigestReport, queue_weekly_digests
-from bot.outbox.digest_preview import DigestPreview, preview_digest
+
+if TYPE_CHECKING:  # previews render (Jinja, MJML): imported when one is asked for
+    from bot.outbox.digest_preview import DigestPreview
 
 
 @app.command()
@@ -81,6 +83,8 @@ def _preview(
     output: Path | None,
     as_json: bool,
 ) -> None:
+    from bot.outbox.digest_preview import preview_digest
+
     names = [name.strip() for name in (topics or "").split(",") if name.strip()]
     result: DigestPreview = run_command(
         with_newsroom(

@@ -6,7 +6,7 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,11 +16,12 @@ from bot.channels import build_channels, close_channels
 from bot.cli.console import app, out, run_command, settings_of, with_newsroom
 from bot.cli.retag_commands import warn_if_no_topic
 from bot.editors.audit import cli_actor, list_audit
-from bot.outbox.social import PostingReport, SocialPoster
-from bot.stories.feeds import FeedsReport, poll_feeds
-from bot.stories.intake import Publication, prepare_for, publish_story
-from bot.stories.parsing import read_story_file
 from bot.stories.story import Story
+
+if TYPE_CHECKING:  # intake, feeds and posting are imported by the commands that use them, not at every start
+    from bot.outbox.social import PostingReport
+    from bot.stories.feeds import FeedsReport
+    from bot.stories.intake import Publication
 
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -39,6 +40,9 @@ def push(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")] = False,
 ) -> None:
     """Push a breaking story: shows the message and who would get it now, asks, then queues it for them."""
+    from bot.stories.intake import prepare_for, publish_story
+    from bot.stories.parsing import read_story_file
+
     settings = settings_of(ctx)
 
     async def preview(newsroom: Newsroom) -> tuple[Story, str, Publication]:
@@ -119,6 +123,8 @@ def audit(
 @app.command()
 def feeds(ctx: typer.Context) -> None:
     """Poll the feeds in NEWSBOT_FEEDS once and ingest their new entries (for cron; `newsbot run` polls itself)."""
+    from bot.stories.feeds import poll_feeds
+
     report: FeedsReport = run_command(with_newsroom(settings_of(ctx), poll_feeds))
     if not report.results:
         out.print("No feeds configured (NEWSBOT_FEEDS).", markup=False)
@@ -132,6 +138,7 @@ def feeds(ctx: typer.Context) -> None:
 @app.command()
 def social(ctx: typer.Context) -> None:
     """Send the social posts that are due (Telegram channels, Apprise networks), then exit."""
+    from bot.outbox.social import SocialPoster
 
     async def work(newsroom: Newsroom) -> PostingReport:
         channels = build_channels(newsroom.settings, only=["telegram"])

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.app.process import Role, serve_until_signalled
+from bot.app.roles import Role
 from bot.cli.console import app, run_command, settings_of
 
 #: Loggers that would be noise at INFO; httpx would also print every Bot API URL, and those contain the token.
@@ -36,5 +36,7 @@ def run(
     ] = Role.ALL,
 ) -> None:
     """Serve until Ctrl+C or SIGTERM: the Telegram bot, the web side, deliveries and scheduled jobs."""
+    from bot.app.process import serve_until_signalled  # the web, the bot and the channels: only for this command
+
     configure_logging()
     run_command(serve_until_signalled(settings_of(ctx), role))

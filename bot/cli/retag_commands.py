@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.app.newsroom import Newsroom
 from bot.cli.console import app, err, out, run_command, settings_of, with_newsroom
 from bot.editors.audit import cli_actor
-from bot.stories.retagging import RetagResult, no_topic_warning, retag_story
 from bot.stories.story import Story
+
+if TYPE_CHECKING:  # retagging queues deliveries (the outbox): imported by the commands that do it
+    from bot.stories.retagging import RetagResult
 
 
 def warn_if_no_topic(story: Story) -> None:
     """One loud line on stderr for a story that nobody will receive."""
+    from bot.stories.retagging import no_topic_warning
+
     warning = no_topic_warning(story)
     if warning is not None:
         err.print(f"newsbot: warning: {warning}", markup=False)
@@ -53,6 +57,7 @@ def retag(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Add topics to a stored story that has not gone out, and queue it for their followers."""
+    from bot.stories.retagging import retag_story
 
     async def work(newsroom: Newsroom) -> RetagResult:
         return await retag_story(newsroom, story_id, topic, actor=cli_actor())

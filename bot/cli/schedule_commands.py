@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.app.newsroom import Newsroom
 from bot.cli.console import JsonFlag, StoryId, app, fail, print_report
 from bot.editors.audit import cli_actor
-from bot.stories.embargo import ScheduleReport, cancel_scheduled_story, parse_publish_at, reschedule_story
 from bot.stories.stopping import StopReport, resume_story, stop_story
+
+if TYPE_CHECKING:  # embargoes queue deliveries (the outbox): imported by the command that moves one
+    from bot.stories.embargo import ScheduleReport
 
 
 def schedule_json(report: ScheduleReport) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def schedule(
     as_json: JsonFlag = False,
 ) -> None:
     """Move or cancel a story's embargo, until it goes out."""
+    from bot.stories.embargo import cancel_scheduled_story, parse_publish_at, reschedule_story
+
     if (at is None) == (not cancel):
         fail("give either --at TIME or --cancel", code=2)
 

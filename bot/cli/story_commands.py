@@ -6,7 +6,7 @@ import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,15 +17,14 @@ from bot.app.newsroom import Newsroom
 from bot.cli.console import app, fail, out, run_command, settings_of, with_newsroom
 from bot.cli.retag_commands import print_retag, retag_json, warn_if_no_topic
 from bot.editors.audit import cli_actor
-from bot.rendering.email_message import EmailTemplate
-from bot.stories.embargo import parse_publish_at
-from bot.stories.intake import IngestResult, prepare_for, publish_story
-from bot.stories.parsing import read_story_file
-from bot.stories.retagging import RetagResult, retag_story
 from bot.stories.story import Story
 from bot.topics.taxonomy import Taxonomy
 from subscribers import stories as stories_store
 from subscribers.schema import ChannelName
+
+if TYPE_CHECKING:  # parsing, intake and rendering are imported by the commands that use them, not at every start
+    from bot.stories.intake import IngestResult
+    from bot.stories.retagging import RetagResult
 
 
 def _story_json(result: IngestResult) -> dict[str, Any]:
@@ -63,6 +62,9 @@ def _prepare_all(
 
     *publish_at* (``--at``) replaces the embargo of every story, front matter included.
     """
+    from bot.stories.intake import prepare_for
+    from bot.stories.parsing import read_story_file
+
     limit = newsroom.settings.max_story_bytes
     prepared = [
         prepare_for(newsroom, read_story_file(path, limit), extra_topics=topics, breaking=breaking, source="cli")
@@ -95,6 +97,10 @@ def ingest(
     ] = None,
 ) -> None:
     """Parse, tag and summarise stories, store them and queue them for their readers."""
+    from bot.stories.embargo import parse_publish_at
+    from bot.stories.intake import publish_story
+    from bot.stories.retagging import RetagResult, retag_story
+
     if retag and dry_run:
         fail("--retag changes a stored story; it cannot be combined with --dry-run", code=2)
 
@@ -140,6 +146,7 @@ def preview(
     topic: Annotated[list[str], typer.Option("--topic", "-t", help="Topic to add.")] = [],  # noqa: B006
 ) -> None:
     """Render a story as readers would get it, without storing or sending anything; prints the file written."""
+    from bot.rendering.email_message import EmailTemplate
 
     async def work(newsroom: Newsroom) -> list[Path]:
         story = _prepare_all(newsroom, [path], topic, False)[0]

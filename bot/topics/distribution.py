@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import apprise
-
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, TopicNotFound
 from bot.stories.story import Story
@@ -103,6 +101,8 @@ def telegram_destination(channel: str, where: str = "distribution") -> Destinati
 
 def apprise_destination(url: str, where: str = "distribution") -> Destination:
     """An Apprise URL, checked now so that a typo stops start-up instead of failing every post."""
+    import apprise  # its many plugins load only for a store that has Apprise destinations
+
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else url[:10]

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.errors import ConfigurationError, NewsbotError
-from bot.readers.topic_keyboards import check_callback_data_fits
 from bot.topics.distribution import Destination, Distribution, apprise_destination, telegram_destination
 from bot.topics.taxonomy import Taxonomy, Topic
 from subscribers import topic_settings as store
@@ -172,6 +171,8 @@ async def _changing(newsroom: Newsroom, actor: str) -> AsyncIterator[_Change]:
 
 def _checked_taxonomy(rows: Sequence[TopicRow]) -> None:
     """Refuse topics the bot could not offer (a slug too long for a button, say) before they are stored."""
+    from bot.readers.topic_keyboards import check_callback_data_fits  # python-telegram-bot: only when editing
+
     try:
         check_callback_data_fits(taxonomy_of(rows))
     except ConfigurationError as exc:

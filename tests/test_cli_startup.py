@@ -1,0 +1,86 @@
+"""What `newsbot` loads to start: a command pays for the libraries it uses, not for every other command's.
+
+Each command runs in its own process (a fresh interpreter, as from the shell) through the console script's entry,
+and the process reports which of the heavy libraries ended up imported: a check of what is loaded, not of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.newsroom_fixtures import seed_migrated_store
+
+#: Libraries only the bot, the web side, the channels, rendering or story intake need.
+HEAVY = ("telegram", "fastapi", "starlette", "uvicorn", "apprise", "aiohttp", "httpx", "aiosmtplib", "dkim",
+         "mjml", "jinja2", "feedparser", "pysbd", "frontmatter", "markdown_it", "bs4", "apscheduler")  # fmt: skip
+
+#: Runs the command as the `newsbot` script does, then prints which of the listed modules were imported.
+_CHILD = """
+import json, sys
+from bot.cli import app
+watched = sys.argv[1].split(",")
+try:
+    app(sys.argv[2:], prog_name="newsbot")
+except SystemExit as exit:
+    code = exit.code or 0
+print(json.dumps({"code": code, "loaded": [name for name in watched if name in sys.modules]}), file=sys.stderr)
+"""
+
+
+def loaded_by(tmp_path: Path, *args: str) -> tuple[int, list[str], str]:
+    """Run `newsbot ARGS` in a fresh interpreter; its exit code, the HEAVY modules it imported, and its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env |= {"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SECRET_KEY": "startup-test-secret-of-32-characters"}
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, ",".join(HEAVY), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(child.stderr.strip().splitlines()[-1])
+    return report["code"], report["loaded"], child.stdout
+
+
+@pytest.fixture
+def store(tmp_path: Path, migrated_sqlite: Path) -> Path:
+    return seed_migrated_store(tmp_path / "data", migrated_sqlite)
+
+
+def test_help_lists_every_command_without_loading_any_commands_libraries(tmp_path: Path) -> None:
+    code, loaded, shown = loaded_by(tmp_path, "--help")
+    assert code == 0
+    for command in ("subscribers", "ingest", "deliver", "status", "run", "digest", "correct", "demo"):
+        assert f" {command} " in shown
+    assert loaded == []
+
+
+def test_an_import_loads_only_the_store_and_the_checks(tmp_path: Path, store: Path) -> None:
+    readers = tmp_path / "readers.csv"
+    readers.write_text("telegram_chat,email,topics\n1001,ana@example.org,world\n", encoding="utf-8")
+    code, loaded, shown = loaded_by(tmp_path, "subscribers", "import", str(readers))
+    assert code == 0, shown
+    assert loaded == []
+    assert sqlite3.connect(store).execute("SELECT count(*) FROM addresses").fetchone() == (2,)
+
+
+def test_status_loads_no_channel_nor_renderer(tmp_path: Path, store: Path) -> None:
+    code, loaded, _ = loaded_by(tmp_path, "status")
+    assert (code, loaded) == (0, [])
+
+
+def test_a_command_that_renders_still_gets_its_libraries(tmp_path: Path, store: Path) -> None:
+    """The other side: the laziness defers the renderer to its first use, it does not lose it."""
+    story = tmp_path / "story.txt"
+    story.write_text("Rain tomorrow\n\nHeavy rain is expected across the region tomorrow.\n", encoding="utf-8")
+    code, loaded, shown = loaded_by(tmp_path, "preview", str(story))
+    assert code == 0, shown
+    assert {"jinja2", "mjml"} <= set(loaded)
