@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.app.newsroom import Newsroom
 from bot.outbox.worker import DeliveryWorker
+from bot.stories.corrections import correct_story
 from bot.stories.intake import ingest_story
 from subscribers import reader_languages
 from subscribers.schema import Cadence, ChannelName
@@ -12,6 +13,7 @@ from tests.email_readers import bodies, parse_mail
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.newsroom_fixtures import add_reader
 from tests.test_delivery import sample
+from tests.test_story_corrections import FIXED, draft, publish
 from tests.test_story_messages import keyboard
 
 
@@ -46,3 +48,30 @@ async def test_a_german_and_a_spanish_reader_get_the_story_as_written_in_their_o
     text, html = bodies(parse_mail(smtp_sink.received_by("lector@example.org")[0]))
     assert story.title in html and "Leer la noticia completa" in html and "Darse de baja:" in text
     assert newsroom.renderer.mjml_compiles - before == 3  # once per language its readers read, not per reader
+
+
+async def test_a_correction_notice_and_an_edited_copy_speak_the_readers_language(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI, smtp_sink: SmtpSink
+) -> None:
+    newsroom, worker = live
+    german = await add_reader(newsroom, "local", telegram_chat="301")
+    spanish = await add_reader(
+        newsroom, "local", email="lector@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT}
+    )
+    async with newsroom.engine.begin() as conn:
+        await reader_languages.set_language(conn, german, "de")
+        await reader_languages.set_language(conn, spanish, "es")
+    story = await publish(newsroom)
+    await worker.drain()
+    await correct_story(newsroom, story.id, draft(FIXED), note="Figure fixed.", notify=True, actor="cli")
+    await worker.drain()
+
+    edited = bot_api.calls_to("editMessageText")[-1]
+    assert keyboard(edited)[0][0]["text"] == "Weiterlesen"
+    assert "<i>Korrigiert: Figure fixed.</i>" in edited["text"]
+    notice = bot_api.calls_to("sendMessage")[-1]["text"]
+    assert notice.startswith("✏️ <b>Korrektur</b>: Council passes")
+    mail = parse_mail(smtp_sink.received_by("lector@example.org")[-1])
+    assert mail["Subject"].startswith("Corrección: Council passes")
+    text, _ = bodies(mail)
+    assert "Hemos corregido una noticia que te enviamos." in text and "Figure fixed." in text

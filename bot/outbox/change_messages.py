@@ -21,25 +21,32 @@ from typing import Any
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage, PermanentFailure
+from bot.languages.catalogs import SOURCE_LANGUAGE, language_of
 from bot.outbox.story_messages import TelegramStory, telegram_story
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
 from bot.stories.story import Story
-from subscribers import deliveries, follows, stories, story_changes
+from subscribers import deliveries, follows, reader_languages, stories, story_changes
 from subscribers.schema import ChannelName
 
 CORRECTION_TELEGRAM_TEMPLATE = "telegram/correction.html.j2"
 WITHDRAWN_TELEGRAM_TEMPLATE = "telegram/withdrawn.html.j2"
 
 
-def withdrawal_notice(newsroom: Newsroom, story: Story) -> str:
-    """What a retracted story's old copies say instead (Telegram HTML)."""
-    context = {"outlet_name": newsroom.settings.outlet_name, "note": story.correction_note, "headline": story.title}
+def withdrawal_notice(newsroom: Newsroom, story: Story, language: str = SOURCE_LANGUAGE) -> str:
+    """What a retracted story's old copies say instead (Telegram HTML), in the reader's *language*."""
+    context = {
+        "language": language,
+        "outlet_name": newsroom.settings.outlet_name,
+        "note": story.correction_note,
+        "headline": story.title,
+    }
     return newsroom.renderer.render(WITHDRAWN_TELEGRAM_TEMPLATE, context).strip()
 
 
-def _notice_context(newsroom: Newsroom, story: Story) -> dict[str, Any]:
+def _notice_context(newsroom: Newsroom, story: Story, language: str) -> dict[str, Any]:
     return {
+        "language": language,
         "headline": " ".join(story.title.split()),
         "note": story.correction_note,
         "url": http_link(story.url),
@@ -60,9 +67,12 @@ class StoryChangeMessages:
         self._stories: dict[str, Story | None] = {}
         #: Delivery id -> the provider's id of the reader's copy it changes or answers.
         self._targets: dict[int, str] = {}
-        self._telegram: dict[tuple[str, str], str] = {}
-        self._emails: dict[str, EmailTemplate] = {}
-        self._stories_telegram: dict[str, TelegramStory] = {}
+        #: Rendered per story, kind and language ((story id, what, language) for Telegram notices).
+        self._telegram: dict[tuple[str, str, str], str] = {}
+        self._emails: dict[tuple[str, str], EmailTemplate] = {}
+        self._stories_telegram: dict[tuple[str, str], TelegramStory] = {}
+        #: The language of each reader of the batch.
+        self._languages: dict[int, str] = {}
         #: The topics of the batch's readers whose copy is edited: the edit keeps the Unfollow their copy names.
         self._follows: dict[int, frozenset[str]] = {}
 
@@ -73,6 +83,9 @@ class StoryChangeMessages:
         edited = {item.subscriber_id for item in items if item.item_key.startswith("edit:")}
         async with self._newsroom.reader.connect() as conn:
             self._follows = await follows.followed_topics_of(conn, edited)
+            stored = await reader_languages.languages_of(conn, {item.subscriber_id for item in items})
+            default = self._newsroom.settings.default_language
+            self._languages = {reader: language_of(code, default) for reader, code in stored.items()}
             for story_id, batch in by_story.items():
                 self._stories[story_id] = await stories.load_story(conn, story_id, Story)
                 for channel in {item.channel for item in batch}:
@@ -99,28 +112,35 @@ class StoryChangeMessages:
         target = self._targets.pop(item.id, None)
         if story is None or (target is None and item.channel == ChannelName.TELEGRAM):
             return None  # nothing to change: cancelled
+        language = self._languages.get(item.subscriber_id, self._newsroom.settings.default_language)
         if kind == "edit":  # the whole story message again, buttons included: an edit without them drops them
-            copy = self._stories_telegram.get(story_id)
+            copy = self._stories_telegram.get((story_id, language))
             if copy is None:
-                copy = self._stories_telegram[story_id] = telegram_story(self._newsroom, story)
+                copy = self._stories_telegram[(story_id, language)] = telegram_story(
+                    self._newsroom, story, language=language
+                )
             followed = self._follows.get(item.subscriber_id)
             return copy.message(key, address, action="edit", target=target, followed=followed)
         if kind in ("delete", "withdraw"):
-            notice = self._cached_telegram(story, "withdrawn", lambda: withdrawal_notice(self._newsroom, story))
+            notice = self._cached_telegram(
+                story, "withdrawn", language, lambda: withdrawal_notice(self._newsroom, story, language)
+            )
             action = "delete" if kind == "delete" else "edit"
             return OutgoingMessage(key=key, address=address, content=notice, action=action, target=target)
         if item.channel == ChannelName.TELEGRAM:
-            context = _notice_context(self._newsroom, story)
+            context = _notice_context(self._newsroom, story, language)
             html = self._cached_telegram(
                 story,
                 "correction",
+                language,
                 lambda: self._newsroom.renderer.render(CORRECTION_TELEGRAM_TEMPLATE, context).strip(),
             )
             return OutgoingMessage(key=key, address=address, content=html, reply_to=target)
-        template = self._emails.get(story_id)
+        template = self._emails.get((story_id, language))
         if template is None:
-            compiled = self._newsroom.renderer.compile_email_set("correction", _notice_context(self._newsroom, story))
-            template = self._emails[story_id] = EmailTemplate(compiled, self._newsroom.settings)
+            context = _notice_context(self._newsroom, story, language)
+            compiled = self._newsroom.renderer.compile_email_set("correction", context)
+            template = self._emails[(story_id, language)] = EmailTemplate(compiled, self._newsroom.settings)
         signer = self._newsroom.signer
         content = template.for_recipient(
             to=address,
@@ -129,8 +149,8 @@ class StoryChangeMessages:
         )
         return OutgoingMessage(key=key, address=address, content=content)
 
-    def _cached_telegram(self, story: Story, what: str, build: Any) -> str:
-        cache_key = (story.id, what)
+    def _cached_telegram(self, story: Story, what: str, language: str, build: Any) -> str:
+        cache_key = (story.id, what, language)
         text = self._telegram.get(cache_key)
         if text is None:
             text = self._telegram[cache_key] = build()
