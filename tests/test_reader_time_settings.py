@@ -66,3 +66,13 @@ async def test_settings_says_when_the_digest_comes_on_the_readers_own_clock(chat
     assert "Mondays at 07:00 (UTC)" in (await chat.say(READER, "/settings"))["text"]
     await chat.say(READER, "/settings America/New_York")
     assert "Mondays at 07:00 (America/New_York)" in (await chat.say(READER, "/settings"))["text"]
+
+
+async def test_typed_quiet_hours_are_stored_and_bad_ones_get_an_example(chat: ChatSession) -> None:
+    await chat.say(READER, "/start", language_code="de")
+    saved = await chat.say(READER, "/settings quiet 23:00-06:30", language_code="de")
+    assert "Erledigt: Ihre Ruhezeit ist gespeichert." in saved["text"] and "23:00–06:30" in saved["text"]
+    assert await stored_time(chat, READER) == ReaderTime(None, 23 * 60, 6 * 60 + 30, False)
+    refused = await chat.say(READER, "/settings quiet late", language_code="de")
+    assert "zwei Uhrzeiten, z. B. /settings quiet 23:00-06:30" in refused["text"]
+    assert (await stored_time(chat, READER)).quiet_from == 23 * 60, "nothing changed"

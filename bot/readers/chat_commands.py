@@ -274,10 +274,10 @@ async def mytopics(update: Update, context: ChatContext, chat: Chat, message: Me
 @in_chat
 async def settings(update: Update, context: ChatContext, chat: Chat, message: Message) -> None:
     """How often this chat hears from us on each channel, with buttons to change it (and one for the time zone and
-    quiet hours); ``/settings <zone>`` sets the time zone."""
+    quiet hours); ``/settings <zone>`` sets the time zone, ``/settings quiet 23:00-06:30`` the quiet hours."""
     if context.args:
         if await may_change_follows(update, context):
-            await time_choice.type_zone(context, chat, message, " ".join(context.args))
+            await time_choice.type_setting(context, chat, message, " ".join(context.args))
         else:
             await refuse(update, context)
         return

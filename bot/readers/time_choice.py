@@ -2,7 +2,8 @@
 
 ``/settings`` carries a "Time zone and quiet hours" button that opens a panel: a few likely zones as buttons
 (those of the reader's language, and the outlet's), quiet hours 22:00–07:00 or none, and whether breaking news
-rings anyway or waits. Any other zone is typed: ``/settings Asia/Tokyo``; an unknown one gets a polite reply.
+rings anyway or waits. Any other zone is typed: ``/settings Asia/Tokyo``, other hours too:
+``/settings quiet 23:00-06:30``; what does not parse gets a polite reply.
 In a group, as for its topics, only admins change them.
 
 Callback data: ``tm`` opens the panel, ``tz:<zone>``, ``qh:on`` / ``qh:off``, ``qb:ring`` / ``qb:wait``.
@@ -16,7 +17,7 @@ import html
 from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.app.config import Settings
-from bot.outbox.reader_hours import UnknownZone, parse_zone
+from bot.outbox.reader_hours import InvalidQuietHours, UnknownZone, parse_minutes, parse_zone
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_buttons import edit_in_place
 from bot.readers.chat_context import ChatContext
@@ -119,8 +120,41 @@ async def _store(context: ChatContext, subscriber_id: int, time: ReaderTime) -> 
         await reader_time.set_reader_time(conn, subscriber_id, time)
 
 
-async def type_zone(context: ChatContext, chat: Chat, message: Message, typed: str) -> None:
-    """``/settings <zone>``: store a typed zone, or say politely that it is unknown."""
+async def type_setting(context: ChatContext, chat: Chat, message: Message, typed: str) -> None:
+    """``/settings <zone>`` or ``/settings quiet 23:00-06:30``."""
+    words = typed.split(maxsplit=1)
+    if words[0].casefold() == "quiet":
+        await _type_quiet(context, chat, message, words[1] if len(words) > 1 else "")
+    else:
+        await _type_zone(context, chat, message, typed)
+
+
+async def _type_quiet(context: ChatContext, chat: Chat, message: Message, typed: str) -> None:
+    """Quiet hours typed as ``23:00-06:30``, or a polite example when they do not parse."""
+    voice = Voice.of(chat.type, context.language)
+    start, _, end = typed.replace("–", "-").partition("-")
+    try:
+        quiet = (parse_minutes(start, "from"), parse_minutes(end, "until"))
+    except InvalidQuietHours:
+        await message.reply_text(
+            voice.gettext("Please send quiet hours as two times, e.g. <code>/settings quiet 23:00-06:30</code>.")
+        )
+        return
+    subscriber_id = await _subscriber(context, chat)
+    time = dataclasses.replace(await _load(context, subscriber_id), quiet_from=quiet[0], quiet_until=quiet[1])
+    await _store(context, subscriber_id, time)
+    await _answer_typed(message, context, voice, time, voice.gettext("Done: your quiet hours are saved."))
+
+
+async def _answer_typed(message: Message, context: ChatContext, voice: Voice, time: ReaderTime, done: str) -> None:
+    """One reply: what changed, then the panel with its buttons."""
+    settings = context.newsroom.settings
+    text = f"✅ {done}\n\n{time_text(time, settings, voice)}"
+    await message.reply_text(text, reply_markup=time_keyboard(time, settings, voice))
+
+
+async def _type_zone(context: ChatContext, chat: Chat, message: Message, typed: str) -> None:
+    """A typed zone: store it, or say politely that it is unknown."""
     voice = Voice.of(chat.type, context.language)
     try:
         zone = parse_zone(typed)
@@ -136,11 +170,8 @@ async def type_zone(context: ChatContext, chat: Chat, message: Message, typed: s
     subscriber_id = await _subscriber(context, chat)
     time = dataclasses.replace(await _load(context, subscriber_id), timezone=zone)
     await _store(context, subscriber_id, time)
-    settings = context.newsroom.settings
     done = voice.gettext("Done: your time zone is now %(zone)s.") % {"zone": html.escape(zone)}
-    await message.reply_text(
-        f"✅ {done}\n\n{time_text(time, settings, voice)}", reply_markup=time_keyboard(time, settings, voice)
-    )
+    await _answer_typed(message, context, voice, time, done)
 
 
 async def _redraw(query: CallbackQuery, context: ChatContext, chat: Chat, time: ReaderTime) -> None:
