@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from datetime import tzinfo
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage
@@ -37,6 +36,8 @@ from subscribers.schema import ChannelName
 #: the language they read.
 _ContentKey = tuple[str, frozenset[str], frozenset[tuple[str, str]], str]
 _NO_PREVIEW = LinkPreview(url=None)
+#: A reader's followed topics, the week's stories they got at once (with the weekday shown), their language.
+_ReaderState = tuple[frozenset[str], dict[str, str], str]
 
 
 class DigestMessages:
@@ -51,41 +52,40 @@ class DigestMessages:
         self._emails: LruCache[_ContentKey, EmailTemplate] = LruCache(capacity)
         self._telegram: LruCache[_ContentKey, tuple[str, ...]] = LruCache(capacity)
         self._contents: LruCache[_ContentKey, DigestContent] = LruCache(capacity)
-        #: Followed topics of the readers in the batch being sent, loaded in one query by `prepare`.
-        self._batch_follows: dict[int, frozenset[str]] = {}
-        #: Per week and reader of the batch: the week's stories they already got at once, and the weekday.
-        self._batch_sent_on: dict[tuple[str, int], dict[str, str]] = {}
-        #: The language of each reader of the batch (their stored one, else the outlet's default).
-        self._batch_languages: dict[int, str] = {}
-        #: The time zone of each reader of the batch ("sent to you on Tuesday" is their Tuesday).
-        self._batch_zones: dict[int, tzinfo] = {}
+        #: What each claimed digest delivery needs of its reader (followed topics, the week's stories they already
+        #: got at once with their weekday, their language), loaded by `prepare` for a whole batch and taken once by
+        #: `message_for`. Keyed by delivery, not reader: the worker prepares each channel's batch on its own and
+        #: the next batch while this one is still going out, so a batch must not replace another's state.
+        self._prepared: dict[tuple[str, str, int], _ReaderState] = {}
 
     async def prepare(self, items: Sequence[deliveries.ClaimedDelivery]) -> None:
         """Before a batch: load its weeks, its readers' topics and what they already got, not one query per reader."""
         by_week: dict[str, set[int]] = {}
         for item in items:
             by_week.setdefault(item.item_key.partition(":")[2], set()).add(item.subscriber_id)
-        self._batch_sent_on = {}
         subscriber_ids = {item.subscriber_id for item in items}
         async with self._newsroom.reader.connect() as conn:
-            self._batch_follows = await follows.followed_topics_of(conn, subscriber_ids)
+            followed = await follows.followed_topics_of(conn, subscriber_ids)
             stored = await reader_languages.languages_of(conn, subscriber_ids)
             zones = await reader_time.reader_zones(conn, list(subscriber_ids))
-        self._batch_zones = {
-            subscriber_id: zone_of(name, self._newsroom.settings) for subscriber_id, name in zones.items()
-        }
-        self._batch_languages = {subscriber_id: self._language(code) for subscriber_id, code in stored.items()}
+        languages = {subscriber_id: self._language(stored.get(subscriber_id)) for subscriber_id in subscriber_ids}
+        sent_on: dict[tuple[str, int], dict[str, str]] = {}
         for week_key, readers in by_week.items():
             with contextlib.suppress(InvalidWeek):
                 loaded = await self._load_week(week_key)
                 async with self._newsroom.reader.connect() as conn:
                     sent = await digest_reach.stories_sent_at_once(conn, readers, loaded.week.start, loaded.week.end)
                 for subscriber_id, sent_at in sent.items():
-                    language = self._batch_languages.get(subscriber_id, self._language(None))
-                    zone = self._batch_zones.get(subscriber_id)
-                    self._batch_sent_on[(week_key, subscriber_id)] = sent_on_labels(
-                        sent_at, loaded.week, language, zone
+                    zone = zone_of(zones.get(subscriber_id), self._newsroom.settings)
+                    sent_on[(week_key, subscriber_id)] = sent_on_labels(
+                        sent_at, loaded.week, languages[subscriber_id], zone
                     )
+        for item in items:
+            week_key = item.item_key.partition(":")[2]
+            labels = sent_on.get((week_key, item.subscriber_id))
+            if labels is not None:
+                state = (followed.get(item.subscriber_id, frozenset()), labels, languages[item.subscriber_id])
+                self._prepared[(item.channel, week_key, item.subscriber_id)] = state
 
     async def _load_week(self, key: str) -> WeekStories:
         async with self._week_lock:  # a batch asks for the same week many times at once: load it once
@@ -98,22 +98,18 @@ class DigestMessages:
     def _language(self, stored: str | None) -> str:
         return language_of(stored, self._newsroom.settings.default_language)
 
-    async def _reader_state(
-        self, week_key: str, loaded: WeekStories, subscriber_id: int
-    ) -> tuple[frozenset[str], dict[str, str], str]:
-        followed = self._batch_follows.get(subscriber_id)
-        sent_on = self._batch_sent_on.get((week_key, subscriber_id))
-        language = self._batch_languages.get(subscriber_id)
-        if followed is None or sent_on is None or language is None:  # not in the prepared batch: this reader alone
-            async with self._newsroom.reader.connect() as conn:
-                followed = await follows.followed_topics(conn, subscriber_id)
-                sent = await digest_reach.stories_sent_at_once(
-                    conn, [subscriber_id], loaded.week.start, loaded.week.end
-                )
-                language = self._language(await reader_languages.language_of(conn, subscriber_id))
-                zones = await reader_time.reader_zones(conn, [subscriber_id])
-            zone = zone_of(zones.get(subscriber_id), self._newsroom.settings)
-            sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language, zone)
+    async def _reader_state(self, channel: str, week_key: str, loaded: WeekStories, subscriber_id: int) -> _ReaderState:
+        prepared = self._prepared.pop((channel, week_key, subscriber_id), None)
+        if prepared is not None:
+            return prepared
+        # Not in a prepared batch: this reader alone.
+        async with self._newsroom.reader.connect() as conn:
+            followed = await follows.followed_topics(conn, subscriber_id)
+            sent = await digest_reach.stories_sent_at_once(conn, [subscriber_id], loaded.week.start, loaded.week.end)
+            language = self._language(await reader_languages.language_of(conn, subscriber_id))
+            zones = await reader_time.reader_zones(conn, [subscriber_id])
+        zone = zone_of(zones.get(subscriber_id), self._newsroom.settings)
+        sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language, zone)
         return followed, sent_on, language
 
     async def message_for(
@@ -124,7 +120,7 @@ class DigestMessages:
             loaded = await self._load_week(week_key)
         except InvalidWeek:
             return None
-        followed, sent_on, language = await self._reader_state(week_key, loaded, item.subscriber_id)
+        followed, sent_on, language = await self._reader_state(item.channel, week_key, loaded, item.subscriber_id)
         effective = followed & loaded.topics
         if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest
