@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -58,6 +59,16 @@ def smtp_sink() -> Iterator[SmtpSink]:
     """A started aiosmtpd sink; `smtp_sink.url` is an `smtp://127.0.0.1:PORT` URL."""
     with SmtpSink() as sink:
         yield sink
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The system's Chromium for Playwright (its own browser download is not reachable); skips without it."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not shutil.which(path):
+        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
+    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
+    return path
 
 
 # --- end of delivery channel fakes ----------------------------------------------------------------------

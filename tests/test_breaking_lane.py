@@ -9,7 +9,6 @@ while the test queues a breaking story.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from bot.app.config import Settings
@@ -24,6 +23,7 @@ from subscribers.schema import Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock, ManualMonotonic
 from tests.newsroom_fixtures import add_reader
+from tests.telegram_session import eventually
 
 BATCH = 40
 IN_FLIGHT = 4
@@ -70,15 +70,6 @@ async def held_at_the_gate(gate: GatedSleep) -> None:
         await gate.held.wait()
 
 
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Wait for a fake to have seen something (aiosmtpd records in its own thread); fails after 30 s."""
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never saw {what}")
-
-
 async def test_a_breaking_story_queued_while_normal_ones_are_claimed_goes_out_before_them(
     newsroom: Newsroom, bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
@@ -122,7 +113,8 @@ async def test_a_channel_whose_sends_wait_never_holds_up_the_other(
     worker = DeliveryWorker(newsroom, {"telegram": telegram, "email": email}, batch_size=BATCH, concurrency=IN_FLIGHT)
     draining = asyncio.create_task(worker.drain())
     await held_at_the_gate(gate)
-    await eventually(lambda: len(smtp_sink.messages) >= 5, "the five emails")  # Telegram is held at the gate
+    # Telegram is held at the gate while the emails go out.
+    await eventually(lambda: len(smtp_sink.messages) >= 5, what="the five emails", within=30)
     assert not gate.opened.is_set() and len(bot_api.sent_messages) < 3 * BATCH
     gate.opened.set()
     report = await draining
@@ -160,7 +152,7 @@ async def test_an_idle_worker_hears_at_once_of_a_story_another_process_queued_on
             await clock.asleep.wait()  # nothing due: waiting for its next poll, which never comes
         title = await queue(web_side, "weather", "A storm warning was issued for the valley tonight.", breaking=True)
         if web_side.engine.dialect.name == "postgresql":
-            await eventually(lambda: bool(bot_api.sent_messages), "the breaking story sent")
+            await eventually(lambda: bool(bot_api.sent_messages), what="the breaking story sent", within=30)
             assert title in (bot_api.sent_messages[0].text or "")
         else:  # SQLite cannot tell another process: its workers find the story at their next poll
             for _ in range(50):

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 import uvicorn
 
 from bot.app.config import Settings
@@ -25,15 +23,6 @@ from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
 PAGES = ("/desk", "/desk/stories", "/desk/status", "/desk/audit", "/desk/digest")
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.which(path):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +43,7 @@ async def served_desk(settings: Settings) -> AsyncIterator[tuple[Newsroom, str]]
 
 
 async def test_an_editor_signs_in_sends_breaking_news_watches_it_and_stops_it(
-    settings: Settings, chromium_path: str
+    settings: Settings, chromium: str
 ) -> None:
     from playwright.async_api import async_playwright
 
@@ -63,7 +52,7 @@ async def test_an_editor_signs_in_sends_breaking_news_watches_it_and_stops_it(
             await add_reader(newsroom, "north-korea", telegram_chat=chat)
         await add_editor(newsroom)
         link = await login_link_for(newsroom, "editor@fairview-gazette.example")  # what `editors login-link` prints
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
             await page.goto(base + urlsplit(link.url).path)
@@ -122,13 +111,13 @@ async def test_an_editor_signs_in_sends_breaking_news_watches_it_and_stops_it(
             await browser.close()
 
 
-async def test_no_desk_page_scrolls_sideways_at_375_px(settings: Settings, chromium_path: str) -> None:
+async def test_no_desk_page_scrolls_sideways_at_375_px(settings: Settings, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
         await add_editor(newsroom)
         link = await login_link_for(newsroom, "editor@fairview-gazette.example")
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             await page.goto(base + urlsplit(link.url).path)

@@ -4,11 +4,8 @@ account's page nor the removal question scrolls sideways at 375 px."""
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
@@ -17,15 +14,6 @@ from tests.desk_sessions import ADMIN_EMAIL, add_editor
 from tests.test_desk_browser import served_desk
 
 LONG_ADDRESS = "a.remarkably.long.name.for.an.editor@newsroom.fairview-gazette.example"
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.which(path):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
 
 
 async def _width(page: object) -> int:

@@ -4,10 +4,7 @@ errors and with its counts) do not scroll sideways at 375 px."""
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlsplit
-
-import pytest
 
 from bot.app.config import Settings
 from bot.editors.desk_accounts import login_link_for
@@ -17,15 +14,6 @@ from tests.test_desk_browser import served_desk
 
 BAD_CSV = b"telegram_chat,email,topics\n2001,,north-korea\n,a-rather-long-address-that-is-not-valid,no-such-topic\n"
 GOOD_CSV = b"telegram_chat,email,topics\n2001,,north-korea\n,reader.with.a.long.name@fairview-gazette.example,world\n"
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.which(path):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
 
 
 async def test_an_editor_opening_the_readers_import_gets_the_403_page(settings: Settings, chromium: str) -> None:

@@ -11,7 +11,6 @@ from subscribers.schema import social_posts
 from tests.fakes.http_endpoints import Webhook
 from tests.test_desk_browser import served_desk
 from tests.test_desk_browser_editors import _width, admin_on_a_phone
-from tests.test_desk_browser_editors import chromium as chromium  # the fixture: the system's Chromium
 
 STORY = "Mayor resigns\n\nThe mayor told the city council on Monday evening that she resigns at the end of the month."
 

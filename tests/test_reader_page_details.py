@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
 from collections.abc import AsyncIterator
 
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -91,15 +89,6 @@ async def test_an_existing_readers_topics_are_not_changed_by_someone_signing_the
 # --- in a browser --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.which(path):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
-
-
 @contextlib.asynccontextmanager
 async def serving(app: ASGIApp) -> AsyncIterator[str]:
     """*app* under uvicorn on a loopback port bound up front (connections wait in its backlog until it serves)."""
@@ -124,7 +113,7 @@ def outlet_site(framed_url: str) -> Starlette:
 
 
 async def test_long_addresses_wrap_on_the_preference_and_unsubscribe_pages_at_375_px(
-    newsroom: Newsroom, chromium_path: str
+    newsroom: Newsroom, chromium: str
 ) -> None:
     from playwright.async_api import async_playwright
 
@@ -136,7 +125,7 @@ async def test_long_addresses_wrap_on_the_preference_and_unsubscribe_pages_at_37
         ]
     assert all(LONG_ADDRESS in page for page in pages)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             for document in pages:
@@ -150,12 +139,12 @@ async def test_long_addresses_wrap_on_the_preference_and_unsubscribe_pages_at_37
             await browser.close()
 
 
-async def test_the_iframe_embed_signs_up_through_to_check_your_inbox(newsroom: Newsroom, chromium_path: str) -> None:
+async def test_the_iframe_embed_signs_up_through_to_check_your_inbox(newsroom: Newsroom, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     reader = await add_reader(newsroom, "local", email="reader@example.org")
     async with serving(create_app(newsroom)) as base, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             async with serving(outlet_site(f"{base}/subscribe")) as outlet:
                 page = await browser.new_page(viewport={"width": 375, "height": 812})

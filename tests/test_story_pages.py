@@ -7,7 +7,6 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import feedparser
-import pytest
 
 from bot.app.newsroom import Newsroom
 from bot.rendering.story_body import plain_text
@@ -251,20 +250,7 @@ async def test_a_topics_atom_feed_is_valid_and_has_each_entrys_fields(newsroom: 
     assert unknown.status_code == 404
 
 
-@pytest.fixture
-def chromium_path() -> str:
-    import shutil
-
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not shutil.which(path):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
-
-
-async def test_the_story_page_fits_a_375_px_phone_without_scrolling_sideways(
-    newsroom: Newsroom, chromium_path: str
-) -> None:
+async def test_the_story_page_fits_a_375_px_phone_without_scrolling_sideways(newsroom: Newsroom, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     long_word = "Donaudampfschifffahrtsgesellschaftskapitänswitwenpensionsberechtigungsnachweis" * 2
@@ -276,7 +262,7 @@ async def test_the_story_page_fits_a_375_px_phone_without_scrolling_sideways(
         html = (await client.get(f"/stories/{story.id}")).text
         archive = (await client.get("/topics/local")).text
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             for document in (html, archive):
