@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_follows import followed_topics
 from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_replies import Voice, names_of, picker_text, settings_text
 from subscribers import chat_readers, follows, readers
@@ -143,13 +144,6 @@ async def confirm_stop(update: Update, context: ChatContext, query: CallbackQuer
     )
     await edit_in_place(query, erased_text, None)
     await query.answer(_("Erased"))
-
-
-async def followed_topics(context: ChatContext, chat_id: int) -> list[str]:
-    """The topics a chat follows (none before its first contact)."""
-    async with context.newsroom.reader.connect() as conn:
-        reader = await chat_readers.find_chat_reader(conn, str(chat_id))
-    return reader.topics if reader else []
 
 
 async def edit_in_place(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:

@@ -22,8 +22,8 @@ from bot.app.errors import NewsbotError, TopicNotFound
 from bot.languages.catalogs import N_, gettext_in
 from bot.readers import time_choice
 from bot.readers import topic_keyboards as keyboards
-from bot.readers.chat_buttons import followed_topics
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_follows import follow_in_chat, followed_topics
 from bot.readers.chat_handlers import in_chat, reply_lines
 from bot.readers.chat_membership import ADMINS_ONLY, may_change_follows, refuse
 from bot.readers.chat_replies import (
@@ -106,17 +106,9 @@ async def start(update: Update, context: ChatContext, chat: Chat, message: Messa
                 or keyboards.topic_picker(newsroom.taxonomy, await followed_topics(context, chat.id), voice),
             )
             return
-        now = newsroom.clock.now()
-        async with newsroom.engine.begin() as conn:
-            before = await chat_readers.find_chat_reader(conn, str(chat.id))
-            subscriber_id = await chat_readers.open_chat(
-                conn, str(chat.id), chat.type, now, language=context.first_language
-            )
-            await follows.set_follows(conn, subscriber_id, [topic.slug], now)
-            reader = await chat_readers.find_chat_reader(conn, str(chat.id))
-        followed = reader.topics if reader else [topic.slug]
+        already, followed = await follow_in_chat(context, chat, [topic.slug])
         name = f"<b>{html.escape(topic.name)}</b>"
-        if before is not None and topic.slug in before.topics:
+        if topic.slug in already:
             done = voice.pick(
                 _("You already follow %(topics)s: nothing changed."),
                 _("This chat already follows %(topics)s: nothing changed."),
@@ -200,14 +192,7 @@ async def follow(update: Update, context: ChatContext, chat: Chat, message: Mess
     if found is None:
         return
     voice = Voice.of(chat.type, context.language)
-    now = context.newsroom.clock.now()
-    async with context.newsroom.engine.begin() as conn:
-        before = await chat_readers.find_chat_reader(conn, str(chat.id))
-        subscriber_id = await chat_readers.open_chat(
-            conn, str(chat.id), chat.type, now, language=context.first_language
-        )
-        await follows.set_follows(conn, subscriber_id, [topic.slug for topic in found], now)
-    already = set(before.topics if before else ())
+    already, _followed = await follow_in_chat(context, chat, [topic.slug for topic in found])
     added = [topic for topic in found if topic.slug not in already]
     kept = [topic for topic in found if topic.slug in already]
     await reply_lines(

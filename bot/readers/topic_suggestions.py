@@ -14,10 +14,11 @@ from telegram import CallbackQuery, Chat, Update
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_buttons import edit_in_place
 from bot.readers.chat_context import ChatContext
+from bot.readers.chat_follows import follow_in_chat
 from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_language import settle_language
 from bot.readers.chat_replies import Voice
-from subscribers import chat_readers, follows
+from subscribers import chat_readers
 
 #: Free text longer than this is not taken for a topic name.
 MAX_NAME_TEXT = 64
@@ -34,15 +35,9 @@ async def follow_suggested(update: Update, context: ChatContext, query: Callback
         return
     topic = taxonomy[slug]
     voice = Voice.of(chat.type, context.language)
-    now = context.newsroom.clock.now()
-    async with context.newsroom.engine.begin() as conn:
-        before = await chat_readers.find_chat_reader(conn, str(chat.id))
-        subscriber_id = await chat_readers.open_chat(
-            conn, str(chat.id), chat.type, now, language=context.first_language
-        )
-        await follows.set_follows(conn, subscriber_id, [slug], now)
+    already, _followed = await follow_in_chat(context, chat, [slug])
     name = f"<b>{html.escape(topic.name)}</b>"
-    done = voice.already_follows(name) if before is not None and slug in before.topics else voice.now_follows(name)
+    done = voice.already_follows(name) if slug in already else voice.now_follows(name)
     see = _("See everything with /mytopics.")
     await edit_in_place(query, f"{done} {see}", None)
     await query.answer(_("Following %(topic)s") % {"topic": topic.name})
