@@ -252,3 +252,17 @@ async def test_a_bad_change_to_a_topic_is_named_and_the_topic_stays_as_it_was(ne
     )
     assert unknown.status_code == 404 and "<strong>Action:</strong>" in unknown.text
     assert newsroom.taxonomy["sports"].name == "Sports" and newsroom.topic_settings_version is None
+
+
+async def test_a_retire_or_restore_that_cannot_be_done_names_why_and_changes_nothing(newsroom: Newsroom) -> None:
+    *others, last = [topic.slug for topic in newsroom.taxonomy]
+    for slug in others:
+        await retire_topic(newsroom, slug, actor=ACTOR)
+    async with desk_client(newsroom, role="admin") as client:
+        page = f"/desk/topics/{last}"
+        kept = await _post(client, f"{page}/retire", {}, page)
+        unknown = await _post(client, "/desk/topics/no-such-topic/restore", {}, page)
+    assert kept.status_code == 409 and "this is the last topic" in kept.text
+    assert unknown.status_code == 404 and "There is no topic no-such-topic" in unknown.text
+    assert [topic.slug for topic in newsroom.taxonomy] == [last]
+    assert [action for _, action, subject in await _actions(newsroom) if subject == last] == []

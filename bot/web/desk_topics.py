@@ -12,6 +12,7 @@ naming it, with what was typed kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -169,22 +170,25 @@ async def edit_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Respons
     return RedirectResponse(f"{TOPICS}/{slug}?done=changed", status_code=303)
 
 
+async def _change_topic(
+    post: DeskPost, slug: str, change: Callable[..., Awaitable[object]], done: str, refused: int
+) -> Response:
+    """Retire or restore: back to the topic's page saying so, or that page with why not (status *refused*)."""
+    try:
+        await change(post.newsroom, slug, actor=post.editor.actor)
+    except TopicSettingProblem as problem:
+        return await _topic_page(post, slug, problem=problem, status=refused)
+    return RedirectResponse(f"{TOPICS}/{slug}?done={done}", status_code=303)
+
+
 @router.post(TOPICS + "/{slug}/retire", response_class=HTMLResponse)
 async def retire_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Response:
-    try:
-        await settings_of_topics.retire_topic(post.newsroom, slug, actor=post.editor.actor)
-    except TopicSettingProblem as problem:
-        return await _topic_page(post, slug, problem=problem, status=409)
-    return RedirectResponse(f"{TOPICS}/{slug}?done=retired", status_code=303)
+    return await _change_topic(post, slug, settings_of_topics.retire_topic, "retired", 409)
 
 
 @router.post(TOPICS + "/{slug}/restore", response_class=HTMLResponse)
 async def restore_topic(slug: str, post: DeskPost = Depends(admin_post)) -> Response:
-    try:
-        await settings_of_topics.restore_topic(post.newsroom, slug, actor=post.editor.actor)
-    except TopicSettingProblem as problem:
-        return await _topic_page(post, slug, problem=problem, status=404)
-    return RedirectResponse(f"{TOPICS}/{slug}?done=restored", status_code=303)
+    return await _change_topic(post, slug, settings_of_topics.restore_topic, "restored", 404)
 
 
 # -- social destinations -----------------------------------------------------------------------------------------
