@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from subscribers.database import view_of
 from subscribers.schema import audit_log
 
 
@@ -42,4 +43,4 @@ async def add_audit_entry(
 async def list_audit_entries(conn: AsyncConnection, limit: int = 100) -> list[AuditEntry]:
     """The audit log, newest first."""
     rows = await conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
-    return [AuditEntry(r.id, r.at, r.actor, r.action, r.subject, r.recipients, r.details) for r in rows]
+    return [view_of(AuditEntry, row) for row in rows]

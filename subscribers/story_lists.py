@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.audit import AuditEntry
+from subscribers.database import columns_for, view_of
 from subscribers.schema import audit_log, deliveries, stories, story_versions
 
 #: Where a story stands, as the desk names it; the first that applies wins, in this order.
@@ -116,14 +117,7 @@ class StoryVersion:
 async def list_story_versions(conn: AsyncConnection, story_id: str) -> list[StoryVersion]:
     """The earlier versions of a story, oldest first (the current one is the stories row)."""
     rows = await conn.execute(
-        select(
-            story_versions.c.version,
-            story_versions.c.title,
-            story_versions.c.summary,
-            story_versions.c.correction_note,
-            story_versions.c.replaced_by,
-            story_versions.c.replaced_at,
-        )
+        select(*columns_for(StoryVersion, story_versions))
         .where(story_versions.c.story_id == story_id)
         .order_by(story_versions.c.version)
     )
@@ -153,7 +147,7 @@ async def search_audit(
     if until is not None:
         query = query.where(audit_log.c.at < until)
     rows = await conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))
-    return [AuditEntry(r.id, r.at, r.actor, r.action, r.subject, r.recipients, r.details) for r in rows]
+    return [view_of(AuditEntry, row) for row in rows]
 
 
 async def audit_actions(conn: AsyncConnection) -> list[str]:

@@ -19,7 +19,7 @@ from bot.stories.parsing import parse_story
 from bot.stories.retraction import StoryRetracted, retract_story
 from bot.stories.story import Story
 from subscribers import audit as audit_store
-from subscribers import story_changes
+from subscribers import story_changes, story_lists
 from subscribers.schema import Cadence, ChannelName, deliveries, story_versions
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock
@@ -95,7 +95,12 @@ async def test_a_correction_edits_every_telegram_copy_in_place_and_mails_nobody(
         kept = (await conn.execute(select(story_versions.c.version, story_versions.c.summary))).all()
         counts = await story_changes.change_status_counts(conn, story.id)
         entries = await audit_store.list_audit_entries(conn, 5)
+        versions = await story_lists.list_story_versions(conn, story.id)
     assert kept[0].version == 1 and "12 million" in kept[0].summary
+    assert [(v.version, v.title, v.correction_note, v.replaced_by) for v in versions] == [
+        (1, "Council passes the 2027 budget", None, "cli")
+    ]
+    assert "12 million" in versions[0].summary and versions[0].replaced_at.tzinfo is not None
     assert counts["edit"] == {"sent": 2}
     assert entries[0].action == "correct" and entries[0].recipients == 2
 
