@@ -38,12 +38,34 @@ _SQLITE_UNUSABLE = {
 }
 
 
+def N_(message: str) -> str:
+    """Mark a sentence readers may see for the catalogs (``newsbot i18n update`` finds it); the edge that shows
+    it translates it, the store never does."""
+    return message
+
+
+class ReaderText(str):
+    """A value put into an error's sentence that is itself a marked sentence (a validator's reason): the edge
+    translates it too. It is a plain string everywhere else."""
+
+
 class NewsbotError(Exception):
     """Base of every error newsbot reports to a person; its message is written for that person.
 
     It is defined here, in the lowest layer, so that what the store refuses is caught wherever the product catches
     its own errors (``bot.app.errors`` derives the rest from it).
+
+    A message meant for readers too is given as a template with named ``fields``
+    (``InvalidSubscriber(N_("invalid email address %(address)s"), address=typed)``): ``str()`` is the English
+    sentence, and ``template``, the English with its placeholders, is the catalogs' message id, so the edge that
+    shows it to a reader renders it in their language (``bot.languages.error_text``). A message without fields
+    is its own template.
     """
+
+    def __init__(self, message: str = "", /, **fields: object) -> None:
+        super().__init__(message % fields if fields else message)
+        self.template = message
+        self.fields = fields
 
 
 class InvalidSubscriber(NewsbotError):

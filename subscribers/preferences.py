@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError
 
 from subscribers.email_keys import address_key
 from subscribers.email_normal_form import normal_email
-from subscribers.errors import InvalidSubscriber, NewsbotError
+from subscribers.errors import N_, InvalidSubscriber, NewsbotError, ReaderText
 from subscribers.readers import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
 
@@ -36,12 +36,36 @@ class TopicResolver(Protocol):
     def resolve_all(self, names: Iterable[str]) -> list[str]: ...
 
 
+#: email-validator's most common reasons, word for word, marked so that a reader who mistypes an address reads the
+#: reason in their language; rarer ones (naming the character at fault) stay the validator's English.
+VALIDATOR_REASONS = frozenset(
+    {
+        N_("An email address must have an @-sign."),
+        N_("There must be something before the @-sign."),
+        N_("There must be something after the @-sign."),
+        N_("The part after the @-sign is not valid. It should have a period."),
+        N_("An email address cannot have two periods in a row."),
+        N_("An email address cannot end with a period."),
+        N_("An email address cannot have a period immediately before the @-sign."),
+        N_("An email address cannot have a hyphen immediately after the @-sign."),
+        N_("The part after the @-sign contains invalid characters: '@'."),
+        N_("The email address contains invalid characters before the @-sign: SPACE."),
+        N_("The part after the @-sign is a special-use or reserved name that cannot be used with email."),
+    }
+)
+
+
 def normalise_email(address: str) -> str:
     """A syntactically valid address in normal form (no DNS look-up: that would make imports slow and flaky)."""
     try:
         return normal_email(address.strip())
     except EmailNotValidError as exc:
-        raise InvalidSubscriber(f"invalid email address {address!r}: {exc}") from None
+        reason = str(exc)
+        raise InvalidSubscriber(
+            N_("invalid email address %(address)s: %(reason)s"),
+            address=repr(address),
+            reason=ReaderText(reason) if reason in VALIDATOR_REASONS else reason,
+        ) from None
 
 
 def normalise_chat_id(chat: str) -> str:
@@ -54,7 +78,11 @@ def normalise_chat_id(chat: str) -> str:
 def parse_cadence(value: str) -> Cadence:
     cadence = _CADENCE_NAMES.get(value.strip().lower())  # a dict look-up: Cadence(...) costs a µs a row on import
     if cadence is None:
-        raise InvalidSubscriber(f"invalid cadence {value!r}: expected one of {', '.join(_CADENCE_NAMES)}")
+        raise InvalidSubscriber(
+            N_("invalid cadence %(cadence)s: expected one of %(choices)s"),
+            cadence=repr(value),
+            choices=", ".join(_CADENCE_NAMES),
+        )
     return cadence
 
 

@@ -169,3 +169,20 @@ async def test_a_german_reader_adding_email_gets_a_german_confirmation_and_notic
         "✅ leser@example.org ist bestätigt. Der Wochenüberblick Ihrer Themen geht montags um 07:00 (UTC) dorthin; "
         "Artikel kommen weiter wie bisher hierher. Wie oft, stellen Sie mit /settings ein."
     ]
+
+
+async def test_a_german_reader_is_told_in_german_what_the_store_refuses(
+    chat_with_mail: ChatSession, smtp_sink: SmtpSink
+) -> None:
+    chat = chat_with_mail
+    await chat.say(READER, "/follow north-korea", language_code="de")
+    assert await learnt_language(chat, READER) == "de"
+    typo = await chat.say(READER, "/email leser@example", language_code="de")
+    assert typo["text"].startswith("ungültige E-Mail-Adresse")
+    assert typo["text"].endswith(": Der Teil nach dem @-Zeichen ist ungültig: Ihm fehlt ein Punkt.")
+    assert smtp_sink.messages == []
+
+    await chat.say(READER, "/email leser@example.org", language_code="de")
+    again = await chat.say(READER, "/email leser@example.org", language_code="de")
+    assert again["text"].startswith("wir haben eben erst eine Bestätigungs-E-Mail an leser@example.org geschickt;")
+    assert "Minuten noch einmal" in again["text"] and len(smtp_sink.messages) == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 # The base class and InvalidSubscriber are the store's own (the store imports nothing from bot/). Every error here
 # derives from that base, so an edge that catches NewsbotError also catches what the store refuses.
+from subscribers.errors import N_, NewsbotError
 from subscribers.errors import InvalidSubscriber as InvalidSubscriber
-from subscribers.errors import NewsbotError
 
 
 class ConfigurationError(NewsbotError):
@@ -22,8 +22,11 @@ class TopicNotFound(NewsbotError):
     def __init__(self, name: str, suggestions: list[str] | None = None) -> None:
         self.name = name
         self.suggestions = suggestions or []
-        hint = f" (did you mean {', '.join(self.suggestions)}?)" if self.suggestions else ""
-        super().__init__(f"unknown topic {name!r}{hint}")
+        if self.suggestions:
+            template = N_("unknown topic %(name)s (did you mean %(suggestions)s?)")
+            super().__init__(template, name=repr(name), suggestions=", ".join(self.suggestions))
+        else:
+            super().__init__(N_("unknown topic %(name)s"), name=repr(name))
 
     def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
         # Raised in the parsing process too (bot.app.cpu_pool): it must cross back whole.

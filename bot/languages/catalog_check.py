@@ -1,9 +1,10 @@
 """What a translator runs: the messages newsbot's code and templates ask for, and how each catalog falls short.
 
-The messages are extracted with Babel from ``bot/`` (``_()``, ``N_()``, ``ngettext()`` calls) and from the built-in
-templates (``{% trans %}``, ``_()``). A catalog passes when every one of them has a translation that is not fuzzy,
-it has no entry the code no longer asks for, and each translation names the same placeholders (``%(name)s``,
-``{name}``) as the English; anything else would show a reader English, a stale text or a broken sentence.
+The messages are extracted with Babel from ``bot/`` (``_()``, ``N_()``, ``ngettext()`` calls), from the store's
+``subscribers/`` (its errors' ``N_()`` sentences) and from the built-in templates (``{% trans %}``, ``_()``). A
+catalog passes when every one of them has a translation that is not fuzzy, it has no entry the code no longer asks
+for, and each translation names the same placeholders (``%(name)s``, ``{name}``) as the English; anything else
+would show a reader English, a stale text or a broken sentence.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+import subscribers
 from bot.app.resources import PACKAGE_DIR
 from bot.languages.catalogs import DOMAIN, LOCALES_DIR, SOURCE_LANGUAGE, catalog_path, languages
 
+#: The store's package: its errors mark the sentences readers may see with its own ``N_``.
+STORE_DIR = Path(subscribers.__file__).parent
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdfr]|\{(\w+)\}")
 #: Jinja is read the way the renderer reads it, so a block's whitespace is the same in the catalog and on screen.
 #: ``gettext_in(language, "text")`` and ``ngettext_in(language, "one", "many", n)`` are read like ``_()`` calls.
@@ -47,6 +51,7 @@ def source_messages() -> Catalog:
     catalog = Catalog(locale=SOURCE_LANGUAGE, domain=DOMAIN, project="newsbot")
     sources = (
         (PACKAGE_DIR, [("**/tests/**", "ignore"), ("**.py", "python")], {}),
+        (STORE_DIR, [("migrations/**", "ignore"), ("**.py", "python")], {}),  # its refusals readers may be shown
         (builtin_templates_dir(), [("desk/**", "ignore"), ("**.j2", "jinja2")], {"**.j2": _TEMPLATE_OPTIONS}),
     )
     for directory, method_map, options in sources:

@@ -17,6 +17,10 @@ from babel.core import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+# N_ marks a message for the catalogs where it is defined (a table of labels, an error's sentence); it is
+# translated where shown. The store has the one definition, since it marks its own refusals too.
+from subscribers.errors import N_ as N_
+
 SOURCE_LANGUAGE = "en"
 DOMAIN = "newsbot"
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -98,8 +102,3 @@ def language_name(language: str) -> str:
     """The language's own name ("Deutsch", "español", "English"): what a reader looks for on a button."""
     name = Locale.parse(language).get_display_name(language) or language
     return name[:1].upper() + name[1:]
-
-
-def N_(message: str) -> str:
-    """Mark *message* for the catalogs where it is defined (a table of labels); it is translated where shown."""
-    return message

@@ -7,7 +7,7 @@ import datetime as dt
 from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal
 
-from bot.languages.catalogs import SOURCE_LANGUAGE
+from bot.languages.catalogs import SOURCE_LANGUAGE, ngettext_in
 
 
 def long_date(day: dt.date, language: str) -> str:
@@ -38,3 +38,25 @@ def date_range(first: dt.date, last: dt.date, language: str) -> str:
 def number(value: float, language: str) -> str:
     """ "1,234" in English, "1.234" in German and Spanish."""
     return format_decimal(value, locale=language)
+
+
+def wait_phrase(seconds: int, language: str = SOURCE_LANGUAGE) -> str:
+    """How long to wait, for a reader: "40 seconds", "2 minutes", "2 Minuten"."""
+    if seconds < 90:
+        return ngettext_in(language, "%(count)s second", "%(count)s seconds", seconds) % {"count": seconds}
+    minutes = round(seconds / 60)
+    return ngettext_in(language, "%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
+
+
+class Wait:
+    """A wait in an error's sentence ("try again in %(wait)s"): English as a string, in the reader's words where
+    the error is shown (:func:`bot.languages.reader_errors.error_text` asks it)."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return wait_phrase(self.seconds)
+
+    def in_language(self, language: str) -> str:
+        return wait_phrase(self.seconds, language)

@@ -18,11 +18,15 @@ from bot.app.config import WEEKDAYS, Settings
 from bot.app.errors import NewsbotError
 from bot.outbox.digest_weeks import DigestWeek, digest_zone
 from subscribers import reader_time
+from subscribers.errors import N_
 from subscribers.reader_time import ReaderTime
 
 
 class UnknownZone(NewsbotError):
     """A time zone name the tz database does not know."""
+
+
+_UNKNOWN_ZONE = N_("unknown time zone %(name)s: expected a name such as Europe/Berlin")
 
 
 class InvalidQuietHours(NewsbotError):
@@ -35,11 +39,11 @@ def parse_zone(name: str) -> str:
     if cleaned.upper() == "UTC":
         return "UTC"
     if not cleaned or cleaned.startswith("/") or ".." in cleaned:
-        raise UnknownZone(f"unknown time zone {name!r}: expected a name such as Europe/Berlin")
+        raise UnknownZone(_UNKNOWN_ZONE, name=repr(name))
     try:
         ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UnknownZone(f"unknown time zone {name!r}: expected a name such as Europe/Berlin") from None
+        raise UnknownZone(_UNKNOWN_ZONE, name=repr(name)) from None
     return cleaned
 
 
@@ -48,7 +52,7 @@ def parse_minutes(text: str, field: str) -> int:
     hours, sep, minutes = text.strip().partition(":")
     if sep and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2:
         return int(hours) * 60 + int(minutes)
-    raise InvalidQuietHours(f"{field}: expected a time such as 22:00, not {text!r}")
+    raise InvalidQuietHours(N_("%(field)s: expected a time such as 22:00, not %(text)s"), field=field, text=repr(text))
 
 
 def zone_of(name: str | None, settings: Settings) -> tzinfo:

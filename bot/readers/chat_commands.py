@@ -19,12 +19,14 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.app.errors import NewsbotError, TopicNotFound
-from bot.languages.catalogs import N_, gettext_in
+from bot.languages.catalogs import N_, gettext_in, language_of
+from bot.languages.reader_errors import error_text
 from bot.readers import time_choice
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_context import ChatContext
 from bot.readers.chat_follows import follow_in_chat, followed_topics
 from bot.readers.chat_handlers import in_chat, reply_lines
+from bot.readers.chat_language import settle_language
 from bot.readers.chat_membership import ADMINS_ONLY, may_change_follows, refuse
 from bot.readers.chat_replies import (
     MYTOPICS_BUDGET,
@@ -385,14 +387,18 @@ async def unknown_command(update: Update, context: ChatContext, chat: Chat, mess
 async def report_error(update: object, context: ChatContext) -> None:
     """The edge where errors become replies: a reader's mistake is explained, anything else apologised for."""
     error = context.error
-    if isinstance(error, NewsbotError):
-        text = str(error)
-        logger.info("answered with an error: %s", text)
-    else:
+    if not isinstance(error, NewsbotError):
         logger.error("handling an update failed", exc_info=error)
-        text = context.gettext("Sorry, something went wrong on our side. Please try again in a minute.")
     if not isinstance(update, Update) or update.effective_chat is None:
         return
+    await _settle_language_for_error(update, context)
+    if isinstance(error, NewsbotError):
+        # The sentence is the error's template in the chat's language (a store refusal, a bad address ...); an
+        # editor's error, which no catalog has, stays English.
+        text = error_text(error, context.language)
+        logger.info("answered with an error: %s", error)
+    else:
+        text = context.gettext("Sorry, something went wrong on our side. Please try again in a minute.")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text[:200], show_alert=True)
@@ -400,6 +406,16 @@ async def report_error(update: object, context: ChatContext) -> None:
             await update.effective_message.reply_text(html.escape(shorten(text)))
     except TelegramError as exc:  # blocked meanwhile, or the chat is gone: nothing more to say
         logger.info("could not report the error to chat %s: %s", update.effective_chat.id, exc)
+
+
+async def _settle_language_for_error(update: Update, context: ChatContext) -> None:
+    """The error handler gets a context of its own: find the chat's language again (the outlet's, when the store
+    that failed cannot say)."""
+    try:
+        await settle_language(update, context)
+    except Exception:  # the error may be the store's own; an apology in the outlet's language is still owed
+        logger.info("could not look up the language of chat %s", update.effective_chat and update.effective_chat.id)
+        context.language = language_of(None, context.newsroom.settings.default_language)
 
 
 # --- shared by the handlers above --------------------------------------------------------------------------

@@ -29,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, RenderError, SubscriberNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, OutgoingMessage, RecipientGone
-from bot.languages.catalogs import language_of
+from bot.languages.catalogs import N_, language_of
+from bot.languages.formatting import Wait
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.renderer import CompiledEmail
 from subscribers import email_readers, follows, reader_languages, readers
@@ -45,10 +46,13 @@ NONCE_BYTES = 16
 
 
 class SignupThrottled(NewsbotError):
-    """A confirmation email went to this address moments ago; another one would only flood the inbox."""
+    """A confirmation email went to this address moments ago; another one would only flood the inbox.
 
-    def __init__(self, message: str, retry_after: int = 60) -> None:
-        super().__init__(message)
+    A ``%(wait)s`` in its sentence is *retry_after* in words, put in the reader's where the error is shown.
+    """
+
+    def __init__(self, message: str, retry_after: int = 60, **fields: object) -> None:
+        super().__init__(message, wait=Wait(retry_after), **fields)
         #: Whole seconds until the address may be sent another confirmation email.
         self.retry_after = retry_after
 
@@ -91,11 +95,6 @@ def _microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def _wait_phrase(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 async def request_email_confirmation(
     newsroom: Newsroom,
     email_channel: Channel,
@@ -131,23 +130,29 @@ async def request_email_confirmation(
             created = subscriber_id is None and owner is None
             if subscriber_id is None:
                 if owner is None and not slugs:
-                    raise InvalidSubscriber("choose at least one topic to follow")
+                    raise InvalidSubscriber(N_("choose at least one topic to follow"))
                 subscriber_id = owner.subscriber_id if owner else await readers.create_subscriber(conn, now)
             elif not await readers.subscriber_exists(conn, subscriber_id):
-                raise SubscriberNotFound("no such subscriber")
+                raise SubscriberNotFound(N_("no such subscriber"))
             elif owner is not None and owner.subscriber_id != subscriber_id:
                 raise AddressTaken(
-                    f"{address} is already subscribed by another reader; use the preferences link at the bottom "
-                    "of any of our emails to change what it receives"
+                    N_(
+                        "%(address)s is already subscribed by another reader; use the preferences link at the "
+                        "bottom of any of our emails to change what it receives"
+                    ),
+                    address=address,
                 )
             current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
             if current is not None and current.confirmation_sent_at is not None:
                 waited = (now - current.confirmation_sent_at).total_seconds()
                 if waited < settings.signup_cooldown:
                     raise SignupThrottled(
-                        f"we sent a confirmation email to {current.address} a moment ago; check your inbox (and "
-                        f"spam folder), or ask again in {_wait_phrase(settings.signup_cooldown - waited)}",
+                        N_(
+                            "we sent a confirmation email to %(address)s a moment ago; check your inbox (and spam "
+                            "folder), or ask again in %(wait)s"
+                        ),
                         retry_after=max(1, math.ceil(settings.signup_cooldown - waited)),
+                        address=current.address,
                     )
             already = current is not None and current.address == address and current.status == AddressStatus.ACTIVE
             await email_readers.set_pending_email(conn, subscriber_id, address, now)
@@ -164,7 +169,9 @@ async def request_email_confirmation(
             stored_language = await reader_languages.language_of(conn, subscriber_id)
     except IntegrityError:
         # Two signups of one new address raced; the other one is sending its email.
-        raise SignupThrottled(f"a confirmation email to {address} is on its way; check your inbox") from None
+        raise SignupThrottled(
+            N_("a confirmation email to %(address)s is on its way; check your inbox"), address=address
+        ) from None
 
     signer = newsroom.signer
     confirm_url = signer.confirm_url(
@@ -192,8 +199,11 @@ async def request_email_confirmation(
         async with newsroom.engine.begin() as conn:
             await email_readers.mark_confirmation_sent(conn, subscriber_id, None, newsroom.clock.now())
         if isinstance(exc, RecipientGone):
-            raise InvalidSubscriber(f"the mail server refused {address}; please check the address for typos") from exc
-        raise ConfirmationNotSent("we could not send the confirmation email just now; please try again later") from exc
+            raise InvalidSubscriber(
+                N_("the mail server refused %(address)s; please check the address for typos"), address=address
+            ) from exc
+        unsent = N_("we could not send the confirmation email just now; please try again later")
+        raise ConfirmationNotSent(unsent) from exc
     return ConfirmationRequest(subscriber_id, address, slugs, already_confirmed=already)
 
 
@@ -240,20 +250,24 @@ async def confirm_address(newsroom: Newsroom, token: str, *, client: str | None 
     subscriber_id, sent = data["subscriber_id"], data.get("sent")
     digest, legacy_address = data.get("address_key"), data.get("address")  # links mailed before digests: the address
     if not isinstance(sent, int) or not (isinstance(digest, str) or isinstance(legacy_address, str)):
-        raise InvalidToken("this link is not valid")
+        raise InvalidToken(N_("this link is not valid"))
     slugs = tuple(slug for slug in str(data.get("topics", "")).split(",") if slug in newsroom.taxonomy)
     now = newsroom.clock.now()
     async with newsroom.engine.begin() as conn:
         current = await email_readers.find_email_of_subscriber(conn, subscriber_id)
         if current is None or not _link_is_for(newsroom, current.address, digest, legacy_address):
-            raise InvalidToken("this link is for an address that is no longer on file; please sign up again")
+            raise InvalidToken(N_("this link is for an address that is no longer on file; please sign up again"))
         last_sent = current.confirmation_sent_at
         if last_sent is None or _microseconds(last_sent) != sent:
-            raise InvalidToken("a newer confirmation email replaced this link; please use the link in the latest one")
+            raise InvalidToken(
+                N_("a newer confirmation email replaced this link; please use the link in the latest one")
+            )
         if not _nonce_matches(await email_readers.confirmation_nonce(conn, subscriber_id), data.get("nonce")):
-            raise InvalidToken("this link is not valid")
+            raise InvalidToken(N_("this link is not valid"))
         if current.status not in (AddressStatus.PENDING, AddressStatus.ACTIVE):
-            raise InvalidToken("this link no longer works: the address was unsubscribed since; please sign up again")
+            raise InvalidToken(
+                N_("this link no longer works: the address was unsubscribed since; please sign up again")
+            )
         newly = current.status == AddressStatus.PENDING
         await email_readers.activate_email(conn, subscriber_id, now)
         await follows.set_follows(conn, subscriber_id, slugs, now)

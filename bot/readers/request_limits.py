@@ -19,18 +19,47 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app.config import Settings
 from bot.app.errors import NewsbotError
+from bot.languages.catalogs import N_
+from bot.languages.formatting import Wait
 from subscribers.request_limits import count_request, forget_windows_before
 
 Action = Literal["signup", "confirm", "desk-login"]
 WINDOW_SECONDS = 60
-_WHAT = {"signup": "sign-ups", "confirm": "confirmation attempts", "desk-login": "sign-in requests"}
+#: What a client over its own limit is told, by action and by who asks (a web client, or a chat through /email);
+#: whole sentences, so that each language can build its own. The desk's are for editors and stay English.
+_CLIENT_REFUSALS = {
+    ("signup", "client"): N_("too many sign-ups from your address in the last minute; nothing was sent or changed, "
+                             "please try again in %(wait)s"),
+    ("signup", "chat"): N_("too many sign-ups from this chat in the last minute; nothing was sent or changed, "
+                           "please try again in %(wait)s"),
+    ("confirm", "client"): N_("too many confirmation attempts from your address in the last minute; nothing was sent "
+                              "or changed, please try again in %(wait)s"),
+    ("confirm", "chat"): N_("too many confirmation attempts from this chat in the last minute; nothing was sent or "
+                            "changed, please try again in %(wait)s"),
+    ("desk-login", "client"): "too many sign-in requests from your address in the last minute; nothing was sent or "
+                              "changed, please try again in %(wait)s",
+    ("desk-login", "chat"): "too many sign-in requests from this chat in the last minute; nothing was sent or "
+                            "changed, please try again in %(wait)s",
+}  # fmt: skip
+#: ... and what everyone is told when the whole site is over its limit.
+_SITE_REFUSALS = {
+    "signup": N_("we are receiving too many sign-ups right now; nothing was sent or changed, please try again in "
+                 "%(wait)s"),
+    "confirm": N_("we are receiving too many confirmation attempts right now; nothing was sent or changed, please "
+                  "try again in %(wait)s"),
+    "desk-login": "we are receiving too many sign-in requests right now; nothing was sent or changed, please try "
+                  "again in %(wait)s",
+}  # fmt: skip
 
 
 class TooManyRequests(NewsbotError):
-    """Over a rate limit; ``retry_after`` is the whole seconds until the next window lets the request in."""
+    """Over a rate limit; ``retry_after`` is the whole seconds until the next window lets the request in.
+
+    Its sentence has the wait as its ``wait`` field, which the edge puts in the reader's words.
+    """
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, wait=Wait(retry_after))
         self.retry_after = retry_after
 
 
@@ -55,13 +84,6 @@ def _limits(settings: Settings, action: Action) -> tuple[int, int]:
     return settings.confirm_limit_per_client, settings.confirm_limit_per_site
 
 
-def wait_phrase(seconds: int) -> str:
-    """*seconds* for a reader: "40 seconds", "2 minutes"."""
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{round(seconds / 60)} minutes"
-
-
 @dataclass
 class RequestLimits:
     """Admits signups and confirm attempts within the limits of the settings; ``clock`` is injectable for tests."""
@@ -78,20 +100,12 @@ class RequestLimits:
         window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         retry_after = max(1, math.ceil(window + WINDOW_SECONDS - now))
         per_client, per_site = _limits(settings, action)
-        who = "this chat" if client is not None and client.startswith("subscriber:") else "your address"
+        who = "chat" if client is not None and client.startswith("subscriber:") else "client"
         async with engine.begin() as conn:
             if client is not None and await count_request(conn, f"{action}:client:{client}", window) > per_client:
-                raise TooManyRequests(
-                    f"too many {_WHAT[action]} from {who} in the last minute; nothing was sent or changed, "
-                    f"please try again in {wait_phrase(retry_after)}",
-                    retry_after,
-                )
+                raise TooManyRequests(_CLIENT_REFUSALS[(action, who)], retry_after)
             site_hits = await count_request(conn, f"{action}:site", window)
             if site_hits == 1:  # the first request of a new minute tidies up the ones before
                 await forget_windows_before(conn, window)
             if site_hits > per_site:
-                raise TooManyRequests(
-                    f"we are receiving too many {_WHAT[action]} right now; nothing was sent or changed, please try "
-                    f"again in {wait_phrase(retry_after)}",
-                    retry_after,
-                )
+                raise TooManyRequests(_SITE_REFUSALS[action], retry_after)

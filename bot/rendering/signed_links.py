@@ -17,6 +17,7 @@ from typing import Any, Literal
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from bot.app.errors import InvalidToken
+from subscribers.errors import N_
 
 Purpose = Literal["unsubscribe", "preferences", "confirm"]
 PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "preferences", "confirm")
@@ -84,12 +85,12 @@ class LinkSigner:
         try:
             payload = serializer.loads(token, max_age=max_age)
         except SignatureExpired:
-            raise InvalidToken("this link has expired") from None
+            raise InvalidToken(N_("this link has expired")) from None
         except BadData:
-            raise InvalidToken("this link is not valid") from None
+            raise InvalidToken(N_("this link is not valid")) from None
         subscriber_id = payload.get(_ID_KEY) if isinstance(payload, dict) else None
         if isinstance(subscriber_id, bool) or not isinstance(subscriber_id, int) or not 0 < subscriber_id <= MAX_ID:
-            raise InvalidToken("this link is not valid")
+            raise InvalidToken(N_("this link is not valid"))
         extra = {key: value for key, value in payload.items() if key != _ID_KEY}
         return {"subscriber_id": subscriber_id, **extra}
 

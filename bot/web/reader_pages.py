@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from bot.app.config import Settings
-from bot.app.errors import InvalidSubscriber, InvalidToken, TopicNotFound
+from bot.app.errors import InvalidSubscriber, InvalidToken, NewsbotError, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.languages.catalogs import (
@@ -34,9 +34,11 @@ from bot.languages.catalogs import (
     supported,
     translations,
 )
+from bot.languages.formatting import wait_phrase
+from bot.languages.reader_errors import capitalised, error_text
 from bot.outbox.reader_hours import InvalidQuietHours, UnknownZone, parse_minutes, parse_zone
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
-from bot.readers.request_limits import TooManyRequests, client_key, wait_phrase
+from bot.readers.request_limits import TooManyRequests, client_key
 from bot.readers.time_choice import NIGHT, likely_zones
 from bot.rendering.signed_links import Purpose
 from bot.web.app_state import chat_notices_of, email_channel_of, newsroom_of
@@ -46,6 +48,8 @@ from subscribers.reader_time import ReaderTime
 from subscribers.schema import ChannelName
 
 router = APIRouter()
+#: Old enough for any link: the language of an expired link's page is its reader's, though the link is refused.
+_ANY_AGE = 100 * 365 * 86400
 
 
 _CHANNEL_LABELS = {ChannelName.EMAIL.value: N_("Email"), ChannelName.TELEGRAM.value: "Telegram"}
@@ -66,6 +70,16 @@ async def reader_language(request: Request, newsroom: Newsroom, subscriber_id: i
     async with newsroom.reader.connect() as conn:
         stored = await reader_languages.language_of(conn, subscriber_id)
     return supported(stored) or browser_language(request, newsroom)
+
+
+async def link_language(request: Request, newsroom: Newsroom, purpose: Purpose, token: str) -> str:
+    """The language of a page about a personal link that did not work: its reader's when newsbot signed it (an
+    expired or replaced link still says whose it is), else the browser's (a forged one says nothing)."""
+    try:
+        subscriber_id: int = newsroom.signer.verify(purpose, token, max_age=_ANY_AGE)["subscriber_id"]
+    except InvalidToken:
+        return browser_language(request, newsroom)
+    return await reader_language(request, newsroom, subscriber_id)
 
 
 def _page(
@@ -93,7 +107,13 @@ def _page(
         },
     )
     policy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
-    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})}
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Content-Language": language,
+        "Vary": "Accept-Language",  # the signup flow, and a reader without a language of their own, get the browser's
+        **(headers or {}),
+    }
     if personal:
         headers["Cache-Control"] = "no-store"
         policy += "; frame-ancestors 'none'"
@@ -120,27 +140,34 @@ def _notice(
     )
 
 
-def _bad_link(newsroom: Newsroom, problem: InvalidToken) -> HTMLResponse:
-    message = str(problem)
+def _sentence(problem: NewsbotError, language: str) -> str:
+    """An error as a sentence on a page, in *language*: "This link has expired."."""
+    return capitalised(error_text(problem, language)) + "."
+
+
+def _bad_link(newsroom: Newsroom, problem: InvalidToken, language: str) -> HTMLResponse:
+    _ = translations(language).gettext
     return _notice(
         newsroom,
-        "This link does not work",
-        message[:1].upper() + message[1:] + ". Nothing was changed.",
+        _("This link does not work"),
+        _sentence(problem, language) + " " + _("Nothing was changed."),
         status=400,
-        links=[("/subscribe", "Sign up again")],
+        links=[("/subscribe", _("Sign up again"))],
+        language=language,
     )
 
 
-def _too_many(newsroom: Newsroom, refused: TooManyRequests, *, personal: bool = True) -> HTMLResponse:
+def _too_many(newsroom: Newsroom, refused: TooManyRequests, language: str, *, personal: bool = True) -> HTMLResponse:
     """429 with Retry-After, and a page that says in plain words what happened and how long to wait."""
-    message = str(refused)
+    wait = wait_phrase(refused.retry_after, language)
     return _page(
         newsroom,
         "too_many_requests.html.j2",
-        {"message": message[:1].upper() + message[1:] + ".", "wait": wait_phrase(refused.retry_after)},
+        {"message": _sentence(refused, language), "wait": wait},
         status=429,
         headers={"Retry-After": str(refused.retry_after)},
         personal=personal,
+        language=language,
     )
 
 
@@ -186,17 +213,18 @@ async def subscribe(
             newsroom, channel, address=email, topics=topic, client=client_of(request), language=language
         )
     except TooManyRequests as refused:
-        return _too_many(newsroom, refused, personal=False)
+        return _too_many(newsroom, refused, language, personal=False)
     except (InvalidSubscriber, TopicNotFound) as problem:
-        return _signup_form(newsroom, language, email=email, chosen=topic, error=str(problem), status=400)
+        error = error_text(problem, language)
+        return _signup_form(newsroom, language, email=email, chosen=topic, error=error, status=400)
     except SignupThrottled as throttled:
         retry = {"Retry-After": str(throttled.retry_after)}
-        message = str(throttled).capitalize() + "."
+        message = _sentence(throttled, language)
         return _notice(
             newsroom, _("Check your inbox"), message, status=429, headers=retry, personal=False, language=language
         )
     except ConfirmationNotSent as unsent:
-        message = str(unsent).capitalize() + "."
+        message = _sentence(unsent, language)
         return _notice(newsroom, _("Please try again later"), message, status=503, personal=False, language=language)
     return _notice(
         newsroom,
@@ -215,9 +243,9 @@ async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(new
     try:
         confirmation = await confirm_address(newsroom, token, client=client_of(request))
     except TooManyRequests as refused:
-        return _too_many(newsroom, refused)
+        return _too_many(newsroom, refused, await link_language(request, newsroom, "confirm", token))
     except InvalidToken as problem:
-        return _bad_link(newsroom, problem)
+        return _bad_link(newsroom, problem, await link_language(request, newsroom, "confirm", token))
     if (notices := chat_notices_of(request)) is not None:
         notices.acknowledge(confirmation)  # in the background: the reader's chat hears of it
     preferences = newsroom.signer.preferences_url(confirmation.subscriber_id)
@@ -237,18 +265,18 @@ async def confirm(token: str, request: Request, newsroom: Newsroom = Depends(new
 # --- unsubscribe -------------------------------------------------------------------------------------------
 
 
-def _subscriber_of(newsroom: Newsroom, purpose: Purpose, token: str) -> int | HTMLResponse:
+def _subscriber_of(request: Request, newsroom: Newsroom, purpose: Purpose, token: str) -> int | HTMLResponse:
     """The subscriber a personal link was signed for, or the friendly page for a forged or expired one."""
     try:
         subscriber_id: int = newsroom.signer.verify(purpose, token)["subscriber_id"]
-    except InvalidToken as problem:
-        return _bad_link(newsroom, problem)
+    except InvalidToken as problem:  # these links never expire: the link says nothing, the browser the language
+        return _bad_link(newsroom, problem, browser_language(request, newsroom))
     return subscriber_id
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
-    subscriber_id = _subscriber_of(newsroom, "unsubscribe", token)
+    subscriber_id = _subscriber_of(request, newsroom, "unsubscribe", token)
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.reader.connect() as conn:
@@ -265,7 +293,7 @@ async def unsubscribe_page(token: str, request: Request, newsroom: Newsroom = De
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
     """One click, no questions: the form's button and RFC 8058 one-click POSTs both land here; idempotent."""
-    subscriber_id = _subscriber_of(newsroom, "unsubscribe", token)
+    subscriber_id = _subscriber_of(request, newsroom, "unsubscribe", token)
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.engine.begin() as conn:
@@ -317,26 +345,29 @@ def _preferences_page(
     return _page(newsroom, "preferences.html.j2", context, status=status, language=language)
 
 
-async def _reader_for(newsroom: Newsroom, token: str) -> readers.ReaderPreferences | HTMLResponse:
-    subscriber_id = _subscriber_of(newsroom, "preferences", token)
+async def _reader_for(request: Request, newsroom: Newsroom, token: str) -> readers.ReaderPreferences | HTMLResponse:
+    subscriber_id = _subscriber_of(request, newsroom, "preferences", token)
     if isinstance(subscriber_id, HTMLResponse):
         return subscriber_id
     async with newsroom.reader.connect() as conn:
         reader = await readers.load_reader_preferences(conn, subscriber_id)
     if reader is None:
+        language = browser_language(request, newsroom)  # the reader is gone, and their language with them
+        _ = translations(language).gettext
         return _notice(
             newsroom,
-            "No subscription here",
-            "We have no subscription for this link any more.",
+            _("No subscription here"),
+            _("We have no subscription for this link any more."),
             status=404,
-            links=[("/subscribe", "Sign up")],
+            links=[("/subscribe", _("Sign up"))],
+            language=language,
         )
     return reader
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
 async def preferences_page(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
-    reader = await _reader_for(newsroom, token)
+    reader = await _reader_for(request, newsroom, token)
     if isinstance(reader, HTMLResponse):
         return reader
     language = await reader_language(request, newsroom, reader.subscriber_id)
@@ -364,7 +395,7 @@ def _time_from(form: FormData, settings: Settings) -> ReaderTime:
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
 async def save_preferences(token: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
-    reader = await _reader_for(newsroom, token)
+    reader = await _reader_for(request, newsroom, token)
     if isinstance(reader, HTMLResponse):
         return reader
     form = await request.form()
@@ -376,9 +407,9 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
         try:
             chosen_time = _time_from(form, newsroom.settings)
         except UnknownZone as problem:
-            raise InvalidSubscriber(f"timezone: {problem}") from None
+            raise InvalidSubscriber(N_("timezone: %(problem)s"), problem=problem) from None
         if chosen_language is None:
-            raise InvalidSubscriber(f"language: choose one of {', '.join(languages())}")
+            raise InvalidSubscriber(N_("language: choose one of %(choices)s"), choices=", ".join(languages()))
         unknown = [t for t in topics if t not in newsroom.taxonomy]
         if unknown:
             raise TopicNotFound(unknown[0])
@@ -388,7 +419,13 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
         }
     except (InvalidSubscriber, TopicNotFound, InvalidQuietHours) as problem:
         return _preferences_page(
-            newsroom, reader, request.url.path, language=language, time=time, error=str(problem), status=400
+            newsroom,
+            reader,
+            request.url.path,
+            language=language,
+            time=time,
+            error=error_text(problem, language),
+            status=400,
         )
     async with newsroom.engine.begin() as conn:
         await readers.save_reader_preferences(
