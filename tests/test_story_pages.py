@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import feedparser
 
 from bot.app.newsroom import Newsroom
+from bot.languages.formatting import long_date
 from bot.rendering.story_body import plain_text
 from bot.rendering.story_links import read_more_url, topic_archive_url
 from bot.stories.corrections import correct_story
@@ -158,7 +159,7 @@ async def test_a_corrected_story_says_so_with_its_note_and_time(newsroom: Newsro
     assert answer.status_code == 200
     assert f"Corrected: {note}" in page.text
     assert "21 million dollars" in page.text and "12 million dollars" not in page.text
-    corrected = clock.now().strftime("%-d %B %Y")
+    corrected = long_date(clock.now().date(), "en")  # "December 1, 2026": Babel's English, as in the emails
     assert corrected in page.text and page.meta["article:modified_time"].startswith(clock.now().strftime("%Y-%m-%d"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from babel.dates import format_date, format_interval
+from babel.dates import format_date, format_interval, get_datetime_format
 from babel.numbers import format_decimal
 
 from bot.languages.catalogs import SOURCE_LANGUAGE, ngettext_in
@@ -13,6 +13,13 @@ from bot.languages.catalogs import SOURCE_LANGUAGE, ngettext_in
 def long_date(day: dt.date, language: str) -> str:
     """ "November 27, 2026", "27. November 2026", "27 de noviembre de 2026"."""
     return format_date(day, format="long", locale=language)
+
+
+def date_and_time(moment: dt.datetime, language: str) -> str:
+    """ "November 27, 2026, 14:05", "27. November 2026, 14:05", "27 de noviembre de 2026, 14:05": the long date
+    and the 24-hour time as they are, joined the way the language joins a date and a time."""
+    joined = get_datetime_format("medium", locale=language)  # "{1}, {0}": the date, then the time
+    return str(joined).replace("{1}", long_date(moment.date(), language)).replace("{0}", f"{moment:%H:%M}")
 
 
 def weekday(day: dt.date, language: str) -> str:

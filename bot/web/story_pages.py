@@ -9,6 +9,11 @@ with the withdrawal notice and none of its text; a corrected one shows the corre
 ``GET /topics/{slug}`` lists a topic's published stories, newest first, 20 a page (``?page=2``), and
 ``GET /topics/{slug}/feed.atom`` is its Atom feed. The pages are plain HTML from ``templates/web/`` (autoescaped):
 no script, nothing loaded from elsewhere except the story's own image, readable at phone width.
+
+What newsbot puts around the story (labels, dates, the pager, the not-found pages) is in the language the browser
+asks for first (``Accept-Language``) that newsbot speaks, else ``NEWSBOT_DEFAULT_LANGUAGE``, as on the signup page;
+the answer says which (``Content-Language``) and that it depends on the header (``Vary``), so a shared cache keeps
+one copy per language. The story itself is shown as it was written.
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.app.newsroom import Newsroom
+from bot.languages.catalogs import translations
+from bot.languages.formatting import date_and_time
 from bot.rendering.safe_links import http_link
 from bot.rendering.story_body import page_html, plain_text
 from bot.rendering.story_links import story_page_url, topic_archive_url
 from bot.rendering.topic_feed import MEDIA_TYPE, topic_feed, topic_feed_url
 from bot.topics.taxonomy import Topic
 from bot.web.app_state import newsroom_of
+from bot.web.reader_pages import browser_language
 from subscribers import published_stories
 from subscribers.published_stories import PublishedStory
 
@@ -38,23 +46,34 @@ _CACHE = "public, max-age=60"
 _POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:; base-uri 'none'; form-action 'none'"
 
 
-def _when(moment: datetime) -> dict[str, str]:
-    """A moment for a ``<time>`` element: machine-readable and as a reader reads it (UTC, as stored)."""
-    return {"iso": moment.isoformat(timespec="seconds"), "text": f"{moment:%-d %B %Y, %H:%M} UTC"}
+def _when(moment: datetime, language: str) -> dict[str, str]:
+    """A moment for a ``<time>`` element: machine-readable and as a reader of *language* reads it (UTC, as stored)."""
+    return {"iso": moment.isoformat(timespec="seconds"), "text": f"{date_and_time(moment, language)} UTC"}
 
 
-def _html(newsroom: Newsroom, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+def _html(
+    newsroom: Newsroom, template: str, context: dict[str, Any], *, language: str, status: int = 200
+) -> HTMLResponse:
     settings = newsroom.settings
     html = newsroom.renderer.render(
-        f"web/{template}", {"outlet_name": settings.outlet_name, "public_url": settings.public_url, **context}
+        f"web/{template}",
+        {"outlet_name": settings.outlet_name, "public_url": settings.public_url, "language": language, **context},
     )
-    headers = {"Cache-Control": _CACHE, "X-Content-Type-Options": "nosniff", "Content-Security-Policy": _POLICY}
+    headers = {
+        "Cache-Control": _CACHE,
+        "Content-Language": language,
+        "Vary": "Accept-Language",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": _POLICY,
+    }
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def _not_found(newsroom: Newsroom, title: str, message: str, *, status: int = 404) -> HTMLResponse:
-    context = {"title": title, "message": message, "links": [(f"{newsroom.settings.public_url}/subscribe", "Sign up")]}
-    return _html(newsroom, "notice.html.j2", context, status=status)
+def _not_found(newsroom: Newsroom, language: str, title: str, message: str, *, status: int = 404) -> HTMLResponse:
+    """A page saying what is not here; *title* and *message* are already in *language*."""
+    sign_up = translations(language).gettext("Sign up")
+    context = {"title": title, "message": message, "links": [(f"{newsroom.settings.public_url}/subscribe", sign_up)]}
+    return _html(newsroom, "notice.html.j2", context, language=language, status=status)
 
 
 def _topic_links(newsroom: Newsroom, slugs: tuple[str, ...]) -> list[dict[str, str]]:
@@ -66,7 +85,7 @@ def _topic_links(newsroom: Newsroom, slugs: tuple[str, ...]) -> list[dict[str, s
     ]
 
 
-def _story_context(newsroom: Newsroom, story: PublishedStory) -> dict[str, Any]:
+def _story_context(newsroom: Newsroom, story: PublishedStory, language: str) -> dict[str, Any]:
     settings = newsroom.settings
     page_url = story_page_url(settings, story.id)
     canonical = http_link(story.url)
@@ -81,28 +100,32 @@ def _story_context(newsroom: Newsroom, story: PublishedStory) -> dict[str, Any]:
         "og_url": canonical or page_url,
         "image_url": None if withdrawn else http_link(story.image_url),
         "image_alt": story.image_alt or "",
-        "published": _when(story.published_at),
-        "corrected": _when(story.corrected_at) if story.version > 1 and story.corrected_at else None,
+        "published": _when(story.published_at, language),
+        "corrected": _when(story.corrected_at, language) if story.version > 1 and story.corrected_at else None,
         "correction_note": story.correction_note,
-        "withdrawn": _when(story.retracted_at) if story.retracted_at else None,
+        "withdrawn": _when(story.retracted_at, language) if story.retracted_at else None,
         "topics": _topic_links(newsroom, story.topics),
     }
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
-async def story_page(story_id: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+async def story_page(story_id: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+    language = browser_language(request, newsroom)
     async with newsroom.reader.connect() as conn:
         story = await published_stories.load_published_story(conn, story_id, newsroom.clock.now())
     if story is None:
-        return _not_found(newsroom, "Story not found", "There is no story at this address, or not yet.")
+        _ = translations(language).gettext
+        return _not_found(newsroom, language, _("Story not found"), _("There is no story at this address, or not yet."))
     status = 410 if story.retracted_at is not None else 200
-    return _html(newsroom, "story.html.j2", _story_context(newsroom, story), status=status)
+    return _html(newsroom, "story.html.j2", _story_context(newsroom, story, language), language=language, status=status)
 
 
 @router.get("/stories/{story_id}/{slug}", response_class=HTMLResponse)
-async def story_page_with_slug(story_id: str, slug: str, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+async def story_page_with_slug(
+    story_id: str, slug: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)
+) -> HTMLResponse:
     """The same page: the words after the id are for people reading the link, not for finding the story."""
-    return await story_page(story_id, newsroom)
+    return await story_page(story_id, request, newsroom)
 
 
 def _topic_of(newsroom: Newsroom, slug: str) -> Topic | None:
@@ -118,25 +141,31 @@ def _page_number(raw: str | None) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 1_000_000 else None
 
 
-def _archive_entry(newsroom: Newsroom, story: PublishedStory) -> dict[str, Any]:
+def _archive_entry(newsroom: Newsroom, story: PublishedStory, language: str) -> dict[str, Any]:
     return {
         "title": story.title,
         "url": story_page_url(newsroom.settings, story.id),
         "summary": plain_text(story.summary),
-        "published": _when(story.published_at),
+        "published": _when(story.published_at, language),
         "breaking": story.breaking,
         "corrected": story.version > 1,
     }
 
 
 @router.get("/topics/{slug}", response_class=HTMLResponse)
-async def topic_page(slug: str, page: str | None = None, newsroom: Newsroom = Depends(newsroom_of)) -> HTMLResponse:
+async def topic_page(
+    slug: str, request: Request, page: str | None = None, newsroom: Newsroom = Depends(newsroom_of)
+) -> HTMLResponse:
+    language = browser_language(request, newsroom)
+    catalog = translations(language)
+    _ = catalog.gettext
     topic = _topic_of(newsroom, slug)
     if topic is None:
-        return _not_found(newsroom, "Topic not found", "We have no topic at this address.")
+        return _not_found(newsroom, language, _("Topic not found"), _("We have no topic at this address."))
     number = _page_number(page)
     if number is None:
-        return _not_found(newsroom, "No such page", "The page number must be a whole number from 1.", status=400)
+        message = _("The page number must be a whole number from 1.")
+        return _not_found(newsroom, language, _("No such page"), message, status=400)
     now = newsroom.clock.now()
     async with newsroom.reader.connect() as conn:
         total = await published_stories.count_topic_stories(conn, slug, now)
@@ -145,14 +174,15 @@ async def topic_page(slug: str, page: str | None = None, newsroom: Newsroom = De
         )
     pages = max(1, -(-total // PAGE_SIZE))
     if number > pages:
-        return _not_found(
-            newsroom, "No such page", f"{topic.name} has {pages} page{'s' if pages > 1 else ''} of stories."
-        )
+        message = catalog.ngettext(
+            "%(topic)s has %(count)s page of stories.", "%(topic)s has %(count)s pages of stories.", pages
+        ) % {"topic": topic.name, "count": pages}
+        return _not_found(newsroom, language, _("No such page"), message)
     archive = topic_archive_url(newsroom.settings, slug)
     context = {
         "title": topic.name,
         "topic": topic,
-        "stories": [_archive_entry(newsroom, story) for story in found],
+        "stories": [_archive_entry(newsroom, story, language) for story in found],
         "total": total,
         "page": number,
         "pages": pages,
@@ -162,14 +192,16 @@ async def topic_page(slug: str, page: str | None = None, newsroom: Newsroom = De
         "feed_url": topic_feed_url(newsroom.settings, slug),
         "subscribe_url": f"{newsroom.settings.public_url}/subscribe?topic={slug}",
     }
-    return _html(newsroom, "topic.html.j2", context)
+    return _html(newsroom, "topic.html.j2", context, language=language)
 
 
 @router.get("/topics/{slug}/feed.atom")
-async def topic_atom_feed(slug: str, newsroom: Newsroom = Depends(newsroom_of)) -> Response:
+async def topic_atom_feed(slug: str, request: Request, newsroom: Newsroom = Depends(newsroom_of)) -> Response:
     topic = _topic_of(newsroom, slug)
     if topic is None:
-        return _not_found(newsroom, "Topic not found", "We have no topic at this address.")
+        language = browser_language(request, newsroom)
+        _ = translations(language).gettext
+        return _not_found(newsroom, language, _("Topic not found"), _("We have no topic at this address."))
     now = newsroom.clock.now()
     async with newsroom.reader.connect() as conn:
         entries = await published_stories.list_topic_stories(conn, slug, now, limit=PAGE_SIZE)
