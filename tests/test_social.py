@@ -142,8 +142,9 @@ def test_distribution_can_live_in_the_topics_file(tmp_path: Path) -> None:
 def test_a_distribution_naming_an_unknown_topic_or_a_bad_url_is_refused(tmp_path: Path) -> None:
     taxonomy = Taxonomy.load()
     with pytest.raises(ConfigurationError, match=r"unknown topic 'north-koreaa' \(did you mean north-korea\?\)"):
-        Distribution.from_toml(write_distribution(tmp_path / "a.toml", "json://127.0.0.1/x", topic="north-koreaa"),
-                               taxonomy)
+        Distribution.from_toml(
+            write_distribution(tmp_path / "a.toml", "json://127.0.0.1/x", topic="north-koreaa"), taxonomy
+        )
     with pytest.raises(ConfigurationError, match="nosuchservice:// URL is not one Apprise understands"):
         Distribution.from_toml(write_distribution(tmp_path / "b.toml", "nosuchservice://x"), taxonomy)
 
@@ -210,3 +211,19 @@ async def test_a_poster_beside_the_worker_shares_its_registration(desk: Newsroom
         assert (await poster.drain()).sent == 2
         assert await registered() == [worker.worker_id]  # one registration, still held by the worker
     assert await registered() == []
+
+
+async def test_the_outlets_channel_reads_the_outlets_language(
+    desk: Newsroom, telegram: TelegramChannel, bot_api: FakeBotAPI, webhook: Webhook
+) -> None:
+    desk.settings = desk.settings.model_copy(update={"default_language": "de"})
+    story = dataclasses.replace(sample_story(desk), url=LINK, breaking=True)
+    await publish_story(desk, story, actor="test")
+
+    assert (await SocialPoster(desk, telegram).drain()).sent == 2
+
+    (text,) = bot_api.sent_to(OUTLET_CHANNEL)
+    assert text == desk.renderer.telegram_message(story, language="de") and "EILMELDUNG" in text
+    assert story.title in text  # the story itself as the outlet wrote it
+    (call,) = [c for c in bot_api.calls_to("sendMessage") if str(c.get("chat_id")) == OUTLET_CHANNEL]
+    assert "Weiterlesen" in str(call["reply_markup"]) and "Read more" not in str(call["reply_markup"])

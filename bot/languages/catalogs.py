@@ -12,6 +12,7 @@ import functools
 import gettext
 import io
 from pathlib import Path
+from typing import Protocol
 
 from babel.core import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
@@ -76,6 +77,19 @@ def supported(code: str | None) -> str | None:
 def language_of(code: str | None, default: str) -> str:
     """*code*'s language if readers can choose it, else *default* (the outlet's), else English."""
     return supported(code) or supported(default) or SOURCE_LANGUAGE
+
+
+class HasDefaultLanguage(Protocol):
+    """What the outlet's language needs of the settings (``NEWSBOT_DEFAULT_LANGUAGE``)."""
+
+    @property
+    def default_language(self) -> str: ...
+
+
+def outlet_language(settings: HasDefaultLanguage) -> str:
+    """The language of what nobody in particular reads (the outlet's own channels): ``NEWSBOT_DEFAULT_LANGUAGE``
+    if newsbot speaks it, else English."""
+    return language_of(None, settings.default_language)
 
 
 def from_accept_language(header: str | None, default: str) -> str:

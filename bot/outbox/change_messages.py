@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.app.newsroom import Newsroom
 from bot.channels import OutgoingMessage, PermanentFailure
-from bot.languages.catalogs import SOURCE_LANGUAGE, language_of
+from bot.languages.catalogs import SOURCE_LANGUAGE, language_of, outlet_language
 from bot.outbox.story_messages import TelegramStory, telegram_story
 from bot.rendering.email_message import EmailTemplate
 from bot.rendering.safe_links import http_link
@@ -168,9 +168,10 @@ async def social_change_message(
         return None
     if change.target is None:
         raise PermanentFailure("the channel post to change was never sent")
+    language = outlet_language(newsroom.settings)  # a channel's members read the outlet's language
     if change.kind.startswith("edit"):
-        copy = telegram_story(newsroom, story, reader_buttons=False)
+        copy = telegram_story(newsroom, story, reader_buttons=False, language=language)
         return copy.message(key, address, action="edit", target=change.target)
-    notice = withdrawal_notice(newsroom, story)
+    notice = withdrawal_notice(newsroom, story, language)
     action = "delete" if change.kind == "delete" else "edit"
     return OutgoingMessage(key=key, address=address, content=notice, action=action, target=change.target)

@@ -26,6 +26,7 @@ from bot.app.newsroom import Newsroom
 from bot.channels import Channel, DeliveryFailed, TemporaryFailure
 from bot.channels.apprise import notify
 from bot.channels.telegram_rate_limit import SendWithdrawn, still_wanted
+from bot.languages.catalogs import outlet_language
 from bot.outbox.change_messages import social_change_message
 from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
@@ -215,8 +216,12 @@ class SocialPoster:
             key, target = f"social-{item.id}", destination.target
             message = await social_change_message(self.newsroom, item.id, story, key=key, address=target)
             if message is None:  # an ordinary post, not an edit or deletion of one
-                # A channel's members are nobody's subscribers: Read more, but no Unfollow or Settings.
-                message = telegram_story(self.newsroom, story, reader_buttons=False).message(key, target)
+                # A channel's members are nobody's subscribers: Read more, but no Unfollow or Settings; and they
+                # read the outlet's language.
+                language = outlet_language(self.newsroom.settings)
+                message = telegram_story(self.newsroom, story, reader_buttons=False, language=language).message(
+                    key, target
+                )
             receipt = await self.telegram.send(message)
             return receipt.provider_id
         topics = [self.newsroom.taxonomy[slug] for slug in story.topics if slug in self.newsroom.taxonomy]

@@ -103,7 +103,9 @@ def telegram_story(
         content=renderer.telegram_caption(story, language=language)
         if photo
         else renderer.telegram_message(story, language=language),
-        keyboard=keyboards[first] if reader_buttons else story_keyboard(settings, taxonomy, story, reader=False),
+        keyboard=keyboards[first]
+        if reader_buttons
+        else story_keyboard(settings, taxonomy, story, reader=False, language=language),
         link_preview=LinkPreview(http_link(story.url)),
         silent=not story.breaking,
         photo=photo,

@@ -19,6 +19,7 @@ from bot.app.errors import InvalidSchedule, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.drafts import story_draft_from_message
 from bot.editors.schedule_panel import parse_typed_time
+from bot.languages.catalogs import outlet_language
 from bot.outbox.story_messages import telegram_story
 from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL
 from bot.rendering.social_posts import compose_post
@@ -159,7 +160,9 @@ async def preview_story(newsroom: Newsroom, story: Story, suggested: Sequence[st
     social = []
     for destination in newsroom.distribution.for_story(story):
         if destination.kind == "telegram":
-            channel_copy = telegram_story(newsroom, story, reader_buttons=False)
+            channel_copy = telegram_story(
+                newsroom, story, reader_buttons=False, language=outlet_language(newsroom.settings)
+            )
             social.append(SocialPreview(destination.label, "", channel_copy.content))
             continue
         text = compose_post(story, topics, body_limit=destination.body_limit, title_limit=destination.title_limit)
