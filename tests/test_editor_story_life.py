@@ -19,6 +19,8 @@ from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.app.telegram_bot import register_commands
 from bot.channels import build_channels
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
 from subscribers.schema import audit_log, stories
 from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixtures used by name)
@@ -31,7 +33,7 @@ from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixt
     readers_fixture,
 )
 from tests.fakes import FakeBotAPI
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FastForwardMonotonic, ManualClock
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
@@ -214,7 +216,12 @@ async def test_stop_halts_a_send_midway_and_resume_sends_the_rest_once(
     await editor_chat.send("/push " + SAMPLE)
     panel = editor_chat.panel()
     await editor_chat.tap(panel, "Send to")
-    channels = build_channels(desk_settings.model_copy(update={"telegram_rate": 5.0}))
+    # Sends are paced in real time until the stop has landed between two of them; then the paced waits (of the
+    # withdrawn sends, then of the resumed ones) pass at once.
+    pace = FastForwardMonotonic()
+    channels = build_channels(desk_settings, only=["email"])
+    limiter = TelegramRateLimiter(5.0, clock=pace, sleep=pace.sleep)
+    channels["telegram"] = TelegramChannel.from_settings(desk_settings, rate_limiter=limiter)
     worker_clock = ManualClock()
     try:
         drain = asyncio.create_task(DeliveryWorker(desk, channels, clock=worker_clock).drain(wait_for_retries=0))
@@ -225,6 +232,7 @@ async def test_stop_halts_a_send_midway_and_resume_sends_the_rest_once(
         assert (await editor_chat.tap(editor_chat.message(EDITOR, panel["message_id"]), "Stop"))["text"] == "Stopped"
         at_stop = len(bot_api.sent_messages)
         worker_clock.advance(seconds=1)
+        pace.fast_forward()
         await drain
         assert len(bot_api.sent_messages) - at_stop <= 1
         sent_panel = editor_chat.message(EDITOR, panel["message_id"])
@@ -233,7 +241,8 @@ async def test_stop_halts_a_send_midway_and_resume_sends_the_rest_once(
         assert halted < readers
 
         assert (await editor_chat.tap(sent_panel, "Resume"))["text"] == "Resumed"
-        await DeliveryWorker(desk, channels).drain(wait_for_retries=0)
+        # On the clock that stamped the halted rows: they are due again from the moment it moved to.
+        await DeliveryWorker(desk, channels, clock=worker_clock).drain(wait_for_retries=0)
     finally:
         for channel in channels.values():
             await channel.aclose()

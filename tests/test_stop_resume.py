@@ -20,6 +20,8 @@ from bot.app.config import Settings
 from bot.app.errors import StoryHalted
 from bot.app.newsroom import Newsroom
 from bot.channels import build_channels
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.halted_stories import REFRESH_SECONDS
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import publish_story
@@ -29,7 +31,7 @@ from subscribers import readers as readers_store
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries, stories
 from tests.editor_fixtures import API_TOKEN, sample_story
 from tests.fakes import FakeBotAPI
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FastForwardMonotonic, ManualClock
 from tests.postgres_databases import POSTGRES_URL, SKIP_REASON
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
@@ -78,7 +80,12 @@ async def test_a_stop_mid_send_holds_the_rest_and_resume_sends_it_exactly_once(
         await add_chats(newsroom, readers)
         story = sample_story(newsroom)
         await publish_story(newsroom, story, actor="cli")
-        channels = build_channels(live)
+        # The limiter paces the first sends in real time, so that the stop lands between two of them; once every
+        # worker knows of the stop, the paced waits (of the withdrawn sends, then of the resumed ones) pass at once.
+        pace = FastForwardMonotonic()
+        channels = build_channels(live, only=["email"])
+        limiter = TelegramRateLimiter(rate, clock=pace, sleep=pace.sleep)
+        channels["telegram"] = TelegramChannel.from_settings(live, rate_limiter=limiter)
         clock = ManualClock()
         try:
             worker = DeliveryWorker(newsroom, channels, clock=clock, batch_size=50)
@@ -87,6 +94,7 @@ async def test_a_stop_mid_send_holds_the_rest_and_resume_sends_it_exactly_once(
             report = await stop_story(newsroom, story.id, actor="cli")
             at_stop = len(bot_api.sent_messages)
             clock.advance(seconds=REFRESH_SECONDS)  # the workers' refresh interval has passed
+            pace.fast_forward()
             drained = await drain
             # Only a send already past its last check when the stop landed can still arrive: at this rate, one.
             assert len(bot_api.sent_messages) - at_stop <= 1

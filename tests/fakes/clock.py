@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -83,3 +84,29 @@ class SteppedMonotonic:
                 _, _, done = heapq.heappop(self._waits)
                 if not done.done():
                     done.set_result(None)
+
+
+class FastForwardMonotonic:
+    """The real monotonic clock until `fast_forward()`, then one on which every wait passes at once.
+
+    For a rate limiter whose sends must first spread out in real time, so that something (a stop) lands between
+    them, and whose remaining waits teach the test nothing: from then on they move the clock, like
+    `ManualMonotonic`, instead of taking seconds. A wait already under way ends on its own real time.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.instant = False
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def fast_forward(self) -> None:
+        self.instant = True
+
+    async def sleep(self, seconds: float) -> None:
+        if not self.instant:
+            await asyncio.sleep(seconds)
+            return
+        self.offset += max(0.0, seconds)
+        await asyncio.sleep(0)
