@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -61,14 +66,37 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
 
 
-@pytest.fixture
-def chromium() -> str:
-    """The system's Chromium for Playwright (its own browser download is not reachable); skips without it."""
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The system's Chromium (Playwright's own browser download is not reachable), started once per test process:
+    the endpoint a test connects to with ``playwright.chromium.connect``, each test in contexts of its own.
+
+    Starting a browser costs about a second; one per test process instead of one per test. Playwright's own
+    server launches it (``playwright launch-server``), with the flags and headless mode its `launch` uses, and
+    listens on loopback only. Skips without Chromium or Playwright.
+    """
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not shutil.which(path):
         pytest.skip("Chromium is not installed (/usr/bin/chromium)")
     pytest.importorskip("playwright", reason="Playwright for Python is not installed")
-    return path
+    config = tmp_path_factory.mktemp("chromium") / "launch-server.json"
+    options = {"executablePath": path, "args": ["--no-sandbox"], "headless": True, "host": "127.0.0.1"}
+    config.write_text(json.dumps(options), encoding="utf-8")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the Python wrapper and the Node server stop together
+    )
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        assert endpoint.startswith("ws://127.0.0.1:"), f"playwright launch-server did not start: {endpoint!r}"
+        yield endpoint
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)  # the server closes its browser on SIGTERM
+        server.wait(timeout=30)
 
 
 # --- end of delivery channel fakes ----------------------------------------------------------------------

@@ -52,7 +52,7 @@ async def test_an_editor_signs_in_sends_breaking_news_watches_it_and_stops_it(
             await add_reader(newsroom, "north-korea", telegram_chat=chat)
         await add_editor(newsroom)
         link = await login_link_for(newsroom, "editor@fairview-gazette.example")  # what `editors login-link` prints
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
             await page.goto(base + urlsplit(link.url).path)
@@ -117,7 +117,7 @@ async def test_no_desk_page_scrolls_sideways_at_375_px(settings: Settings, chrom
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
         await add_editor(newsroom)
         link = await login_link_for(newsroom, "editor@fairview-gazette.example")
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             await page.goto(base + urlsplit(link.url).path)

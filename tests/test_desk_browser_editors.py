@@ -36,7 +36,7 @@ async def test_an_admin_manages_editors_at_375_px(settings: Settings, chromium: 
     from playwright.async_api import async_playwright
 
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await admin_on_a_phone(browser, newsroom, base)
             await page.get_by_role("link", name="Editors").click()

@@ -22,7 +22,7 @@ async def test_an_editor_opening_the_readers_import_gets_the_403_page(settings: 
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
         await add_editor(newsroom)
         link = await login_link_for(newsroom, EDITOR_EMAIL)
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page()
             await page.goto(base + urlsplit(link.url).path)
@@ -48,7 +48,7 @@ async def test_the_readers_pages_do_not_scroll_sideways_at_375_px(settings: Sett
         )
         await add_editor(newsroom, ADMIN_EMAIL, "admin")
         link = await login_link_for(newsroom, ADMIN_EMAIL)
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             await page.goto(base + urlsplit(link.url).path)

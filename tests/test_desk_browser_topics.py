@@ -21,7 +21,7 @@ async def test_an_admin_adds_a_topic_and_a_destination_and_a_story_uses_both(
     from playwright.async_api import async_playwright
 
     async with served_desk(settings) as (newsroom, base), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await admin_on_a_phone(browser, newsroom, base)
             await page.get_by_role("link", name="Topics").click()

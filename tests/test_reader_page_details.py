@@ -125,7 +125,7 @@ async def test_long_addresses_wrap_on_the_preference_and_unsubscribe_pages_at_37
         ]
     assert all(LONG_ADDRESS in page for page in pages)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             for document in pages:
@@ -144,7 +144,7 @@ async def test_the_iframe_embed_signs_up_through_to_check_your_inbox(newsroom: N
 
     reader = await add_reader(newsroom, "local", email="reader@example.org")
     async with serving(create_app(newsroom)) as base, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             async with serving(outlet_site(f"{base}/subscribe")) as outlet:
                 page = await browser.new_page(viewport={"width": 375, "height": 812})

@@ -263,7 +263,7 @@ async def test_the_story_page_fits_a_375_px_phone_without_scrolling_sideways(new
         html = (await client.get(f"/stories/{story.id}")).text
         archive = (await client.get("/topics/local")).text
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await playwright.chromium.connect(chromium)
         try:
             page = await browser.new_page(viewport={"width": 375, "height": 812})
             for document in (html, archive):
