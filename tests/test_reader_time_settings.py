@@ -33,11 +33,21 @@ async def test_settings_opens_the_time_panel_with_likely_zones_and_buttons_store
     zones = [data for row in buttons(panel) for _, data in row if data.startswith("tz:")]
     assert zones == ["tz:UTC", "tz:Europe/Berlin", "tz:Europe/Vienna", "tz:Europe/Zurich"]  # the outlet's, then de
 
+    spans = [data for row in buttons(panel) for _, data in row if data.startswith("qh:")]
+    assert spans == ["qh:2100-0700", "qh:2200-0700", "qh:2300-0600", "qh:2200-0800", "qh:off"]
+    assert "✅ Keine Ruhezeit" in labels(panel)
+
     await chat.press(READER, reply["message_id"], "tz:Europe/Berlin")
-    await chat.press(READER, reply["message_id"], "qh:on")
+    await chat.press(READER, reply["message_id"], "qh:2300-0600")
     panel = chat.api.messages[(READER, reply["message_id"])]
     assert "✅ Europe/Berlin" in labels(panel) and "✅ Eilmeldungen klingeln" in labels(panel)
-    assert "Ruhezeit: 22:00–07:00 Uhr" in panel["text"]
+    assert "✅ 🌙 23:00–06:00" in labels(panel) and "Keine Ruhezeit" in labels(panel)
+    assert "Ruhezeit: 23:00–06:00 Uhr" in panel["text"]
+    assert await stored_time(chat, READER) == ReaderTime("Europe/Berlin", 23 * 60, 6 * 60, False)
+    await chat.press(READER, reply["message_id"], "qh:on")  # a panel drawn before the choice of spans
+    assert await stored_time(chat, READER) == ReaderTime("Europe/Berlin", 22 * 60, 7 * 60, False)
+    refused = await chat.press(READER, reply["message_id"], "qh:2400-0700")  # no button sends this
+    assert "steht nicht zur Auswahl" in refused["text"]
     assert await stored_time(chat, READER) == ReaderTime("Europe/Berlin", 22 * 60, 7 * 60, False)
 
     await chat.press(READER, reply["message_id"], "qb:wait")

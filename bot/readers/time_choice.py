@@ -1,12 +1,14 @@
 """A reader's own time in Telegram: their time zone and quiet hours, from ``/settings``.
 
 ``/settings`` carries a "Time zone and quiet hours" button that opens a panel: a few likely zones as buttons
-(those of the reader's language, and the outlet's), quiet hours 22:00–07:00 or none, and whether breaking news
-rings anyway or waits. Any other zone is typed: ``/settings Asia/Tokyo``, other hours too:
-``/settings quiet 23:00-06:30``; what does not parse gets a polite reply.
+(those of the reader's language, and the outlet's), a few common quiet hours (21:00–07:00, 22:00–07:00,
+23:00–06:00, 22:00–08:00) or none, and whether breaking news rings anyway or waits. Any other zone is typed:
+``/settings Asia/Tokyo``, other hours too: ``/settings quiet 23:00-06:30``; what does not parse gets a polite
+reply.
 In a group, as for its topics, only admins change them.
 
-Callback data: ``tm`` opens the panel, ``tz:<zone>``, ``qh:on`` / ``qh:off``, ``qb:ring`` / ``qb:wait``.
+Callback data: ``tm`` opens the panel, ``tz:<zone>``, ``qh:2200-0700`` (quiet hours from-until) / ``qh:off``
+(``qh:on``, from panels drawn before there was a choice, is 22:00–07:00), ``qb:ring`` / ``qb:wait``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from subscribers.reader_time import ReaderTime
 OPEN, ZONE, QUIET, BREAKING = keyboards.TIME, "tz", "qh", "qb"
 OPEN_PATTERN = rf"^{OPEN}$"
 ZONE_PATTERN = rf"^{ZONE}:[A-Za-z0-9_+\-/]+$"
-QUIET_PATTERN = rf"^{QUIET}:(on|off)$"
+QUIET_PATTERN = rf"^{QUIET}:(on|off|[0-2][0-9][0-5][0-9]-[0-2][0-9][0-5][0-9])$"
 BREAKING_PATTERN = rf"^{BREAKING}:(ring|wait)$"
-#: The quiet hours a button sets, in minutes after local midnight.
+#: The quiet hours offered first (the email preference page's default), in minutes after local midnight.
 NIGHT = (22 * 60, 7 * 60)
+#: The quiet hours the panel offers as buttons; others are typed (``/settings quiet 23:00-06:30``).
+QUIET_SPANS = ((21 * 60, 7 * 60), NIGHT, (23 * 60, 6 * 60), (22 * 60, 8 * 60))
+SPANS_PER_ROW = 2
 #: Zones a reader of each language most likely lives in (the outlet's own is always offered too).
 LIKELY_ZONES = {
     "en": ("Europe/London", "America/New_York", "America/Los_Angeles", "Australia/Sydney"),
@@ -50,6 +55,23 @@ def likely_zones(language: str, settings: Settings, current: str | None) -> list
 
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _compact(minutes: int) -> str:
+    return f"{minutes // 60:02d}{minutes % 60:02d}"
+
+
+def quiet_span(value: str) -> tuple[int | None, int | None]:
+    """The quiet hours a button's value sets: ``2200-0700``, ``on`` (22:00–07:00) or ``off``.
+
+    Raises InvalidQuietHours for a value no button sends (24:00, 07:60).
+    """
+    if value == "off":
+        return None, None
+    if value == "on":
+        return NIGHT
+    start, _, end = value.partition("-")
+    return parse_minutes(f"{start[:2]}:{start[2:]}", "from"), parse_minutes(f"{end[:2]}:{end[2:]}", "until")
 
 
 def time_text(time: ReaderTime, settings: Settings, voice: Voice) -> str:
@@ -82,13 +104,17 @@ def time_keyboard(time: ReaderTime, settings: Settings, voice: Voice) -> InlineK
         for zone in likely_zones(voice.language, settings, time.timezone)
     ]
     rows = [zones[i : i + ZONES_PER_ROW] for i in range(0, len(zones), ZONES_PER_ROW)]
-    on, off = ("✅ " if time.has_quiet_hours else ""), ("" if time.has_quiet_hours else "✅ ")
-    rows.append(
-        [
-            InlineKeyboardButton(on + _("Quiet 22:00–07:00"), callback_data=f"{QUIET}:on"),
-            InlineKeyboardButton(off + _("No quiet hours"), callback_data=f"{QUIET}:off"),
-        ]
-    )
+    current_span = (time.quiet_from, time.quiet_until) if time.has_quiet_hours else None
+    spans = [
+        InlineKeyboardButton(
+            f"{'✅ ' if span == current_span else ''}🌙 {_hhmm(span[0])}–{_hhmm(span[1])}",
+            callback_data=f"{QUIET}:{_compact(span[0])}-{_compact(span[1])}",
+        )
+        for span in QUIET_SPANS
+    ]
+    rows.extend(spans[i : i + SPANS_PER_ROW] for i in range(0, len(spans), SPANS_PER_ROW))
+    off = "" if time.has_quiet_hours else "✅ "
+    rows.append([InlineKeyboardButton(off + _("No quiet hours"), callback_data=f"{QUIET}:off")])
     if time.has_quiet_hours:
         ring, wait = ("" if time.quiet_holds_breaking else "✅ "), ("✅ " if time.quiet_holds_breaking else "")
         rows.append(
@@ -200,7 +226,11 @@ async def choose_time(update: Update, context: ChatContext, query: CallbackQuery
             await query.answer(context.gettext("That time zone is no longer available; send /settings again."))
             return
     elif kind == QUIET:
-        start, end = NIGHT if value == "on" else (None, None)
+        try:
+            start, end = quiet_span(value)
+        except InvalidQuietHours:
+            await query.answer(context.gettext("Those quiet hours are not offered; send /settings again."))
+            return
         time = dataclasses.replace(time, quiet_from=start, quiet_until=end)
     else:
         time = dataclasses.replace(time, quiet_holds_breaking=value == "wait")
