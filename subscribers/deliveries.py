@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from subscribers.database import insert_ignoring_conflicts
 from subscribers.queue_notices import announce_queued
@@ -29,6 +29,7 @@ from subscribers.schema import (
     follows,
     stories,
     story_topics,
+    subscribers,
 )
 from subscribers.stories import StoryFields, status_if_still_stopped
 
@@ -65,8 +66,23 @@ def _story_audience(topics: Sequence[str], breaking: bool) -> Select:
     )
 
 
-def _digest_audience(start: datetime, end: datetime) -> Select:
-    """Active weekly-cadence addresses whose owner follows a topic of at least one story published in [start, end).
+@dataclass(frozen=True, slots=True)
+class ZoneGroup:
+    """Readers planned together for a digest: those whose stored time zone is one of *names*, and with *unset*
+    those who have none (the outlet's). Readers of one group share their local week's bounds."""
+
+    names: frozenset[str] = frozenset()
+    unset: bool = True
+
+    def condition(self) -> ColumnElement[bool]:
+        """Whether an address's owner is in the group (the caller joins ``subscribers``)."""
+        named = subscribers.c.timezone.in_(sorted(self.names)) if self.names else false()
+        return or_(named, subscribers.c.timezone.is_(None)) if self.unset else named
+
+
+def _digest_audience(start: datetime, end: datetime, zones: ZoneGroup | None = None) -> Select:
+    """Active weekly-cadence addresses whose owner follows a topic of at least one story published in [start, end),
+    narrowed to the readers of *zones* (None: every reader) whose local week is [start, end).
 
     A story is published when its embargo lifts, else when it was stored; a stopped or retracted one counts not.
     """
@@ -80,9 +96,23 @@ def _digest_audience(start: datetime, end: datetime) -> Select:
         stories.c.stopped_at.is_(None),
         stories.c.retracted_at.is_(None),
     )
-    return select(addresses.c.subscriber_id, addresses.c.channel).where(
+    query = select(addresses.c.subscriber_id, addresses.c.channel).where(
         addresses.c.status == AddressStatus.ACTIVE.value, addresses.c.cadence == Cadence.WEEKLY.value, has_a_story
     )
+    if zones is not None:
+        query = query.join(subscribers, subscribers.c.id == addresses.c.subscriber_id).where(zones.condition())
+    return query
+
+
+async def weekly_zone_names(conn: AsyncConnection) -> set[str | None]:
+    """The distinct time zones stored for readers with an active weekly address (None: readers without one)."""
+    rows = await conn.execute(
+        select(subscribers.c.timezone)
+        .distinct()
+        .join(addresses, addresses.c.subscriber_id == subscribers.c.id)
+        .where(addresses.c.status == AddressStatus.ACTIVE.value, addresses.c.cadence == Cadence.WEEKLY.value)
+    )
+    return {row[0] for row in rows}
 
 
 async def _queue_deliveries(
@@ -163,24 +193,31 @@ async def count_story_deliveries(conn: AsyncConnection, story_id: str) -> dict[s
 
 
 async def plan_digest_deliveries(
-    conn: AsyncConnection, week: str, start: datetime, end: datetime, now: datetime
+    conn: AsyncConnection,
+    week: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    zones: ZoneGroup | None = None,
 ) -> int:
-    """Queue the week's digest for every weekly reader with something to read, in one INSERT ... SELECT.
+    """Queue the week's digest for every weekly reader of *zones* with something to read, in one INSERT ... SELECT.
 
-    Readers whose topics had no story that week get no row at all (nobody gets an empty digest); the unique key
-    (item, subscriber, channel) makes planning the same week twice harmless. New rows are due at the week's end;
-    the caller moves them to each reader's own digest time.
+    Readers whose topics had no story in [start, end) get no row at all (nobody gets an empty digest); the unique
+    key (item, subscriber, channel) makes planning the same week twice harmless. New rows are due at *end*; the
+    caller moves them to each reader's own digest time.
     """
-    audience = _digest_audience(start, end).subquery()
+    audience = _digest_audience(start, end, zones).subquery()
     return await _queue_deliveries(
         conn, audience, digest_item_key(week), Priority.DIGEST, now, story_id=None, not_before=end
     )
 
 
-async def count_digest_audience(conn: AsyncConnection, week: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Per channel, how many digests planning *week* now would add (readers not yet queued for it)."""
+async def count_digest_audience(
+    conn: AsyncConnection, week: str, start: datetime, end: datetime, zones: ZoneGroup | None = None
+) -> dict[str, int]:
+    """Per channel, how many digests planning *week* for *zones* now would add (readers not yet queued for it)."""
     audience = (
-        _digest_audience(start, end)
+        _digest_audience(start, end, zones)
         .where(
             ~exists().where(
                 deliveries.c.item_key == digest_item_key(week),

@@ -6,7 +6,6 @@ Email through aiosmtpd and Telegram through python-telegram-bot against the fake
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import html.parser
 import json
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
 from bot.cli import app as cli_app
 from bot.outbox.digest_planning import queue_weekly_digests
-from bot.outbox.digest_weeks import InvalidWeek, digest_schedule, last_complete_week, parse_week, week_of
+from bot.outbox.digest_weeks import InvalidWeek, last_complete_week, parse_week, week_of
 from bot.rendering.telegram_digest import split_telegram_message
 from subscribers import readers
 from subscribers.schema import Cadence, ChannelName, deliveries
@@ -299,16 +298,6 @@ async def test_by_default_the_digest_covers_the_last_complete_week(newsroom: New
     assert report.week == last_complete_week(datetime.now(UTC), UTC).key
 
 
-def test_schedule_for_the_job_queue(settings: Settings) -> None:
-    when, days = digest_schedule(settings)
-    assert (when, when.tzinfo, days) == (dt.time(7, 0, tzinfo=UTC), UTC, (1,))  # PTB counts from Sunday = 0
-    berlin = settings.model_copy(
-        update={"digest_weekday": "sunday", "digest_time": dt.time(18, 30), "digest_timezone": "Europe/Berlin"}
-    )
-    when, days = digest_schedule(berlin)
-    assert (when.hour, when.minute, when.tzinfo, days) == (18, 30, ZoneInfo("Europe/Berlin"), (0,))
-
-
 def test_digest_command_dry_run_then_real_run_then_rerun(settings: Settings) -> None:
     async def prepare() -> None:
         async with await Newsroom.open(settings) as newsroom:
@@ -326,6 +315,7 @@ def test_digest_command_dry_run_then_real_run_then_rerun(settings: Settings) -> 
         "stories": 5,
         "queued": {"telegram": 0, "email": 1},
         "dry_run": True,
+        "waiting": {"telegram": 0, "email": 0},
     }
     real = runner.invoke(cli_app, ["digest", "--week", WEEK], env=env)
     assert real.exit_code == 0 and "Queued: telegram 0, email 1" in real.stdout

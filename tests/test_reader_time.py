@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.app.newsroom import Newsroom
+from bot.app.scheduler import DigestPlanner
 from bot.outbox.digest_planning import queue_weekly_digests
+from bot.outbox.digest_preview import preview_digest
+from bot.outbox.digest_weeks import InvalidWeek
 from bot.outbox.reader_hours import quiet_hours_end
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story
@@ -55,54 +59,79 @@ async def digest_due(newsroom: Newsroom, week: str) -> dict[int, datetime]:
         return {row[0]: row[1] for row in rows}
 
 
-async def test_tokyo_and_new_york_each_get_the_same_weeks_digest_once_at_their_own_monday_seven(
+def titles_in(messages: list[str], *titles: str) -> list[list[str]]:
+    """Which of *titles* each message holds."""
+    return [[title for title in titles if title in message] for message in messages]
+
+
+async def test_tokyo_and_new_york_each_get_their_own_weeks_digest_once_at_their_own_monday_seven(
     live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
 ) -> None:
+    """The outlet on UTC; planned as `newsbot run` does, with a restart between the two zones, in the week New York
+    moves its clocks forward (Sunday 8 March 2026). A story stored Sunday 20:00 UTC is Monday 05:00 in Tokyo: in
+    Tokyo's next digest and in New York's current one. Each story reaches each reader once."""
     newsroom, live_worker = live
-    newsroom.settings = newsroom.settings.model_copy(update={"digest_timezone": "Asia/Tokyo"})
-    await reader_in(newsroom, "701", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
-    await reader_in(newsroom, "702", ReaderTime("America/New_York"), cadences=WEEKLY_CHAT)
-    # 2026-W10 in Tokyo: Monday 2 March to Sunday 8 March (New York moves its clocks forward on 8 March).
-    await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=TOKYO), "bridge", "The bridge reopens", "local")
-    clock = clock_at(datetime(2026, 3, 9, 0, 5, tzinfo=TOKYO))
+    tokyo = await reader_in(newsroom, "701", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
+    new_york = await reader_in(newsroom, "702", ReaderTime("America/New_York"), cadences=WEEKLY_CHAT)
+    await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=UTC), "bridge", "The bridge reopens", "local")
+    await store_story_at(newsroom, datetime(2026, 3, 8, 20, tzinfo=UTC), "late", "Late Sunday vote", "local")
+    clock = clock_at(datetime(2026, 3, 9, 0, 0, 30, tzinfo=TOKYO))  # Tokyo's week is over, New York's is not
+    newsroom.clock = clock
+    planner = DigestPlanner(newsroom, None)
     worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
 
-    report = await queue_weekly_digests(newsroom, clock=clock)
-    assert report.week == "2026-W10" and report.queued == {"telegram": 2, "email": 0}
+    await planner.plan()
+    assert await digest_due(newsroom, "2026-W10") == {tokyo: datetime(2026, 3, 9, 7, tzinfo=TOKYO)}
     move_to(clock, datetime(2026, 3, 9, 6, 59, tzinfo=TOKYO))
+    await planner.plan()
     assert (await worker.drain(wait_for_retries=0)).total == 0
-
     move_to(clock, datetime(2026, 3, 9, 7, 0, 1, tzinfo=TOKYO))
     assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 1}
-    assert len(bot_api.sent_to(701)) == 1 and bot_api.sent_to(702) == []
+    assert bot_api.sent_to(702) == []
 
-    # A restart between the two zones plans again: nothing new, nothing skipped.
-    restarted = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
-    assert (await queue_weekly_digests(newsroom, clock=clock)).total == 0
+    # A restart between the two zones plans everything again: nothing new for Tokyo, New York once its week ends.
+    planner, worker = DigestPlanner(newsroom, None), DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    move_to(clock, datetime(2026, 3, 8, 23, 59, tzinfo=NEW_YORK))
+    await planner.plan()
+    assert list(await digest_due(newsroom, "2026-W10")) == [tokyo]
+    move_to(clock, datetime(2026, 3, 9, 0, 0, 30, tzinfo=NEW_YORK))  # already summer time (EDT)
+    await planner.plan()
+    assert (await digest_due(newsroom, "2026-W10"))[new_york] == datetime(2026, 3, 9, 7, tzinfo=NEW_YORK)
     move_to(clock, datetime(2026, 3, 9, 6, 59, tzinfo=NEW_YORK))
-    assert (await restarted.drain(wait_for_retries=0)).total == 0
-
+    assert (await worker.drain(wait_for_retries=0)).total == 0
     move_to(clock, datetime(2026, 3, 9, 7, 0, 1, tzinfo=NEW_YORK))
-    assert (await restarted.drain(wait_for_retries=0)).sent == {"telegram": 1}
-    (tokyo,), (new_york,) = bot_api.sent_to(701), bot_api.sent_to(702)
-    assert "The bridge reopens" in tokyo and "The bridge reopens" in new_york
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 1}
 
-    move_to(clock, datetime(2026, 3, 10, 12, tzinfo=NEW_YORK))
-    assert (await queue_weekly_digests(newsroom, clock=clock)).total == 0
-    assert (await restarted.drain(wait_for_retries=0)).total == 0
-    assert len(bot_api.sent_to(701)) == 1 and len(bot_api.sent_to(702)) == 1
+    # The next week: the late story reaches Tokyo; New York had it already and gets nothing empty.
+    for moment in (datetime(2026, 3, 16, 0, 0, 30, tzinfo=TOKYO), datetime(2026, 3, 16, 0, 0, 30, tzinfo=NEW_YORK)):
+        move_to(clock, moment)
+        await planner.plan()
+    assert await digest_due(newsroom, "2026-W11") == {tokyo: datetime(2026, 3, 16, 7, tzinfo=TOKYO)}
+    move_to(clock, datetime(2026, 3, 16, 12, tzinfo=NEW_YORK))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 1}
+    titles = ("The bridge reopens", "Late Sunday vote")
+    assert titles_in(bot_api.sent_to(701), *titles) == [["The bridge reopens"], ["Late Sunday vote"]]
+    assert titles_in(bot_api.sent_to(702), *titles) == [["The bridge reopens", "Late Sunday vote"]]
 
 
-async def test_a_reader_whose_hour_comes_before_the_outlets_week_ends_gets_it_as_the_week_ends(
+async def test_a_week_asked_for_is_queued_where_it_is_over_and_the_others_are_told_to_wait(
     newsroom: Newsroom,
 ) -> None:
-    """The outlet's week (UTC) ends at Monday 09:00 in Tokyo: the digest waits for its last stories, not 7 days."""
+    """The outlet's week (UTC) is not over when Tokyo's is: Tokyo's readers are queued, the others counted."""
     tokyo = await reader_in(newsroom, "711", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
     outlet = await reader_in(newsroom, "712", ReaderTime(), cadences=WEEKLY_CHAT)
     await store_story_at(newsroom, datetime(2026, 3, 4, 12, tzinfo=UTC), "bridge", "The bridge reopens", "local")
-    await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 9, 0, 1, tzinfo=UTC)))
+    early = await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 8, 16, tzinfo=UTC)))
+    assert (early.queued, early.waiting) == ({"telegram": 1, "email": 0}, {"telegram": 1, "email": 0})
+    assert await digest_due(newsroom, "2026-W10") == {tokyo: datetime(2026, 3, 8, 22, tzinfo=UTC)}
+
+    later = await queue_weekly_digests(newsroom, "2026-W10", clock=clock_at(datetime(2026, 3, 9, 0, 1, tzinfo=UTC)))
+    assert (later.queued, later.waiting) == ({"telegram": 1, "email": 0}, {"telegram": 0, "email": 0})
     due = await digest_due(newsroom, "2026-W10")
-    assert due == {tokyo: datetime(2026, 3, 9, tzinfo=UTC), outlet: datetime(2026, 3, 9, 7, tzinfo=UTC)}
+    assert due == {tokyo: datetime(2026, 3, 8, 22, tzinfo=UTC), outlet: datetime(2026, 3, 9, 7, tzinfo=UTC)}
+
+    with pytest.raises(InvalidWeek, match="not over yet for any reader"):
+        await queue_weekly_digests(newsroom, "2026-W11", clock=clock_at(datetime(2026, 3, 15, 14, tzinfo=UTC)))
 
 
 async def test_dst_changes_neither_skip_nor_double_a_digest(newsroom: Newsroom) -> None:
@@ -188,3 +217,26 @@ async def test_sent_to_you_on_names_the_day_in_the_readers_own_zone(
     assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 2}
     assert "Sent to you on Wednesday" in bot_api.sent_to(751)[-1]
     assert "Sent to you on Tuesday" in bot_api.sent_to(752)[-1]
+
+
+async def test_a_preview_for_a_reader_shows_their_own_week_and_days(
+    live: tuple[Newsroom, DeliveryWorker], bot_api: FakeBotAPI
+) -> None:
+    """As the worker will send it: Tokyo's week, and the day a story reached Tokyo."""
+    newsroom, live_worker = live
+    await reader_in(newsroom, "761", ReaderTime("Asia/Tokyo"), cadences=WEEKLY_CHAT)
+    clock = clock_at(datetime(2026, 3, 3, 20, tzinfo=UTC))
+    newsroom.clock = clock
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    await ingest_story(newsroom, sample_story(newsroom, "fire", "Fire at the mill", "local", breaking=True))
+    assert (await worker.drain(wait_for_retries=0)).sent == {"telegram": 1}
+    # Sunday 20:00 UTC is Monday in Tokyo: the next week there.
+    await store_story_at(newsroom, datetime(2026, 3, 8, 20, tzinfo=UTC), "late", "Late Sunday vote", "local")
+
+    move_to(clock, datetime(2026, 3, 8, 12, tzinfo=UTC))
+    preview = await preview_digest(newsroom, reader="761")
+    assert preview.week.start == datetime(2026, 3, 2, tzinfo=TOKYO)
+    (text,) = preview.telegram
+    assert "Sent to you on Wednesday" in text and "Late Sunday vote" not in text
+    outlet = await preview_digest(newsroom, topics=["local"])
+    assert outlet.week.start == datetime(2026, 3, 2, tzinfo=UTC) and "Late Sunday vote" in outlet.telegram[0]

@@ -9,43 +9,42 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app.config import Settings
-from bot.app.scheduler import next_digest_at, next_planning_at
+from bot.app.scheduler import PLANNING_TICK, next_planning_at
 from tests.telegram_session import eventually, running_service
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (dt.datetime(2026, 11, 27, 18, 0, tzinfo=BERLIN), dt.datetime(2026, 11, 27, 18, 30, tzinfo=BERLIN)),
-        (dt.datetime(2026, 11, 27, 18, 30, tzinfo=BERLIN), dt.datetime(2026, 12, 4, 18, 30, tzinfo=BERLIN)),
-        (dt.datetime(2026, 11, 28, 9, 0, tzinfo=BERLIN), dt.datetime(2026, 12, 4, 18, 30, tzinfo=BERLIN)),
-        (dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 27, 18, 30, tzinfo=BERLIN)),
-        # the clocks go forward on 2027-03-28: the digest keeps its local hour
-        (dt.datetime(2027, 3, 20, 12, 0, tzinfo=BERLIN), dt.datetime(2027, 3, 26, 18, 30, tzinfo=BERLIN)),
-    ],
-    ids=["later-today", "exactly-now", "tomorrow-on", "utc-input", "dst"],
-)
-def test_the_next_digest_is_the_configured_weekday_and_local_time(now: dt.datetime, expected: dt.datetime) -> None:
-    settings = Settings(digest_weekday="friday", digest_time=dt.time(18, 30), digest_timezone="Europe/Berlin")
-    assert next_digest_at(settings, now) == expected
+TOKYO = ZoneInfo("Asia/Tokyo")
+KOLKATA = ZoneInfo("Asia/Kolkata")
 
 
 @pytest.mark.parametrize(
-    ("now", "expected"),
+    ("now", "zones", "expected"),
     [
-        # Saturday: the week ends (Monday 00:00 Berlin) before the Friday digest hour comes again
-        (dt.datetime(2026, 11, 28, 9, 0, tzinfo=BERLIN), dt.datetime(2026, 11, 30, 0, 0, tzinfo=BERLIN)),
-        # Monday: the configured Friday hour comes first
-        (dt.datetime(2026, 11, 30, 0, 0, tzinfo=BERLIN), dt.datetime(2026, 12, 4, 18, 30, tzinfo=BERLIN)),
+        # Sunday afternoon UTC: Monday 00:00 comes to Tokyo first
+        (dt.datetime(2026, 11, 29, 14, 50, tzinfo=dt.UTC), {"Asia/Tokyo"}, dt.datetime(2026, 11, 30, tzinfo=TOKYO)),
+        # no other zone: the outlet's week end, if it is within a tick
+        (dt.datetime(2026, 11, 29, 23, 50, tzinfo=BERLIN), set(), dt.datetime(2026, 11, 30, tzinfo=BERLIN)),
+        # a half-hour zone ends its week at :30 UTC
+        (dt.datetime(2026, 11, 29, 18, 20, tzinfo=dt.UTC), {"Asia/Kolkata"}, dt.datetime(2026, 11, 30, tzinfo=KOLKATA)),
+        # the clocks go forward on 2027-03-28 in Berlin: the week still ends at local midnight
+        (dt.datetime(2027, 3, 28, 21, 55, tzinfo=dt.UTC), set(), dt.datetime(2027, 3, 29, tzinfo=BERLIN)),
+        # Monday morning: planned again at the digest hour (readers who turned to the digest since the week ended)
+        (dt.datetime(2026, 11, 30, 6, 50, tzinfo=BERLIN), set(), dt.datetime(2026, 11, 30, 7, tzinfo=BERLIN)),
     ],
-    ids=["week-end-first", "digest-hour-first"],
+    ids=["tokyo-first", "outlet", "half-hour-zone", "dst", "digest-hour"],
 )
-def test_planning_also_happens_at_the_end_of_every_week(now: dt.datetime, expected: dt.datetime) -> None:
-    """Readers whose local digest hour comes before the outlet's are queued as soon as the week is over."""
-    settings = Settings(digest_weekday="friday", digest_time=dt.time(18, 30), digest_timezone="Europe/Berlin")
-    assert next_planning_at(settings, now) == expected
+def test_planning_happens_as_each_zones_week_ends(now: dt.datetime, zones: set[str], expected: dt.datetime) -> None:
+    settings = Settings(digest_weekday="monday", digest_time=dt.time(7, 0), digest_timezone="Europe/Berlin")
+    assert next_planning_at(settings, now, zones) == expected
+
+
+def test_between_week_ends_planning_looks_again_every_tick() -> None:
+    """A zone a reader chose since the last planning is found within a tick."""
+    settings = Settings(digest_weekday="monday", digest_time=dt.time(7, 0), digest_timezone="UTC")
+    wednesday = dt.datetime(2026, 11, 25, 12, 3, tzinfo=dt.UTC)
+    assert next_planning_at(settings, wednesday, {"Asia/Tokyo"}) == wednesday + PLANNING_TICK
 
 
 async def test_without_a_token_the_digest_is_planned_at_start_up_with_no_application(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 import socket
@@ -38,7 +37,7 @@ from bot.app.loop_lag import LoopLagMonitor
 from bot.app.metrics import watch_loop
 from bot.app.newsroom import Newsroom
 from bot.app.roles import Role
-from bot.app.scheduler import describe_schedule, digest_loop, plan_weekly_digest
+from bot.app.scheduler import PLANNING_TICK, DigestPlanner, describe_schedule, digest_loop
 from bot.app.sending_checks import email_setup_warnings
 from bot.app.store_access import open_newsroom
 from bot.app.telegram_bot import (
@@ -50,7 +49,6 @@ from bot.app.telegram_bot import (
     register_commands,
 )
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
-from bot.outbox.digest_weeks import digest_schedule, digest_zone
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
@@ -73,26 +71,31 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     """The scheduler's jobs (PTB's JobQueue): the digest queues deliveries, then wakes the worker to send them;
     the editor menus follow the desk accounts (:func:`bot.app.telegram_bot.refresh_editor_menus`).
 
-    The weekly digest goes out at ``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``.
-    It is also planned once at start-up, so a digest whose hour passed while newsbot was down still goes out:
-    planning is idempotent, and readers who already have the last week's digest get nothing new.
+    Each reader's digest covers their own local week: planning runs at start-up (a digest whose hour passed while
+    newsbot was down still goes out), every :data:`~bot.app.scheduler.PLANNING_TICK`, and as any zone's week
+    ends between two ticks. Planning is idempotent: readers who already have their last week's digest get nothing
+    new. Each reader's rows wait for ``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in their own zone.
     """
     job_queue = application.job_queue
     assert job_queue is not None, "python-telegram-bot's job-queue extra is a dependency"
+    planner = DigestPlanner(newsroom, worker)
+    week_end_job = f"{DIGEST_JOB}-week-end"
+
+    async def week_end(context: object) -> None:
+        await planner.plan()
 
     async def weekly_digest(context: object) -> None:
-        await plan_weekly_digest(newsroom, worker)
+        await planner.plan()
+        seconds = planner.seconds_to_next()
+        if seconds < PLANNING_TICK.total_seconds() and not job_queue.get_jobs_by_name(week_end_job):
+            job_queue.run_once(week_end, seconds, name=week_end_job)
 
     async def editor_menus(context: object) -> None:
         await refresh_editor_menus(application)
 
     job_queue.run_repeating(editor_menus, EDITOR_MENU_SECONDS, first=EDITOR_MENU_SECONDS, name="editor-menus")
-    at, days = digest_schedule(newsroom.settings)
-    job_queue.run_daily(weekly_digest, at, days=days, name=DIGEST_JOB)
-    # Monday 00:00 in the outlet's zone: the week is over, and readers east of it may already want their digest.
-    week_end = dt.time(0, 0, tzinfo=digest_zone(newsroom.settings))
-    job_queue.run_daily(weekly_digest, week_end, days=(1,), name=f"{DIGEST_JOB}-week-end")
-    job_queue.run_once(weekly_digest, 0, name=f"{DIGEST_JOB}-catch-up")
+    job_queue.run_repeating(weekly_digest, PLANNING_TICK, first=PLANNING_TICK, name=DIGEST_JOB)
+    job_queue.run_once(weekly_digest, 0, name=f"{DIGEST_JOB}-catch-up")  # a repeating job cannot start at once
     logger.info("weekly digest: %s", describe_schedule(newsroom.settings))
 
 

@@ -1,11 +1,14 @@
 """The weekly digest's schedule in ``newsbot run``: when it is planned, and what planning it does.
 
-With a bot, the digest is a job of the Application's JobQueue (:func:`bot.app.process.schedule_jobs`). Without
-one there is no Application at all (no stand-in token, no python-telegram-bot machinery): :func:`digest_loop`
-is a plain background loop that plans at start-up, at the end of every week and at every
-``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in ``NEWSBOT_DIGEST_TIMEZONE``. Both run
-:func:`plan_weekly_digest`; each reader's rows wait for their own local digest time
-(:mod:`bot.outbox.reader_hours`).
+Each reader's digest covers their own local ISO week, so planning happens as each zone's week ends: at start-up,
+then at the next Monday 00:00 of any readers' zone (or the outlet's), again at each zone's digest hour
+(``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` there, for readers who turned to the digest in between), and
+at least every :data:`PLANNING_TICK` so a zone a reader chose since is not missed (15 minutes catches the :30 and
+:45 offsets too). Each reader's rows wait for the digest hour in their zone (:mod:`bot.outbox.reader_hours`).
+
+With a bot, the planner runs as a job of the Application's JobQueue (:func:`bot.app.process.schedule_jobs`).
+Without one there is no Application at all (no stand-in token, no python-telegram-bot machinery):
+:func:`digest_loop` is a plain background loop. Both use :class:`DigestPlanner`.
 """
 
 from __future__ import annotations
@@ -14,61 +17,86 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
-from bot.app.config import WEEKDAYS, Settings
+from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
-from bot.outbox.digest_planning import queue_weekly_digests
-from bot.outbox.digest_weeks import digest_zone
+from bot.outbox.digest_planning import PlanningMark, ZoneName, queue_due_digests
+from bot.outbox.digest_weeks import last_complete_week, week_of
+from bot.outbox.reader_hours import local_digest_time, zone_of
 from bot.outbox.worker import DeliveryWorker
 
 logger = logging.getLogger("newsbot")
 
-
-async def plan_weekly_digest(newsroom: Newsroom, worker: DeliveryWorker | None) -> None:
-    """Queue the last week's digests (idempotent), then wake the worker to send them."""
-    report = await queue_weekly_digests(newsroom, clock=newsroom.clock)
-    queued = ", ".join(f"{channel} {count}" for channel, count in report.queued.items())
-    logger.info("weekly digest %s: %d stories; queued %s", report.week, report.stories, queued)
-    if worker is not None:  # workers in other processes find the digests at their next poll
-        worker.wake()
+#: Planning looks for zones whose week has ended at least this often.
+PLANNING_TICK = dt.timedelta(minutes=15)
 
 
 def describe_schedule(settings: Settings) -> str:
-    """ "fridays at 18:30 Europe/Berlin": the schedule as the start-up log shows it."""
-    return f"{settings.digest_weekday}s at {settings.digest_time:%H:%M} {settings.digest_timezone}"
+    """ "fridays at 18:30 in each reader's zone (default Europe/Berlin)": the schedule as the start-up log shows it."""
+    return (
+        f"{settings.digest_weekday}s at {settings.digest_time:%H:%M} in each reader's zone"
+        f" (default {settings.digest_timezone})"
+    )
 
 
-def next_digest_at(settings: Settings, now: dt.datetime) -> dt.datetime:
-    """The first digest time strictly after *now*: the configured weekday and local time in the digest's zone."""
-    zone = digest_zone(settings)
-    local = now.astimezone(zone)
-    weekday = WEEKDAYS.index(settings.digest_weekday)  # 0 = Monday, as date.weekday()
-    day = local.date() + dt.timedelta(days=(weekday - local.weekday()) % 7)
-    at = dt.datetime.combine(day, settings.digest_time, tzinfo=zone)
-    return at if at > local else dt.datetime.combine(day + dt.timedelta(days=7), settings.digest_time, tzinfo=zone)
+def next_planning_moment(settings: Settings, now: dt.datetime, zones: Iterable[ZoneName]) -> dt.datetime:
+    """The first Monday 00:00, or digest hour, strictly after *now* in any of *zones* (None: the outlet's zone)."""
+    moments = []
+    for name in {None, *zones}:
+        zone = zone_of(name, settings)
+        current = week_of(now, zone)
+        last = last_complete_week(now, zone)
+        moments.append(current.end)
+        moments.extend(
+            at
+            for at in (local_digest_time(last, zone, settings), local_digest_time(current, zone, settings))
+            if at > now
+        )
+    return min(moments)
 
 
-def next_planning_at(settings: Settings, now: dt.datetime) -> dt.datetime:
-    """The next time to plan: the configured digest time, or the end of a week if that comes first (readers
-    whose local digest hour comes before the outlet's get their rows queued as soon as the week is over)."""
-    zone = digest_zone(settings)
-    local = now.astimezone(zone)
-    monday = local.date() + dt.timedelta(days=7 - local.weekday())
-    week_end = dt.datetime.combine(monday, dt.time(), tzinfo=zone)
-    return min(next_digest_at(settings, now), week_end)
+def next_planning_at(settings: Settings, now: dt.datetime, zones: Iterable[ZoneName] = ()) -> dt.datetime:
+    """When to plan next: as the next local week ends or digest hour comes, or after one tick if that is sooner."""
+    return min(next_planning_moment(settings, now, zones), now + PLANNING_TICK)
+
+
+class DigestPlanner:
+    """Plans each zone's digest once its week is over and again at its digest hour, remembering what it planned
+    while it runs (a restart plans again, which queues nothing twice)."""
+
+    def __init__(self, newsroom: Newsroom, worker: DeliveryWorker | None) -> None:
+        self.newsroom = newsroom
+        self.worker = worker
+        self._planned: set[PlanningMark] = set()
+        self._zones: set[ZoneName] = set()
+
+    async def plan(self) -> None:
+        """Queue the digests of the zones whose week ended since the last planning, then wake the worker."""
+        result = await queue_due_digests(self.newsroom, clock=self.newsroom.clock, planned=self._planned)
+        self._planned, self._zones = result.due, result.zones
+        for report in result.reports:
+            queued = ", ".join(f"{channel} {count}" for channel, count in report.queued.items())
+            logger.info("weekly digest %s: %d stories; queued %s", report.week, report.stories, queued)
+        if result.reports and self.worker is not None:  # workers in other processes find them at their next poll
+            self.worker.wake()
+
+    def seconds_to_next(self) -> float:
+        """How long until the next planning is due."""
+        now = self.newsroom.clock.now()
+        return max(0.0, (next_planning_at(self.newsroom.settings, now, self._zones) - now).total_seconds())
 
 
 async def digest_loop(newsroom: Newsroom, worker: DeliveryWorker | None, stop: asyncio.Event) -> None:
-    """Plan the digest now (a digest whose hour passed while newsbot was down still goes out), then every week.
+    """Plan now (a digest whose hour passed while newsbot was down still goes out), then as each week ends.
 
-    A planning that fails is logged and tried again at the next digest time, as the JobQueue does with a job.
+    A planning that fails is logged and tried again at the next planning time, as the JobQueue does with a job.
     """
+    planner = DigestPlanner(newsroom, worker)
     while not stop.is_set():
         try:
-            await plan_weekly_digest(newsroom, worker)
+            await planner.plan()
         except Exception:
-            logger.exception("weekly digest planning failed; trying again at the next digest time")
-        now = newsroom.clock.now()
-        wait = (next_planning_at(newsroom.settings, now) - now).total_seconds()
+            logger.exception("weekly digest planning failed; trying again at the next planning time")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+            await asyncio.wait_for(stop.wait(), timeout=planner.seconds_to_next())

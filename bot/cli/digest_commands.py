@@ -41,7 +41,8 @@ def digest(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Queue the weekly digest for readers on weekly cadence; a rerun queues nothing new. `newsbot deliver` sends."""
+    """Queue the weekly digest for readers on weekly cadence whose own week is over; a rerun queues nothing new.
+    `newsbot deliver` sends."""
     if preview:
         _preview(ctx, week, topics, reader, channel, output, as_json)
         return
@@ -60,6 +61,7 @@ def digest(
                     "stories": report.stories,
                     "queued": report.queued,
                     "dry_run": report.dry_run,
+                    "waiting": report.waiting,
                 }
             )
         )
@@ -72,6 +74,9 @@ def digest(
         out.print(f"Queued: {counts}. `newsbot deliver` sends them.", markup=False)
     else:
         out.print("Nothing new to queue: every reader with news that week already has this digest.", markup=False)
+    if report.total_waiting:
+        waiting = ", ".join(f"{channel} {count}" for channel, count in report.waiting.items())
+        out.print(f"Still waiting for their own week to end (`newsbot run` queues them then): {waiting}.", markup=False)
 
 
 def _preview(

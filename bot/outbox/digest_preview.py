@@ -21,8 +21,9 @@ from bot.outbox.digest_rendering import (
     telegram_parts,
 )
 from bot.outbox.digest_weeks import DigestWeek, digest_zone, parse_week, week_of
+from bot.outbox.reader_hours import zone_of
 from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL
-from subscribers import digest_reach, follows, readers
+from subscribers import digest_reach, follows, reader_time, readers
 from subscribers.schema import ChannelName
 
 
@@ -54,21 +55,27 @@ async def preview_digest(
 ) -> DigestPreview:
     """Render *week*'s digest (default: the current week, so far) for *reader* or *topics* (default: all topics).
 
-    *reader* is an email address or a Telegram chat id; their followed topics and the stories they already got at
-    once are used, as on Monday. The email goes to *output* (default: ``previews/digest-<week>.html`` in the data
-    dir). Raises TopicNotFound, SubscriberNotFound or InvalidPreview for a bad request; queues nothing.
+    *reader* is an email address or a Telegram chat id; their own local week, their followed topics and the stories
+    they already got at once (days in their zone) are used, as on Monday; topics go by the outlet's week. The
+    email goes to *output* (default: ``previews/digest-<week>.html`` in the data dir). Raises TopicNotFound,
+    SubscriberNotFound or InvalidPreview for a bad request; queues nothing.
     """
     if channel not in (ChannelName.TELEGRAM.value, ChannelName.EMAIL.value):
         raise InvalidPreview(f"unknown channel {channel!r}: expected telegram or email")
     if reader and topics:
         raise InvalidPreview("give --reader or --topics, not both")
+    subscriber_id = await _subscriber_of(newsroom, reader.strip()) if reader else None
     zone = digest_zone(newsroom.settings)
+    if subscriber_id is not None:  # the reader's own week, and their days
+        async with newsroom.reader.connect() as conn:
+            stored = await reader_time.reader_zones(conn, [subscriber_id])
+        zone = zone_of(stored.get(subscriber_id), newsroom.settings)
     target = parse_week(week, zone) if week else week_of(newsroom.clock.now(), zone)
     loaded = await load_week_stories(newsroom, target)
     sent_on: dict[str, str] = {}
-    if reader:
-        followed, sent_on = await _reader_state(newsroom, reader.strip(), target)
-        audience = reader.strip()
+    if subscriber_id is not None:
+        followed, sent_on = await _reader_state(newsroom, subscriber_id, target)
+        audience = (reader or "").strip()
     else:
         chosen = newsroom.taxonomy.resolve_all(topics) if topics else newsroom.taxonomy.slugs
         followed = frozenset(chosen)
@@ -91,14 +98,22 @@ async def preview_digest(
     return DigestPreview(target, channel, audience, content, email_path=path)
 
 
-async def _reader_state(newsroom: Newsroom, reader: str, week: DigestWeek) -> tuple[frozenset[str], dict[str, str]]:
+async def _subscriber_of(newsroom: Newsroom, reader: str) -> int:
     channel = ChannelName.EMAIL.value if "@" in reader else ChannelName.TELEGRAM.value
     async with newsroom.reader.connect() as conn:
         found = await readers.find_subscriber_ids(conn, [(channel, reader)])
-        subscriber_id = found.get((channel, reader))
-        if subscriber_id is None:
-            kind = "email address" if channel == ChannelName.EMAIL.value else "Telegram chat"
-            raise SubscriberNotFound(f"no reader with the {kind} {reader!r}")
+    subscriber_id = found.get((channel, reader))
+    if subscriber_id is None:
+        kind = "email address" if channel == ChannelName.EMAIL.value else "Telegram chat"
+        raise SubscriberNotFound(f"no reader with the {kind} {reader!r}")
+    return subscriber_id
+
+
+async def _reader_state(
+    newsroom: Newsroom, subscriber_id: int, week: DigestWeek
+) -> tuple[frozenset[str], dict[str, str]]:
+    """The reader's topics, and the days (in their zone, the week's) they already got some of its stories."""
+    async with newsroom.reader.connect() as conn:
         followed = await follows.followed_topics(conn, subscriber_id)
         sent = await digest_reach.stories_sent_at_once(conn, [subscriber_id], week.start, week.end)
     return followed, sent_on_labels(sent[subscriber_id], week)

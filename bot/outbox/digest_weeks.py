@@ -1,7 +1,7 @@
-"""The weeks of the weekly digest: ISO weeks in ``NEWSBOT_DIGEST_TIMEZONE``, and when the digest is sent.
+"""The weeks of the weekly digest: ISO weeks in a reader's zone (``NEWSBOT_DIGEST_TIMEZONE`` for readers without one).
 
-A week is Monday 00:00 to the next Monday 00:00 in the digest time zone; a story belongs to the week in which
-newsbot stored it (so every story lands in exactly one digest, whatever its ``published`` date says).
+A week is Monday 00:00 to the next Monday 00:00 in the reader's zone; a story belongs to the week in which newsbot
+stored it (so every story lands in exactly one of a reader's digests, whatever its ``published`` date says).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.app.config import WEEKDAYS, Settings
+from bot.app.config import Settings
 from bot.app.errors import NewsbotError
 from bot.languages.catalogs import SOURCE_LANGUAGE
 from bot.languages.formatting import date_range
@@ -26,7 +26,7 @@ class InvalidWeek(NewsbotError):
 
 @dataclass(frozen=True, slots=True)
 class DigestWeek:
-    """An ISO week and its bounds in UTC (Monday 00:00 to Monday 00:00 in the digest time zone)."""
+    """An ISO week and its bounds in UTC (Monday 00:00 to Monday 00:00 in *zone*)."""
 
     key: str
     start: datetime
@@ -35,7 +35,7 @@ class DigestWeek:
 
     @property
     def label(self) -> str:
-        """E.g. "November 23 – 29, 2026" (in the digest time zone)."""
+        """E.g. "November 23 – 29, 2026" (in the week's zone)."""
         return self.label_in(SOURCE_LANGUAGE)
 
     def label_in(self, language: str) -> str:
@@ -48,15 +48,6 @@ class DigestWeek:
 def digest_zone(settings: Settings) -> tzinfo:
     """The configured digest time zone (UTC works even on a machine without the tz database)."""
     return UTC if settings.digest_timezone == "UTC" else ZoneInfo(settings.digest_timezone)
-
-
-def digest_schedule(settings: Settings) -> tuple[dt.time, tuple[int, ...]]:
-    """``(time, days)`` for PTB's ``JobQueue.run_daily``: the local time with its zone, and the weekday (0 = Sunday).
-
-    ``job_queue.run_daily(callback, *digest_schedule(settings))`` queues the digest every week as configured.
-    """
-    monday_first = WEEKDAYS.index(settings.digest_weekday)
-    return settings.digest_time.replace(tzinfo=digest_zone(settings)), ((monday_first + 1) % 7,)
 
 
 def _week_starting(monday: dt.date, zone: tzinfo) -> DigestWeek:

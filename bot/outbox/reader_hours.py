@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.config import WEEKDAYS, Settings
 from bot.app.errors import NewsbotError
-from bot.outbox.digest_weeks import DigestWeek, digest_zone
+from bot.outbox.digest_weeks import DigestWeek, digest_zone, parse_week
 from subscribers import reader_time
 from subscribers.errors import N_
 from subscribers.reader_time import ReaderTime
@@ -100,8 +100,8 @@ def after_quiet_hours(moment: datetime, time: ReaderTime, zone: tzinfo, *, break
 
 def local_digest_time(week: DigestWeek, zone: tzinfo, settings: Settings) -> datetime:
     """When *week*'s digest reaches a reader in *zone*: the configured weekday and hour of the following week in
-    their own calendar, but never before the week is over in the outlet's zone (its stories are all in)."""
-    next_monday = week.end.astimezone(week.zone).date()
+    their own calendar (*week* is their local week, so it is over by then)."""
+    next_monday = week.end.astimezone(zone).date()
     day = next_monday + timedelta(days=WEEKDAYS.index(settings.digest_weekday))
     minutes = settings.digest_time.hour * 60 + settings.digest_time.minute
     return max(_at_local(day, minutes, zone), week.end)
@@ -121,15 +121,16 @@ async def fit_story_to_readers(
 
 
 async def fit_digest_to_readers(
-    conn: AsyncConnection, item_key: str, week: DigestWeek, settings: Settings, now: datetime
+    conn: AsyncConnection, item_key: str, week_key: str, settings: Settings, now: datetime
 ) -> int:
-    """Move a week's freshly queued digest rows (due at the week's end) to each reader's local digest time, past
-    their quiet hours; rows already moved keep their time. Returns how many rows moved."""
+    """Move a week's freshly queued digest rows (due as the reader's local week ends) to each reader's local digest
+    time, past their quiet hours; rows already moved keep their time. Returns how many rows moved."""
     moved = 0
     for group in await reader_time.pending_groups(conn, item_key, quiet_only=False):
+        zone = zone_of(group.reader_time.timezone, settings)
+        week = parse_week(week_key, zone)
         if group.not_before != week.end:
             continue
-        zone = zone_of(group.reader_time.timezone, settings)
         due = after_quiet_hours(local_digest_time(week, zone, settings), group.reader_time, zone, breaking=False)
         if due != group.not_before:
             moved += await reader_time.move_group(conn, item_key, group, due, now)
