@@ -8,12 +8,14 @@ the whole group in one ``UPDATE``. Only rows still due at the time the group was
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from subscribers.database import CHUNK
 from subscribers.schema import DeliveryStatus, deliveries, subscribers
 
 
@@ -113,5 +115,53 @@ async def move_group(
             deliveries.c.subscriber_id.in_(readers),
         )
         .values(not_before=not_before, updated_at=now)
+    )
+    return max(result.rowcount, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingDelivery:
+    """A pending delivery whose reader has quiet hours: when it is due, and how urgent it is (`Priority`)."""
+
+    delivery_id: int
+    priority: int
+    not_before: datetime
+    reader_time: ReaderTime
+
+
+async def quiet_hour_deliveries(conn: AsyncConnection, delivery_ids: Sequence[int]) -> list[WaitingDelivery]:
+    """Those of *delivery_ids* still pending whose reader has quiet hours (a chunk of ids per query)."""
+    found: list[WaitingDelivery] = []
+    ids = list(dict.fromkeys(delivery_ids))
+    for begin in range(0, len(ids), CHUNK):
+        rows = await conn.execute(
+            select(deliveries.c.id, deliveries.c.priority, deliveries.c.not_before, *_TIME_COLUMNS)
+            .join_from(deliveries, subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(
+                deliveries.c.id.in_(ids[begin : begin + CHUNK]),
+                deliveries.c.status == DeliveryStatus.PENDING.value,
+                subscribers.c.quiet_from.is_not(None),
+                subscribers.c.quiet_until.is_not(None),
+            )
+        )
+        found.extend(WaitingDelivery(row[0], row[1], row[2], ReaderTime(*row[3:])) for row in rows)
+    return found
+
+
+async def move_deliveries(
+    conn: AsyncConnection, moves: Sequence[tuple[WaitingDelivery, datetime]], now: datetime
+) -> int:
+    """Make each pending delivery due at its new time, if it is still due when it was read; returns how many moved."""
+    if not moves:
+        return 0
+    result = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("b_id"),
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.not_before == bindparam("b_was", type_=deliveries.c.not_before.type),
+        )
+        .values(not_before=bindparam("b_due", type_=deliveries.c.not_before.type), updated_at=now),
+        [{"b_id": held.delivery_id, "b_was": held.not_before, "b_due": due} for held, due in moves],
     )
     return max(result.rowcount, 0)

@@ -23,7 +23,7 @@ from subscribers import reader_time
 from subscribers.reader_time import ReaderTime
 from subscribers.schema import Cadence, ChannelName, deliveries
 from tests.email_readers import sample_story, store_story_at
-from tests.fakes import FakeBotAPI
+from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock
 from tests.newsroom_fixtures import add_reader
 
@@ -240,3 +240,41 @@ async def test_a_preview_for_a_reader_shows_their_own_week_and_days(
     assert "Sent to you on Wednesday" in text and "Late Sunday vote" not in text
     outlet = await preview_digest(newsroom, topics=["local"])
     assert outlet.week.start == datetime(2026, 3, 2, tzinfo=UTC) and "Late Sunday vote" in outlet.telegram[0]
+
+
+async def test_a_retry_that_would_fall_in_quiet_hours_waits_for_their_end(
+    live: tuple[Newsroom, DeliveryWorker], smtp_sink: SmtpSink
+) -> None:
+    """Deferred by the receiving server at 21:59:50 Berlin, the retry would come after 22:00: it waits until 07:00
+    for readers with quiet hours, breaking news only for the one who chose that it waits too."""
+    newsroom, live_worker = live
+    readers = {}
+    for name, time in (
+        ("rings", NIGHT),
+        ("waits", ReaderTime("Europe/Berlin", 22 * 60, 7 * 60, quiet_holds_breaking=True)),
+        ("awake", ReaderTime("Europe/Berlin")),
+    ):
+        address = f"{name}@example.org"
+        readers[name] = await add_reader(
+            newsroom, "local", email=address, cadences={ChannelName.EMAIL: Cadence.INSTANT}
+        )
+        async with newsroom.engine.begin() as conn:
+            await reader_time.set_reader_time(conn, readers[name], time)
+        smtp_sink.defer_recipient(address)
+    clock = clock_at(datetime(2026, 3, 4, 21, 59, 50, tzinfo=BERLIN))
+    newsroom.clock = clock
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    await ingest_story(newsroom, sample_story(newsroom, "vote", "Council votes late", "local"))
+    await ingest_story(newsroom, sample_story(newsroom, "fire", "Fire at the mill", "local", breaking=True))
+    assert (await worker.drain(wait_for_retries=0)).deferred == 6
+
+    async with newsroom.reader.connect() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.subscriber_id, deliveries.c.story_id, deliveries.c.not_before, deliveries.c.attempts)
+        )
+        due = {(subscriber, story): (not_before, attempts) for subscriber, story, not_before, attempts in rows}
+    morning = datetime(2026, 3, 5, 7, tzinfo=BERLIN)
+    held = {key for key, (not_before, attempts) in due.items() if attempts == 1 and not_before == morning}
+    assert held == {(readers["rings"], "vote"), (readers["waits"], "vote"), (readers["waits"], "fire")}
+    soon = {key for key, (not_before, _) in due.items() if not_before < datetime(2026, 3, 4, 22, 1, tzinfo=BERLIN)}
+    assert soon == {(readers["rings"], "fire"), (readers["awake"], "vote"), (readers["awake"], "fire")}

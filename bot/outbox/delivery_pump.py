@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app.metrics import count_outcomes
 from bot.outbox.delivery_outcomes import Finished, Health, delivery_outcome
+from bot.outbox.reader_hours import fit_retries_to_readers
 from bot.outbox.ready_deliveries import ReadyDeliveries
 from subscribers import channel_health, deliveries, delivery_retry, late_copies
 from subscribers.channel_health import ChannelOutage
@@ -246,6 +247,9 @@ class DeliveryPump:
                 # A copy claimed before its story was corrected may carry the old text: it gets an edit too.
                 late = await late_copies.copies_claimed_before_a_correction(conn, _sent_telegram_stories(finished))
                 await deliveries.record_outcomes(conn, [done.outcome for done in finished], now)
+                retried = [done.outcome.delivery_id for done in finished if _retried(done)]
+                if retried:
+                    await fit_retries_to_readers(conn, retried, worker.newsroom.settings, now)
                 if late:
                     await late_copies.plan_late_edits(conn, late, now)
             for state in health.values():
@@ -367,3 +371,9 @@ def _sent_telegram_stories(finished: list[Finished]) -> list[int]:
         and done.item.story_id is not None
         and done.item.item_key.startswith("story:")
     ]
+
+
+def _retried(done: Finished) -> bool:
+    """A failed attempt that will be tried again (not a wait for the channel to come back)."""
+    outcome = done.outcome
+    return outcome.status is DeliveryStatus.PENDING and outcome.attempted and outcome.retry_at is not None

@@ -4,11 +4,14 @@ reader's zone, and nothing but (by choice) breaking news inside their quiet hour
 Planning queues rows as before, then :func:`fit_story_to_readers` and :func:`fit_digest_to_readers` move each
 group of readers sharing a zone and quiet hours to its own ``not_before`` in the same transaction, so a crash
 leaves either no rows or rows already due at the right time, and the outbox's unique key still sends each once.
+A retry whose next attempt falls inside the reader's quiet hours waits for their end too
+(:func:`fit_retries_to_readers`, in the transaction that records the failure).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +23,7 @@ from bot.outbox.digest_weeks import DigestWeek, digest_zone, parse_week
 from subscribers import reader_time
 from subscribers.errors import N_
 from subscribers.reader_time import ReaderTime
+from subscribers.schema import Priority
 
 
 class UnknownZone(NewsbotError):
@@ -118,6 +122,21 @@ async def fit_story_to_readers(
         if due != group.not_before:
             moved += await reader_time.move_group(conn, item_key, group, due, now)
     return moved
+
+
+async def fit_retries_to_readers(
+    conn: AsyncConnection, delivery_ids: Sequence[int], settings: Settings, now: datetime
+) -> int:
+    """Hold retried deliveries whose next attempt falls inside their reader's quiet hours until those end (breaking
+    news only when the reader chose that it waits too); returns how many moved."""
+    moves = []
+    for held in await reader_time.quiet_hour_deliveries(conn, delivery_ids):
+        zone = zone_of(held.reader_time.timezone, settings)
+        breaking = held.priority == Priority.BREAKING
+        due = after_quiet_hours(held.not_before, held.reader_time, zone, breaking=breaking)
+        if due != held.not_before:
+            moves.append((held, due))
+    return await reader_time.move_deliveries(conn, moves, now)
 
 
 async def fit_digest_to_readers(
