@@ -32,6 +32,7 @@ from subscribers.schema import (
     subscribers,
 )
 from subscribers.stories import StoryFields, status_if_still_stopped
+from subscribers.story_language_filters import held_back_from
 
 
 def story_item_key(story_id: str) -> str:
@@ -42,11 +43,12 @@ def digest_item_key(week: str) -> str:
     return f"digest:{week}"
 
 
-def _story_audience(topics: Sequence[str], breaking: bool) -> Select:
+def _story_audience(topics: Sequence[str], breaking: bool, language: str | None = None) -> Select:
     """Active addresses that should get a story now: followers of any of its topics, by channel and cadence.
 
     Instant readers get every story; a breaking story also reaches weekly-cadence chats, and emails whose owner
-    opted into breaking-news email. Everyone else waits for the weekly digest.
+    opted into breaking-news email. Everyone else waits for the weekly digest. A reader who chose story
+    languages other than the story's *language* gets it on no channel (a story without one reaches everyone).
     """
     if breaking:
         wants_it_now = or_(
@@ -61,9 +63,12 @@ def _story_audience(topics: Sequence[str], breaking: bool) -> Select:
     follows_a_topic = exists().where(
         follows.c.subscriber_id == addresses.c.subscriber_id, follows.c.topic.in_(list(topics))
     )
-    return select(addresses.c.subscriber_id, addresses.c.channel).where(
+    audience = select(addresses.c.subscriber_id, addresses.c.channel).where(
         addresses.c.status == AddressStatus.ACTIVE.value, wants_it_now, follows_a_topic
     )
+    if language is not None:
+        audience = audience.where(addresses.c.subscriber_id.not_in(held_back_from(language)))
+    return audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +162,7 @@ async def plan_story_deliveries(conn: AsyncConnection, story: StoryFields, now: 
     """
     if not story.topics:
         return 0
-    audience = _story_audience(story.topics, story.breaking).subquery()
+    audience = _story_audience(story.topics, story.breaking, story.language).subquery()
     priority = Priority.BREAKING if story.breaking else Priority.NORMAL
     not_before = embargo_not_before(story.publish_at, now)
     return await _queue_deliveries(
@@ -170,11 +175,13 @@ def embargo_not_before(publish_at: datetime | None, now: datetime) -> datetime:
     return publish_at if publish_at is not None and publish_at > now else now
 
 
-async def count_story_audience(conn: AsyncConnection, topics: Sequence[str], breaking: bool) -> dict[str, int]:
+async def count_story_audience(
+    conn: AsyncConnection, topics: Sequence[str], breaking: bool, language: str | None = None
+) -> dict[str, int]:
     """How many readers per channel a story would reach now (for dry runs and previews)."""
     counts = {c.value: 0 for c in ChannelName}
     if topics:
-        audience = _story_audience(topics, breaking).subquery()
+        audience = _story_audience(topics, breaking, language).subquery()
         rows = await conn.execute(select(audience.c.channel, func.count()).group_by(audience.c.channel))
         counts.update({row[0]: row[1] for row in rows})
     return counts

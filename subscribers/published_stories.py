@@ -44,6 +44,8 @@ class PublishedStory:
     #: The story's picture (an http(s) URL) and its alt text, if it has one.
     image_url: str | None
     image_alt: str | None
+    #: The language it is written in ("de"), the ``lang`` of its page's text; None for stories stored before.
+    language: str | None = None
 
     @property
     def updated_at(self) -> datetime:

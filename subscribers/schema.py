@@ -169,6 +169,15 @@ addresses = Table(
     CheckConstraint("status IN ('pending', 'active', 'inactive', 'bounced')", name="status"),
 )
 
+reader_story_languages = Table(
+    "reader_story_languages",
+    metadata,
+    # The languages a reader wants stories in; no row at all means every language. Planning leaves a reader out
+    # of a story in another language (see subscribers/story_language_filters.py).
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(16), primary_key=True),
+)
+
 follows = Table(
     "follows",
     metadata,
@@ -209,6 +218,10 @@ stories = Table(
     # The story's picture (an absolute http(s) URL) and its alt text: a Telegram photo, the top of its email.
     Column("image_url", Text),
     Column("image_alt", Text),
+    # The language it is written in, a short code ("de"); NULL for stories stored before stories had one (no
+    # reader's story-language filter holds those back). Indexed: readers are offered the languages published.
+    Column("language", String(16)),
+    Index(None, "language"),
     # A unique index, not a constraint: SQLite adds it without rebuilding the table (see migrations/env.py).
     Index(None, "external_id", unique=True),
 )

@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import ColumnElement, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
+from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, view_of
 from subscribers.schema import stories, story_topics
 
 
@@ -53,6 +53,8 @@ class StoryFields(Protocol):
     def image_url(self) -> str | None: ...
     @property
     def image_alt(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 def status_if_still_stopped(story_id: ColumnElement[str]) -> ColumnElement[str]:
@@ -91,6 +93,7 @@ _STORED_AS = {
     "correction_note": "correction_note",
     "image_url": "image_url",
     "image_alt": "image_alt",
+    "language": "language",
 }
 
 
@@ -180,6 +183,8 @@ class DigestStory:
     breaking: bool
     created_at: datetime
     topics: tuple[str, ...]
+    #: The language it is written in; None for stories stored before stories had one (they reach every reader).
+    language: str | None = None
 
 
 async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetime) -> list[DigestStory]:
@@ -202,7 +207,7 @@ async def load_week_stories(conn: AsyncConnection, start: datetime, end: datetim
         )
     )
     topics = await topics_of_stories(conn, [row.id for row in rows])
-    return [DigestStory(*row, topics=topics[row.id]) for row in rows]
+    return [view_of(DigestStory, row, topics=topics[row.id]) for row in rows]
 
 
 async def topics_of_stories(conn: AsyncConnection, story_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:

@@ -31,6 +31,7 @@ from subscribers.schema import (
     story_topics,
     story_versions,
 )
+from subscribers.story_language_filters import held_back_from
 
 #: Social destinations whose sent posts can be edited or deleted (the outlet's Telegram channels).
 TELEGRAM_DESTINATION_PREFIX = "telegram:"
@@ -283,9 +284,11 @@ async def plan_follow_up(
     breaking: bool,
     not_before: datetime,
     now: datetime,
+    language: str | None = None,
 ) -> int:
     """Queue a follow-up for every reader who got the story it updates (a sent delivery, any channel), if that
-    address is still active and not queued for it already (as a follower of its topics, say); rows added."""
+    address is still active and not queued for it already (as a follower of its topics, say), unless the reader
+    chose story languages without the follow-up's *language*; rows added."""
     sent = deliveries.alias("sent")
     source = (
         select(
@@ -312,6 +315,8 @@ async def plan_follow_up(
             addresses.c.status == AddressStatus.ACTIVE.value,
         )
     )
+    if language is not None:
+        source = source.where(sent.c.subscriber_id.not_in(held_back_from(language)))
     columns = ["item_key", "story_id", "subscriber_id", "channel", "priority", "status", "attempts",
                "not_before", "created_at", "updated_at"]  # fmt: skip
     result = await conn.execute(insert_ignoring_conflicts(conn, deliveries).from_select(columns, source))

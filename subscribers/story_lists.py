@@ -46,6 +46,8 @@ class ListedStory:
     version: int
     #: Its messages to readers by status (pending, sending, sent, failed, cancelled, stopped).
     counts: dict[str, int] = field(default_factory=dict)
+    #: The language it is written in ("de"); None for stories stored before stories had one.
+    language: str | None = None
 
     def state(self, now: datetime) -> str:
         """One of :data:`STATES`."""
@@ -78,6 +80,7 @@ _LISTED = (
     stories.c.stopped_at,
     stories.c.retracted_at,
     stories.c.version,
+    stories.c.language,
 )
 
 
@@ -85,7 +88,7 @@ async def list_desk_stories(conn: AsyncConnection, limit: int = 200) -> list[Lis
     """The newest stories with their reader deliveries counted by status (the story itself, not its edits)."""
     rows = list(await conn.execute(select(*_LISTED).order_by(stories.c.created_at.desc(), stories.c.id).limit(limit)))
     counts = await _delivery_counts(conn, [row.id for row in rows])
-    return [ListedStory(*row, counts=counts.get(row.id, {})) for row in rows]
+    return [view_of(ListedStory, row, counts=counts.get(row.id, {})) for row in rows]
 
 
 async def _delivery_counts(conn: AsyncConnection, story_ids: Sequence[str]) -> dict[str, dict[str, int]]:

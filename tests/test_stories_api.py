@@ -163,9 +163,18 @@ async def test_the_openapi_schema_documents_the_api_and_its_bearer_auth(client: 
     assert {"201", "200", "401", "413", "422", "503"} <= set(post["responses"])
     body = schema["components"]["schemas"]["StoryIn"]
     assert body["required"] == ["body"]
-    assert {"title", "body", "url", "image_url", "topics", "breaking", "external_id", "publish_at", "updates"} == set(
-        body["properties"]
-    )
+    assert {
+        "title",
+        "body",
+        "url",
+        "image_url",
+        "topics",
+        "breaking",
+        "external_id",
+        "publish_at",
+        "updates",
+        "language",
+    } == set(body["properties"])
     assert "/api/stories/{story_id}" in schema["paths"]
 
 

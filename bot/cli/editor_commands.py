@@ -56,6 +56,7 @@ def push(
     out.print(reader_view(message), markup=False)
     out.print("", markup=False)
     out.print(f"  topics:  {', '.join(story.topics) or '(none: nobody will receive it)'}", markup=False)
+    out.print(f"  language: {story.language}", markup=False)
     warn_if_no_topic(story)
     counts = ", ".join(f"{channel} {n}" for channel, n in planned.recipients.items())
     out.print(f"  readers now: {counts} (total {planned.total_recipients})", markup=False)

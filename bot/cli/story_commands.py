@@ -47,6 +47,7 @@ def _print_story(result: IngestResult) -> None:
     out.print(f"  id:       {story.id}", markup=False)
     out.print(f"  topics:   {', '.join(story.topics) or '(none: nobody will receive it)'}", markup=False)
     out.print(f"  breaking: {'yes' if story.breaking else 'no'}", markup=False)
+    out.print(f"  language: {story.language or '(none)'}", markup=False)
     if story.publish_at is not None:
         out.print(f"  goes out: {story.publish_at.isoformat()} (embargo; nothing is sent before)", markup=False)
     out.print(f"  summary:  {story.summary}", markup=False)
@@ -56,20 +57,26 @@ def _print_story(result: IngestResult) -> None:
 
 
 def _prepare_all(
-    newsroom: Newsroom, paths: list[Path], topics: list[str], breaking: bool, publish_at: datetime | None = None
+    newsroom: Newsroom,
+    paths: list[Path],
+    topics: list[str],
+    breaking: bool,
+    publish_at: datetime | None = None,
+    language: str | None = None,
 ) -> list[Story]:
     """Parse and tag every file before storing any, so one bad file leaves nothing half-ingested.
 
-    *publish_at* (``--at``) replaces the embargo of every story, front matter included.
+    *publish_at* (``--at``) replaces the embargo of every story, front matter included, and *language*
+    (``--language``, already checked) the language.
     """
     from bot.stories.intake import prepare_for
     from bot.stories.parsing import read_story_file
 
     limit = newsroom.settings.max_story_bytes
-    prepared = [
-        prepare_for(newsroom, read_story_file(path, limit), extra_topics=topics, breaking=breaking, source="cli")
-        for path in paths
-    ]
+    drafts = [read_story_file(path, limit) for path in paths]
+    if language is not None:
+        drafts = [dataclasses.replace(draft, language=language) for draft in drafts]
+    prepared = [prepare_for(newsroom, d, extra_topics=topics, breaking=breaking, source="cli") for d in drafts]
     if publish_at is None:
         return prepared
     return [dataclasses.replace(story, publish_at=publish_at) for story in prepared]
@@ -95,10 +102,18 @@ def ingest(
             "a moment past means now.",
         ),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="The language the stories are written in (en, de, es, fr ...), replacing their front matter's; "
+            "default: NEWSBOT_DEFAULT_LANGUAGE."
+        ),
+    ] = None,
 ) -> None:
     """Parse, tag and summarise stories, store them and queue them for their readers."""
     from bot.stories.embargo import parse_publish_at
     from bot.stories.intake import publish_story
+    from bot.stories.parsing import check_story_language
     from bot.stories.retagging import RetagResult, retag_story
 
     if retag and dry_run:
@@ -106,7 +121,8 @@ def ingest(
 
     async def work(newsroom: Newsroom) -> list[IngestResult | RetagResult]:
         publish_at = parse_publish_at(at) if at is not None else None
-        stories = _prepare_all(newsroom, paths, topic, breaking, publish_at)
+        code = check_story_language(language, "--language") if language is not None else None
+        stories = _prepare_all(newsroom, paths, topic, breaking, publish_at, code)
         results: list[IngestResult | RetagResult] = []
         for story in stories:
             if retag and await _is_stored(newsroom, story.id):

@@ -354,7 +354,9 @@ class EditorDesk:
         assert chat is not None
         story = pending.current()
         async with self.newsroom.reader.connect() as conn:
-            pending.recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
+            pending.recipients = await deliveries.count_story_audience(
+                conn, story.topics, story.breaking, story.language
+            )
         social = [destination.label for destination in self.newsroom.distribution.for_story(story)]
         now, zone = self.newsroom.clock.now(), self.schedule.zone
         text = panels.panel_text(pending, self.newsroom.taxonomy, social, schedule_line(pending, zone, now))

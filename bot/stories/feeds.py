@@ -39,6 +39,7 @@ from bot.app.cpu_pool import in_lane
 from bot.app.errors import NewsbotError, StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.app.tls import tls_context
+from bot.languages.language_codes import language_code
 from bot.stories.intake import prepare_story, publish_story
 from bot.stories.markup_reading import Image, read_html_body
 from bot.stories.parsing import StoryDraft, check_image_url, check_story_url, parse_story
@@ -72,6 +73,9 @@ class FeedEntry:
     key: str
     published: datetime | None
     fields: dict[str, Any]
+    #: The language the entry says it is in (its content's, else its summary's or title's), else the feed's; as
+    #: given, checked when it becomes a story.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +251,18 @@ def read_feed(content: bytes) -> list[FeedEntry]:
     if not parsed.entries and (not parsed.get("version") or (parsed.bozo and not parsed.feed.get("title"))):
         problem = parsed.get("bozo_exception")
         raise FeedFailed(f"not an RSS or Atom feed ({problem})" if problem else "not an RSS or Atom feed")
-    entries = (FeedEntry(_entry_key(entry), _published(entry), _fields(entry)) for entry in parsed.entries)
+    feed_language = parsed.feed.get("language")
+    entries = (
+        FeedEntry(_entry_key(entry), _published(entry), _fields(entry), _language(entry) or feed_language)
+        for entry in parsed.entries
+    )
     return [entry for entry in entries if entry.key]
+
+
+def _language(entry: Any) -> str | None:
+    """The ``xml:lang`` feedparser read for the entry's content, summary or title (Atom sets it per element)."""
+    details = [*(entry.get("content") or []), entry.get("summary_detail") or {}, entry.get("title_detail") or {}]
+    return next((str(detail["language"]) for detail in details if detail.get("language")), None)
 
 
 def story_from_entry(entry: FeedEntry, *, settings: Settings, taxonomy: Taxonomy, tagger: TopicTagger) -> Story:
@@ -260,7 +274,10 @@ def story_from_entry(entry: FeedEntry, *, settings: Settings, taxonomy: Taxonomy
             categories.append(taxonomy.resolve(str(tag.get("term") or "")).slug)
         except TopicNotFound:
             continue  # a category the newsroom does not publish as a topic
-    draft = replace(_draft(fields, settings.max_story_bytes), published=entry.published)
+    # A language the entry names that is no language (a typo in the feed) leaves the outlet's: the entry is news.
+    draft = replace(
+        _draft(fields, settings.max_story_bytes), published=entry.published, language=language_code(entry.language)
+    )
     return prepare_story(
         draft, settings=settings, taxonomy=taxonomy, tagger=tagger, extra_topics=categories, source="feed"
     )

@@ -135,6 +135,7 @@ def prepare_story(
         updates=draft.updates,
         image_url=draft.image_url,
         image_alt=draft.image_alt,
+        language=draft.language or settings.default_language,
         derived_headline=derived,
     )
 
@@ -200,7 +201,13 @@ async def plan_readers(
         # A follow-up also reaches everyone who got the story it updates, whatever they follow.
         not_before = story.publish_at if story.publish_at is not None and story.publish_at > now else now
         await story_changes.plan_follow_up(
-            conn, story.id, story.updates, breaking=story.breaking, not_before=not_before, now=now
+            conn,
+            story.id,
+            story.updates,
+            breaking=story.breaking,
+            not_before=not_before,
+            now=now,
+            language=story.language,
         )
     await fit_story_to_readers(conn, deliveries.story_item_key(story.id), settings, now, breaking=story.breaking)
     after = await deliveries.count_story_deliveries(conn, story.id)
@@ -268,7 +275,7 @@ async def ingest_story(
             existing = await stories.load_story(conn, story.id, Story)
             if existing is None and story.external_id:
                 existing = await stories.load_story_by_external_id(conn, story.external_id, Story)
-            audience = await deliveries.count_story_audience(conn, story.topics, story.breaking)
+            audience = await deliveries.count_story_audience(conn, story.topics, story.breaking, story.language)
         return IngestResult(story=existing or story, created=existing is None, recipients=audience, dry_run=True)
     async with newsroom.engine.begin() as conn:
         await check_updated_story(conn, story)

@@ -2,7 +2,7 @@
 
 Accepted: plain text like wire copy (no title, no metadata), Markdown or HTML, with optional YAML front matter
 (``title``, ``url``, ``topics``, ``breaking``, ``published``, ``author``, ``id``, ``publish_at``, ``updates``,
-``image``, ``image_alt``).
+``image``, ``image_alt``, ``language``).
 Anything else is refused with a :class:`StoryRejected` that says what is wrong, before anything is written.
 """
 
@@ -18,6 +18,7 @@ import frontmatter
 import yaml
 
 from bot.app.errors import StoryRejected
+from bot.languages.language_codes import EXAMPLES, language_code
 from bot.rendering.safe_links import http_link
 from bot.stories.body_blocks import write_markdown
 from bot.stories.markup_reading import (
@@ -48,6 +49,7 @@ FRONT_MATTER_KEYS = (
     "updates",
     "image",
     "image_alt",
+    "language",
 )
 MAX_IMAGE_ALT_CHARS = 300
 MAX_TITLE_CHARS = 300
@@ -77,6 +79,8 @@ class StoryDraft:
     #: The story's picture (front matter ``image``, else the first ``<img>`` of an HTML body) and its alt text.
     image_url: str | None = None
     image_alt: str | None = None
+    #: The language it is written in (a short code such as "de"); None: the outlet's NEWSBOT_DEFAULT_LANGUAGE.
+    language: str | None = None
 
 
 def read_story_file(path: Path, max_bytes: int) -> StoryDraft:
@@ -207,6 +211,7 @@ def _draft_from(metadata: dict[str, Any], body: str, heading: str | None, image:
         heading=heading,
         image_url=image_url,
         image_alt=image_alt if image_url else None,
+        language=_front_matter_language(metadata.get("language")),
     )
 
 
@@ -241,6 +246,24 @@ def check_image_url(value: object) -> str:
         return check_story_url(value)
     except StoryRejected:
         raise StoryRejected(f"image {value.strip()[:80]!r} is not an absolute http(s) URL") from None
+
+
+def check_story_language(value: object, what: str = "language") -> str:
+    """A story's language as its short code ("de" for "de-AT"): readers filter stories by it, so only a language
+    Babel knows is taken; *what* names the field in the refusal."""
+    code = language_code(value)
+    if code is None:
+        shown = repr(value.strip()[:40]) if isinstance(value, str) else repr(value)
+        raise StoryRejected(f"{what} {shown} is not a language code such as {EXAMPLES}")
+    return code
+
+
+def _front_matter_language(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if value is False:  # YAML 1.1 reads an unquoted ``no`` (Norwegian) as false
+        value = "no"
+    return check_story_language(value, "front matter 'language'")
 
 
 def check_story_id(value: str) -> str:

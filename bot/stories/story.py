@@ -42,6 +42,9 @@ class Story:
     #: emails show it at the top.
     image_url: str | None = None
     image_alt: str | None = None
+    #: The language it is written in, as a short code ("de"); None only for stories stored before stories had one,
+    #: which no reader's story-language filter holds back.
+    language: str | None = None
     #: The headline newsbot derived from the lead when the story had no title (not stored: only the editor's
     #: preview before Send asks), so an editor's own headline set later is told apart by comparison.
     derived_headline: str | None = field(default=None, compare=False)
@@ -60,4 +63,5 @@ class Story:
             "summary": self.summary,
             "breaking": self.breaking,
             "url": self.url,
+            "language": self.language,
         }

@@ -23,13 +23,21 @@ from bot.stories.intake import publish_story
 from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
 from bot.web.desk_auth import EditorSession, checked_form, current_editor
-from bot.web.desk_drafts import ComposeForm, DraftProblem, preview_story, schedule_zone, story_from_form, when_text
+from bot.web.desk_drafts import (
+    ComposeForm,
+    DraftProblem,
+    desk_languages,
+    preview_story,
+    schedule_zone,
+    story_from_form,
+    when_text,
+)
 from bot.web.desk_rendering import desk_page
 
 router = APIRouter()
 
 
-def compose_page(
+async def compose_page(
     newsroom: Newsroom, editor: EditorSession, form: ComposeForm, *, error: DraftProblem | None = None
 ) -> HTMLResponse:
     context = {
@@ -38,6 +46,8 @@ def compose_page(
         "error_field": error.field if error else "",
         "zone": schedule_zone(newsroom).key,
         "topics": list(newsroom.taxonomy),
+        "default_language": newsroom.settings.default_language,
+        "languages": await desk_languages(newsroom, form.language),
     }
     return desk_page(newsroom, editor, "compose.html.j2", context, section="/desk", status=422 if error else 200)
 
@@ -51,16 +61,16 @@ class PostedDraft:
     editor: EditorSession
     newsroom: Newsroom
 
-    def form_again(self, problem: DraftProblem | None = None) -> HTMLResponse:
+    async def form_again(self, problem: DraftProblem | None = None) -> HTMLResponse:
         """The form with everything typed so far, and the field that stops it."""
-        return compose_page(self.newsroom, self.editor, self.typed, error=problem)
+        return await compose_page(self.newsroom, self.editor, self.typed, error=problem)
 
     async def answer(self, then: Callable[[Story, list[str]], Awaitable[Response]]) -> Response:
         """Read the form as a story and go on with it (and the tagger's suggestions), or show the form again."""
         try:
             story, suggested = story_from_form(self.newsroom, self.typed)
         except DraftProblem as problem:
-            return self.form_again(problem)
+            return await self.form_again(problem)
         return await then(story, suggested)
 
     async def previewed(self, template: str, story: Story, suggested: list[str]) -> HTMLResponse:
@@ -90,13 +100,13 @@ async def compose(
     newsroom: Newsroom = Depends(newsroom_of),
 ) -> HTMLResponse:
     """The empty form; ``?updates=ID`` starts a follow-up of that story."""
-    return compose_page(newsroom, editor, ComposeForm(updates=request.query_params.get("updates", "")))
+    return await compose_page(newsroom, editor, ComposeForm(updates=request.query_params.get("updates", "")))
 
 
 @router.post("/desk/compose", response_class=HTMLResponse)
 async def back_to_compose(draft: PostedDraft = Depends(posted_draft)) -> HTMLResponse:
     """The form again, with everything typed so far."""
-    return draft.form_again()
+    return await draft.form_again()
 
 
 @router.post("/desk/preview", response_class=HTMLResponse)
@@ -115,7 +125,7 @@ async def send(draft: PostedDraft = Depends(posted_draft)) -> Response:
         try:
             published = await publish_story(draft.newsroom, story, actor=draft.editor.actor)
         except StoryNotFound as exc:  # the story it follows up
-            return draft.form_again(DraftProblem("updates", str(exc)))
+            return await draft.form_again(DraftProblem("updates", str(exc)))
         note = "sent" if published.created else "already"
         return RedirectResponse(f"/desk/stories/{published.story.id}?done={note}", status_code=303)
 

@@ -19,17 +19,18 @@ from bot.app.errors import InvalidSchedule, StoryRejected
 from bot.app.newsroom import Newsroom
 from bot.editors.drafts import story_draft_from_message
 from bot.editors.schedule_panel import parse_typed_time
-from bot.languages.catalogs import outlet_language
+from bot.languages.catalogs import language_name, languages, outlet_language
+from bot.languages.language_codes import EXAMPLES, language_code
 from bot.outbox.story_messages import telegram_story
 from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SENTINEL
 from bot.rendering.social_posts import compose_post
 from bot.stories.intake import prepare_for
 from bot.stories.parsing import check_image_url, check_story_url
 from bot.stories.story import Story
-from subscribers import deliveries
+from subscribers import deliveries, story_language_filters
 
 #: The form's fields, carried from Compose to Preview to Send as they were typed.
-FIELDS = ("body", "title", "url", "image_url", "publish_at", "updates")
+FIELDS = ("body", "title", "url", "image_url", "publish_at", "updates", "language")
 
 
 class DraftProblem(StoryRejected):
@@ -50,6 +51,8 @@ class ComposeForm:
     image_url: str = ""
     publish_at: str = ""
     updates: str = ""
+    #: The Language select (a code); empty before the form was first sent, when the outlet's is preselected.
+    language: str = ""
     breaking: bool = False
     #: Topics the editor ticked; None before the first preview (then the tagger's suggestions are ticked).
     topics: tuple[str, ...] | None = None
@@ -125,6 +128,13 @@ def story_from_form(newsroom: Newsroom, form: ComposeForm) -> tuple[Story, list[
             raise DraftProblem("publish_at", str(exc)) from None
     if form.updates:
         changes["updates"] = form.updates
+    if form.language:
+        code = language_code(form.language)
+        if code is None:
+            raise DraftProblem("language", f"{form.language[:40]!r} is not a language code such as {EXAMPLES}")
+        # The front matter's language wins over the select left at the outlet's: the editor wrote it there.
+        if not (draft.language and code == newsroom.settings.default_language):
+            changes["language"] = code
     if "image_url" in changes:
         changes["image_alt"] = None
     draft = dataclasses.replace(draft, **changes)  # type: ignore[arg-type]
@@ -142,6 +152,17 @@ def story_from_form(newsroom: Newsroom, form: ComposeForm) -> tuple[Story, list[
         given = tuple(slug for slug in story.given_topics if slug in chosen)
         story = dataclasses.replace(story, topics=chosen, given_topics=given)
     return story, suggested
+
+
+async def desk_languages(newsroom: Newsroom, current: str = "") -> list[tuple[str, str]]:
+    """The Language select's options, code and name: the outlet's first, then the languages newsbot speaks, those
+    stories were published in, and the one chosen (a front matter's, say)."""
+    async with newsroom.reader.connect() as conn:
+        published = await story_language_filters.published_languages(conn)
+    default = newsroom.settings.default_language
+    chosen = [code for code in [language_code(current)] if code]
+    codes = [default, *sorted({*languages(), *published, *chosen} - {default})]
+    return [(code, f"{language_name(code)} ({code})") for code in codes]
 
 
 def _preview_links(html: str, newsroom: Newsroom) -> str:
@@ -168,7 +189,7 @@ async def preview_story(newsroom: Newsroom, story: Story, suggested: Sequence[st
         text = compose_post(story, topics, body_limit=destination.body_limit, title_limit=destination.title_limit)
         social.append(SocialPreview(destination.label, text.title, text.body))
     async with newsroom.reader.connect() as conn:
-        recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking)
+        recipients = await deliveries.count_story_audience(conn, story.topics, story.breaking, story.language)
     warnings = []
     if not story.topics:
         warnings.append("No topic is ticked: this story reaches nobody.")

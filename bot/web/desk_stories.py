@@ -116,6 +116,7 @@ async def _story_context(newsroom: Newsroom, story_id: str) -> dict[str, object]
         state.retracted_at,
         story.version,
         counts=totals,
+        language=story.language,
     )
     where = listed.state(now)
     zone = schedule_zone(newsroom)

@@ -1,8 +1,8 @@
 """The stories API: a CMS or a wire desk posts stories; newsbot tags, plans and publishes them.
 
 ``POST /api/stories`` with ``Authorization: Bearer $NEWSBOT_API_TOKEN`` and a JSON body
-``{title?, body, url?, image_url?, topics?, breaking?, external_id?, publish_at?}`` answers with the story id,
-its topics, summary and the readers planned per channel (201 when new, 200 when the story, or its
+``{title?, body, url?, image_url?, topics?, breaking?, external_id?, publish_at?, language?}`` answers with the story
+id, its topics, summary and the readers planned per channel (201 when new, 200 when the story, or its
 ``external_id``, was already there: retrying is safe). ``GET /api/stories/{id}`` returns the story with its
 delivery counts and social posts.
 The schema is served at ``/openapi.json`` and browsable at ``/docs``.
@@ -21,11 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, HTTPException, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.app.cpu_pool import off_loop
 from bot.app.errors import StoryNotFound
 from bot.app.newsroom import Newsroom
+from bot.languages.language_codes import EXAMPLES, language_code
 from bot.stories.intake import prepare_off_loop, publish_story
 from bot.stories.parsing import parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
@@ -96,6 +97,23 @@ class StoryIn(StoryTextIn):
         description="Absolute http(s) link to the story's picture: sent as a Telegram photo, shown atop the email. "
         "Replaces an image of the body's front matter.",
     )
+    language: Text | None = Field(
+        default=None,
+        max_length=35,
+        description="The language the story is written in, a code such as en, de, es or fr (de-AT is stored as de); "
+        "readers who chose their story languages get it only if it is one of theirs. Default: a language of the "
+        "body's front matter, else NEWSBOT_DEFAULT_LANGUAGE.",
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = language_code(value)
+        if code is None:
+            raise ValueError(f"must be a language code such as {EXAMPLES}")
+        return code
 
 
 class _StoryFields(BaseModel):
@@ -107,6 +125,7 @@ class _StoryFields(BaseModel):
     summary: str
     breaking: bool
     url: str | None
+    language: str | None = Field(default=None, description="The language it is written in (a code such as de).")
     publish_at: datetime | None = Field(default=None, description="When it goes out (embargo); null: at once.")
 
     @staticmethod
@@ -178,6 +197,7 @@ async def post_story(story_in: StoryIn, response: Response, newsroom: Newsroom =
         updates=story_in.updates or draft.updates,
         image_url=story_in.image_url or draft.image_url,
         image_alt=draft.image_alt if story_in.image_url is None else None,
+        language=story_in.language or draft.language,
     )
     check_topics(newsroom, story_in.topics)
     with story_refusals(story_in.body):
