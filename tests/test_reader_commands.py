@@ -168,13 +168,25 @@ async def test_mytopics_lists_the_topics_and_the_cadence(chat: ChatSession) -> N
 async def test_settings_buttons_change_the_cadence_in_place(chat: ChatSession) -> None:
     await chat.say(READER, "/follow north-korea")
     settings = await chat.say(READER, "/settings")
-    assert labels(settings) == ["💬 ✅ Instant", "💬 Weekly digest", "💬 Off", "🕒 Time zone and quiet hours"]
+    assert labels(settings) == [
+        "💬 ✅ Instant",
+        "💬 Weekly digest",
+        "💬 Off",
+        "🌐 Story languages",
+        "🕒 Time zone and quiet hours",
+    ]
     assert "/email" in settings["text"]
 
     answer = await chat.press(READER, settings["message_id"], "cad:telegram:weekly")
     assert answer.get("text") == "Telegram: weekly digest"
     edited = chat.api.messages[(READER, settings["message_id"])]
-    assert labels(edited) == ["💬 Instant", "💬 ✅ Weekly digest", "💬 Off", "🕒 Time zone and quiet hours"]
+    assert labels(edited) == [
+        "💬 Instant",
+        "💬 ✅ Weekly digest",
+        "💬 Off",
+        "🌐 Story languages",
+        "🕒 Time zone and quiet hours",
+    ]
     assert (await chat.reader(READER)).cadences == {"telegram": "weekly"}
 
     await chat.press(READER, settings["message_id"], "cad:telegram:off")

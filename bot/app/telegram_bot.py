@@ -45,6 +45,7 @@ from bot.readers import (
     chat_membership,
     language_choice,
     story_buttons,
+    story_language_choice,
     time_choice,
     topic_suggestions,
 )
@@ -87,6 +88,8 @@ def reader_handlers() -> list[BaseHandler[Any, ChatContext, Any]]:
         CallbackQueryHandler(topic_suggestions.follow_suggested, pattern=keyboards.FOLLOW_PATTERN),
         CallbackQueryHandler(language_choice.choose_language, pattern=keyboards.LANGUAGE_PATTERN),
         CallbackQueryHandler(time_choice.open_panel, pattern=time_choice.OPEN_PATTERN),
+        CallbackQueryHandler(story_language_choice.open_panel, pattern=story_language_choice.OPEN_PATTERN),
+        CallbackQueryHandler(story_language_choice.choose_language, pattern=story_language_choice.TOGGLE_PATTERN),
         *(
             CallbackQueryHandler(time_choice.choose_time, pattern=pattern)
             for pattern in (time_choice.ZONE_PATTERN, time_choice.QUIET_PATTERN, time_choice.BREAKING_PATTERN)

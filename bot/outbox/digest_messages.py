@@ -1,10 +1,10 @@
 """The worker's message source for weekly digests (``digest:<ISO week>`` deliveries).
 
 Each reader's digest covers their own local week (`bot.outbox.digest_planning`). Rendering is shared: readers
-whose weeks have the same bounds, whose followed topics select the same stories (and who already had the same of
-them at once), and who read the same language, get the same digest, so the MJML is compiled once per distinct content
-and language, and per reader only the personal links change. A long Telegram digest comes as several messages
-(`bot.rendering.telegram_digest`).
+whose weeks have the same bounds, whose followed topics and story languages select the same stories (and who
+already had the same of them at once), and who read the same language, get the same digest, so the MJML is
+compiled once per distinct content and language, and per reader only the personal links change. A long Telegram
+digest comes as several messages (`bot.rendering.telegram_digest`).
 """
 
 from __future__ import annotations
@@ -31,16 +31,17 @@ from bot.outbox.digest_weeks import InvalidWeek, parse_week
 from bot.outbox.message_cache import LruCache
 from bot.outbox.reader_hours import zone_of
 from bot.rendering.email_message import EmailTemplate
-from subscribers import deliveries, digest_reach, follows, reader_languages, reader_time
+from subscribers import deliveries, digest_reach, follows, reader_languages, reader_time, story_language_filters
 from subscribers.schema import ChannelName
 
 #: What makes two readers' digests the same: the week and its bounds, the followed topics with stories, what they
-#: already had, and the language they read.
+#: already had, the language they read and the story languages they chose.
 _WeekKey = tuple[str, datetime, datetime]
-_ContentKey = tuple[_WeekKey, frozenset[str], frozenset[tuple[str, str]], str]
+_ContentKey = tuple[_WeekKey, frozenset[str], frozenset[tuple[str, str]], str, frozenset[str]]
 _NO_PREVIEW = LinkPreview(url=None)
-#: A reader's followed topics, the week's stories they got at once (with the weekday shown), their language.
-_ReaderState = tuple[frozenset[str], dict[str, str], str]
+#: A reader's followed topics, the week's stories they got at once (with the weekday shown), their language, and
+#: the story languages they chose (empty: all).
+_ReaderState = tuple[frozenset[str], dict[str, str], str, frozenset[str]]
 
 
 class DigestMessages:
@@ -52,6 +53,8 @@ class DigestMessages:
         self._newsroom = newsroom
         #: A week's stories per distinct local week (the readers' zones give a few bounds per ISO week).
         self._weeks: LruCache[_WeekKey, WeekStories] = LruCache(64)
+        #: A week as readers who chose some story languages get it, by week and choice, with the week it came from.
+        self._weeks_in: LruCache[tuple[_WeekKey, frozenset[str]], tuple[WeekStories, WeekStories]] = LruCache(64)
         self._week_lock = asyncio.Lock()
         self._emails: LruCache[_ContentKey, EmailTemplate] = LruCache(capacity)
         self._telegram: LruCache[_ContentKey, tuple[str, ...]] = LruCache(capacity)
@@ -69,6 +72,7 @@ class DigestMessages:
             followed = await follows.followed_topics_of(conn, subscriber_ids)
             stored = await reader_languages.languages_of(conn, subscriber_ids)
             zone_names = await reader_time.reader_zones(conn, list(subscriber_ids))
+            chosen = await story_language_filters.story_languages_of_readers(conn, subscriber_ids)
         languages = {subscriber_id: self._language(stored.get(subscriber_id)) for subscriber_id in subscriber_ids}
         zones = {subscriber_id: self._zone(zone_names.get(subscriber_id)) for subscriber_id in subscriber_ids}
         weeks: dict[tuple[str, str | None], WeekStories] = {}
@@ -87,7 +91,12 @@ class DigestMessages:
                 sent = await digest_reach.stories_sent_at_once(conn, readers, loaded.week.start, loaded.week.end)
             for subscriber_id, sent_at in sent.items():
                 labels = sent_on_labels(sent_at, loaded.week, languages[subscriber_id], zones[subscriber_id])
-                state = (followed.get(subscriber_id, frozenset()), labels, languages[subscriber_id])
+                state = (
+                    followed.get(subscriber_id, frozenset()),
+                    labels,
+                    languages[subscriber_id],
+                    chosen.get(subscriber_id, frozenset()),
+                )
                 states[(week_key, subscriber_id)] = (loaded, state)
         for item in items:
             week_key = item.item_key.partition(":")[2]
@@ -103,6 +112,14 @@ class DigestMessages:
             if loaded is None:
                 loaded = self._weeks.put(bounds, await load_week_stories(self._newsroom, week))
             return loaded
+
+    def _in_languages(self, loaded: WeekStories, chosen: frozenset[str]) -> WeekStories:
+        """The week's stories in *chosen* languages, worked out once per week (as loaded now) and choice."""
+        key = (_bounds(loaded), chosen)
+        cached = self._weeks_in.get(key)
+        if cached is None or cached[0] is not loaded:
+            cached = self._weeks_in.put(key, (loaded, loaded.in_languages(chosen)))
+        return cached[1]
 
     def _zone(self, name: str | None) -> tzinfo:
         return zone_of(name, self._newsroom.settings)
@@ -124,22 +141,26 @@ class DigestMessages:
             followed = await follows.followed_topics(conn, subscriber_id)
             sent = await digest_reach.stories_sent_at_once(conn, [subscriber_id], loaded.week.start, loaded.week.end)
             language = self._language(await reader_languages.language_of(conn, subscriber_id))
+            chosen = await story_language_filters.story_languages_of(conn, subscriber_id)
         sent_on = sent_on_labels(sent[subscriber_id], loaded.week, language, zone)
-        return loaded, (followed, sent_on, language)
+        return loaded, (followed, sent_on, language, chosen)
 
     async def message_for(
         self, item: deliveries.ClaimedDelivery, key: str, address: str
     ) -> OutgoingMessage | tuple[OutgoingMessage, ...] | None:
         week_key = item.item_key.partition(":")[2]
         try:
-            loaded, (followed, sent_on, language) = await self._reader_state(item.channel, week_key, item.subscriber_id)
+            loaded, state = await self._reader_state(item.channel, week_key, item.subscriber_id)
         except InvalidWeek:
             return None
+        followed, sent_on, language, chosen = state
+        if chosen:  # only the stories in the languages they chose
+            loaded = self._in_languages(loaded, chosen)
         effective = followed & loaded.topics
         if not effective:
             return None  # they stopped following the week's topics since planning: no empty digest
         sent_on = loaded.reached(sent_on, effective)
-        cache_key: _ContentKey = (_bounds(loaded), effective, frozenset(sent_on.items()), language)
+        cache_key: _ContentKey = (_bounds(loaded), effective, frozenset(sent_on.items()), language, chosen)
         content = self._contents.get_or_build(cache_key, lambda: self._content(loaded, effective, sent_on))
         if item.channel == ChannelName.TELEGRAM:
             parts = self._telegram.get_or_build(

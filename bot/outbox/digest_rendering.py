@@ -39,6 +39,19 @@ class WeekStories:
     #: Each story's topics by id.
     topics_of: dict[str, tuple[str, ...]]
 
+    def in_languages(self, languages: frozenset[str]) -> WeekStories:
+        """The week as a reader who chose story *languages* gets it (none chosen: every story); a story stored
+        before stories had a language stays in."""
+        if not languages:
+            return self
+        kept = [story for story in self.stories if story.language is None or story.language in languages]
+        return WeekStories(
+            self.week,
+            kept,
+            frozenset(topic for story in kept for topic in story.topics),
+            {story.id: story.topics for story in kept},
+        )
+
     def reached(self, sent_on: Mapping[str, str], followed: frozenset[str]) -> dict[str, str]:
         """The part of *sent_on* a reader following *followed* sees in their digest (the rest changes nothing)."""
         return {

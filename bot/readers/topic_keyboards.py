@@ -8,6 +8,7 @@ Telegram limits callback data to 64 bytes, so every button carries a short, read
 ``fl:<slug>``         follow a suggested topic ("Did you mean North Korea?", free text naming a topic)
 ``lang:<code>``       read newsbot in this language (/language)
 ``tm``                open the time zone and quiet hours panel (``bot.readers.time_choice``, under /settings)
+``sl``                open the story-language panel (``bot.readers.story_language_choice``, under /settings)
 
 Labels are in the chat's language (its `Voice`); callback data never is. Topics are named by slug, never by
 position, so a keyboard sent before the taxonomy changed can never toggle the wrong topic.
@@ -42,6 +43,7 @@ STOP = "stop"
 FOLLOW = "fl"
 LANGUAGE = "lang"
 TIME = "tm"
+STORY_LANGUAGES = "sl"
 #: A reply offers at most this many "Follow ..." buttons (one per suggested topic).
 MAX_SUGGESTIONS = 5
 
@@ -113,7 +115,7 @@ def topic_picker(taxonomy: Taxonomy, followed: Collection[str], voice: Voice, pa
 
 def cadence_keyboard(cadences: Mapping[str, str], voice: Voice) -> InlineKeyboardMarkup:
     """One row per channel the reader has an address on: instant, weekly digest or off, the current one checked;
-    then the button that opens the reader's time zone and quiet hours."""
+    then the buttons that open the reader's story languages and their time zone and quiet hours."""
     rows = []
     for channel in ChannelName:
         current = cadences.get(channel.value)
@@ -129,6 +131,7 @@ def cadence_keyboard(cadences: Mapping[str, str], voice: Voice) -> InlineKeyboar
                 for cadence, label in CADENCE_LABELS.items()
             ]
         )
+    rows.append([InlineKeyboardButton("🌐 " + voice.gettext("Story languages"), callback_data=STORY_LANGUAGES)])
     rows.append([InlineKeyboardButton("🕒 " + voice.gettext("Time zone and quiet hours"), callback_data=TIME)])
     return InlineKeyboardMarkup(rows)
 

@@ -35,14 +35,16 @@ from bot.languages.catalogs import (
     translations,
 )
 from bot.languages.formatting import wait_phrase
+from bot.languages.language_codes import language_code
 from bot.languages.reader_errors import capitalised, error_text
 from bot.outbox.reader_hours import InvalidQuietHours, UnknownZone, parse_minutes, parse_zone
 from bot.readers.email_signup import ConfirmationNotSent, SignupThrottled, confirm_address, request_email_confirmation
 from bot.readers.request_limits import TooManyRequests, client_key
+from bot.readers.story_language_choice import offered_languages
 from bot.readers.time_choice import NIGHT, likely_zones
 from bot.rendering.signed_links import Purpose
 from bot.web.app_state import chat_notices_of, email_channel_of, newsroom_of
-from subscribers import email_readers, reader_languages, reader_time, readers
+from subscribers import email_readers, reader_languages, reader_time, readers, story_language_filters
 from subscribers.preferences import parse_cadence
 from subscribers.reader_time import ReaderTime
 from subscribers.schema import ChannelName
@@ -320,10 +322,12 @@ def _preferences_page(
     *,
     language: str,
     time: ReaderTime,
+    story_languages: tuple[list[str], frozenset[str]],
     saved: bool = False,
     error: str = "",
     status: int = 200,
 ) -> HTMLResponse:
+    offered, chosen = story_languages
     quiet = (time.quiet_from, time.quiet_until) if time.has_quiet_hours else NIGHT
     context = {
         "reader": reader,
@@ -337,6 +341,8 @@ def _preferences_page(
         "channels": [(_CHANNEL_LABELS.get(name, name), address) for name, address in reader.addresses.items()],
         "cadences": _CADENCE_LABELS,
         "languages": [(code, language_name(code)) for code in languages()],
+        "story_languages": [(code, language_name(code)) for code in offered],
+        "chosen_story_languages": chosen,
         "action": action,
         "unsubscribe_url": newsroom.signer.unsubscribe_url(reader.subscriber_id) if "email" in reader.addresses else "",
         "saved": saved,
@@ -372,7 +378,32 @@ async def preferences_page(token: str, request: Request, newsroom: Newsroom = De
         return reader
     language = await reader_language(request, newsroom, reader.subscriber_id)
     time = await _time_of(newsroom, reader.subscriber_id)
-    return _preferences_page(newsroom, reader, request.url.path, language=language, time=time)
+    chosen = await _story_languages_of(newsroom, reader.subscriber_id)
+    return _preferences_page(newsroom, reader, request.url.path, language=language, time=time, story_languages=chosen)
+
+
+async def _story_languages_of(
+    newsroom: Newsroom, subscriber_id: int, chosen: frozenset[str] | None = None
+) -> tuple[list[str], frozenset[str]]:
+    """The story languages the page offers, and those the reader chose (*chosen*, else as stored)."""
+    if chosen is None:
+        async with newsroom.reader.connect() as conn:
+            chosen = await story_language_filters.story_languages_of(conn, subscriber_id)
+    return await offered_languages(newsroom, chosen), chosen
+
+
+def _story_languages_from(form: FormData) -> frozenset[str]:
+    """The ticked story languages (none: every language); InvalidSubscriber naming the field for a code that names
+    no language."""
+    chosen = set()
+    for value in form.getlist("story_language"):
+        code = language_code(str(value))
+        if code is None:
+            raise InvalidSubscriber(
+                N_("story_language: '%(code)s' is not a language code such as en, de, es or fr"), code=str(value)[:40]
+            )
+        chosen.add(code)
+    return frozenset(chosen)
 
 
 async def _time_of(newsroom: Newsroom, subscriber_id: int) -> ReaderTime:
@@ -406,6 +437,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
     try:
         try:
             chosen_time = _time_from(form, newsroom.settings)
+            story_languages = _story_languages_from(form)
         except UnknownZone as problem:
             raise InvalidSubscriber(N_("timezone: %(problem)s"), problem=problem) from None
         if chosen_language is None:
@@ -424,6 +456,7 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
             request.url.path,
             language=language,
             time=time,
+            story_languages=await _story_languages_of(newsroom, reader.subscriber_id),
             error=error_text(problem, language),
             status=400,
         )
@@ -438,8 +471,15 @@ async def save_preferences(token: str, request: Request, newsroom: Newsroom = De
         )
         await reader_languages.set_language(conn, reader.subscriber_id, chosen_language)
         await reader_time.set_reader_time(conn, reader.subscriber_id, chosen_time)
+        await story_language_filters.set_story_languages(conn, reader.subscriber_id, story_languages)
         updated = await readers.load_reader_preferences(conn, reader.subscriber_id)
     assert updated is not None
     return _preferences_page(
-        newsroom, updated, request.url.path, language=chosen_language, time=chosen_time, saved=True
+        newsroom,
+        updated,
+        request.url.path,
+        language=chosen_language,
+        time=chosen_time,
+        story_languages=await _story_languages_of(newsroom, reader.subscriber_id, story_languages),
+        saved=True,
     )
