@@ -32,7 +32,7 @@ from subscribers.schema import (
     subscribers,
 )
 from subscribers.stories import StoryFields, status_if_still_stopped
-from subscribers.story_language_filters import held_back_from
+from subscribers.story_language_filters import held_back_from, in_chosen_language
 
 
 def story_item_key(story_id: str) -> str:
@@ -89,7 +89,9 @@ def _digest_audience(start: datetime, end: datetime, zones: ZoneGroup | None = N
     """Active weekly-cadence addresses whose owner follows a topic of at least one story published in [start, end),
     narrowed to the readers of *zones* (None: every reader) whose local week is [start, end).
 
-    A story is published when its embargo lifts, else when it was stored; a stopped or retracted one counts not.
+    A story is published when its embargo lifts, else when it was stored; a stopped or retracted one counts not,
+    nor one in a language the reader did not choose (:func:`in_chosen_language`): the digest would leave it out,
+    and a reader with nothing left would be queued a digest that cannot be sent.
     """
     published = func.coalesce(stories.c.publish_at, stories.c.created_at)
     has_a_story = exists().where(
@@ -100,6 +102,7 @@ def _digest_audience(start: datetime, end: datetime, zones: ZoneGroup | None = N
         published < end,
         stories.c.stopped_at.is_(None),
         stories.c.retracted_at.is_(None),
+        in_chosen_language(follows.c.subscriber_id, stories.c.language),
     )
     query = select(addresses.c.subscriber_id, addresses.c.channel).where(
         addresses.c.status == AddressStatus.ACTIVE.value, addresses.c.cadence == Cadence.WEEKLY.value, has_a_story

@@ -1,15 +1,17 @@
 """Which story languages each reader wants: chosen in /settings or on the preference page, none meaning every
 language. Planning leaves a reader out of a story in a language they did not choose (:func:`held_back_from`, part
-of the one planning statement), and the weekly digest leaves such stories out of their digest.
+of the one planning statement), and the weekly digest leaves such stories out of their digest; digest planning
+counts only a week's stories in the reader's languages (:func:`in_chosen_language`), so a reader with none gets no
+digest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from subscribers.database import CHUNK
 from subscribers.schema import reader_story_languages, stories
@@ -25,6 +27,21 @@ def held_back_from(language: str) -> Select:
         select(chosen.subscriber_id)
         .group_by(chosen.subscriber_id)
         .having(func.sum(case((chosen.language == language, 1), else_=0)) == 0)
+    )
+
+
+def in_chosen_language(subscriber_id: ColumnElement[int], language: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """Whether the reader *subscriber_id* takes a story in *language*, as a condition inside a set-based query: a
+    story without a language reaches everyone, a reader who chose none takes every language, anyone else only the
+    ones they chose (the same rule as the digest's content, `WeekStories.in_languages`).
+
+    The readers with a choice are read once, uncorrelated; only theirs are looked up per story, by primary key.
+    """
+    chosen = reader_story_languages.c
+    return or_(
+        language.is_(None),
+        subscriber_id.not_in(select(chosen.subscriber_id)),
+        exists().where(chosen.subscriber_id == subscriber_id, chosen.language == language),
     )
 
 
