@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
-from bot.outbox.worker import MAX_UNRECORDED
+from bot.channels import build_channels, close_channels
+from bot.outbox.worker import MAX_UNRECORDED, DeliveryWorker
 from bot.stories.corrections import correct_story
 from bot.stories.parsing import read_story_file
 from subscribers.schema import deliveries
@@ -41,8 +42,16 @@ async def test_sigkill_mid_edit_fan_out_then_restart_edits_every_copy(
         env = deliver_env(tmp_path, api)
         settings = Settings(data_dir=tmp_path / "data", secret_key=SECRET)
         await plan_fan_out(settings, readers)
-        await finish_the_job(tmp_path, env)  # the story reaches everyone first
-        async with await Newsroom.open(settings) as newsroom:
+        live = settings.model_copy(
+            update={"telegram_token": "123456:TEST", "telegram_api_url": api.base_url, "telegram_paid_broadcast": True}
+        )
+        async with await Newsroom.open(live) as newsroom:
+            # The story reaches everyone first, sent from here: only the edits' fan-out needs a process to kill.
+            channels = build_channels(live)
+            try:
+                await DeliveryWorker(newsroom, channels).drain(wait_for_retries=0)
+            finally:
+                await close_channels(channels)
             async with newsroom.engine.connect() as conn:
                 rows = await conn.execute(select(deliveries.c.story_id, deliveries.c.subscriber_id).limit(1))
                 story_id = rows.one().story_id
