@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.app.newsroom import Newsroom
 from bot.channels import EmailOutbox, TelegramOutbox, build_channels
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story, read_story_file
@@ -24,7 +25,7 @@ from subscribers import channel_health
 from subscribers import deliveries as deliveries_store
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import ManualClock, ManualMonotonic
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
 
 INSTANT_EMAIL = {ChannelName.EMAIL: Cadence.INSTANT}
@@ -368,27 +369,35 @@ async def test_deliveries_give_up_only_once_the_outage_has_lasted_newsbot_retry_
 async def test_a_bot_api_answering_5xx_to_everything_pauses_telegram_and_nothing_is_lost(
     live, bot_api: FakeBotAPI
 ) -> None:
-    newsroom, live_worker = live
+    newsroom, _ = live
     clock = ManualClock()
-    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
+    # Hours pass between the probes, so the rate limiter's waits (a probe to a chat probed a real moment ago waits
+    # out that chat's second) pass at once on a clock of its own too.
+    pace = ManualMonotonic()
+    limiter = TelegramRateLimiter(clock=pace, sleep=pace.sleep)
+    channels = {"telegram": TelegramChannel.from_settings(newsroom.settings, rate_limiter=limiter)}
+    worker = DeliveryWorker(newsroom, channels, clock=clock)
     for chat in range(5):
         await add_reader(newsroom, "north-korea", telegram_chat=str(600 + chat))
     await ingest_story(newsroom, sample(newsroom))
     bot_api.fail_next("sendMessage", 502, times=12)
 
-    report = await worker.drain()
-    assert report.sent == {} and report.failed == {} and set(report.outages) == {"telegram"}
-    assert {row.attempts for row in await delivery_rows(newsroom)} == {0}
-    # A second worker sharing the store respects the pause: it sends nothing before the next probe is due.
-    calls = len(bot_api.calls_to("sendMessage"))
-    other = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
-    assert (await other.drain()).total == 0 and len(bot_api.calls_to("sendMessage")) == calls
-
-    for _ in range(30):  # hours pass, one probe each time, until the API answers again
-        clock.advance(hours=1)
+    try:
         report = await worker.drain()
-        if report.sent:
-            break
+        assert report.sent == {} and report.failed == {} and set(report.outages) == {"telegram"}
+        assert {row.attempts for row in await delivery_rows(newsroom)} == {0}
+        # A second worker sharing the store respects the pause: it sends nothing before the next probe is due.
+        calls = len(bot_api.calls_to("sendMessage"))
+        other = DeliveryWorker(newsroom, channels, clock=clock)
+        assert (await other.drain()).total == 0 and len(bot_api.calls_to("sendMessage")) == calls
+
+        for _ in range(30):  # hours pass, one probe each time, until the API answers again
+            clock.advance(hours=1)
+            report = await worker.drain()
+            if report.sent:
+                break
+    finally:
+        await channels["telegram"].aclose()
     assert report.sent == {"telegram": 5} and report.outages == {}
     assert sorted(message.chat_id for message in bot_api.sent_messages) == list(range(600, 605))
     assert await delivery_states(newsroom) == {"sent": 5}
