@@ -84,3 +84,22 @@ def test_a_command_that_renders_still_gets_its_libraries(tmp_path: Path, store: 
     code, loaded, shown = loaded_by(tmp_path, "preview", str(story))
     assert code == 0, shown
     assert {"jinja2", "mjml"} <= set(loaded)
+
+
+def test_a_command_does_not_walk_every_loaded_object_again_on_exit(tmp_path: Path) -> None:
+    """Python's last collections at exit would walk every object of every library loaded, to free what the exit
+    frees anyway (a third of a second of CPU after `newsbot deliver`); the objects are frozen first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env |= {"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SECRET_KEY": "startup-test-secret-of-32-characters"}
+    # Exit handlers run last registered first: this one, registered before newsbot's, sees what newsbot's did.
+    child_code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from bot.cli import app\n"
+        "app(['--help'], prog_name='newsbot')\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", child_code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines()[-1] == "frozen at exit: True"

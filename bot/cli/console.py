@@ -7,6 +7,8 @@ turns them into one line on stderr and exit code 1.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
@@ -18,6 +20,12 @@ from bot.app.config import Settings, load_settings
 from bot.app.errors import NewsbotError
 from bot.app.newsroom import Newsroom
 from bot.app.store_access import database_setting, open_newsroom, store_named
+
+# A `newsbot` process ends when its command does. Python's last garbage collections at exit walk every object of
+# every library loaded (about half a second of CPU after `newsbot run`, a third after `newsbot deliver`) only to
+# free memory the exit frees anyway; frozen objects are skipped. Refcounts still free what they free, and the
+# other exit handlers run as before: the command has already closed its store and channels.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     help="newsbot: newsletter and social distribution for a newsroom (Telegram, email, weekly digests).",
