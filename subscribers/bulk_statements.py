@@ -7,14 +7,19 @@ Inserting, straight to the driver:
 
 SQLAlchemy's executemany processes every parameter of every row in Python (about 7 µs a row); these rows are
 plain tuples whose few constant values (the time, a boolean) are converted to the driver's form once, by
-:func:`bound_value`. SQLite gets one prepared INSERT run by ``executemany``; PostgreSQL gets ``COPY`` (asyncpg's
-``copy_records_to_table``), inside the caller's transaction either way.
+:func:`bound_value` (on SQLite a time becomes its text there, so the driver does not call its datetime adapter
+for every value). PostgreSQL gets ``COPY`` (asyncpg's ``copy_records_to_table``). SQLite gets INSERTs of up to
+``SQLITE_ROWS_PER_INSERT`` rows each: SQLite builds the little lookup table of a ``CHECK (x IN ('a', 'b', 'c'))``
+constraint (three values or more) each time a statement runs, so one run per row (``executemany`` of a one-row
+INSERT) spent more time on the ``addresses`` checks than on the rows. Both run inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select
@@ -30,10 +35,20 @@ def one_of(conn: AsyncConnection, column: Column[Any], values: Sequence[str]) ->
     return column.in_(select(given.c.value))
 
 
+#: Rows per INSERT statement on SQLite (see the module's docstring); fewer when a row has many columns, so a
+#: statement stays within the 32,766 bound parameters SQLite allows.
+SQLITE_ROWS_PER_INSERT = 500
+SQLITE_MAX_PARAMETERS = 32_766
+
+
 def bound_value(conn: AsyncConnection, column: Column[Any], value: object) -> object:
     """*value* as the driver receives it for *column* (e.g. a UTC datetime as SQLite's text, a boolean as 0/1)."""
     process = column.type.bind_processor(conn.dialect)
-    return value if process is None else process(value)
+    bound = value if process is None else process(value)
+    if isinstance(bound, datetime) and conn.dialect.name == "sqlite":
+        # The text sqlite3's own datetime adapter would store (what every other write stores), made once here.
+        return bound.isoformat(" ")
+    return bound
 
 
 async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -48,5 +63,13 @@ async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
         return
-    placeholders = ", ".join("?" for _ in columns)
-    await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+    per = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMETERS // len(columns)))
+    row = "(" + ", ".join("?" for _ in columns) + ")"
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    whole = len(rows) - len(rows) % per
+    if whole:
+        flat = [tuple(chain.from_iterable(rows[start : start + per])) for start in range(0, whole, per)]
+        await conn.exec_driver_sql(head + ", ".join([row] * per), flat)
+    if whole < len(rows):
+        rest = rows[whole:]
+        await conn.exec_driver_sql(head + ", ".join([row] * len(rest)), tuple(chain.from_iterable(rest)))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.app.newsroom import Newsroom
 from bot.cli import app
-from subscribers import readers
+from subscribers import bulk_statements, readers
 from subscribers.preferences import build_subscriber, read_subscribers_csv
 from subscribers.schema import addresses, follows, subscribers
 from tests.newsroom_fixtures import add_reader, use_embedded_defaults
@@ -81,6 +81,33 @@ async def test_rows_are_written_in_batches_and_known_addresses_merge(
         False,
     )
     assert email.confirmed_at is not None and email.created_at.tzinfo is not None
+
+
+async def test_rows_split_over_many_insert_statements_keep_every_value_and_time(
+    newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite writes several rows per INSERT; a batch that does not divide evenly still writes every row, and the
+    import's times read back as the ones a single write stores."""
+    monkeypatch.setattr(bulk_statements, "SQLITE_ROWS_PER_INSERT", 4)
+    parsed = read_subscribers_csv(csv_text(many_rows(31)), newsroom.taxonomy)
+    now = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=UTC)
+    async with newsroom.engine.begin() as conn:
+        outcome = await readers.add_subscribers(conn, parsed.subscribers, now)
+    single = await add_reader(newsroom, "sports", email="single@example.org")
+    assert (outcome.created, outcome.merged) == (31, 0)
+    async with newsroom.engine.connect() as conn:
+        rows = (await conn.execute(select(addresses).where(addresses.c.subscriber_id != single))).all()
+        chats = {r.address for r in rows if r.channel == "telegram"}
+        times = {(r.created_at, r.updated_at, r.confirmed_at) for r in rows if r.channel == "email"}
+        topics = (await conn.execute(select(follows.c.topic).where(follows.c.subscriber_id != single))).all()
+        if conn.dialect.name == "sqlite":
+            stored = await conn.exec_driver_sql(
+                "SELECT DISTINCT created_at, updated_at FROM addresses WHERE subscriber_id != ?", (single,)
+            )
+            assert stored.all() == [("2026-03-01 12:30:15.250000", "2026-03-01 12:30:15.250000")]
+    assert len(rows) == 62 and len(topics) == 62
+    assert chats == {str(5000 + i) for i in range(31)}
+    assert times == {(now, now, now)}
 
 
 async def test_a_reader_listed_twice_in_the_batch_fails_the_whole_import(newsroom: Newsroom) -> None:
