@@ -34,12 +34,12 @@ print(json.dumps({"code": code, "loaded": [name for name in watched if name in s
 """
 
 
-def loaded_by(tmp_path: Path, *args: str) -> tuple[int, list[str], str]:
-    """Run `newsbot ARGS` in a fresh interpreter; its exit code, the HEAVY modules it imported, and its stdout."""
+def loaded_by(tmp_path: Path, *args: str, watched: tuple[str, ...] = HEAVY) -> tuple[int, list[str], str]:
+    """Run `newsbot ARGS` in a fresh interpreter; its exit code, the *watched* modules it imported, and its stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env |= {"NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SECRET_KEY": "startup-test-secret-of-32-characters"}
     child = subprocess.run(
-        [sys.executable, "-c", _CHILD, ",".join(HEAVY), *args],
+        [sys.executable, "-c", _CHILD, ",".join(watched), *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -70,6 +70,12 @@ def test_an_import_loads_only_the_store_and_the_checks(tmp_path: Path, store: Pa
     assert code == 0, shown
     assert loaded == []
     assert sqlite3.connect(store).execute("SELECT count(*) FROM addresses").fetchone() == (2,)
+
+
+def test_a_store_already_current_is_not_handed_to_alembic(tmp_path: Path, store: Path) -> None:
+    """Alembic and its scripts load only when there is a migration to run, not on every command's start."""
+    code, loaded, _ = loaded_by(tmp_path, "status", watched=("alembic", "subscribers.migrations.env"))
+    assert (code, loaded) == (0, [])
 
 
 def test_status_loads_no_channel_nor_renderer(tmp_path: Path, store: Path) -> None:

@@ -14,7 +14,7 @@ from bot.stories.story import Story
 from subscribers import deliveries as deliveries_store
 from subscribers import readers, status, stories
 from subscribers.database import create_engine
-from subscribers.migrate import head_revision, upgrade_database
+from subscribers.migrate import alembic_config, head_revision, upgrade_database
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries, follows, metadata
 from tests.newsroom_fixtures import add_reader
 
@@ -25,9 +25,7 @@ def story(*topics: str, breaking: bool = False, story_id: str = "s1") -> Story:
 
 async def test_migrations_create_exactly_the_schema_the_code_uses(newsroom: Newsroom) -> None:
     async with newsroom.engine.connect() as conn:
-        differences = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-        )
+        differences = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
     assert differences == []
 
 
@@ -40,6 +38,12 @@ async def test_sqlite_store_runs_in_wal_mode_with_foreign_keys(newsroom: Newsroo
     async with newsroom.engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+def test_the_head_read_from_the_scripts_revision_lines_is_the_one_alembic_finds() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_store_directory_is_created_on_first_use(tmp_path) -> None:
@@ -89,11 +93,7 @@ async def plan(newsroom: Newsroom, s: Story) -> dict[str, int]:
 
 async def planned_addresses(newsroom: Newsroom, story_id: str) -> set[tuple[str, str]]:
     async with newsroom.engine.connect() as conn:
-        return {
-            (r.channel, r.address)
-            for r in await status.list_deliveries(conn)
-            if r.story_id == story_id
-        }
+        return {(r.channel, r.address) for r in await status.list_deliveries(conn) if r.story_id == story_id}
 
 
 async def test_a_story_is_planned_for_followers_of_its_topics_only(newsroom: Newsroom) -> None:
@@ -102,13 +102,20 @@ async def test_a_story_is_planned_for_followers_of_its_topics_only(newsroom: New
     await add_reader(newsroom, "russia", "north-korea", telegram_chat="3")  # follows two: still one message
     await add_reader(newsroom, "north-korea", email="now@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT})
     await add_reader(newsroom, "north-korea", email="weekly@example.org")  # waits for the digest
-    await add_reader(newsroom, "north-korea", email="pending@example.org", confirmed=False,
-                     cadences={ChannelName.EMAIL: Cadence.INSTANT})
+    await add_reader(
+        newsroom,
+        "north-korea",
+        email="pending@example.org",
+        confirmed=False,
+        cadences={ChannelName.EMAIL: Cadence.INSTANT},
+    )
     await add_reader(newsroom, "north-korea", telegram_chat="5", cadences={ChannelName.TELEGRAM: Cadence.OFF})
 
     assert await plan(newsroom, story("north-korea", "russia")) == {"telegram": 2, "email": 1}
     assert await planned_addresses(newsroom, "s1") == {
-        ("telegram", "1"), ("telegram", "3"), ("email", "now@example.org")
+        ("telegram", "1"),
+        ("telegram", "3"),
+        ("email", "now@example.org"),
     }
 
 
@@ -186,21 +193,22 @@ async def test_upgrading_a_populated_store_keeps_every_row(tmp_path) -> None:
         await upgrade_database(engine, "0001")
         now = datetime.now(UTC)
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO subscribers (id, created_at) VALUES (1, '2026-01-01 00:00:00')"
-            ))
-            await conn.execute(text(
-                "INSERT INTO stories (id, title, body, summary, breaking, created_at) "
-                "VALUES ('s1', 't', 'b', 's', 0, '2026-01-01 00:00:00')"
-            ))
-            await conn.execute(text(
-                "INSERT INTO story_topics (story_id, topic, position) VALUES ('s1', 'world', 0)"
-            ))
-            await conn.execute(text(
-                "INSERT INTO deliveries (item_key, story_id, subscriber_id, channel, priority, status, attempts,"
-                " not_before, created_at, updated_at) VALUES ('story:s1', 's1', 1, 'telegram', 10, 'sent', 1,"
-                " :now, :now, :now)"
-            ), {"now": now.replace(tzinfo=None)})
+            await conn.execute(text("INSERT INTO subscribers (id, created_at) VALUES (1, '2026-01-01 00:00:00')"))
+            await conn.execute(
+                text(
+                    "INSERT INTO stories (id, title, body, summary, breaking, created_at) "
+                    "VALUES ('s1', 't', 'b', 's', 0, '2026-01-01 00:00:00')"
+                )
+            )
+            await conn.execute(text("INSERT INTO story_topics (story_id, topic, position) VALUES ('s1', 'world', 0)"))
+            await conn.execute(
+                text(
+                    "INSERT INTO deliveries (item_key, story_id, subscriber_id, channel, priority, status, attempts,"
+                    " not_before, created_at, updated_at) VALUES ('story:s1', 's1', 1, 'telegram', 10, 'sent', 1,"
+                    " :now, :now, :now)"
+                ),
+                {"now": now.replace(tzinfo=None)},
+            )
         assert await upgrade_database(engine) == head_revision()
         async with engine.connect() as conn:
             for table in ("stories", "story_topics", "deliveries"):
