@@ -14,9 +14,10 @@ from typing import Protocol
 
 from email_validator import EmailNotValidError
 
-from subscribers.email_keys import address_key
+from subscribers.email_keys import email_key
 from subscribers.email_normal_form import normal_email
 from subscribers.errors import N_, InvalidSubscriber, NewsbotError, ReaderText
+from subscribers.garbage_collection import garbage_collection_paused
 from subscribers.readers import NewAddress, NewSubscriber
 from subscribers.schema import DEFAULT_CADENCE, AddressStatus, Cadence, ChannelName
 
@@ -24,6 +25,11 @@ _CHAT_ID = re.compile(r"^-?[0-9]{1,20}$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"", "0", "false", "no", "n"}
 _CADENCE_NAMES = {cadence.value: cadence for cadence in Cadence}
+# Module-level names for the members the per-row code uses: an enum member looked up on its class costs more
+# than a name here, and an import does it several times a row.
+_TELEGRAM, _EMAIL = ChannelName.TELEGRAM, ChannelName.EMAIL
+_TELEGRAM_DEFAULT, _EMAIL_DEFAULT = DEFAULT_CADENCE[_TELEGRAM], DEFAULT_CADENCE[_EMAIL]
+_ACTIVE, _PENDING = AddressStatus.ACTIVE, AddressStatus.PENDING
 CSV_COLUMNS = ("telegram_chat", "email", "topics", "confirmed", "telegram_cadence", "email_cadence")
 
 
@@ -116,18 +122,19 @@ def build_subscriber(
     An email address starts pending (double opt-in) unless *confirmed*: it receives nothing until then.
     """
     cadences = cadences or {}
-    given: list[tuple[ChannelName, str, AddressStatus]] = []
+    found: list[NewAddress] = []
     if telegram_chat:
-        given.append((ChannelName.TELEGRAM, normalise_chat_id(telegram_chat), AddressStatus.ACTIVE))
+        cadence = cadences.get(_TELEGRAM, _TELEGRAM_DEFAULT)
+        found.append(NewAddress(_TELEGRAM, normalise_chat_id(telegram_chat), cadence, _ACTIVE))
     if email:
-        status = AddressStatus.ACTIVE if confirmed else AddressStatus.PENDING
-        given.append((ChannelName.EMAIL, normalise_email(email), status))
-    found = [NewAddress(ch, address, cadences.get(ch, DEFAULT_CADENCE[ch]), status) for ch, address, status in given]
+        cadence = cadences.get(_EMAIL, _EMAIL_DEFAULT)
+        found.append(NewAddress(_EMAIL, normalise_email(email), cadence, _ACTIVE if confirmed else _PENDING))
     if not found:
         raise InvalidSubscriber("a subscriber needs a Telegram chat id or an email address")
-    unused = set(cadences) - {a.channel for a in found} if cadences else None
-    if unused:
-        raise InvalidSubscriber(f"cadence given for {', '.join(sorted(unused))} but no such address")
+    if cadences:
+        unused = set(cadences).difference(a.channel for a in found)
+        if unused:
+            raise InvalidSubscriber(f"cadence given for {', '.join(sorted(unused))} but no such address")
     slugs = taxonomy.resolve_all([t for t in topics if t.strip()])
     if not slugs:
         raise InvalidSubscriber("a subscriber must follow at least one topic")
@@ -198,42 +205,46 @@ def read_subscribers_csv(
     cadence_columns = [(channel, column) for channel, column in _CADENCE_COLUMNS if column in header]
     valid: list[NewSubscriber] = []
     errors: list[RowError] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[ChannelName, str], int] = {}
     rows = 0
-    for row in reader:
-        if not row:
-            continue
-        rows += 1
-        if progress is not None and rows % PROGRESS_EVERY == 0:
-            progress(rows)
-        line = reader.line_num
-        try:
-            if len(row) > len(header):
-                raise InvalidSubscriber("more fields than the header has columns")
-            cells = {key: value.strip() for key, value in zip(header, row, strict=False)}
-            confirmed = cells.get("confirmed", "").lower()
-            if confirmed not in _CONFIRMED_VALUES:
-                raise InvalidSubscriber(f"confirmed must be yes/no or true/false, not {cells['confirmed']!r}")
-            cadences = {
-                channel: parse_cadence(cells[column]) for channel, column in cadence_columns if cells.get(column)
-            }
-            subscriber = build_subscriber(
-                topics,
-                telegram_chat=cells.get("telegram_chat"),
-                email=cells.get("email"),
-                topics=cells.get("topics", "").split(";"),
-                confirmed=confirmed in _TRUE,
-                cadences=cadences,
-            )
-            keys = [(str(a.channel), address_key(a.channel, a.address) or a.address) for a in subscriber.addresses]
-            for address, key in zip(subscriber.addresses, keys, strict=True):
-                if key in seen:
-                    raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")
-            for key in keys:
-                seen[key] = line
-            valid.append(subscriber)
-        except NewsbotError as exc:
-            errors.append(RowError(line, str(exc)))
+    with garbage_collection_paused():
+        for row in reader:
+            if not row:
+                continue
+            rows += 1
+            if progress is not None and rows % PROGRESS_EVERY == 0:
+                progress(rows)
+            line = reader.line_num
+            try:
+                if len(row) > len(header):
+                    raise InvalidSubscriber("more fields than the header has columns")
+                # A short row: its missing fields are absent.
+                cells = dict(zip(header, map(str.strip, row), strict=False))
+                confirmed = cells.get("confirmed", "").lower()
+                if confirmed not in _CONFIRMED_VALUES:
+                    raise InvalidSubscriber(f"confirmed must be yes/no or true/false, not {cells['confirmed']!r}")
+                cadences = {
+                    channel: parse_cadence(cells[column]) for channel, column in cadence_columns if cells.get(column)
+                }
+                subscriber = build_subscriber(
+                    topics,
+                    telegram_chat=cells.get("telegram_chat"),
+                    email=cells.get("email"),
+                    topics=cells.get("topics", "").split(";"),
+                    confirmed=confirmed in _TRUE,
+                    cadences=cadences,
+                )
+                keys = [
+                    (a.channel, email_key(a.address) if a.channel is _EMAIL else a.address)
+                    for a in subscriber.addresses
+                ]
+                for address, key in zip(subscriber.addresses, keys, strict=True):
+                    if key in seen:
+                        raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")
+                seen.update(dict.fromkeys(keys, line))
+                valid.append(subscriber)
+            except NewsbotError as exc:
+                errors.append(RowError(line, str(exc)))
     if progress is not None:
         progress(rows)
     return CsvImport(subscribers=valid, errors=errors, rows=rows)

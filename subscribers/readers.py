@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,7 @@ from subscribers.bulk_statements import bound_value, insert_many, one_of
 from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, reserve_ids
 from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
+from subscribers.garbage_collection import garbage_collection_paused
 from subscribers.schema import (
     AddressStatus,
     Cadence,
@@ -30,16 +32,17 @@ from subscribers.schema import (
 BATCH = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class NewAddress:
+class NewAddress(NamedTuple):
+    """One address of a subscriber to create. Named tuples, not frozen dataclasses, because an import builds
+    three of these values per row and a frozen dataclass takes several times as long to construct."""
+
     channel: ChannelName
     address: str
     cadence: Cadence
     status: AddressStatus
 
 
-@dataclass(frozen=True, slots=True)
-class NewSubscriber:
+class NewSubscriber(NamedTuple):
     """One subscriber to create (or merge into an existing one that owns one of these addresses)."""
 
     addresses: tuple[NewAddress, ...]
@@ -92,11 +95,12 @@ async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, s
     email, telegram = ChannelName.EMAIL.value, ChannelName.TELEGRAM.value
     chats: list[str] = []
     emails: dict[str, list[tuple[str, str]]] = {}
-    for key in dict.fromkeys(keys):
-        if key[0] == email:
-            emails.setdefault(email_key(key[1]), []).append(key)
-        else:
-            chats.append(key[1])
+    with garbage_collection_paused():
+        for key in dict.fromkeys(keys):
+            if key[0] == email:
+                emails.setdefault(email_key(key[1]), []).append(key)
+            else:
+                chats.append(key[1])
     found: dict[tuple[str, str], int] = {}
     if chats:
         rows = await conn.execute(
@@ -148,10 +152,11 @@ async def add_subscribers(
     for start in range(0, len(to_create), BATCH):
         batch = zip(to_create[start : start + BATCH], ids[start : start + BATCH], strict=True)
         subscriber_rows, address_rows, follow_rows = [], [], []
-        for sub, subscriber_id in batch:
-            subscriber_rows.append((subscriber_id, when))
-            address_rows.extend(address_values(subscriber_id, a, when, no) for a in sub.addresses)
-            follow_rows.extend((subscriber_id, t, when) for t in dict.fromkeys(sub.topics))
+        with garbage_collection_paused():
+            for sub, subscriber_id in batch:
+                subscriber_rows.append((subscriber_id, when))
+                address_rows.extend(address_values(subscriber_id, a, when, no) for a in sub.addresses)
+                follow_rows.extend((subscriber_id, t, when) for t in dict.fromkeys(sub.topics))
         await insert_many(conn, subscribers, ("id", "created_at"), subscriber_rows)
         await insert_many(conn, addresses, ADDRESS_COLUMNS, address_rows)
         await insert_many(conn, follows, ("subscriber_id", "topic", "created_at"), follow_rows)

@@ -4,6 +4,7 @@ and PostgreSQL, and a progress bar only on a terminal."""
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import pty
 import subprocess
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 
 from bot.app.newsroom import Newsroom
 from bot.cli import app
-from subscribers import bulk_statements, readers
+from subscribers import bulk_statements, preferences, readers
 from subscribers.preferences import build_subscriber, read_subscribers_csv
 from subscribers.schema import addresses, follows, subscribers
 from tests.newsroom_fixtures import add_reader, use_embedded_defaults
@@ -52,6 +53,22 @@ def test_one_bad_row_among_many_names_its_line_and_field_and_nothing_is_imported
     assert "3 of 3000 rows are invalid; nothing imported" in result.stderr
     listed = CliRunner().invoke(app, ["subscribers", "list"])
     assert "0 subscriber(s)" in listed.stdout
+
+
+def test_the_collector_is_paused_while_rows_are_checked_and_back_as_it_was_after(
+    newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preferences, "PROGRESS_EVERY", 10)
+    during: list[bool] = []
+    parsed = read_subscribers_csv(csv_text(many_rows(30)), newsroom.taxonomy, lambda _: during.append(gc.isenabled()))
+    assert len(parsed.subscribers) == 30
+    assert during == [False, False, False, True] and gc.isenabled()  # the last call comes after the rows
+    gc.disable()
+    try:
+        read_subscribers_csv(csv_text(many_rows(3)), newsroom.taxonomy)
+        assert not gc.isenabled()  # switched off by someone else: left off
+    finally:
+        gc.enable()
 
 
 async def test_rows_are_written_in_batches_and_known_addresses_merge(
