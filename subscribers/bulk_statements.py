@@ -12,12 +12,19 @@ for every value). PostgreSQL gets ``COPY`` (asyncpg's ``copy_records_to_table``)
 ``SQLITE_ROWS_PER_INSERT`` rows each: SQLite builds the little lookup table of a ``CHECK (x IN ('a', 'b', 'c'))``
 constraint (three values or more) each time a statement runs, so one run per row (``executemany`` of a one-row
 INSERT) spent more time on the ``addresses`` checks than on the rows. Both run inside the caller's transaction.
+
+Indexes, for an insert large against what a table holds: on SQLite, :func:`indexes_built_after` drops the
+tables' own indexes inside the transaction and builds each again, from sorted keys, once the rows are in, which
+costs less than adding every row's key to them one by one. The UNIQUE constraints SQLite keeps inside the table
+(``UNIQUE (channel, address)``) cannot be dropped and are kept up to date as usual. A rebuilt unique index that
+finds two equal keys fails the statement, the transaction rolls back, and the indexes are there as before.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from itertools import chain
 from typing import Any
@@ -25,6 +32,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 
 def one_of(conn: AsyncConnection, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
@@ -73,3 +81,19 @@ async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str
     if whole < len(rows):
         rest = rows[whole:]
         await conn.exec_driver_sql(head + ", ".join([row] * len(rest)), tuple(chain.from_iterable(rest)))
+
+
+@asynccontextmanager
+async def indexes_built_after(conn: AsyncConnection, tables: Sequence[Table], rebuild: bool) -> AsyncIterator[None]:
+    """With *rebuild*, on SQLite: drop the indexes *tables* declare, run the block, then create them again, all in
+    the caller's transaction (see the module's docstring). Otherwise (or on PostgreSQL, whose ``COPY`` keeps its
+    indexes as it goes) just run the block."""
+    indexes = sorted((ix for t in tables for ix in t.indexes), key=lambda ix: str(ix.name))
+    if not rebuild or conn.dialect.name != "sqlite" or not indexes:
+        yield
+        return
+    for index in indexes:
+        await conn.execute(DropIndex(index))
+    yield
+    for index in indexes:
+        await conn.execute(CreateIndex(index))

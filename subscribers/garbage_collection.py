@@ -16,8 +16,9 @@ from contextlib import contextmanager
 @contextmanager
 def garbage_collection_paused() -> Iterator[None]:
     """No cyclic collection inside the block; the collector is switched back on after it, unless it was off
-    before. Only around synchronous work: held across an ``await`` it would pause collection for every other
-    task of the loop too."""
+    before. Inside a process that serves others, only around synchronous work: held across an ``await`` it would
+    pause collection for every other task of the loop too. A command that runs nothing else may hold it
+    throughout, which also saves the collection each stage's end would start over the rows kept for the next."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.bulk_statements import bound_value, insert_many, one_of
+from subscribers.bulk_statements import bound_value, indexes_built_after, insert_many, one_of
 from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, reserve_ids
 from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
@@ -30,6 +30,8 @@ from subscribers.schema import (
 
 #: New subscribers per bulk insert: large enough that per-statement costs vanish, small enough to show progress.
 BATCH = 20_000
+#: An import of fewer new readers than this keeps the indexes as they are (see add_subscribers).
+REBUILD_INDEXES_FROM = 10_000
 
 
 class NewAddress(NamedTuple):
@@ -126,8 +128,10 @@ async def add_subscribers(
     """Create subscribers in bulk; one whose address already exists gets the new topics added instead.
 
     One look-up finds the known addresses; ids are reserved up front so every table is filled with one bulk insert
-    per batch (see :mod:`subscribers.bulk_statements`), which keeps a 100,000-row import to about a second.
-    *progress*, if given, is called with the number of subscribers written so far after each batch.
+    per batch (see :mod:`subscribers.bulk_statements`), all in the caller's transaction. An import of at least
+    as many new readers as the store holds (and ``REBUILD_INDEXES_FROM`` or more) builds the tables' indexes again
+    after the rows instead of growing them row by row. *progress*, if given, is called with the number of
+    subscribers written so far after each batch.
     """
     existing = await find_subscriber_ids(conn, ((str(a.channel), a.address) for s in new for a in s.addresses))
     to_create: list[NewSubscriber] = [] if existing else list(new)
@@ -149,6 +153,25 @@ async def add_subscribers(
 
     ids = await reserve_ids(conn, subscribers, len(to_create))
     when, no = bound_value(conn, subscribers.c.created_at, now), bound_value(conn, addresses.c.breaking_email, False)
+    # As many new readers as the store holds already (ids start after the largest one): building the indexes
+    # again once costs less than growing them by each row.
+    rebuild = len(to_create) >= max(REBUILD_INDEXES_FROM, ids.start - 1)
+    async with indexes_built_after(conn, (addresses, follows), rebuild):
+        await _insert_new(conn, to_create, ids, (when, no), progress, merged)
+    return ImportOutcome(created=len(to_create), merged=merged)
+
+
+async def _insert_new(
+    conn: AsyncConnection,
+    to_create: list[NewSubscriber],
+    ids: range,
+    bound: tuple[object, object],
+    progress: Callable[[int], None] | None,
+    merged: int,
+) -> None:
+    """Write the new subscribers, their addresses and follows, ``BATCH`` subscribers per bulk insert; *bound* is
+    the time and false as the driver takes them, *progress* is told *merged* plus the subscribers written."""
+    when, no = bound
     for start in range(0, len(to_create), BATCH):
         batch = zip(to_create[start : start + BATCH], ids[start : start + BATCH], strict=True)
         subscriber_rows, address_rows, follow_rows = [], [], []
@@ -162,7 +185,6 @@ async def add_subscribers(
         await insert_many(conn, follows, ("subscriber_id", "topic", "created_at"), follow_rows)
         if progress is not None:
             progress(merged + start + len(subscriber_rows))
-    return ImportOutcome(created=len(to_create), merged=merged)
 
 
 async def list_subscribers(conn: AsyncConnection, limit: int | None = None) -> list[SubscriberView]:

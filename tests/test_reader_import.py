@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from bot.app.newsroom import Newsroom
@@ -134,6 +135,73 @@ async def test_a_reader_listed_twice_in_the_batch_fails_the_whole_import(newsroo
             await readers.add_subscribers(conn, [twice, twice], datetime.now(UTC))
     async with newsroom.engine.connect() as conn:
         assert (await conn.execute(select(subscribers.c.id))).all() == []
+
+
+async def store_indexes(newsroom: Newsroom) -> list[tuple[str, str | None]]:
+    async with newsroom.engine.connect() as conn:
+        found = await conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        return [tuple(row) for row in found]
+
+
+def statements_seen(newsroom: Newsroom) -> list[str]:
+    """Every statement the store runs from now on, as sent to the driver."""
+    seen: list[str] = []
+    event.listen(newsroom.engine.sync_engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_large_import_builds_the_indexes_again_and_leaves_the_same_ones(
+    newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "REBUILD_INDEXES_FROM", 5)
+    before = await store_indexes(newsroom)
+    await add_reader(newsroom, "sports", email="early@example.org")
+    statements = statements_seen(newsroom)
+    parsed = read_subscribers_csv(csv_text(many_rows(3)), newsroom.taxonomy)
+    async with newsroom.engine.begin() as conn:  # fewer than REBUILD_INDEXES_FROM: indexes kept
+        await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC))
+    assert not [s for s in statements if "INDEX" in s]
+    parsed = read_subscribers_csv(csv_text(many_rows(20)[3:]), newsroom.taxonomy)
+    async with newsroom.engine.begin() as conn:  # 17 new against 4 held: built again
+        outcome = await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC))
+    assert outcome.created == 17
+    assert [s.split(" ON ")[0].strip() for s in statements if "INDEX" in s] == [
+        "DROP INDEX ix_addresses_email_key",
+        "DROP INDEX ix_follows_topic_subscriber_id",
+        "CREATE UNIQUE INDEX ix_addresses_email_key",
+        "CREATE INDEX ix_follows_topic_subscriber_id",
+    ]
+    assert await store_indexes(newsroom) == before
+    async with newsroom.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA integrity_check")).scalar() == "ok"
+        plan = await conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT subscriber_id FROM addresses WHERE email_key = 'reader7@example.org'"
+        )
+        assert "ix_addresses_email_key" in " ".join(str(row[-1]) for row in plan)
+        found = await readers.find_subscriber_ids(conn, [("email", "READER19@example.org")])
+    assert list(found) == [("email", "READER19@example.org")]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_key_conflict_found_when_an_index_is_built_again_imports_nothing(
+    newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two spellings of one address, passed straight to the store: only the rebuilt unique index of email keys
+    sees them; the statement fails, and the transaction takes rows and dropped indexes back with it."""
+    monkeypatch.setattr(readers, "REBUILD_INDEXES_FROM", 1)
+    before = await store_indexes(newsroom)
+    spellings = [
+        build_subscriber(newsroom.taxonomy, telegram_chat=None, email=email, topics=["world"])
+        for email in ("Ana@example.org", "ana@example.org")
+    ]
+    with pytest.raises(IntegrityError, match=r"(?i)unique.*email_key"):
+        async with newsroom.engine.begin() as conn:
+            await readers.add_subscribers(conn, spellings, datetime.now(UTC))
+    async with newsroom.engine.connect() as conn:
+        assert (await conn.execute(select(subscribers.c.id))).all() == []
+        assert (await conn.execute(select(addresses.c.id))).all() == []
+    assert await store_indexes(newsroom) == before
 
 
 def run_import_in(tmp_path: Path, *, terminal: bool) -> str:

@@ -18,6 +18,7 @@ from bot.cli.console import app, err, fail, out, run_command, settings_of, with_
 from bot.cli.reader_changes import ReaderUpdate, add_or_update, print_add_outcome, subscribers_update
 from bot.stories.text_decoding import NotText, decode_text
 from subscribers import readers
+from subscribers.garbage_collection import garbage_collection_paused
 from subscribers.preferences import (
     build_subscriber,
     normalise_chat_id,
@@ -183,7 +184,10 @@ def subscribers_import(
                 outcome = await readers.add_subscribers(conn, parsed.subscribers, newsroom.clock.now(), written)
         return parsed.rows, outcome, problems
 
-    rows, outcome, problems = run_command(with_newsroom(settings_of(ctx), work))
+    # The whole command, awaits included: nothing else runs in this process, and collecting once at the end of
+    # each paused stage would walk the rows still held for the next (see subscribers.garbage_collection).
+    with garbage_collection_paused():
+        rows, outcome, problems = run_command(with_newsroom(settings_of(ctx), work))
     for problem in problems[:50]:
         err.print(problem, markup=False)
     if len(problems) > 50:
