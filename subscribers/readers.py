@@ -133,7 +133,10 @@ async def add_subscribers(
     after the rows instead of growing them row by row. *progress*, if given, is called with the number of
     subscribers written so far after each batch.
     """
-    existing = await find_subscriber_ids(conn, ((str(a.channel), a.address) for s in new for a in s.addresses))
+    # A store without addresses yet (a first import) owns none of these: no need to send every address to look.
+    anyone = (await conn.execute(select(addresses.c.id).limit(1))).first() is not None
+    keys = ((str(a.channel), a.address) for s in new for a in s.addresses)
+    existing = await find_subscriber_ids(conn, keys) if anyone else {}
     to_create: list[NewSubscriber] = [] if existing else list(new)
     merged_follows: list[dict[str, object]] = []
     for sub in new if existing else ():

@@ -183,6 +183,20 @@ async def test_a_large_import_builds_the_indexes_again_and_leaves_the_same_ones(
     assert list(found) == [("email", "READER19@example.org")]
 
 
+async def test_an_import_into_a_store_without_addresses_looks_none_up(newsroom: Newsroom) -> None:
+    statements = statements_seen(newsroom)
+    parsed = read_subscribers_csv(csv_text(many_rows(5)), newsroom.taxonomy)
+    async with newsroom.engine.begin() as conn:
+        first = await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC))
+    assert (first.created, first.merged) == (5, 0)
+    assert not [s for s in statements if "email_key" in s and "SELECT" in s]
+    parsed = read_subscribers_csv(csv_text(many_rows(7)), newsroom.taxonomy)
+    async with newsroom.engine.begin() as conn:  # now there are addresses to find
+        again = await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC))
+    assert (again.created, again.merged) == (2, 5)
+    assert [s for s in statements if "email_key" in s and "SELECT" in s]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_key_conflict_found_when_an_index_is_built_again_imports_nothing(
     newsroom: Newsroom, monkeypatch: pytest.MonkeyPatch
