@@ -29,9 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 from mjml import mjml2html
 
 from bot.app.config import Settings
@@ -134,6 +136,30 @@ def _number(context: jinja2.runtime.Context, value: float) -> str:
     return number(value, _language(context))
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """The process's compiled templates, shared by every Renderer: compiling is most of a template's first render.
+
+    Jinja keys each template by its name and file and checks the source's checksum, so a template edited or
+    overridden in ``NEWSBOT_TEMPLATES_DIR`` is compiled anew; every Renderer configures its environment alike, so the
+    compiled code of one source is the same for all of them.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, tuple[str, CodeType]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self._code.get(bucket.key)
+        if found is not None and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.code is not None:
+            self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_COMPILED_TEMPLATES = _CompiledTemplates()
+
+
 class Renderer:
     """Renders stories with the configured templates; one instance is shared by all channels."""
 
@@ -150,6 +176,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             extensions=["jinja2.ext.i18n"],
+            bytecode_cache=_COMPILED_TEMPLATES,
         )
         self.environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
         self.environment.filters.update(
