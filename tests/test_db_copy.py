@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from subscribers.database import create_engine
 from subscribers.schema import metadata
 from subscribers.store_secret import SIGNING_KEY, stored_secret
 from tests import postgres_databases
-from tests.newsroom_fixtures import SAMPLE_STORY, use_embedded_defaults
+from tests.newsroom_fixtures import SAMPLE_STORY, seed_migrated_store, use_embedded_defaults
 
 
 def newsbot(*args: str, env: dict[str, str] | None = None):
@@ -36,11 +37,23 @@ async def table_counts(url: str) -> dict[str, int]:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Path:
+    """`newsbot demo` run once per test process on embedded defaults: the store every copy test starts from."""
+    directory = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_embedded_defaults(directory, monkeypatch)
+        store = seed_migrated_store(directory / "data", migrated_sqlite)
+        assert newsbot("demo").exit_code == 0
+    return store
+
+
 @pytest.fixture
-def populated_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A SQLite installation with readers, the sample story and its deliveries."""
+def populated_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_sqlite: Path) -> str:
+    """A SQLite installation with readers, the sample story and its deliveries (a copy of the demo's store)."""
     use_embedded_defaults(tmp_path, monkeypatch)
-    assert newsbot("demo").exit_code == 0
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(demo_sqlite, tmp_path / "data" / "newsbot.sqlite3")
     return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'newsbot.sqlite3'}"
 
 
@@ -65,8 +78,12 @@ def test_copy_moves_every_row_and_new_ids_continue_after_the_copied_ones(
 
 def test_copy_into_a_store_with_data_is_refused_and_changes_nothing(populated_sqlite: str, tmp_path: Path) -> None:
     other = f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite3'}"
-    assert newsbot("subscribers", "add", "--telegram-chat", "5", "--topic", "local",
-                   env={"NEWSBOT_DATABASE_URL": other}).exit_code == 0
+    assert (
+        newsbot(
+            "subscribers", "add", "--telegram-chat", "5", "--topic", "local", env={"NEWSBOT_DATABASE_URL": other}
+        ).exit_code
+        == 0
+    )
     result = newsbot("db", "copy", "--from", populated_sqlite, "--to", other)
     assert result.exit_code == 1
     assert "not empty" in result.stderr
