@@ -114,9 +114,26 @@ def read_html_body(html: str) -> ReadBody:
     return ReadBody(_lines_as_lists(reader.blocks) if by_lines else reader.blocks, reader.image)
 
 
+#: Texts up to this long are remembered (the last :data:`_REMEMBERED_TEXTS` of them) once read.
+_REMEMBERED_TEXT_CHARS = 32_000
+_REMEMBERED_TEXTS = 128
+
+
 def read_markdown(text: str) -> list[Block]:
-    """A Markdown (or plain) body as blocks: rendered to HTML by markdown-it-py, then read as HTML is."""
-    return read_markdown_body(text).blocks
+    """A Markdown (or plain) body as blocks: rendered to HTML by markdown-it-py, then read as HTML is.
+
+    Intake, summarising and rendering read the same body, summary and paragraphs again and again (preparing the
+    sample story read texts 37 times, each a markdown-it parse and an HTML walk), so recent texts' blocks, which
+    are immutable, are remembered; a caller gets its own list.
+    """
+    if len(text) > _REMEMBERED_TEXT_CHARS:
+        return read_markdown_body(text).blocks
+    return list(_remembered_blocks(text))
+
+
+@lru_cache(maxsize=_REMEMBERED_TEXTS)
+def _remembered_blocks(text: str) -> tuple[Block, ...]:
+    return tuple(read_markdown_body(text).blocks)
 
 
 def read_markdown_body(text: str) -> ReadBody:
