@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 import shutil
@@ -50,6 +51,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # typer's CliRunner rebuilds the click command from every command's signature at each invoke (about 30 ms of
     # CPU, paid hundreds of times a run); the app never changes during a run, so each app is built once.
     typer.testing._get_command = functools.cache(typer.main.get_command)  # type: ignore[attr-defined]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Hide what stays for the whole run (every module, fixture definition and collected test) from the garbage
+    collector: each full collection walked all of it again, about 170 ms of CPU a time, a tenth of a run's CPU; from
+    here on a collection looks only at what the tests themselves made, which it still frees as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
