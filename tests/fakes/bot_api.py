@@ -101,8 +101,8 @@ class _Failure:
 class FakeBotAPI:
     """Telegram Bot API on 127.0.0.1, served by uvicorn inside the caller's event loop.
 
-    Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends and
-    `accepted_at` (their time on the server's `clock`, `time.monotonic` unless a test sets another),
+    Inspection: `calls` (method, params) for every request, `sent_messages` for accepted sends (only the fake
+    appends to it) and `accepted_at` (their time on the server's `clock`, `time.monotonic` unless a test sets another),
     `sent_to(chat_id)`, `messages` keyed by (chat_id, message_id), `too_many_requests` (429s answered) and
     `too_many_at` (when). `GET /stats` answers these counts as JSON, for a fake running in its own process, and
     `GET /accepted?text=...` the `accepted_at` of the sends whose text contains that text.
@@ -132,6 +132,8 @@ class FakeBotAPI:
 
         self.calls: list[tuple[str, Params]] = []
         self.sent_messages: list[SentMessage] = []
+        #: The texts of `sent_messages` by chat: tests poll `sent_to` for hundreds of readers while the bot sends.
+        self._texts_by_chat: dict[int | str, list[str]] = {}
         self.accepted_at: list[float] = []
         self.too_many_at: list[float] = []
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
@@ -445,7 +447,11 @@ class FakeBotAPI:
 
     def sent_to(self, chat_id: int | str) -> list[str]:
         """The texts (as sent, HTML included) of accepted messages to one chat, oldest first."""
-        return [sent.text for sent in self.sent_messages if sent.chat_id == chat_id]
+        return list(self._texts_by_chat.get(chat_id, ()))
+
+    def _record(self, sent: SentMessage) -> None:
+        self.sent_messages.append(sent)
+        self._texts_by_chat.setdefault(sent.chat_id, []).append(sent.text)
 
     def calls_to(self, method: str) -> list[Params]:
         return [params for name, params in self.calls if name.lower() == method.lower()]
@@ -546,7 +552,7 @@ class FakeBotAPI:
         self.messages[(chat_id, message["message_id"])] = message
         if replied is not None:
             self.replies[(chat_id, message["message_id"])] = replied["message_id"]
-        self.sent_messages.append(SentMessage(chat_id, text, parse_mode))  # type: ignore[arg-type]
+        self._record(SentMessage(chat_id, text, parse_mode))  # type: ignore[arg-type]
         return message
 
     async def _send_photo(self, params: Params, token: str) -> dict[str, Any]:
@@ -588,7 +594,7 @@ class FakeBotAPI:
             message["caption_entities"] = entities
         self.messages[(chat_id, message["message_id"])] = message
         self.sent_photos.append((chat_id, photo, caption))
-        self.sent_messages.append(SentMessage(chat_id, caption or "", params.get("parse_mode") or None))
+        self._record(SentMessage(chat_id, caption or "", params.get("parse_mode") or None))
         return message
 
     async def _edit_message_text(self, params: Params, token: str) -> dict[str, Any] | bool:
