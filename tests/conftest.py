@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -75,14 +73,29 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
 
 
+#: The browser server's process, in place of ``playwright launch-server``: Linux ends it (SIGTERM: it closes its
+#: browser) when the test process that started it ends, however that ends, so a killed test process leaves no
+#: Chromium running; then it becomes Playwright's own server.
+_BROWSER_SERVER = """
+import ctypes, os, signal, sys
+if sys.platform == "linux":
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):  # the test process is gone already
+        sys.exit(1)
+from playwright._impl._driver import compute_driver_executable, get_driver_env
+node, cli = compute_driver_executable()
+os.execve(node, [node, cli, "launch-server", "--browser", "chromium", "--config", sys.argv[2]], get_driver_env())
+"""
+
+
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The system's Chromium (Playwright's own browser download is not reachable), started once per test process:
     the endpoint a test connects to with ``playwright.chromium.connect``, each test in contexts of its own.
 
     Starting a browser costs about a second; one per test process instead of one per test. Playwright's own
-    server launches it (``playwright launch-server``), with the flags and headless mode its `launch` uses, and
-    listens on loopback only. Skips without Chromium or Playwright.
+    server launches it (``launch-server``), with the flags and headless mode its `launch` uses, and listens on
+    loopback only. Skips without Chromium or Playwright.
     """
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not shutil.which(path):
@@ -91,20 +104,15 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = tmp_path_factory.mktemp("chromium") / "launch-server.json"
     options = {"executablePath": path, "args": ["--no-sandbox"], "headless": True, "host": "127.0.0.1"}
     config.write_text(json.dumps(options), encoding="utf-8")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the Python wrapper and the Node server stop together
-    )
+    command = [sys.executable, "-c", _BROWSER_SERVER, str(os.getpid()), str(config)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         endpoint = server.stdout.readline().strip()
         assert endpoint.startswith("ws://127.0.0.1:"), f"playwright launch-server did not start: {endpoint!r}"
         yield endpoint
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)  # the server closes its browser on SIGTERM
+        server.terminate()  # the server closes its browser on SIGTERM
         server.wait(timeout=30)
 
 
