@@ -47,6 +47,7 @@ class WorkerLease:
         self._on_count = on_count
         self._holders = 0
         self._beating: asyncio.Task[None] | None = None
+        self._stop_beating = asyncio.Event()
         self._joining = asyncio.Lock()
 
     async def recover(self) -> int:
@@ -99,6 +100,7 @@ class WorkerLease:
             if self._holders == 0:
                 await self.recover()
                 await self.heartbeat(reclaim=False)
+                self._stop_beating.clear()
                 self._beating = asyncio.create_task(self._beat(), name="worker-heartbeat")
             self._holders += 1
         try:
@@ -107,15 +109,18 @@ class WorkerLease:
             self._holders -= 1
             if self._holders == 0 and self._beating is not None:
                 beating, self._beating = self._beating, None
-                beating.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beating
+                # Asked to stop, not cancelled: a heartbeat cancelled inside its transaction could leave that
+                # connection holding SQLite's write lock, and every writer after it (leave() first) waiting.
+                self._stop_beating.set()
+                await beating
                 await self.leave()
 
     async def _beat(self) -> None:
         reclaim_every = max(1, round(self.lease.total_seconds() / 4 / RECOUNT_SECONDS))
         for beats in itertools.count(1):
-            await asyncio.sleep(RECOUNT_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_beating.wait(), RECOUNT_SECONDS)
+                return
             await self.heartbeat(reclaim=beats % reclaim_every == 0)
 
 
