@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Chat
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.app.newsroom import Newsroom
 from bot.channels import Channel
 from bot.languages.catalogs import SOURCE_LANGUAGE, gettext_in, ngettext_in
+from subscribers import chat_readers, reader_languages
 
 #: Keys of ``application.bot_data`` set by `bot.app.telegram_bot.build_application`.
 NEWSROOM = "newsroom"
@@ -44,3 +46,15 @@ class ChatContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
     def email_channel(self) -> Channel | None:
         channel: Channel | None = self.bot_data.get(EMAIL_CHANNEL)
         return channel
+
+
+async def chat_subscriber(context: ChatContext, chat: Chat) -> int:
+    """The chat's reader, created on first contact: a settings panel stores its choices on one, and must not
+    reactivate a chat that stopped (a button tap is not a /start)."""
+    async with context.newsroom.engine.begin() as conn:
+        found = await reader_languages.chat_language(conn, str(chat.id))
+        if found is not None:
+            return found[0]
+        return await chat_readers.open_chat(
+            conn, str(chat.id), chat.type, context.newsroom.clock.now(), language=context.first_language
+        )

@@ -21,10 +21,10 @@ from bot.languages.catalogs import language_name
 from bot.languages.language_codes import language_code
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_buttons import edit_in_place
-from bot.readers.chat_context import ChatContext
+from bot.readers.chat_context import ChatContext, chat_subscriber
 from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_replies import Voice
-from subscribers import chat_readers, reader_languages, story_language_filters
+from subscribers import story_language_filters
 
 OPEN = keyboards.STORY_LANGUAGES
 EVERY = "*"
@@ -77,16 +77,6 @@ def toggled(chosen: frozenset[str], code: str) -> frozenset[str]:
     return chosen - {code} if code in chosen else chosen | {code}
 
 
-async def _subscriber(context: ChatContext, chat: Chat) -> int:
-    async with context.newsroom.engine.begin() as conn:
-        found = await reader_languages.chat_language(conn, str(chat.id))
-        if found is not None:
-            return found[0]
-        return await chat_readers.open_chat(
-            conn, str(chat.id), chat.type, context.newsroom.clock.now(), language=context.first_language
-        )
-
-
 async def _redraw(query: CallbackQuery, context: ChatContext, chat: Chat, chosen: frozenset[str]) -> None:
     voice = Voice.of(chat.type, context.language)
     offered = await offered_languages(context.newsroom, chosen)
@@ -97,7 +87,7 @@ async def _redraw(query: CallbackQuery, context: ChatContext, chat: Chat, chosen
 @chat_button(changes_follows=True)
 async def open_panel(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The story-language panel, in place of the ``/settings`` message."""
-    subscriber_id = await _subscriber(context, chat)
+    subscriber_id = await chat_subscriber(context, chat)
     async with context.newsroom.engine.connect() as conn:
         chosen = await story_language_filters.story_languages_of(conn, subscriber_id)
     await _redraw(query, context, chat, chosen)
@@ -111,7 +101,7 @@ async def choose_language(update: Update, context: ChatContext, query: CallbackQ
     if value != EVERY and code is None:
         await query.answer(context.gettext("That language is no longer available; send /settings again."))
         return
-    subscriber_id = await _subscriber(context, chat)
+    subscriber_id = await chat_subscriber(context, chat)
     async with context.newsroom.engine.begin() as conn:
         chosen = await story_language_filters.story_languages_of(conn, subscriber_id)
         chosen = frozenset() if code is None else toggled(chosen, code)

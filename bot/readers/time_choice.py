@@ -22,10 +22,10 @@ from bot.app.config import Settings
 from bot.outbox.reader_hours import InvalidQuietHours, UnknownZone, parse_minutes, parse_zone
 from bot.readers import topic_keyboards as keyboards
 from bot.readers.chat_buttons import edit_in_place
-from bot.readers.chat_context import ChatContext
+from bot.readers.chat_context import ChatContext, chat_subscriber
 from bot.readers.chat_handlers import chat_button
 from bot.readers.chat_replies import Voice
-from subscribers import chat_readers, reader_languages, reader_time
+from subscribers import reader_time
 from subscribers.reader_time import ReaderTime
 
 OPEN, ZONE, QUIET, BREAKING = keyboards.TIME, "tz", "qh", "qb"
@@ -126,16 +126,6 @@ def time_keyboard(time: ReaderTime, settings: Settings, voice: Voice) -> InlineK
     return InlineKeyboardMarkup(rows)
 
 
-async def _subscriber(context: ChatContext, chat: Chat) -> int:
-    async with context.newsroom.engine.begin() as conn:
-        found = await reader_languages.chat_language(conn, str(chat.id))
-        if found is not None:
-            return found[0]
-        return await chat_readers.open_chat(
-            conn, str(chat.id), chat.type, context.newsroom.clock.now(), language=context.first_language
-        )
-
-
 async def _load(context: ChatContext, subscriber_id: int) -> ReaderTime:
     async with context.newsroom.engine.connect() as conn:
         return await reader_time.reader_time(conn, subscriber_id)
@@ -166,7 +156,7 @@ async def _type_quiet(context: ChatContext, chat: Chat, message: Message, typed:
             voice.gettext("Please send quiet hours as two times, e.g. <code>/settings quiet 23:00-06:30</code>.")
         )
         return
-    subscriber_id = await _subscriber(context, chat)
+    subscriber_id = await chat_subscriber(context, chat)
     time = dataclasses.replace(await _load(context, subscriber_id), quiet_from=quiet[0], quiet_until=quiet[1])
     await _store(context, subscriber_id, time)
     await _answer_typed(message, context, voice, time, voice.gettext("Done: your quiet hours are saved."))
@@ -193,7 +183,7 @@ async def _type_zone(context: ChatContext, chat: Chat, message: Message, typed: 
             % {"zone": html.escape(typed[:64])}
         )
         return
-    subscriber_id = await _subscriber(context, chat)
+    subscriber_id = await chat_subscriber(context, chat)
     time = dataclasses.replace(await _load(context, subscriber_id), timezone=zone)
     await _store(context, subscriber_id, time)
     done = voice.gettext("Done: your time zone is now %(zone)s.") % {"zone": html.escape(zone)}
@@ -210,14 +200,14 @@ async def _redraw(query: CallbackQuery, context: ChatContext, chat: Chat, time: 
 @chat_button(changes_follows=True)
 async def open_panel(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """The time panel, in place of the ``/settings`` message."""
-    await _redraw(query, context, chat, await _load(context, await _subscriber(context, chat)))
+    await _redraw(query, context, chat, await _load(context, await chat_subscriber(context, chat)))
 
 
 @chat_button(changes_follows=True)
 async def choose_time(update: Update, context: ChatContext, query: CallbackQuery, chat: Chat, data: str) -> None:
     """A zone, quiet-hours or breaking-news button: store the choice and redraw the panel."""
     kind, _, value = data.partition(":")
-    subscriber_id = await _subscriber(context, chat)
+    subscriber_id = await chat_subscriber(context, chat)
     time = await _load(context, subscriber_id)
     if kind == ZONE:
         try:
