@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
@@ -68,8 +69,14 @@ async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str
         # COPY runs on asyncpg's own connection; a first statement through SQLAlchemy makes sure the transaction
         # it manages has begun, so the COPY belongs to it (and rolls back with it).
         await conn.exec_driver_sql("SELECT 1")
+        from asyncpg.exceptions import IntegrityConstraintViolationError  # only PostgreSQL stores need asyncpg
+
         raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
+        try:
+            await raw.driver_connection.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
+        except IntegrityConstraintViolationError as exc:
+            # Raised past SQLAlchemy: reported as the IntegrityError an INSERT would have raised.
+            raise IntegrityError(f"COPY {table.name}", None, exc) from exc
         return
     per = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_PARAMETERS // len(columns)))
     row = "(" + ", ".join("?" for _ in columns) + ")"

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.bulk_statements import bound_value, indexes_built_after, insert_many, one_of
@@ -17,6 +18,7 @@ from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, 
 from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
 from subscribers.garbage_collection import garbage_collection_paused
+from subscribers.import_conflicts import import_conflict
 from subscribers.schema import (
     AddressStatus,
     Cadence,
@@ -131,7 +133,9 @@ async def add_subscribers(
     per batch (see :mod:`subscribers.bulk_statements`), all in the caller's transaction. An import of at least
     as many new readers as the store holds (and ``REBUILD_INDEXES_FROM`` or more) builds the tables' indexes again
     after the rows instead of growing them row by row. *progress*, if given, is called with the number of
-    subscribers written so far after each batch.
+    subscribers written so far after each batch. An address that still breaks a unique constraint raises
+    :class:`subscribers.import_conflicts.ImportConflict` naming it; the caller's transaction then holds nothing of
+    the import's rows.
     """
     # A store without addresses yet (a first import) owns none of these: no need to send every address to look.
     anyone = (await conn.execute(select(addresses.c.id).limit(1))).first() is not None
@@ -159,8 +163,13 @@ async def add_subscribers(
     # As many new readers as the store holds already (ids start after the largest one): building the indexes
     # again once costs less than growing them by each row.
     rebuild = len(to_create) >= max(REBUILD_INDEXES_FROM, ids.start - 1)
-    async with indexes_built_after(conn, (addresses, follows), rebuild):
-        await _insert_new(conn, to_create, ids, (when, no), progress, merged)
+    try:
+        # A savepoint, so that after a unique conflict (see subscribers.import_conflicts) the store can still be
+        # asked which address it was: PostgreSQL refuses every statement in a failed transaction.
+        async with conn.begin_nested(), indexes_built_after(conn, (addresses, follows), rebuild):
+            await _insert_new(conn, to_create, ids, (when, no), progress, merged)
+    except IntegrityError as exc:
+        raise await import_conflict(conn, to_create, exc) from None
     return ImportOutcome(created=len(to_create), merged=merged)
 
 
