@@ -1,6 +1,6 @@
 """An import whose insert still breaks a unique constraint (an address signed up meanwhile, one kept under an older
 email key, two entries of one address handed straight to the store) ends as one sentence naming the address, on
-the command line, with nothing imported; on SQLite and PostgreSQL."""
+the command line and on the desk, with nothing imported; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from subscribers.import_conflicts import ImportConflict
 from subscribers.preferences import build_subscriber, read_subscribers_csv
 from subscribers.readers import NewAddress, NewSubscriber
 from subscribers.schema import AddressStatus, Cadence, ChannelName, addresses, follows, subscribers
+from tests.desk_sessions import csrf_of, desk_client
 from tests.newsroom_fixtures import add_reader
 
 ROWS = "telegram_chat,email,topics,confirmed\n700,first@example.org,world,yes\n701,Old.Key@example.org,local,yes\n"
@@ -73,6 +74,20 @@ def test_the_command_names_an_address_held_under_an_older_key_in_one_line_and_im
     assert result.stderr.startswith("newsbot: error: email address 'Old.Key@example.org' is already held by reader")
     assert "nothing imported" in result.stderr and "IntegrityError" not in result.stderr
     assert asyncio.run(counts(settings.database_url)) == before
+
+
+async def test_the_desk_names_an_address_held_under_an_older_key_and_imports_nothing(
+    newsroom: Newsroom, settings: Settings
+) -> None:
+    await store_reader_under_an_older_key(settings.database_url)
+    before = await counts(settings.database_url)
+    async with desk_client(newsroom, role="admin") as client:
+        token = csrf_of((await client.get("/desk/readers/import")).text)
+        files = {"file": ("readers.csv", ROWS.encode(), "text/csv")}
+        refused = await client.post("/desk/readers/import", data={"csrf_token": token}, files=files)
+    assert refused.status_code == 422
+    assert "email address &#39;Old.Key@example.org&#39; is already held by reader" in refused.text
+    assert await counts(settings.database_url) == before
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

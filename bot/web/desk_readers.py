@@ -30,6 +30,7 @@ from bot.web.desk_drafts import schedule_zone, when_text
 from bot.web.desk_rendering import desk_page
 from subscribers import reader_stats, readers
 from subscribers.audit import add_audit_entry
+from subscribers.import_conflicts import ImportConflict
 from subscribers.preferences import CSV_COLUMNS, read_subscribers_csv
 from subscribers.schema import AddressStatus, ChannelName
 
@@ -186,16 +187,19 @@ async def import_csv(post: DeskPost = Depends(admin_post)) -> HTMLResponse:
     if not parsed.rows:
         return refused(f"file: {name} has a header but no reader.")
     now = newsroom.clock.now()
-    async with newsroom.engine.begin() as conn:
-        outcome = await readers.add_subscribers(conn, parsed.subscribers, now)
-        await add_audit_entry(
-            conn,
-            at=now,
-            actor=editor.actor,
-            action="readers imported",
-            recipients=parsed.rows,
-            details=f"{outcome.created} new, {outcome.merged} existing updated, from a CSV of {parsed.rows} rows",
-        )
+    try:
+        async with newsroom.engine.begin() as conn:
+            outcome = await readers.add_subscribers(conn, parsed.subscribers, now)
+            await add_audit_entry(
+                conn,
+                at=now,
+                actor=editor.actor,
+                action="readers imported",
+                recipients=parsed.rows,
+                details=f"{outcome.created} new, {outcome.merged} existing updated, from a CSV of {parsed.rows} rows",
+            )
+    except ImportConflict as exc:  # an address taken meanwhile (see subscribers.import_conflicts): rolled back
+        return refused(f"{exc}.", rows=parsed.rows)
     result = {"problem": None, "rows": parsed.rows, "created": outcome.created, "merged": outcome.merged}
     context = {"result": result, "filename": name}
     return desk_page(newsroom, editor, "readers_import.html.j2", context, section="/desk/readers")
