@@ -33,6 +33,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import cpu_pool
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError, NewsbotError
+from bot.app.garbage_collection import freeze_start_up_objects
 from bot.app.loop_lag import LoopLagMonitor
 from bot.app.metrics import watch_loop
 from bot.app.newsroom import Newsroom
@@ -106,9 +107,12 @@ class Service:
     drive the service in its own event loop.
     """
 
-    def __init__(self, settings: Settings, role: Role = Role.ALL) -> None:
+    def __init__(self, settings: Settings, role: Role = Role.ALL, *, freeze_heap: bool = False) -> None:
         self.settings = settings
         self.role = role
+        #: Leave what start-up created out of the garbage collector's full passes (`bot.app.garbage_collection`):
+        #: the process of ``newsbot run`` does; a test running the service in its own process does not.
+        self.freeze_heap = freeze_heap
         self.ready = asyncio.Event()
         self.web_url = ""
         self.newsroom: Newsroom | None = None
@@ -186,6 +190,8 @@ class Service:
                 server = _WebServer(config)
                 tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
                 await _started(server, tasks["web"])
+            if self.freeze_heap:  # built: from here on the long-lived objects are all there
+                logger.debug("%d start-up objects left out of full collections", freeze_start_up_objects())
             loops = self.loops(newsroom, channels, worker)
             if Role.BOT in parts and application is None:  # no bot: the digest is scheduled without PTB
                 loops["scheduler"] = lambda stop: digest_loop(newsroom, worker, stop)
@@ -333,7 +339,7 @@ async def serve_until_signalled(settings: Settings, role: Role = Role.ALL) -> No
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await Service(settings, role).run(stop)
+        await Service(settings, role, freeze_heap=True).run(stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
