@@ -111,7 +111,7 @@ class Service:
         self.settings = settings
         self.role = role
         #: Leave what start-up created out of the garbage collector's full passes (`bot.app.garbage_collection`):
-        #: the process of ``newsbot run`` does; a test running the service in its own process does not.
+        #: the process of ``newsbot run`` does; a test that runs the service inside the test process does not.
         self.freeze_heap = freeze_heap
         self.ready = asyncio.Event()
         self.web_url = ""

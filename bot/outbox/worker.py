@@ -46,7 +46,7 @@ from bot.channels import (
 from bot.channels.telegram_rate_limit import SendWithdrawn, TelegramRateLimiter, still_wanted
 from bot.outbox.change_messages import StoryChangeMessages
 from bot.outbox.delivery_outcomes import Finished, Health, deactivate, delivery_outcome, hard_bounce, move
-from bot.outbox.delivery_pump import DeliveryPump, DrainReport, ProgressCallback
+from bot.outbox.delivery_pump import DISPATCH_CHUNK, DeliveryPump, DrainReport, ProgressCallback
 from bot.outbox.digest_messages import DigestMessages
 from bot.outbox.halted_stories import HaltedStories
 from bot.outbox.retry_policy import RetryPolicy
@@ -115,6 +115,8 @@ class DeliveryWorker:
         # commit; it is never more than a crash may send twice. Sends beyond the channel's own limits wait in its
         # rate limiter or connection pool, where nothing has gone out yet.
         self.in_flight_limit = max(1, min(concurrency or MAX_UNRECORDED, MAX_UNRECORDED))
+        #: Sends started in one turn of the event loop (`bot.outbox.delivery_pump.DISPATCH_CHUNK`).
+        self.dispatch_chunk = DISPATCH_CHUNK
         self._wake = asyncio.Event()
         #: This worker in the `workers` registry (shared with a social poster in the same process); its claims
         #: carry the id, and its heartbeats keep them its own.
