@@ -15,7 +15,9 @@ would have stalled with the parse on it. Only 127.0.0.1 is used.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -35,6 +37,7 @@ from harness import (
     REPO,
     SAMPLE_STORY,
     add_bench_readers,
+    cpu_seconds_of,
     fake_bot_api,
     fake_stats,
     migrate,
@@ -55,8 +58,8 @@ WINDOW = 10.0  # seconds newsbot_event_loop_lag_max_seconds looks back
 
 
 @contextmanager
-def feed_server() -> Iterator[str]:
-    """The 5 MB feed in its own process; yields its base URL."""
+def feed_server() -> Iterator[tuple[str, int]]:
+    """The 5 MB feed in its own process; yields its base URL and pid."""
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.big_feed", "--port", "0"], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
@@ -65,7 +68,7 @@ def feed_server() -> Iterator[str]:
         url = server.stdout.readline().split()[-1].removesuffix("/feed.xml")
         if not url.startswith("http://127.0.0.1:"):
             sys.exit("the feed server did not start")
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -89,6 +92,38 @@ def loop_lag_max(web: str) -> float:
         if family.name == "newsbot_event_loop_lag_max_seconds":
             return family.samples[0].value
     sys.exit("/metrics has no newsbot_event_loop_lag_max_seconds")
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of *pid* (Linux): `newsbot run`'s parsing processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_by_part(newsbot: int, fake: int, feeds: int) -> dict[str, float]:
+    """CPU seconds so far of each process of the benchmark (the parsing processes together)."""
+    pools = 0.0
+    for pid in children_of(newsbot):
+        with contextlib.suppress(OSError):
+            pools += cpu_seconds_of(pid)
+    times = os.times()
+    loop_thread = Path(f"/proc/{newsbot}/task/{newsbot}/stat").read_text().rsplit(")", 1)[1].split()
+    return {
+        "newsbot run (its loop and threads)": cpu_seconds_of(newsbot),
+        "of which its loop's thread": (int(loop_thread[11]) + int(loop_thread[12])) / os.sysconf("SC_CLK_TCK"),
+        "its parsing processes": pools,
+        "fake Bot API": cpu_seconds_of(fake),
+        "5 MB feed server": cpu_seconds_of(feeds),
+        "this script (stories, scrapes)": times.user + times.system,
+    }
 
 
 def post_stories(web: str, stop: threading.Event, accepted: list[float]) -> None:
@@ -140,7 +175,7 @@ def main() -> None:
         folder = Path(tmp)
         database = migrate(folder / "data")
         add_bench_readers(database, chats, story_topic_share=1.0, topics_per_reader=0)
-        with fake_bot_api() as (api, _), feed_server() as feeds:
+        with fake_bot_api() as (api, fake_pid), feed_server() as (feeds, feeds_pid):
             port = free_port()
             web = f"http://127.0.0.1:{port}"
             env = newsbot_env(
@@ -170,10 +205,12 @@ def main() -> None:
                     stats = fake_stats(api)
                     if stats["sent"] and first is None:
                         first = time.perf_counter()
+                        sent_at_first, cpu_at_first = stats["sent"], cpu_by_part(child.pid, fake_pid, feeds_pid)
                     scrapes.append((time.perf_counter(), loop_lag_max(web)))
                     if stats["sent"] >= chats or child.poll() is not None:
                         break
                 last = time.perf_counter()
+                cpu = cpu_by_part(child.pid, fake_pid, feeds_pid)
                 polls = int(get(f"{feeds}/polls"))
             finally:
                 stop.set()
@@ -188,6 +225,11 @@ def main() -> None:
         sys.exit(f"the fan-out took under {WINDOW:.0f} s: pass more chats")
     stories = [at for at in accepted if first <= at <= last]
     stall = max(inside)
+    messages = max(1.0, stats["sent"] - sent_at_first)
+    spent = {part: cpu[part] - cpu_at_first[part] for part in cpu}
+    per_message = [(f"  {part}", f"{seconds / messages * 1000:.2f} ms") for part, seconds in spent.items()]
+    total = sum(seconds for part, seconds in spent.items() if not part.startswith("of which"))
+    cores = total / (last - first)
     print_table(
         f"Loop stall: newsbot run fanning out to {int(stats['sent']):,} of {chats:,} chats",
         [
@@ -196,6 +238,9 @@ def main() -> None:
             ("5 MB feed polls parsed", f"{polls} (every 10 s)"),
             ("5 MB feed parse, bare, here", f"{bare_parse * 1000:,.0f} ms (the stall if it ran on the loop)"),
             ("loop-lag scrapes inside the fan-out", f"{len(inside)}"),
+            ("CPU per message sent, during the fan-out", f"{total / messages * 1000:.2f} ms"),
+            *per_message,
+            ("cores busy during the fan-out", f"{cores:.2f} of {os.cpu_count()}"),
         ],
     )
     print(f"max loop stall: {stall * 1000:.0f} ms")
