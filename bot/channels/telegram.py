@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +141,7 @@ class TelegramChannel:
             if preview is not None:
                 params["link_preview_options"] = preview
         if message.keyboard:
-            params["reply_markup"] = inline_keyboard(message.keyboard)
+            params["reply_markup"] = reply_markup(message.keyboard)
         if message.silent:
             params["disable_notification"] = True
         return method, params
@@ -226,6 +227,14 @@ def inline_keyboard(keyboard: Keyboard) -> InlineKeyboardMarkup:
             for row in keyboard
         ]
     )
+
+
+@functools.lru_cache(maxsize=256)
+def reply_markup(keyboard: Keyboard) -> dict[str, Any]:
+    """The buttons as the Bot API's ``reply_markup`` object, built once per keyboard and shared by every send with
+    it (nothing changes it): a fan-out's messages carry a few keyboards between them, and PTB built an
+    `InlineKeyboardMarkup` of button objects for each message only to turn it back into this dict."""
+    return inline_keyboard(keyboard).to_dict()
 
 
 def translate_error(exc: TelegramError) -> failures.DeliveryFailed:

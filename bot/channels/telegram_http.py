@@ -5,10 +5,15 @@ two-core machine that alone caps a broadcast near 500 messages a second, half of
 limit. aiohttp's C-accelerated client sends the same requests for about 0.3 ms, so the worker can keep up
 with 1000 a second. `AiohttpRequest` is a drop-in `telegram.request.BaseRequest`: PTB still builds the
 requests, parses the answers and raises its own errors.
+
+Requests without files go as one JSON object (``application/json``, which the Bot API takes for every method),
+not as PTB's urlencoded form: ``urlencode`` percent-encodes a message's text one byte at a time in Python (1.3 ms
+of the loop for 3,000 characters, measured on the loaded two-core machine, where ``json.dumps`` took 31 us).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 import aiohttp
@@ -17,7 +22,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.app.tls import tls_context
 
-_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
 _Request = TypeVar("_Request", bound=HTTPXRequest)
 
 
@@ -84,13 +89,13 @@ class AiohttpRequest(BaseRequest):
         # write allowance goes into the total.
         total = None if read is None or write is None else read + write + (connect or 0) + (pool or 0)
         timeout = aiohttp.ClientTimeout(total=total, connect=pool, sock_connect=connect, sock_read=read)
-        body: aiohttp.FormData | str | None = None
+        body: aiohttp.FormData | bytes | None = None
         headers: dict[str, str] | None = None
         if request_data is not None and files:
             body = _multipart(request_data)
         elif request_data is not None and request_data.parameters:
-            body = request_data.url_encoded_parameters()
-            headers = {"Content-Type": _FORM}
+            body = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
+            headers = {"Content-Type": _JSON}
         try:
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()

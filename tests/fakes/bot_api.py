@@ -963,7 +963,8 @@ class _Server(uvicorn.Server):
 async def _read_params(request: Request) -> Params:
     """Parameters from the query string and a JSON, urlencoded or multipart body, as Telegram accepts.
 
-    PTB posts urlencoded forms whose non-string values are JSON-encoded, so those are decoded back.
+    PTB's own HTTP layer posts urlencoded forms whose non-string values are JSON-encoded, so those are decoded
+    back; newsbot's (`bot.channels.telegram_http`) posts JSON.
     """
     params: Params = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
