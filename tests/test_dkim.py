@@ -209,6 +209,40 @@ def test_relaxed_header_and_simple_body_rules_hold_for_folded_and_padded_message
         signer_for(signing).sign(b"Subject: no sender\r\n\r\nbody\r\n")
 
 
+#: Header lines (each after From) that take every path of relaxed canonicalisation: spaces and tabs to compress,
+#: folds with tabs, trailing and only whitespace, vertical tab and form feed, a lone CR, an LF before a space.
+AWKWARD_HEADERS = [
+    b"Subject:\tTab\t\tseparated\t \r\n",
+    b"Subject: folded\r\n\twith a tab \r\n \t and   spaces\r\n",
+    b"To: Reader   <reader@example.org>   \r\n",
+    b"Subject:\r\n",
+    b"Subject:   \t \r\n",
+    b"Subject: vertical\x0btab and form feed \x0c\r\n",
+    b"Subject: a lone\rCR\r\n",
+    b"Subject: a bare\n LF fold\r\n",
+    b"SUBJECT: Upper-case name\r\n",
+    "Subject: Caf\u00e9  \u00fcber  \r\n".encode(),
+]
+#: Bodies for simple canonicalisation: trailing spaces count, trailing empty lines do not, a missing CRLF is added.
+AWKWARD_BODIES = [b"Hello  \r\nthere \t\r\n", b"end\r\n\r\n\r\n", b"no line break", b"", b"\r\n\r\n", b"a\r\n \r\n"]
+
+
+@pytest.mark.parametrize("header", AWKWARD_HEADERS)
+def test_awkward_header_values_are_canonicalised_as_verifiers_do(
+    signing: Settings, rsa_key: tuple[bytes, bytes], header: bytes
+) -> None:
+    message = b"From: Desk <desk@fairview-gazette.example>\r\n" + header + b"Date: today\r\n\r\nBody\r\n"
+    assert dkim.verify(signer_for(signing).sign(message), dnsfunc=dns_for((SELECTOR, rsa_key[1])))
+
+
+@pytest.mark.parametrize("body", AWKWARD_BODIES)
+def test_awkward_bodies_are_canonicalised_as_verifiers_do(
+    signing: Settings, rsa_key: tuple[bytes, bytes], body: bytes
+) -> None:
+    message = b"From: desk@fairview-gazette.example\r\nSubject: s\r\n\r\n" + body
+    assert dkim.verify(signer_for(signing).sign(message), dnsfunc=dns_for((SELECTOR, rsa_key[1])))
+
+
 async def test_confirmation_mail_received_over_smtp_verifies(
     signing: Settings, rsa_key: tuple[bytes, bytes], smtp_sink: SmtpSink
 ) -> None:

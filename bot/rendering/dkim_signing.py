@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim.canonicalization import Relaxed, Simple
+from dkim.canonicalization import Relaxed, Simple, compress_whitespace
 
 from bot.app.config import Settings
 from bot.app.errors import ConfigurationError
@@ -236,33 +236,34 @@ def _folded(tags: list[bytes], names: tuple[bytes, ...]) -> bytes:
 
 def _canonical_headers(head: bytes) -> list[tuple[bytes, bytes]]:
     """The relaxed-canonical form of each header in `SIGNED_HEADERS` the message has (the last one of a name)."""
-    fields: dict[bytes, tuple[bytes, bytes]] = {}
+    fields: dict[bytes, bytes] = {}
     name = b""
     for line in head.split(b"\r\n"):
         if line[:1] in (b" ", b"\t"):
             if name:
-                field_name, value = fields[name]
-                fields[name] = (field_name, value + b"\r\n" + line)
+                fields[name] += b"\r\n" + line
             continue
         field_name, colon, value = line.partition(b":")
         if not colon:
             raise ValueError(f"cannot DKIM-sign a message with the header line {line[:60]!r}")
         name = field_name.strip().lower()
         if name in _SIGNED:
-            fields[name] = (field_name, value)
+            fields[name] = value
         else:
             name = b""
     if b"from" not in fields:
         raise ValueError("cannot DKIM-sign a message without a From header")
-    canonical = []
-    for name in _SIGNED:
-        if name in fields:
-            field_name, value = fields[name]
-            if b"\r" in value or b"\t" in value or b"  " in value:
-                canonical += Relaxed.canonicalize_headers([(field_name, value)])
-            else:  # nothing to unfold or compress: relaxed canonicalisation only strips, and lowercases the name
-                canonical.append((name, value.strip(b" ") + b"\r\n"))
-    return canonical
+    return [(name, _relaxed(fields[name])) for name in _SIGNED if name in fields]
+
+
+def _relaxed(value: bytes) -> bytes:
+    """A header value as dkimpy's relaxed canonicalisation has it: unfolded, runs of spaces and tabs made one space,
+    stripped, CRLF-terminated; without its regular expressions when only spaces, tabs and folds occur."""
+    if b"\n" in value:  # dkimpy unfolds by deleting every LF with the CR before it, if any
+        value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+    if b"\r" in value or b"\x0b" in value or b"\x0c" in value:  # whitespace to bytes.split, not to relaxed
+        return compress_whitespace(value).strip() + b"\r\n"
+    return b" ".join(value.split()) + b"\r\n"
 
 
 def _first_line(exc: Exception) -> str:
