@@ -83,14 +83,21 @@ async def test_a_long_story_is_prepared_without_stalling_the_loop(archive_room: 
     text = "\n\n".join([PARAGRAPH.removeprefix("<p>").removesuffix("</p>")] * 1000)
     draft = parse_story(text, max_bytes=archive_room.settings.max_story_bytes)
     await off_loop(len, b"")  # the pool's process is up: starting it is not what this measures
-    started = time.perf_counter()
+    started = time.thread_time()
     on_the_loop = prepare_for(archive_room, draft, source="api")  # what the loop went through before
-    seconds = time.perf_counter() - started
+    cpu = time.thread_time() - started
 
-    prepared, monitor = await watched(prepare_off_loop(archive_room, draft, source="api"))
+    done, turns = asyncio.Event(), []
+    measuring = asyncio.create_task(turn_cpu(done, turns))
+    try:
+        prepared = await prepare_off_loop(archive_room, draft, source="api")
+    finally:
+        done.set()
+        await measuring
 
     assert prepared == on_the_loop and "local" in prepared.topics
-    assert monitor.max_lag < seconds / 5, (monitor.max_lag, seconds)
+    # CPU of the loop's thread per turn, not wall time: on a busy machine a preempted loop is not a stalled one.
+    assert max(turns) < cpu / 5, (max(turns), cpu)
 
 
 async def test_a_story_is_not_held_up_by_a_feed_being_parsed(archive_room: Newsroom) -> None:
