@@ -29,17 +29,19 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select
+from sqlalchemy import Column, ColumnElement, Integer, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 
-def one_of(conn: AsyncConnection, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
-    """``column`` equals one of *values* (strings), as one bound parameter whatever their number."""
+def one_of(conn: AsyncConnection, column: Column[Any], values: Sequence[str] | Sequence[int]) -> ColumnElement[bool]:
+    """``column`` equals one of *values* (strings, or integers for an integer column), as one bound parameter
+    whatever their number."""
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        item = Integer if values and isinstance(values[0], int) else String
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
     given = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(given.c.value))
 

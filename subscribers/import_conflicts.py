@@ -33,7 +33,8 @@ class ImportConflict(InvalidSubscriber):
     was imported."""
 
 
-def _named(channel: str, address: str) -> str:
+def named_address(channel: str, address: str) -> str:
+    """An address as an import's messages name it."""
     return f"email address {address!r}" if channel == _EMAIL else f"Telegram chat {address}"
 
 
@@ -54,7 +55,7 @@ async def import_conflict(
             if key in first:
                 also = "" if first[key] == a.address else f" (also as {first[key]!r})"
                 return ImportConflict(
-                    f"{_named(channel, a.address)} appears twice in the import{also}; nothing imported"
+                    f"{named_address(channel, a.address)} appears twice in the import{also}; nothing imported"
                 )
             first[key] = a.address
     found = await _held(conn, first)
@@ -62,8 +63,8 @@ async def import_conflict(
         channel, address, stored, owner = found
         spelled = "" if stored == address else f" as {stored!r}"
         return ImportConflict(
-            f"{_named(channel, address)} is already held by reader {owner}{spelled}, which the import's check did "
-            "not see (added meanwhile, or kept under an older email key); nothing imported"
+            f"{named_address(channel, address)} is already held by reader {owner}{spelled}, which the import's check "
+            "did not see (added meanwhile, or kept under an older email key); nothing imported"
         )
     cause = failure.orig if failure.orig is not None else failure
     lines = str(cause).strip().splitlines()

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from email_validator import EmailNotValidError
@@ -155,6 +155,13 @@ class CsvImport:
     subscribers: list[NewSubscriber]
     errors: list[RowError]
     rows: int
+    #: The line of each valid subscriber, so that what the store refuses of a row names its line too.
+    lines: list[int] = field(default_factory=list)
+
+    def refused(self, reasons: dict[int, str]) -> list[RowError]:
+        """Every invalid row, these *reasons* of the store's (by index in ``subscribers``) included, in line order."""
+        given = (RowError(self.lines[i], why) for i, why in reasons.items())
+        return sorted([*self.errors, *given], key=lambda error: error.line)
 
 
 class _RememberedTopics:
@@ -204,6 +211,7 @@ def read_subscribers_csv(
     topics = _RememberedTopics(taxonomy)
     cadence_columns = [(channel, column) for channel, column in _CADENCE_COLUMNS if column in header]
     valid: list[NewSubscriber] = []
+    lines: list[int] = []
     errors: list[RowError] = []
     seen: dict[tuple[ChannelName, str], int] = {}
     rows = 0
@@ -243,8 +251,9 @@ def read_subscribers_csv(
                         raise InvalidSubscriber(f"{address.address} already appears on line {seen[key]}")
                 seen.update(dict.fromkeys(keys, line))
                 valid.append(subscriber)
+                lines.append(line)
             except NewsbotError as exc:
                 errors.append(RowError(line, str(exc)))
     if progress is not None:
         progress(rows)
-    return CsvImport(subscribers=valid, errors=errors, rows=rows)
+    return CsvImport(subscribers=valid, errors=errors, rows=rows, lines=lines)

@@ -19,6 +19,7 @@ from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
 from subscribers.garbage_collection import garbage_collection_paused
 from subscribers.import_conflicts import import_conflict
+from subscribers.import_owners import RefusedRows, RowOwners, row_owners
 from subscribers.schema import (
     AddressStatus,
     Cadence,
@@ -63,8 +64,13 @@ class SubscriberView:
 
 @dataclass(frozen=True, slots=True)
 class ImportOutcome:
+    """What an import did: readers created, known readers updated, addresses added to known readers, and the
+    rows left out (index in the import -> why; see :mod:`subscribers.import_owners`)."""
+
     created: int
     merged: int
+    added: int = 0
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 #: The columns of a new address, in the order of :func:`address_values`.
@@ -115,9 +121,11 @@ async def find_subscriber_ids(conn: AsyncConnection, keys: Iterable[tuple[str, s
         found.update({(telegram, r.address): r.subscriber_id for r in rows})
     if emails:
         known = one_of(conn, addresses.c.email_key, list(emails))
-        rows = await conn.execute(select(addresses.c.email_key, addresses.c.subscriber_id).where(known))
-        for row in rows:
-            found.update(dict.fromkeys(emails[row.email_key], row.subscriber_id))
+        query = select(addresses.c.email_key, addresses.c.address, addresses.c.subscriber_id)
+        for row in await conn.execute(query.where(known)):
+            # A key written by an earlier definition that happens to be another address's key is not this one.
+            if email_key(row.address) == row.email_key:
+                found.update(dict.fromkeys(emails[row.email_key], row.subscriber_id))
     return found
 
 
@@ -126,35 +134,36 @@ async def add_subscribers(
     new: Sequence[NewSubscriber],
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    *,
+    skip_refused: bool = False,
 ) -> ImportOutcome:
-    """Create subscribers in bulk; one whose address already exists gets the new topics added instead.
+    """Create subscribers in bulk; a row with a known address updates that reader instead (see
+    :mod:`subscribers.import_owners`): the row's topics are added, and so is its address the store does not hold.
 
-    One look-up finds the known addresses; ids are reserved up front so every table is filled with one bulk insert
-    per batch (see :mod:`subscribers.bulk_statements`), all in the caller's transaction. An import of at least
-    as many new readers as the store holds (and ``REBUILD_INDEXES_FROM`` or more) builds the tables' indexes again
-    after the rows instead of growing them row by row. *progress*, if given, is called with the number of
-    subscribers written so far after each batch. An address that still breaks a unique constraint raises
+    A row naming two readers is refused: :class:`subscribers.import_owners.RefusedRows` is raised before anything
+    is written, or with *skip_refused* the row is left out and named in the outcome. One look-up finds the known
+    addresses; ids are reserved up front so every table is filled with one bulk insert per batch (see
+    :mod:`subscribers.bulk_statements`), all in the caller's transaction. An import of at least as many new
+    readers as the store holds (and ``REBUILD_INDEXES_FROM`` or more) builds the tables' indexes again after the
+    rows instead of growing them row by row. *progress*, if given, is called with the number of subscribers
+    written so far after each batch. An address that still breaks a unique constraint raises
     :class:`subscribers.import_conflicts.ImportConflict` naming it; the caller's transaction then holds nothing of
     the import's rows.
     """
-    # A store without addresses yet (a first import) owns none of these: no need to send every address to look.
-    anyone = (await conn.execute(select(addresses.c.id).limit(1))).first() is not None
-    keys = ((str(a.channel), a.address) for s in new for a in s.addresses)
-    existing = await find_subscriber_ids(conn, keys) if anyone else {}
-    to_create: list[NewSubscriber] = [] if existing else list(new)
+    anyone, plan = await _owners(conn, new)
+    if plan.refused and not skip_refused:
+        raise RefusedRows(plan.refused)
+    to_create: list[NewSubscriber] = list(new) if not anyone else []
     merged_follows: list[dict[str, object]] = []
-    for sub in new if existing else ():
-        owner = next(
-            (existing[(a.channel.value, a.address)] for a in sub.addresses if (a.channel.value, a.address) in existing),
-            None,
-        )
-        if owner is None:
-            to_create.append(sub)
-        else:
+    merged = 0
+    for i, (sub, owner) in enumerate(zip(new, plan.owners, strict=True)) if anyone else ():
+        if owner is not None:
+            merged += 1
             merged_follows.extend({"subscriber_id": owner, "topic": t, "created_at": now} for t in sub.topics)
+        elif i not in plan.refused:
+            to_create.append(sub)
     if merged_follows:
         await conn.execute(insert_ignoring_conflicts(conn, follows), merged_follows)
-    merged = len(new) - len(to_create)
     if progress is not None:
         progress(merged)
 
@@ -167,10 +176,29 @@ async def add_subscribers(
         # A savepoint, so that after a unique conflict (see subscribers.import_conflicts) the store can still be
         # asked which address it was: PostgreSQL refuses every statement in a failed transaction.
         async with conn.begin_nested(), indexes_built_after(conn, (addresses, follows), rebuild):
+            if plan.added:
+                added = [address_values(owner, a, when, no) for owner, a in plan.added]
+                await insert_many(conn, addresses, ADDRESS_COLUMNS, added)
             await _insert_new(conn, to_create, ids, (when, no), progress, merged)
     except IntegrityError as exc:
-        raise await import_conflict(conn, to_create, exc) from None
-    return ImportOutcome(created=len(to_create), merged=merged)
+        written = [*to_create, *(NewSubscriber((a,), ()) for _, a in plan.added)]
+        raise await import_conflict(conn, written, exc) from None
+    return ImportOutcome(created=len(to_create), merged=merged, added=len(plan.added), refused=plan.refused)
+
+
+async def refused_rows(conn: AsyncConnection, new: Sequence[NewSubscriber]) -> dict[int, str]:
+    """The rows of *new* an import would refuse (see :func:`add_subscribers`), by index; writes nothing, so a
+    file with other invalid rows can name these too."""
+    return (await _owners(conn, new))[1].refused
+
+
+async def _owners(conn: AsyncConnection, new: Sequence[NewSubscriber]) -> tuple[bool, RowOwners]:
+    """Whether the store holds any address, and the known readers of *new*'s rows."""
+    # A store without addresses yet (a first import) owns none of these: no need to send every address to look.
+    if (await conn.execute(select(addresses.c.id).limit(1))).first() is None:
+        return False, RowOwners(owners=[])
+    existing = await find_subscriber_ids(conn, ((str(a.channel), a.address) for s in new for a in s.addresses))
+    return True, await row_owners(conn, new, existing)
 
 
 async def _insert_new(

@@ -83,14 +83,15 @@ async def test_rows_are_written_in_batches_and_known_addresses_merge(
     seen: list[int] = []
     async with newsroom.engine.begin() as conn:
         outcome = await readers.add_subscribers(conn, parsed.subscribers, datetime.now(UTC), seen.append)
-    assert (outcome.created, outcome.merged) == (49, 1)
+    assert (outcome.created, outcome.merged, outcome.added) == (49, 1, 1)
     assert seen == [1, 9, 17, 25, 33, 41, 49, 50]
     async with newsroom.engine.connect() as conn:
         assert len((await conn.execute(select(subscribers.c.id))).all()) == 50
         rows = (await conn.execute(select(addresses).order_by(addresses.c.id))).all()
         topics = (await conn.execute(select(follows.c.topic).where(follows.c.subscriber_id == known))).scalars()
         assert sorted(topics) == ["local", "sports", "world"]
-    assert len(rows) == 99  # 49 new readers with two addresses, one known reader who had one
+    assert len(rows) == 100  # 49 new readers with two addresses, one known reader who had one and got the other
+    assert next(r for r in rows if r.address == "5007").subscriber_id == known
     email = next(r for r in rows if r.address == "Reader3@example.org")
     assert (email.email_key, email.cadence, email.status, email.breaking_email) == (
         "reader3@example.org",
@@ -246,4 +247,4 @@ def test_the_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert "Checking rows" in on_terminal and "Importing" in on_terminal and "20/20" in on_terminal
     assert "Imported 20 of 20 rows: 20 new subscribers" in on_terminal
     piped = run_import_in(tmp_path / "pipe", terminal=False)
-    assert piped == "Imported 20 of 20 rows: 20 new subscribers, 0 existing ones updated.\n"
+    assert piped == "Imported 20 of 20 rows: 20 new subscribers, 0 existing ones updated, 0 addresses added.\n"

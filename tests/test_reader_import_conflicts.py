@@ -36,12 +36,13 @@ def reader_with(email: str) -> NewSubscriber:
 
 
 async def store_reader_under_an_older_key(url: str) -> None:
-    """A reader whose stored email key is not the one today's definition gives (as an earlier one might have)."""
+    """A reader whose stored email key is not the one today's definition gives their address (as an earlier one
+    might have) but today's key of another address: the import cannot take that address as theirs, nor store it."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await readers.add_subscribers(conn, [reader_with("Old.Key@example.org")], datetime.now(UTC))
-            await conn.execute(update(addresses).values(email_key="older-form:old.key@example.org"))
+            await readers.add_subscribers(conn, [reader_with("Someone.Else@example.org")], datetime.now(UTC))
+            await conn.execute(update(addresses).values(email_key="old.key@example.org"))
     finally:
         await engine.dispose()
 

@@ -19,6 +19,7 @@ from bot.cli.reader_changes import ReaderUpdate, add_or_update, print_add_outcom
 from bot.stories.text_decoding import NotText, decode_text
 from subscribers import readers
 from subscribers.garbage_collection import garbage_collection_paused
+from subscribers.import_owners import RefusedRows
 from subscribers.preferences import (
     build_subscriber,
     normalise_chat_id,
@@ -176,13 +177,19 @@ def subscribers_import(
             parsed = read_subscribers_csv(text, newsroom.taxonomy, stage(progress, "Checking rows", text.count("\n")))
             if progress is not None:
                 progress.update(progress.task_ids[0], total=parsed.rows)
-            problems = [f"{file}:{e}" for e in parsed.errors]
-            if problems and not skip_invalid:
-                return parsed.rows, None, problems
+            if parsed.errors and not skip_invalid:
+                async with newsroom.engine.connect() as conn:  # the store's refusals too, all in one go
+                    refused = await readers.refused_rows(conn, parsed.subscribers)
+                return parsed.rows, None, [f"{file}:{e}" for e in parsed.refused(refused)]
             written = stage(progress, "Importing", len(parsed.subscribers))
-            async with newsroom.engine.begin() as conn:
-                outcome = await readers.add_subscribers(conn, parsed.subscribers, newsroom.clock.now(), written)
-        return parsed.rows, outcome, problems
+            try:
+                async with newsroom.engine.begin() as conn:
+                    outcome = await readers.add_subscribers(
+                        conn, parsed.subscribers, newsroom.clock.now(), written, skip_refused=skip_invalid
+                    )
+            except RefusedRows as exc:  # rows naming two readers; nothing was written
+                return parsed.rows, None, [f"{file}:{e}" for e in parsed.refused(exc.reasons)]
+        return parsed.rows, outcome, [f"{file}:{e}" for e in parsed.refused(outcome.refused)]
 
     # The whole command, awaits included: nothing else runs in this process, and collecting once at the end of
     # each paused stage would walk the rows still held for the next (see subscribers.garbage_collection).
@@ -201,6 +208,7 @@ def subscribers_import(
         raise typer.Exit(1)
     out.print(
         f"Imported {rows - len(problems)} of {rows} rows: {outcome.created} new subscribers, "
-        f"{outcome.merged} existing ones updated" + (f", {len(problems)} invalid rows skipped" if problems else "."),
+        f"{outcome.merged} existing ones updated, {outcome.added} addresses added"
+        + (f", {len(problems)} invalid rows skipped" if problems else "."),
         markup=False,
     )

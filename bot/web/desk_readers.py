@@ -31,7 +31,8 @@ from bot.web.desk_rendering import desk_page
 from subscribers import reader_stats, readers
 from subscribers.audit import add_audit_entry
 from subscribers.import_conflicts import ImportConflict
-from subscribers.preferences import CSV_COLUMNS, read_subscribers_csv
+from subscribers.import_owners import RefusedRows
+from subscribers.preferences import CSV_COLUMNS, RowError, read_subscribers_csv
 from subscribers.schema import AddressStatus, ChannelName
 
 router = APIRouter()
@@ -160,6 +161,14 @@ async def import_csv(post: DeskPost = Depends(admin_post)) -> HTMLResponse:
         context = {"result": result, "filename": name}
         return desk_page(newsroom, editor, "readers_import.html.j2", context, section="/desk/readers", status=422)
 
+    def invalid_rows(errors: list[RowError]) -> HTMLResponse:
+        return refused(
+            f"{len(errors)} of {parsed.rows} rows are invalid; nothing was imported. Fix them and import the "
+            "file again.",
+            [str(error) for error in errors],
+            parsed.rows,
+        )
+
     upload = form.get("file")
     name = upload.filename if isinstance(upload, UploadFile) else None
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -178,12 +187,8 @@ async def import_csv(post: DeskPost = Depends(admin_post)) -> HTMLResponse:
     except InvalidSubscriber as exc:
         return refused(f"file: {name}, {exc}.")
     if parsed.errors:
-        return refused(
-            f"{len(parsed.errors)} of {parsed.rows} rows are invalid; nothing was imported. Fix them and import the "
-            "file again.",
-            [str(error) for error in parsed.errors],
-            parsed.rows,
-        )
+        async with newsroom.reader.connect() as conn:  # the store's refusals too, all in one go
+            return invalid_rows(parsed.refused(await readers.refused_rows(conn, parsed.subscribers)))
     if not parsed.rows:
         return refused(f"file: {name} has a header but no reader.")
     now = newsroom.clock.now()
@@ -196,11 +201,15 @@ async def import_csv(post: DeskPost = Depends(admin_post)) -> HTMLResponse:
                 actor=editor.actor,
                 action="readers imported",
                 recipients=parsed.rows,
-                details=f"{outcome.created} new, {outcome.merged} existing updated, from a CSV of {parsed.rows} rows",
+                details=f"{outcome.created} new, {outcome.merged} existing updated, {outcome.added} addresses added, "
+                f"from a CSV of {parsed.rows} rows",
             )
+    except RefusedRows as exc:  # rows naming two readers; nothing was written
+        return invalid_rows(parsed.refused(exc.reasons))
     except ImportConflict as exc:  # an address taken meanwhile (see subscribers.import_conflicts): rolled back
         return refused(f"{exc}.", rows=parsed.rows)
     result = {"problem": None, "rows": parsed.rows, "created": outcome.created, "merged": outcome.merged}
+    result["added"] = outcome.added
     context = {"result": result, "filename": name}
     return desk_page(newsroom, editor, "readers_import.html.j2", context, section="/desk/readers")
 
