@@ -15,6 +15,10 @@ Stopping (SIGINT, SIGTERM, or setting the ``stop`` event) takes things down in t
 updates are fetched, the web side closes, updates already received are handled, running jobs end, each loop
 finishes what it is on (the worker lets its sends in flight finish, up to 10 s, and records them, so nothing is sent
 twice), and only then are connections closed.
+
+What only some roles use (the web side, the Telegram bot and its handlers, the worker, the feed poller) is
+imported where that part is built, once the store is open: a process pays only for its own parts, and a store that
+cannot be opened is reported before FastAPI, uvicorn or the bot's handlers load.
 """
 
 from __future__ import annotations
@@ -24,11 +28,8 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
-
-import uvicorn
-from telegram.error import InvalidToken, NetworkError
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.app import cpu_pool
 from bot.app.config import Settings
@@ -38,26 +39,15 @@ from bot.app.loop_lag import LoopLagMonitor
 from bot.app.metrics import watch_loop
 from bot.app.newsroom import Newsroom
 from bot.app.roles import Role
-from bot.app.scheduler import PLANNING_TICK, DigestPlanner, describe_schedule, digest_loop
 from bot.app.sending_checks import email_setup_warnings
 from bot.app.store_access import open_newsroom
-from bot.app.telegram_bot import (
-    ALLOWED_UPDATES,
-    EDITOR_MENU_SECONDS,
-    NewsbotApplication,
-    build_application,
-    refresh_editor_menus,
-    register_commands,
-)
 from bot.channels import Channel, EmailOutbox, TelegramOutbox, build_channels, close_channels
-from bot.outbox.social import SocialPoster
-from bot.outbox.worker import DeliveryWorker
-from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
-from bot.stories.embargo import top_up_loop
-from bot.stories.feeds import FeedPoller
 from bot.topics.topic_settings import refresh_loop as topic_refresh_loop
-from bot.web import create_app
-from bot.web.telegram_webhook import webhook_path, webhook_router, webhook_secret
+
+if TYPE_CHECKING:
+    from bot.app.telegram_bot import NewsbotApplication
+    from bot.app.web_serving import WebServer
+    from bot.outbox.worker import DeliveryWorker
 
 logger = logging.getLogger("newsbot")
 
@@ -77,6 +67,9 @@ def schedule_jobs(application: NewsbotApplication, newsroom: Newsroom, worker: D
     ends between two ticks. Planning is idempotent: readers who already have their last week's digest get nothing
     new. Each reader's rows wait for ``NEWSBOT_DIGEST_WEEKDAY`` ``NEWSBOT_DIGEST_TIME`` in their own zone.
     """
+    from bot.app.scheduler import PLANNING_TICK, DigestPlanner, describe_schedule
+    from bot.app.telegram_bot import EDITOR_MENU_SECONDS, refresh_editor_menus
+
     job_queue = application.job_queue
     assert job_queue is not None, "python-telegram-bot's job-queue extra is a dependency"
     planner = DigestPlanner(newsroom, worker)
@@ -126,6 +119,9 @@ class Service:
         # Every process follows the topics and social destinations admins change on the desk.
         loops: dict[str, Loop] = {"topics": lambda stop: topic_refresh_loop(newsroom, stop), "loop lag": monitor.run}
         if worker is not None:
+            from bot.outbox.social import SocialPoster
+            from bot.rendering.gallery import keep_gallery_fresh, writes_to_files
+
             # Posts to outlet channels and other networks, under the worker's lease: one registration per process.
             social = SocialPoster(newsroom, channels["telegram"], clock=worker.clock, lease=worker.lease)
             newsroom.published_listeners += [worker.wake, social.wake]
@@ -135,6 +131,9 @@ class Service:
                     newsroom.renderer.environment, newsroom.settings.outbox_dir, stop
                 )
         if Role.BOT in self.role.parts:  # one poller per deployment, beside the scheduler
+            from bot.stories.embargo import top_up_loop
+            from bot.stories.feeds import FeedPoller
+
             loops["feeds"] = FeedPoller(newsroom).run
             # Embargoes that lift reach the readers who followed their topics since the story was planned.
             loops["embargoes"] = lambda stop: top_up_loop(newsroom, stop)
@@ -157,10 +156,14 @@ class Service:
             # The worker sends through its own rate-limited bot (build_channels), not the Application's: replies to
             # readers must never queue behind a broadcast of thousands of messages.
             channels = build_channels(settings)
-            worker = self.worker = (
-                DeliveryWorker(newsroom, channels, clock=newsroom.clock) if Role.WORKER in parts else None
-            )
+            worker = None
+            if Role.WORKER in parts:
+                from bot.outbox.worker import DeliveryWorker
+
+                worker = self.worker = DeliveryWorker(newsroom, channels, clock=newsroom.clock)
             if bot_live:
+                from bot.app.telegram_bot import build_application
+
                 application = self.application = build_application(
                     newsroom, email_channel=channels.get("email"), polling=not webhook
                 )
@@ -169,31 +172,17 @@ class Service:
             if bot_live:
                 await start_bot(application, settings, webhook=webhook, signing_key=newsroom.secret.value)
             if serve_web:
-                # One SMTP pool per process; the Telegram channel tells a reader's chat their email is confirmed.
-                web = create_app(newsroom, email_channel=channels["email"], telegram_channel=channels["telegram"])
-                if webhook:
-                    web.include_router(
-                        webhook_router(
-                            application,
-                            secret=webhook_secret(settings, newsroom.secret.value),
-                            path=webhook_path(settings),
-                        )
-                    )
-                config = uvicorn.Config(
-                    web,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="auto",
-                    # Behind these proxies the client address (signup limits) is the one in X-Forwarded-For.
-                    forwarded_allow_ips=settings.trusted_proxies,
-                )
-                server = _WebServer(config)
+                from bot.app.web_serving import web_server
+
+                server = web_server(newsroom, channels, application if webhook else None)
                 tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
                 await _started(server, tasks["web"])
             if self.freeze_heap:  # built: from here on the long-lived objects are all there
                 logger.debug("%d start-up objects left out of full collections", freeze_start_up_objects())
             loops = self.loops(newsroom, channels, worker)
             if Role.BOT in parts and application is None:  # no bot: the digest is scheduled without PTB
+                from bot.app.scheduler import describe_schedule, digest_loop
+
                 loops["scheduler"] = lambda stop: digest_loop(newsroom, worker, stop)
                 logger.info("weekly digest: %s", describe_schedule(settings))
             for name, loop in loops.items():
@@ -225,7 +214,7 @@ class Service:
     async def _shut_down(
         self,
         application: NewsbotApplication | None,
-        server: _WebServer | None,
+        server: WebServer | None,
         tasks: dict[str, asyncio.Task[Any]],
         bot_live: bool,
     ) -> None:
@@ -263,6 +252,10 @@ async def start_bot(
 
     A webhook's secret token is derived from *signing_key*, the newsroom's signing secret.
     """
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app.telegram_bot import ALLOWED_UPDATES, register_commands
+
     try:
         await application.initialize()
     except InvalidToken:
@@ -273,6 +266,8 @@ async def start_bot(
     await application.start()
     username = application.bot.username
     if webhook:
+        from bot.web.telegram_webhook import webhook_secret
+
         await application.bot.set_webhook(
             settings.webhook_url, secret_token=webhook_secret(settings, signing_key), allowed_updates=ALLOWED_UPDATES
         )
@@ -294,15 +289,7 @@ def listen(host: str, port: int) -> socket.socket:
         ) from None
 
 
-class _WebServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the service decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-async def _started(server: _WebServer, task: asyncio.Task[Any]) -> None:
+async def _started(server: WebServer, task: asyncio.Task[Any]) -> None:
     while not server.started:
         if task.done():
             with contextlib.suppress(SystemExit):  # uvicorn exits the process when the app's start-up fails
