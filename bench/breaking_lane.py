@@ -24,7 +24,6 @@ import asyncio
 import json
 import math
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from harness import (
     add_bench_readers,
     add_bench_readers_postgres,
     fake_bot_api,
+    free_port,
     migrate,
     newsbot_env,
     print_table,
@@ -195,12 +195,6 @@ def wait_for(check: object, what: str, timeout: float, pause: float = 0.2) -> No
         if time.monotonic() > deadline:
             sys.exit(f"gave up after {timeout:.0f} s waiting for {what}")
         time.sleep(pause)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def p90_after(times: list[float], start: float, readers: int) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -75,22 +76,36 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
-def fake_bot_api(rate_limit: int | None = None) -> Iterator[tuple[str, int]]:
-    """The fake Bot API in its own process on 127.0.0.1; yields (base URL, pid)."""
-    argv = [sys.executable, "-m", "tests.fakes", "--port", "0"]
-    if rate_limit:
-        argv += ["--rate-limit", str(rate_limit)]
+def served(module: str, *args: str, what: str) -> Iterator[tuple[str, int]]:
+    """``python -m module --port 0 *args`` in its own process, a fake that prints its URL last on its first line;
+    yields (that URL, pid) and stops it afterwards."""
+    argv = [sys.executable, "-m", module, "--port", "0", *args]
     server = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         url = server.stdout.readline().split()[-1]
         if not url.startswith("http://127.0.0.1:"):
-            sys.exit("the fake Bot API did not start")
+            sys.exit(f"{what} did not start")
         yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@contextmanager
+def fake_bot_api(rate_limit: int | None = None) -> Iterator[tuple[str, int]]:
+    """The fake Bot API in its own process on 127.0.0.1; yields (base URL, pid)."""
+    limit = ("--rate-limit", str(rate_limit)) if rate_limit else ()
+    with served("tests.fakes", *limit, what="the fake Bot API") as running:
+        yield running
 
 
 def fake_stats(url: str) -> dict[str, float]:
@@ -216,18 +231,35 @@ def add_bench_readers_postgres(
                     await db.copy_records_to_table(
                         "subscribers", records=[(r.id, now) for r in readers], columns=["id", "created_at"]
                     )
-                    columns = ["subscriber_id", "channel", "address", "email_key", "cadence", "status",
-                               "breaking_email", "bounce_count", "confirmed_at", "created_at", "updated_at"]
+                    columns = [
+                        "subscriber_id",
+                        "channel",
+                        "address",
+                        "email_key",
+                        "cadence",
+                        "status",
+                        "breaking_email",
+                        "bounce_count",
+                        "confirmed_at",
+                        "created_at",
+                        "updated_at",
+                    ]
                     rows = []
                     if telegram:
-                        rows += [(r.id, "telegram", r.chat, None, telegram_cadence, "active", False, 0, None, now,
-                                  now) for r in readers]
-                    rows += [(r.id, "email", r.email, email_key(r.email), email_cadence, "active", False, 0, now, now,
-                              now) for r in readers if r.email]
+                        rows += [
+                            (r.id, "telegram", r.chat, None, telegram_cadence, "active", False, 0, None, now, now)
+                            for r in readers
+                        ]
+                    rows += [
+                        (r.id, "email", r.email, email_key(r.email), email_cadence, "active", False, 0, now, now, now)
+                        for r in readers
+                        if r.email
+                    ]
                     if rows:
                         await db.copy_records_to_table("addresses", records=rows, columns=columns)
                     await db.copy_records_to_table(
-                        "follows", records=[(r.id, topic, now) for r in readers for topic in r.topics],
+                        "follows",
+                        records=[(r.id, topic, now) for r in readers for topic in r.topics],
                         columns=["subscriber_id", "topic", "created_at"],
                     )
                 followers += sum("north-korea" in r.topics for r in readers)
@@ -252,8 +284,10 @@ def run_children(
     A failure, or anything still running after *timeout* seconds (then killed), stops the benchmark.
     """
     with contextlib.ExitStack() as files:
-        outs = [(files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile()))
-                for _ in argvs]
+        outs = [
+            (files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile()))
+            for _ in argvs
+        ]
         started = time.perf_counter()
         children = [
             subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd, stdout=out, stderr=err)

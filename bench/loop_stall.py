@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,10 +39,12 @@ from harness import (
     cpu_seconds_of,
     fake_bot_api,
     fake_stats,
+    free_port,
     migrate,
     newsbot_env,
     print_table,
     run_child,
+    served,
     stop_child,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -60,24 +61,8 @@ WINDOW = 10.0  # seconds newsbot_event_loop_lag_max_seconds looks back
 @contextmanager
 def feed_server() -> Iterator[tuple[str, int]]:
     """The 5 MB feed in its own process; yields its base URL and pid."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.big_feed", "--port", "0"], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split()[-1].removesuffix("/feed.xml")
-        if not url.startswith("http://127.0.0.1:"):
-            sys.exit("the feed server did not start")
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    with served("tests.fakes.big_feed", what="the feed server") as (url, pid):
+        yield url.removesuffix("/feed.xml"), pid
 
 
 def get(url: str, *, token: str | None = None) -> bytes:
