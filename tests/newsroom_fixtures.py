@@ -8,12 +8,15 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
+from bot.channels import Channel, build_channels
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_rate_limit import TelegramRateLimiter
 from bot.outbox.worker import DeliveryWorker
 from subscribers import readers
 from subscribers.database import create_engine
@@ -22,6 +25,7 @@ from subscribers.preferences import build_subscriber
 from subscribers.schema import Cadence, ChannelName
 from tests import postgres_databases
 from tests.fakes import FakeBotAPI, SmtpSink
+from tests.fakes.clock import ManualMonotonic
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_STORY = REPO / "examples" / "stories" / "north-korea.txt"
@@ -108,6 +112,20 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str,
     )
 
 
+def paced_channels(settings: Settings, **options: Any) -> dict[str, Channel]:
+    """`build_channels`, with Telegram's limits held on a clock that every wait moves at once.
+
+    The limits hold as in production, but an edit of a message just sent waits out its chat's second without
+    taking one; tests/test_rate_limits.py times the limiter itself.
+    """
+    channels = build_channels(settings, **options)
+    if "telegram" in channels:
+        pace = ManualMonotonic()
+        limiter = TelegramRateLimiter(settings.telegram_messages_per_second, clock=pace, sleep=pace.sleep)
+        channels["telegram"] = TelegramChannel.from_settings(settings, rate_limiter=limiter)
+    return channels
+
+
 @pytest.fixture
 async def newsroom(settings: Settings) -> AsyncIterator[Newsroom]:
     room = await Newsroom.open(settings)
@@ -126,7 +144,7 @@ async def live(
         update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "smtp_url": smtp_sink.url}
     )
     room = await Newsroom.open(live_settings)
-    channels = build_channels(live_settings)
+    channels = paced_channels(live_settings)
     try:
         yield room, DeliveryWorker(room, channels)
     finally:

@@ -18,7 +18,6 @@ from typer.testing import CliRunner, Result
 from bot.app.config import Settings, load_settings
 from bot.app.errors import ConfigurationError
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
 from bot.cli import app as cli_app
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
@@ -43,7 +42,7 @@ from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
 from tests.fakes.clock import ManualClock
 from tests.fakes.http_endpoints import Webhook
-from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels
 
 
 async def count(newsroom: Newsroom, table: Any) -> int:
@@ -251,7 +250,7 @@ async def test_stats_shows_the_queue_and_the_last_stories_with_counts_by_status_
     await editor_chat.send("/push " + SAMPLE)
     await editor_chat.tap(editor_chat.panel(), "Send to")
     bot_api.block(102)
-    channels = build_channels(desk_settings)
+    channels = paced_channels(desk_settings)
     try:
         await DeliveryWorker(desk, channels).drain()
     finally:
@@ -288,7 +287,7 @@ async def test_stats_with_many_failure_reasons_shows_the_first_and_how_many_more
     for n in range(40):  # each reader's send is refused with a reason of its own
         bot_api.fail_next("sendMessage", 400, description=f"Bad Request: refused for reason {n:02} " + "x" * 100)
     await editor_chat.tap(editor_chat.panel(), "Send to")
-    channels = build_channels(desk_settings)
+    channels = paced_channels(desk_settings)
     try:
         await DeliveryWorker(desk, channels).drain()
     finally:
@@ -376,7 +375,7 @@ async def test_the_sample_story_pushed_from_telegram_cli_and_api_reaches_readers
         )
     assert "Already published" in from_cli.stdout and from_api.status_code == 200
 
-    channels = build_channels(desk_settings.model_copy(update={"smtp_url": smtp_sink.url}))
+    channels = paced_channels(desk_settings.model_copy(update={"smtp_url": smtp_sink.url}))
     try:
         report = await DeliveryWorker(desk, channels).drain()
         posted = await SocialPoster(desk, channels["telegram"]).drain()

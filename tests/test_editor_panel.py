@@ -17,7 +17,6 @@ from telegram.ext import CommandHandler
 
 from bot.app.newsroom import Newsroom
 from bot.app.telegram_bot import register_commands
-from bot.channels import build_channels
 from bot.editors.command_menu import editor_menu
 from bot.editors.progress import PROGRESS_JOB
 from bot.outbox.worker import DeliveryWorker
@@ -39,7 +38,7 @@ from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixt
 from tests.fakes.bot_api import MAX_MESSAGE_LENGTH
 from tests.fakes.clock import ManualClock
 from tests.fakes.telegram_html import parse_html
-from tests.newsroom_fixtures import SAMPLE_STORY
+from tests.newsroom_fixtures import SAMPLE_STORY, paced_channels
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
 NO_TOPIC_STORY = "Our reporter met an old friend on Monday and they talked for an hour about nothing."
@@ -314,7 +313,7 @@ async def test_after_send_the_panel_shows_sent_n_of_m_until_the_story_is_out(
     assert job.trigger.interval.total_seconds() == desk.settings.editor_progress_seconds  # type: ignore[attr-defined]
 
     editor_chat.api.block(102)
-    channels = build_channels(desk.settings)
+    channels = paced_channels(desk.settings)
     try:
         await DeliveryWorker(desk, channels).drain()
     finally:

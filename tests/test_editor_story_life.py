@@ -34,7 +34,7 @@ from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixt
 )
 from tests.fakes import FakeBotAPI
 from tests.fakes.clock import FastForwardMonotonic, ManualClock
-from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
 CORRECTED = SAMPLE.replace("President Donald Trump", "US President Donald Trump", 1)
@@ -49,7 +49,7 @@ Deliver = Callable[[], Any]
 @pytest.fixture
 async def deliver(desk: Newsroom, desk_settings: Settings) -> AsyncIterator[Deliver]:
     """Send everything due now, as `newsbot deliver` would."""
-    channels = build_channels(desk_settings)
+    channels = paced_channels(desk_settings)
 
     async def drain() -> Any:
         return await DeliveryWorker(desk, channels).drain(wait_for_retries=0)

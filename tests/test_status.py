@@ -24,7 +24,7 @@ from subscribers import channel_health, deliveries, readers, status
 from subscribers.schema import AddressStatus, Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.clock import ManualClock
-from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, use_embedded_defaults
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels, use_embedded_defaults
 
 INSTANT_EMAIL = {ChannelName.EMAIL: Cadence.INSTANT}
 
@@ -52,7 +52,7 @@ async def live(settings: Settings, bot_api: FakeBotAPI) -> AsyncIterator[tuple[N
     room = await Newsroom.open(
         settings.model_copy(update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url})
     )
-    channels = build_channels(room.settings)
+    channels = paced_channels(room.settings)
     try:
         yield room, DeliveryWorker(room, channels)
     finally:

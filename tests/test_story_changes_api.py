@@ -9,13 +9,12 @@ import httpx
 import pytest
 
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
 from bot.outbox.social import SocialPoster
 from bot.outbox.worker import DeliveryWorker
 from bot.web import create_app
 from tests.editor_fixtures import API_TOKEN, OUTLET_CHANNEL
 from tests.fakes import FakeBotAPI
-from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -28,7 +27,7 @@ async def client(desk: Newsroom) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def send_everything(desk: Newsroom) -> None:
-    channels = build_channels(desk.settings, only=["telegram"])
+    channels = paced_channels(desk.settings, only=["telegram"])
     try:
         await DeliveryWorker(desk, channels).drain()
         await SocialPoster(desk, channels["telegram"]).drain()

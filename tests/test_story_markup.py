@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from bot.app.config import Settings
 from bot.app.newsroom import Newsroom
-from bot.channels import build_channels
 from bot.cli import app
 from bot.outbox.worker import DeliveryWorker
 from bot.rendering.renderer import Renderer
@@ -31,7 +30,7 @@ from bot.web import create_app
 from subscribers.schema import Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
 from tests.fakes.telegram_html import parse_html
-from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels
 
 LIMIT = 1_000_000
 API_TOKEN = "test-api-token-0123456789"
@@ -258,7 +257,7 @@ async def intake_desk(
         }
     )
     room = await Newsroom.open(live)
-    channels = build_channels(live)
+    channels = paced_channels(live)
     await add_reader(room, "north-korea", telegram_chat="101")
     await add_reader(room, "north-korea", email="nk@example.org", cadences={ChannelName.EMAIL: Cadence.INSTANT})
     try:

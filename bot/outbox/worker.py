@@ -160,7 +160,7 @@ class DeliveryWorker:
         """
         async with self.lease.held():
             if self.live_workers > 1:
-                await asyncio.sleep(RECOUNT_SECONDS)
+                await self.clock.sleep(RECOUNT_SECONDS)
                 await self.heartbeat(reclaim=False)
             yield
 
