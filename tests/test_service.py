@@ -70,7 +70,8 @@ async def test_a_reader_session_from_start_to_stop(settings: Settings, bot_api: 
 async def test_stopping_finishes_the_sends_in_flight_and_never_sends_twice(
     settings: Settings, bot_api: FakeBotAPI
 ) -> None:
-    live = live_settings(settings, bot_api, delivery_batch_size=2)
+    # At the paid rate the sends are held back only by the in-flight limit (MAX_UNRECORDED), not by 30 a second.
+    live = live_settings(settings, bot_api, delivery_batch_size=2, telegram_paid_broadcast=True)
     # More readers than the worker ever has in flight (MAX_UNRECORDED), so a stop always leaves some waiting.
     chats = [READER + n for n in range(MAX_UNRECORDED + 6)]
     bot_api.delay("sendMessage", 0.3)
