@@ -78,8 +78,9 @@ async def correct_story(
         raise StoryRetracted(f"story {story_id} was retracted; a retracted story cannot be corrected")
     prepared = prepare_for(newsroom, draft, source=current.source or "cli", extra_topics=extra)
     new_topics = prepared.topics if (extra or draft.topics) else None
+    url = prepared.url or current.url  # a correction that gives no link keeps the story's
     unchanged = (
-        (prepared.title, prepared.body, prepared.summary, prepared.url or current.url)
+        (prepared.title, prepared.body, prepared.summary, url)
         == (current.title, current.body, current.summary, current.url)
         and (note is None or note == current.correction_note)
         and (new_topics is None or tuple(new_topics) == current.topics)
@@ -96,7 +97,7 @@ async def correct_story(
             title=prepared.title,
             body=prepared.body,
             summary=prepared.summary,
-            url=prepared.url or current.url,
+            url=url,
             note=note,
             topics=new_topics,
             actor=actor,
