@@ -3,17 +3,18 @@
 This is the dialect layer: everything that differs between SQLite and PostgreSQL lives here, so the rest
 of the code changes backend by changing only ``NEWSBOT_DATABASE_URL``. It also holds the few pieces every query
 module shares: reserved ids, inserts that ignore conflicts, the chunk size for long IN lists, a column list
-built from a dataclass, and the health check's ping.
+built from a dataclass (and a table's rows read as that dataclass), and the health check's ping.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Row, Table, event, func, literal, select
+from sqlalchemy import Column, ColumnElement, Row, Table, event, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -114,6 +115,22 @@ def columns_for(view: type, table: Table) -> list[Column[Any]]:
     """The columns of *table* named like the fields of the dataclass *view*, in the fields' order (fields the table
     has no column for are left out), so that each row selected builds a *view* positionally."""
     return [table.c[field.name] for field in dataclasses.fields(view) if field.name in table.c]
+
+
+async def select_views(
+    conn: AsyncConnection,
+    view: type[V],
+    table: Table,
+    *where: ColumnElement[bool],
+    order_by: Sequence[ColumnElement[Any]],
+    limit: int | None = None,
+) -> list[V]:
+    """The rows of *table* matching *where*, in *order_by* order, each as the dataclass *view* (built positionally
+    from the columns :func:`columns_for` picks), so a listing of one table states only its filter and order."""
+    query = select(*columns_for(view, table)).where(*where).order_by(*order_by)
+    if limit is not None:
+        query = query.limit(limit)
+    return [view(*row) for row in await conn.execute(query)]
 
 
 def view_of(view: type[V], row: Row[Any], **given: Any) -> V:

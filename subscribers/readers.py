@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.bulk_statements import bound_value, indexes_built_after, insert_many, one_of
-from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, reserve_ids
+from subscribers.database import CHUNK, insert_ignoring_conflicts, reserve_ids, select_views
 from subscribers.email_keys import address_key, email_key
 from subscribers.follows import set_follows
 from subscribers.garbage_collection import garbage_collection_paused
@@ -361,12 +361,9 @@ class ReaderPreferences:
 async def load_reader_preferences(conn: AsyncConnection, subscriber_id: int) -> ReaderPreferences | None:
     if not await subscriber_exists(conn, subscriber_id):
         return None
-    rows = await conn.execute(
-        select(*columns_for(ReaderAddress, addresses))
-        .where(addresses.c.subscriber_id == subscriber_id)
-        .order_by(addresses.c.channel)
-    )
-    found = {row.channel: ReaderAddress(*row) for row in rows}
+    where = addresses.c.subscriber_id == subscriber_id
+    listed = await select_views(conn, ReaderAddress, addresses, where, order_by=[addresses.c.channel])
+    found = {address.channel: address for address in listed}
     topics = await conn.execute(
         select(follows.c.topic).where(follows.c.subscriber_id == subscriber_id).order_by(follows.c.topic)
     )

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import columns_for, insert_ignoring_conflicts
+from subscribers.database import columns_for, insert_ignoring_conflicts, select_views
 from subscribers.schema import DeliveryStatus, social_posts
 from subscribers.stories import status_if_still_stopped
 
@@ -120,12 +120,8 @@ async def next_social_retry_time(conn: AsyncConnection) -> datetime | None:
 
 
 async def list_social_posts(conn: AsyncConnection, story_id: str) -> list[SocialPostView]:
-    rows = await conn.execute(
-        select(*columns_for(SocialPostView, social_posts))
-        .where(social_posts.c.story_id == story_id)
-        .order_by(social_posts.c.id)
-    )
-    return [SocialPostView(*row) for row in rows]
+    where = social_posts.c.story_id == story_id
+    return await select_views(conn, SocialPostView, social_posts, where, order_by=[social_posts.c.id])
 
 
 async def social_post_status_totals(conn: AsyncConnection) -> dict[str, int]:

@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import ColumnElement, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, view_of
+from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts, select_views, view_of
 from subscribers.schema import stories, story_topics
 
 
@@ -168,10 +168,8 @@ class RecentStory:
 
 
 async def list_recent_stories(conn: AsyncConnection, limit: int = 5) -> list[RecentStory]:
-    rows = await conn.execute(
-        select(*columns_for(RecentStory, stories)).order_by(stories.c.created_at.desc(), stories.c.id).limit(limit)
-    )
-    return [RecentStory(*row) for row in rows]
+    newest_first = [stories.c.created_at.desc(), stories.c.id]
+    return await select_views(conn, RecentStory, stories, order_by=newest_first, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)

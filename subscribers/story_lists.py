@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subscribers.audit import AuditEntry
-from subscribers.database import columns_for, view_of
+from subscribers.database import select_views, view_of
 from subscribers.schema import audit_log, deliveries, stories, story_versions
 
 #: Where a story stands, as the desk names it; the first that applies wins, in this order.
@@ -119,12 +119,8 @@ class StoryVersion:
 
 async def list_story_versions(conn: AsyncConnection, story_id: str) -> list[StoryVersion]:
     """The earlier versions of a story, oldest first (the current one is the stories row)."""
-    rows = await conn.execute(
-        select(*columns_for(StoryVersion, story_versions))
-        .where(story_versions.c.story_id == story_id)
-        .order_by(story_versions.c.version)
-    )
-    return [StoryVersion(*row) for row in rows]
+    where = story_versions.c.story_id == story_id
+    return await select_views(conn, StoryVersion, story_versions, where, order_by=[story_versions.c.version])
 
 
 async def search_audit(
