@@ -21,7 +21,7 @@ from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story
 from subscribers.schema import Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.fakes.clock import ManualClock, ManualMonotonic
+from tests.fakes.clock import HeldClock, ManualMonotonic
 from tests.newsroom_fixtures import add_reader
 from tests.telegram_session import eventually
 
@@ -123,41 +123,35 @@ async def test_a_channel_whose_sends_wait_never_holds_up_the_other(
     assert report.sent == {"telegram": 3 * BATCH, "email": 5}
 
 
-class PollsNever(ManualClock):
-    """A clock whose waits never end: a worker with nothing due wakes only when told that something was queued."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asleep = asyncio.Event()
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.asleep.set()
-        await asyncio.Event().wait()
-
-
 async def test_an_idle_worker_hears_at_once_of_a_story_another_process_queued_on_postgresql(
     settings: Settings, bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    """Two newsrooms on one store stand for two processes: the web side queues, the worker sends."""
+    """Two newsrooms on one store stand for two processes: the web side queues, the worker sends.
+
+    The worker's clock holds its waits until the test ends them, so its next poll (an hour away) comes only when
+    the test says: on PostgreSQL the notice cuts its wait short; on SQLite nothing does, and the story goes out at
+    the poll.
+    """
     live = settings.model_copy(update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url})
     async with await Newsroom.open(live) as web_side, await Newsroom.open(live) as worker_side:
         await add_reader(web_side, "weather", telegram_chat="4000")
-        clock = PollsNever()
+        clock = HeldClock()
         channels = build_channels(live)
         worker = DeliveryWorker(worker_side, channels, clock=clock)
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop, poll_interval=3600))
         async with asyncio.timeout(30):
-            await clock.asleep.wait()  # nothing due: waiting for its next poll, which never comes
+            await clock.asleep()  # nothing due: waiting for its next poll
         title = await queue(web_side, "weather", "A storm warning was issued for the valley tonight.", breaking=True)
-        if web_side.engine.dialect.name == "postgresql":
-            await eventually(lambda: bool(bot_api.sent_messages), what="the breaking story sent", within=30)
-            assert title in (bot_api.sent_messages[0].text or "")
-        else:  # SQLite cannot tell another process: its workers find the story at their next poll
-            for _ in range(50):
-                await asyncio.sleep(0.01)
-            assert not bot_api.sent_messages
+        told = web_side.engine.dialect.name == "postgresql"
+        if not told:  # SQLite cannot tell another process: its workers find the story at their next poll
+            assert clock.waiting and clock.cut_short == 0 and not bot_api.sent_messages
+            clock.end_waits()
+        await eventually(lambda: bool(bot_api.sent_messages), what="the breaking story sent", within=30)
+        async with asyncio.timeout(30):
+            await clock.asleep(waits=2)  # sent, and waiting for its next poll again
+        assert clock.cut_short == (1 if told else 0)  # what ended the first wait: the notice, or the poll
+        assert [title in (message.text or "") for message in bot_api.sent_messages] == [True]
         stop.set()
         await running
         for channel in channels.values():

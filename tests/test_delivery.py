@@ -25,8 +25,9 @@ from subscribers import channel_health
 from subscribers import deliveries as deliveries_store
 from subscribers.schema import Cadence, ChannelName, addresses, deliveries
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.fakes.clock import ManualClock, ManualMonotonic
+from tests.fakes.clock import HeldClock, ManualClock, ManualMonotonic
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader
+from tests.telegram_session import eventually
 
 INSTANT_EMAIL = {ChannelName.EMAIL: Cadence.INSTANT}
 
@@ -290,17 +291,17 @@ async def test_without_credentials_messages_land_in_file_outboxes(newsroom: News
 
 
 async def test_running_worker_sends_what_is_queued_and_stops_cleanly(live, bot_api: FakeBotAPI) -> None:
-    newsroom, worker = live
+    newsroom, live_worker = live
+    clock = HeldClock()  # its polls come only when the test says, which it never does: only the wake can help
+    worker = DeliveryWorker(newsroom, live_worker.channels, clock=clock)
     await add_reader(newsroom, "north-korea", telegram_chat="101")
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, poll_interval=30))
-    await asyncio.sleep(0.1)  # it is idle now, sleeping until woken
+    async with asyncio.timeout(30):
+        await clock.asleep()  # it is idle now, waiting for its next poll
     await ingest_story(newsroom, sample(newsroom))
     worker.wake()
-    for _ in range(100):
-        if bot_api.sent_to(101):
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: bot_api.sent_to(101), what="the story sent")
     stop.set()
     await asyncio.wait_for(running, timeout=5)
     assert len(bot_api.sent_to(101)) == 1

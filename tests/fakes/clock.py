@@ -110,3 +110,46 @@ class FastForwardMonotonic:
             return
         self.offset += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+class HeldClock(ManualClock):
+    """A `ManualClock` whose waits last until the test ends them, so it can see a worker park and say when its
+    poll comes instead of waiting for one.
+
+    `asleep(n)` returns once the *n*-th wait has begun and is still under way; `end_waits()` ends those under way
+    (the poll interval passed); a wait its caller gave up on (woken before it ended) is counted in `cut_short`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cut_short = 0
+        self._under_way: list[asyncio.Future[None]] = []
+        self._began = asyncio.Condition()
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._under_way)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        ends = asyncio.get_running_loop().create_future()
+        self._under_way.append(ends)
+        async with self._began:
+            self._began.notify_all()
+        try:
+            await ends
+        except asyncio.CancelledError:
+            self.cut_short += 1
+            raise
+        finally:
+            self._under_way.remove(ends)
+        self.offset += timedelta(seconds=max(0.0, seconds))
+
+    async def asleep(self, waits: int = 1) -> None:
+        async with self._began:
+            await self._began.wait_for(lambda: len(self.slept) >= waits and self.waiting)
+
+    def end_waits(self) -> None:
+        for ends in self._under_way:
+            if not ends.done():
+                ends.set_result(None)
