@@ -7,8 +7,10 @@ message until someone resumed again. The outcome is written as 'stopped' only wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from bot.app.newsroom import Newsroom
 from bot.stories.intake import publish_story
@@ -18,6 +20,7 @@ from subscribers import story_states
 from subscribers.schema import ChannelName, DeliveryStatus, deliveries
 from tests.editor_fixtures import sample_story
 from tests.newsroom_fixtures import add_reader
+from tests.telegram_session import eventually_async
 
 
 async def claimed_stopped_story(newsroom: Newsroom) -> int:
@@ -40,6 +43,37 @@ def skipped(delivery_id: int) -> deliveries_store.DeliveryOutcome:
     return deliveries_store.DeliveryOutcome(
         delivery_id, ChannelName.TELEGRAM.value, DeliveryStatus.STOPPED, error="story stopped", attempted=False
     )
+
+
+@contextlib.contextmanager
+def writes_begun(newsroom: Newsroom) -> Iterator[list[str]]:
+    """While the block runs, each write transaction begun on SQLite (its BEGIN IMMEDIATE sent) adds to the list."""
+    begun: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begun.append(statement)
+
+    engine = newsroom.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield begun
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def write_waiting(newsroom: Newsroom, begun: list[str]) -> bool:
+    """The worker's write has started and waits for the resume: on PostgreSQL a session of this database waits
+    for a lock; on SQLite it asked for the write lock after the resume took it (the resume's begin is the first)."""
+    if newsroom.engine.dialect.name != "postgresql":
+        return len(begun) >= 2
+    async with newsroom.reader.connect() as conn:
+        waiting = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return waiting.scalar_one() > 0
 
 
 async def test_a_message_skipped_while_the_story_is_stopped_stays_stopped(newsroom: Newsroom) -> None:
@@ -79,10 +113,11 @@ async def test_a_resume_in_progress_is_waited_for_and_its_result_read(newsroom: 
         async with newsroom.engine.begin() as conn:
             await deliveries_store.record_outcomes(conn, [skipped(delivery_id)], newsroom.clock.now())
 
-    resume = asyncio.create_task(resume_slowly())
-    write = asyncio.create_task(record())
-    await resuming.wait()
-    await asyncio.sleep(0.2)  # let the write start and block; the outcome does not depend on this pause
+    with writes_begun(newsroom) as begun:
+        resume = asyncio.create_task(resume_slowly())
+        write = asyncio.create_task(record())
+        await resuming.wait()
+        await eventually_async(lambda: write_waiting(newsroom, begun), what="the write waiting for the resume")
     release.set()
     await asyncio.gather(resume, write)
     assert await status_of(newsroom, delivery_id) == DeliveryStatus.PENDING.value
