@@ -21,26 +21,12 @@ from bot.stories.intake import ingest_story, prepare_story
 from bot.stories.parsing import parse_story
 from subscribers.schema import Cadence, ChannelName
 from tests.fakes import FakeBotAPI, SmtpSink
-from tests.fakes.clock import HeldClock, ManualMonotonic
+from tests.fakes.clock import GatedSleep, HeldClock, ManualMonotonic
 from tests.newsroom_fixtures import add_reader
 from tests.telegram_session import eventually
 
 BATCH = 40
 IN_FLIGHT = 4
-
-
-class GatedSleep:
-    """The limiter's sleep: every wait is held until the test opens the gate, then passes on a manual clock."""
-
-    def __init__(self, clock: ManualMonotonic) -> None:
-        self.clock = clock
-        self.opened = asyncio.Event()
-        self.held = asyncio.Event()  # someone is waiting at the gate
-
-    async def __call__(self, seconds: float) -> None:
-        self.held.set()
-        await self.opened.wait()
-        await self.clock.sleep(seconds)
 
 
 def gated_telegram(newsroom: Newsroom, bot_api: FakeBotAPI, tmp_path: Path) -> tuple[TelegramChannel, GatedSleep]:

@@ -33,8 +33,9 @@ from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixt
     readers_fixture,
 )
 from tests.fakes import FakeBotAPI
-from tests.fakes.clock import FastForwardMonotonic, ManualClock
+from tests.fakes.clock import GatedSleep, ManualClock, ManualMonotonic
 from tests.newsroom_fixtures import SAMPLE_STORY, add_reader, paced_channels
+from tests.telegram_session import eventually
 
 SAMPLE = SAMPLE_STORY.read_text(encoding="utf-8")
 CORRECTED = SAMPLE.replace("President Donald Trump", "US President Donald Trump", 1)
@@ -216,25 +217,26 @@ async def test_stop_halts_a_send_midway_and_resume_sends_the_rest_once(
     await editor_chat.send("/push " + SAMPLE)
     panel = editor_chat.panel()
     await editor_chat.tap(panel, "Send to")
-    # Sends are paced in real time until the stop has landed between two of them; then the paced waits (of the
-    # withdrawn sends, then of the resumed ones) pass at once.
-    pace = FastForwardMonotonic()
+    # The limiter's waits pass at once on a manual clock, except that once a few sends have gone out they are held
+    # until the stop has landed; then the held sends (withdrawn), and later the resumed ones, go on.
+    pace = ManualMonotonic()
+    gate = GatedSleep(pace, hold_when=lambda: len(bot_api.sent_messages) >= 8)
     channels = build_channels(desk_settings, only=["email"])
-    limiter = TelegramRateLimiter(5.0, clock=pace, sleep=pace.sleep)
+    limiter = TelegramRateLimiter(5.0, clock=pace, sleep=gate)
     channels["telegram"] = TelegramChannel.from_settings(desk_settings, rate_limiter=limiter)
     worker_clock = ManualClock()
     try:
         drain = asyncio.create_task(DeliveryWorker(desk, channels, clock=worker_clock).drain(wait_for_retries=0))
-        for _ in range(200):  # the rate limiter is real time: wait until a few went out
-            if len(bot_api.sent_messages) >= 8:
-                break
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(30):
+            await gate.held.wait()
+        # No send passes the limiter now; those that did have been answered before the stop lands.
+        await eventually(lambda: limiter.overall.in_flight == 0, what="the sends past the limiter answered")
         assert (await editor_chat.tap(editor_chat.message(EDITOR, panel["message_id"]), "Stop"))["text"] == "Stopped"
         at_stop = len(bot_api.sent_messages)
         worker_clock.advance(seconds=1)
-        pace.fast_forward()
+        gate.opened.set()
         await drain
-        assert len(bot_api.sent_messages) - at_stop <= 1
+        assert len(bot_api.sent_messages) == at_stop  # every send still waiting was withdrawn
         sent_panel = editor_chat.message(EDITOR, panel["message_id"])
         assert "⏹ Stopped" in sent_panel["text"] and "Sent telegram" in sent_panel["text"]
         halted = sum(1 for m in bot_api.sent_messages if str(m.chat_id).startswith("30"))

@@ -31,8 +31,9 @@ from subscribers import readers as readers_store
 from subscribers.schema import AddressStatus, Cadence, ChannelName, deliveries, stories
 from tests.editor_fixtures import API_TOKEN, sample_story
 from tests.fakes import FakeBotAPI
-from tests.fakes.clock import FastForwardMonotonic, ManualClock
+from tests.fakes.clock import GatedSleep, ManualClock, ManualMonotonic
 from tests.postgres_databases import POSTGRES_URL, SKIP_REASON
+from tests.telegram_session import eventually
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 FIRST_CHAT = 700_000
@@ -72,7 +73,7 @@ async def wait_for(condition, seconds: float) -> None:  # type: ignore[no-untype
 async def test_a_stop_mid_send_holds_the_rest_and_resume_sends_it_exactly_once(
     settings: Settings, bot_api: FakeBotAPI
 ) -> None:
-    readers, rate = 30, 5.0  # 6 s at 5 messages a second: a stop lands in the middle
+    readers, rate = 30, 5.0
     live = settings.model_copy(
         update={"telegram_token": "123456:TEST", "telegram_api_url": bot_api.base_url, "telegram_rate": rate}
     )
@@ -80,24 +81,28 @@ async def test_a_stop_mid_send_holds_the_rest_and_resume_sends_it_exactly_once(
         await add_chats(newsroom, readers)
         story = sample_story(newsroom)
         await publish_story(newsroom, story, actor="cli")
-        # The limiter paces the first sends in real time, so that the stop lands between two of them; once every
-        # worker knows of the stop, the paced waits (of the withdrawn sends, then of the resumed ones) pass at once.
-        pace = FastForwardMonotonic()
+        # The limiter's waits pass at once on a manual clock, except that once a few sends have gone out they are
+        # held until the stop has landed and the worker's refresh interval has passed; then the held sends
+        # (withdrawn), and later the resumed ones, go on.
+        pace = ManualMonotonic()
+        gate = GatedSleep(pace, hold_when=lambda: len(bot_api.sent_messages) >= 5)
         channels = build_channels(live, only=["email"])
-        limiter = TelegramRateLimiter(rate, clock=pace, sleep=pace.sleep)
+        limiter = TelegramRateLimiter(rate, clock=pace, sleep=gate)
         channels["telegram"] = TelegramChannel.from_settings(live, rate_limiter=limiter)
         clock = ManualClock()
         try:
             worker = DeliveryWorker(newsroom, channels, clock=clock, batch_size=50)
             drain = asyncio.create_task(worker.drain(wait_for_retries=0))
-            await wait_for(lambda: len(bot_api.sent_messages) >= 5, seconds=10)
+            async with asyncio.timeout(30):
+                await gate.held.wait()
+            # No send passes the limiter now; those that did have been answered before the stop lands.
+            await eventually(lambda: limiter.overall.in_flight == 0, what="the sends past the limiter answered")
             report = await stop_story(newsroom, story.id, actor="cli")
             at_stop = len(bot_api.sent_messages)
             clock.advance(seconds=REFRESH_SECONDS)  # the workers' refresh interval has passed
-            pace.fast_forward()
+            gate.opened.set()
             drained = await drain
-            # Only a send already past its last check when the stop landed can still arrive: at this rate, one.
-            assert len(bot_api.sent_messages) - at_stop <= 1
+            assert len(bot_api.sent_messages) == at_stop  # every send still waiting was withdrawn
             sent = len(bot_api.sent_messages)
             assert report.changed and report.sent_of()["telegram"][0] <= sent  # recorded by then
             assert report.sent_of()["telegram"][1] == readers

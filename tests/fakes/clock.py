@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -86,30 +86,25 @@ class SteppedMonotonic:
                     done.set_result(None)
 
 
-class FastForwardMonotonic:
-    """The real monotonic clock until `fast_forward()`, then one on which every wait passes at once.
+class GatedSleep:
+    """A rate limiter's sleep on a `ManualMonotonic`: its waits pass at once until *hold_when()* is true, and from
+    then on each is held until the test sets `opened`; `held` tells the test that one is waiting.
 
-    For a rate limiter whose sends must first spread out in real time, so that something (a stop) lands between
-    them, and whose remaining waits teach the test nothing: from then on they move the clock, like
-    `ManualMonotonic`, instead of taking seconds. A wait already under way ends on its own real time.
+    The limiter waits for its overall rate in turn, so while one wait is held no other send gets past it: the test
+    can land something (a stop, a breaking story) between two sends without timing it.
     """
 
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.instant = False
+    def __init__(self, clock: ManualMonotonic, hold_when: Callable[[], bool] = lambda: True) -> None:
+        self.clock = clock
+        self.hold_when = hold_when
+        self.opened = asyncio.Event()
+        self.held = asyncio.Event()
 
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    def fast_forward(self) -> None:
-        self.instant = True
-
-    async def sleep(self, seconds: float) -> None:
-        if not self.instant:
-            await asyncio.sleep(seconds)
-            return
-        self.offset += max(0.0, seconds)
-        await asyncio.sleep(0)
+    async def __call__(self, seconds: float) -> None:
+        if self.hold_when():
+            self.held.set()
+            await self.opened.wait()
+        await self.clock.sleep(seconds)
 
 
 class HeldClock(ManualClock):
