@@ -462,16 +462,15 @@ async def test_a_stop_request_finishes_and_records_what_is_in_flight_and_returns
     for chat in range(40):
         await add_reader(newsroom, "north-korea", telegram_chat=str(800 + chat))
     await ingest_story(newsroom, sample(newsroom))
-    bot_api.delay("sendMessage", 0.05)
+    answers = bot_api.hold("sendMessage")  # the sends stay in flight until the stop has been asked for
     stop = asyncio.Event()
     draining = asyncio.create_task(worker.drain(stop=stop))
-    for _ in range(1000):  # until the first sends have arrived
-        if len(bot_api.sent_messages) >= 5:
-            break
-        await asyncio.sleep(0.01)
+    in_flight = worker.in_flight_limit
+    await eventually(lambda: len(bot_api.calls_to("sendMessage")) >= in_flight, what="a full load of sends in flight")
     stop.set()
+    answers.set()
     report = await asyncio.wait_for(draining, timeout=15)
-    assert report.stopped and 0 < sum(report.sent.values()) < 40
+    assert report.stopped and sum(report.sent.values()) == in_flight  # those in flight, and no more
     states = await delivery_states(newsroom)
     assert states["sending"] == 0 and states["sent"] == len(bot_api.sent_messages) == sum(report.sent.values())
     assert {row.attempts for row in await delivery_rows(newsroom) if row.status == "pending"} == {0}

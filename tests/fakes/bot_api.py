@@ -162,6 +162,7 @@ class FakeBotAPI:
         self.migrated: dict[int | str, int] = {}
         self.member_status: dict[tuple[int | str, int], str] = {}
         self.delays: dict[str, float] = {}
+        self.holds: dict[str, asyncio.Event] = {}
 
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._per_second: int | None = None
@@ -331,6 +332,11 @@ class FakeBotAPI:
         """Answer `method` only after `seconds`, to exercise client timeouts or simulate latency."""
         self.delays[method.lower()] = seconds
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Answer `method` only once the returned event is set: its calls (already in `calls`) stay in flight, so a
+        test can land something while they are, without timing it."""
+        return self.holds.setdefault(method.lower(), asyncio.Event())
+
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         """What getChatMember reports: creator, administrator, member, restricted, left or kicked."""
         self.member_status[(chat_id, user_id)] = status
@@ -471,6 +477,8 @@ class FakeBotAPI:
             return _error(401, "Unauthorized")
         if key in self.delays:
             await asyncio.sleep(self.delays[key])
+        if key in self.holds:
+            await self.holds[key].wait()
         failures = self._failures.get(key)
         if failures:
             failure = failures[0]
