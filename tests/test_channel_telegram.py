@@ -162,7 +162,7 @@ async def test_server_errors_are_temporary(channel: TelegramChannel, bot_api: Fa
 
 
 async def test_a_slow_api_is_a_temporary_timeout(bot_api: FakeBotAPI) -> None:
-    bot_api.delay("sendMessage", 0.3)
+    answers = bot_api.hold("sendMessage")  # no answer until the client has given up
     bot = ExtBot(TOKEN, base_url=f"{bot_api.base_url}/bot", request=HTTPXRequest(read_timeout=0.05))
     channel = TelegramChannel(bot)
     try:
@@ -170,6 +170,7 @@ async def test_a_slow_api_is_a_temporary_timeout(bot_api: FakeBotAPI) -> None:
             await channel.send(message())
         assert failure.value.reason == "timeout"
     finally:
+        answers.set()
         await channel.aclose()
 
 
@@ -236,7 +237,7 @@ async def test_a_ptb_rate_limiter_can_be_plugged_in(bot_api: FakeBotAPI, tmp_pat
 
 
 async def test_the_aiohttp_backend_turns_a_slow_api_into_a_temporary_timeout(bot_api: FakeBotAPI) -> None:
-    bot_api.delay("sendMessage", 0.3)
+    answers = bot_api.hold("sendMessage")  # no answer until the client has given up
     request = AiohttpRequest(read_timeout=0.05)
     channel = TelegramChannel(ExtBot(TOKEN, base_url=f"{bot_api.base_url}/bot", request=request))
     try:
@@ -244,6 +245,7 @@ async def test_the_aiohttp_backend_turns_a_slow_api_into_a_temporary_timeout(bot
             await channel.send(message())
         assert failure.value.reason == "timeout"
     finally:
+        answers.set()
         await channel.aclose()
 
 

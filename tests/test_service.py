@@ -74,13 +74,15 @@ async def test_stopping_finishes_the_sends_in_flight_and_never_sends_twice(
     live = live_settings(settings, bot_api, delivery_batch_size=2, telegram_paid_broadcast=True)
     # More readers than the worker ever has in flight (MAX_UNRECORDED), so a stop always leaves some waiting.
     chats = [READER + n for n in range(MAX_UNRECORDED + 6)]
-    bot_api.delay("sendMessage", 0.3)
+    answers = bot_api.hold("sendMessage")  # the sends stay in flight until the service has been told to stop
     async with running_service(live) as service:
         chat = ChatSession(bot_api, service)
         for chat_id in chats:
             await add_reader(chat.newsroom, "north-korea", telegram_chat=str(chat_id))
         await ingest_sample(chat)
         await eventually(lambda: bot_api.calls_to("sendMessage"), what="a send in flight")
+        # Leaving the block sets the service's stop before it first awaits; this runs in the loop's next turn.
+        asyncio.get_running_loop().call_soon(answers.set)
     # stopped with sends in flight: those finished and were recorded, the rest waits
     first_run = len(bot_api.sent_messages)
     assert 0 < first_run < len(chats)
