@@ -65,20 +65,23 @@ async def test_a_breaking_story_queued_while_normal_ones_are_claimed_goes_out_be
         await add_reader(newsroom, "weather", telegram_chat=str(2000 + chat))
     normal = await queue(newsroom, "local", "The council met on Tuesday and approved the new library budget.")
     telegram, gate = gated_telegram(newsroom, bot_api, tmp_path)
+    gate.opened.set()  # the limiter's waits pass at once; the fake holds the sends' answers instead
+    answers = bot_api.hold("sendMessage")
     worker = DeliveryWorker(newsroom, {"telegram": telegram}, batch_size=BATCH, concurrency=IN_FLIGHT)
     draining = asyncio.create_task(worker.drain())
-    await held_at_the_gate(gate)  # a batch claimed, sends waiting in the limiter, the rest in the worker's hands
-    before = len(bot_api.sent_messages)
+    # A batch claimed, as many sends in flight as the worker allows, the rest of the batch in its hands: no more
+    # can start until these are answered and recorded.
+    await eventually(lambda: len(bot_api.calls_to("sendMessage")) == IN_FLIGHT, what="the sends in flight")
     breaking = await queue(newsroom, "weather", "A storm warning was issued for the valley tonight.", breaking=True)
-    gate.opened.set()
+    answers.set()
     report = await draining
     await telegram.aclose()
 
     assert report.sent == {"telegram": 105}
-    order = [normal if normal in (message.text or "") else breaking for message in bot_api.sent_messages[before:]]
+    order = [normal if normal in (message.text or "") else breaking for message in bot_api.sent_messages]
     first = order.index(breaking)
     assert order[first : first + 5] == [breaking] * 5  # all five together
-    # Only the sends already waiting in the limiter went ahead; before, the claimed batch did (up to 40 more).
+    # Only the sends already in flight went ahead; before, the claimed batch did (up to 40 more).
     assert first <= IN_FLIGHT
 
 
