@@ -72,6 +72,13 @@ def parse_telegram_id(text: str) -> int | None:
     return int(text)
 
 
+def parse_role(text: str) -> str:
+    """A role chosen in a form, lower-cased; FieldProblem when it is neither of `ROLES`."""
+    if text not in ROLES:
+        raise FieldProblem("role", f"choose editor or admin, not {text[:16]!r}.")
+    return text
+
+
 def _field(form: FormData, name: str, limit: int = 400) -> str:
     value = form.get(name)
     return value[:limit] if isinstance(value, str) else ""
@@ -131,15 +138,14 @@ async def add_account(post: DeskPost = Depends(admin_post)) -> Response:
             address = normalise_email(typed["email"])
         except NewsbotError as exc:
             raise FieldProblem("email", f"{exc}.") from None
-        if typed["role"] not in ROLES:
-            raise FieldProblem("role", f"choose editor or admin, not {typed['role'][:16]!r}.")
+        role = parse_role(typed["role"])
         telegram_id = parse_telegram_id(typed["telegram_id"])
         try:
             account = await add_editor(
                 newsroom,
                 address,
                 name=typed["name"],
-                role=typed["role"],
+                role=role,
                 telegram_id=telegram_id,
                 actor=editor.actor,
             )
@@ -226,9 +232,7 @@ async def set_role(account_id: int, post: DeskPost = Depends(admin_post)) -> Res
     """Give the account the role chosen (never take the only admin's away)."""
 
     async def change() -> str:
-        role = _field(post.form, "role", 16).strip().lower()
-        if role not in ROLES:
-            raise FieldProblem("role", f"choose editor or admin, not {role!r}.")
+        role = parse_role(_field(post.form, "role", 16).strip().lower())
         await change_role(post.newsroom, account_id, role, actor=post.editor.actor)
         return "role"
 
