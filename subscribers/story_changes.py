@@ -32,6 +32,7 @@ from subscribers.schema import (
     story_versions,
 )
 from subscribers.story_language_filters import held_back_from
+from subscribers.story_states import POST_KIND
 
 #: Social destinations whose sent posts can be edited or deleted (the outlet's Telegram channels).
 TELEGRAM_DESTINATION_PREFIX = "telegram:"
@@ -340,7 +341,7 @@ async def queue_social_changes(
     sent = social_posts.alias("sent")
     where = [
         sent.c.story_id == story_id,
-        sent.c.kind == "post",
+        sent.c.kind == POST_KIND,
         sent.c.status == DeliveryStatus.SENT.value,
         sent.c.provider_id.is_not(None),
         sent.c.destination.startswith(TELEGRAM_DESTINATION_PREFIX),
@@ -388,14 +389,14 @@ async def social_change(conn: AsyncConnection, post_id: int) -> SocialChange | N
                     and_(
                         original.c.story_id == post.c.story_id,
                         original.c.destination == post.c.destination,
-                        original.c.kind == "post",
+                        original.c.kind == POST_KIND,
                     ),
                 )
             )
             .where(post.c.id == post_id)
         )
     ).one_or_none()
-    if row is None or row.kind == "post":
+    if row is None or row.kind == POST_KIND:
         return None
     return SocialChange(row.kind, row.provider_id)
 
