@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subscribers.database import CHUNK, columns_for, insert_ignoring_conflicts
+from subscribers.database import CHUNK, insert_ignoring_conflicts
 from subscribers.schema import (
     AddressStatus,
     ChannelName,
@@ -66,25 +66,6 @@ def story_id_of(item_key: str) -> str:
     if kind in ("edit", "correction"):
         rest = rest.rpartition(":")[0]
     return rest
-
-
-@dataclass(frozen=True, slots=True)
-class StoryState:
-    """Where a stored story is in its life: the version readers see now and whether it was withdrawn."""
-
-    version: int
-    correction_note: str | None
-    corrected_at: datetime | None
-    retracted_at: datetime | None
-    stopped_at: datetime | None
-    updates: str | None
-
-
-async def story_state(conn: AsyncConnection, story_id: str) -> StoryState | None:
-    # ``updates`` is the one field not named like its column.
-    query = select(*columns_for(StoryState, stories), stories.c.updates_story_id).where(stories.c.id == story_id)
-    row = (await conn.execute(query)).one_or_none()
-    return None if row is None else StoryState(*row)
 
 
 async def current_versions(conn: AsyncConnection, story_ids: Iterable[str]) -> dict[str, tuple[int, bool]]:

@@ -28,7 +28,8 @@ POST_KIND = "post"
 
 @dataclass(frozen=True, slots=True)
 class StoryState:
-    """Where a story stands: when it goes (None: at once), whether it is stopped or withdrawn."""
+    """Where a stored story is in its life: when it goes (None: at once), the version readers see now, and whether
+    it is stopped or withdrawn."""
 
     id: str
     title: str
@@ -36,10 +37,15 @@ class StoryState:
     publish_at: datetime | None
     stopped_at: datetime | None
     retracted_at: datetime | None
+    version: int
+    correction_note: str | None
+    corrected_at: datetime | None
+    #: The story this one updates (``updates_story_id``, the one field not named like its column).
+    updates: str | None
 
 
 async def load_story_state(conn: AsyncConnection, story_id: str) -> StoryState | None:
-    query = select(*columns_for(StoryState, stories)).where(stories.c.id == story_id)
+    query = select(*columns_for(StoryState, stories), stories.c.updates_story_id).where(stories.c.id == story_id)
     row = (await conn.execute(query)).one_or_none()
     return None if row is None else StoryState(*row)
 

@@ -21,8 +21,8 @@ from bot.editors.command_menu import editor_menu
 from bot.editors.progress import PROGRESS_JOB
 from bot.outbox.worker import DeliveryWorker
 from bot.stories.intake import prepare_for
-from bot.stories.parsing import MAX_TITLE_CHARS, read_story_file
-from bot.stories.story import Story
+from bot.stories.parsing import read_story_file
+from bot.stories.story import MAX_TITLE_CHARS, Story
 from subscribers import stories as stories_store
 from subscribers.schema import deliveries, stories
 from tests.editor_fixtures import (  # noqa: F401  (the *_fixture names are fixtures used by name)

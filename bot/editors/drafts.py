@@ -22,8 +22,8 @@ from telegram import Document, Message
 from telegram.error import TelegramError
 
 from bot.app.errors import StoryRejected
-from bot.stories.parsing import FILE_MARKUP, MAX_TITLE_CHARS, Markup, StoryDraft, check_story_url, parse_story
-from bot.stories.story import Story
+from bot.stories.parsing import FILE_MARKUP, Markup, StoryDraft, check_story_url, parse_story
+from bot.stories.story import MAX_TITLE_CHARS, Story
 
 #: Where the open draft lives in the editor's ``context.user_data``.
 DRAFT_KEY = "editor_draft"

@@ -54,7 +54,7 @@ from bot.stories.corrections import correct_story
 from bot.stories.intake import prepare_for
 from bot.stories.retraction import DELETE_WINDOW, retract_story
 from bot.stories.story import Story
-from subscribers import stories, story_changes, story_reach
+from subscribers import stories, story_reach, story_states
 
 if TYPE_CHECKING:
     from bot.editors.chat_commands import EditorDesk
@@ -156,7 +156,7 @@ class StoryLifeDesk:
         assert chat is not None
         async with self.newsroom.reader.connect() as conn:
             story = await stories.load_story(conn, story_id, Story)
-            state = await story_changes.story_state(conn, story_id) if story is not None else None
+            state = await story_states.load_story_state(conn, story_id) if story is not None else None
             reach = await story_reach.story_reach(conn, story_id, self.newsroom.clock.now() - DELETE_WINDOW)
         if story is None or state is None:
             context.user_data.pop(LIFE_KEY, None)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from bot.stories.story import MAX_TITLE_CHARS
 from bot.stories.summarising import sentences, shorten
 from bot.topics.taxonomy import Taxonomy, Topic
 from subscribers import stories as stories_store
 
-_HEADLINE_CHARS = 300
 #: The one line under a headline: about one sentence, so a story is two lines on a phone.
 LINE_CHARS = 120
 
@@ -85,7 +85,7 @@ def _comparable(text: str) -> str:
 def _entry(
     story: stories_store.DigestStory, link: Callable[[stories_store.DigestStory], str], sent_on: str | None
 ) -> DigestEntry:
-    headline = shorten(" ".join(story.title.split()), _HEADLINE_CHARS)
+    headline = shorten(" ".join(story.title.split()), MAX_TITLE_CHARS)
     return DigestEntry(
         id=story.id,
         headline=headline,

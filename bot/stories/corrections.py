@@ -24,7 +24,7 @@ from bot.stories.intake import prepare_for
 from bot.stories.parsing import StoryDraft
 from bot.stories.retraction import StoryRetracted
 from bot.stories.story import Story
-from subscribers import stories, story_changes
+from subscribers import stories, story_changes, story_states
 from subscribers.schema import ChannelName
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ async def correct_story(
     extra = list(topics)
     async with newsroom.reader.connect() as conn:
         current = await stories.load_story(conn, story_id, Story)
-        state = await story_changes.story_state(conn, story_id)
+        state = await story_states.load_story_state(conn, story_id)
     if current is None or state is None:
         raise StoryNotFound(f"no story with id {story_id!r}")
     if state.retracted_at is not None:

@@ -44,7 +44,7 @@ from bot.stories.intake import prepare_story, publish_story
 from bot.stories.markup_reading import Image, read_html_body
 from bot.stories.parsing import StoryDraft, check_image_url, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
-from bot.stories.story import Story
+from bot.stories.story import MAX_TITLE_CHARS, Story
 from bot.topics.distribution import Distribution
 from bot.topics.tagging import TopicTagger
 from bot.topics.taxonomy import Taxonomy
@@ -326,7 +326,7 @@ def _draft(entry: dict[str, Any], max_bytes: int) -> StoryDraft:
     image = _feed_image(entry) or body.image
     return replace(
         draft,
-        title=title[:300] if title else draft.title,
+        title=title[:MAX_TITLE_CHARS] if title else draft.title,
         url=url,
         image_url=image.url if image else None,
         image_alt=image.alt if image else None,

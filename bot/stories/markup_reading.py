@@ -25,6 +25,7 @@ from markdown_it.token import Token
 
 from bot.rendering.safe_links import http_link
 from bot.stories.body_blocks import Block, BlockKind, Line, Run, normalise_line
+from bot.stories.story import MAX_IMAGE_ALT_CHARS
 
 #: Dropped with their content: nothing in them is story text.
 _DROPPED = frozenset({
@@ -304,7 +305,7 @@ def _image_of(tag: object) -> Image | None:
     url = http_link(source.strip() if isinstance(source, str) else None)
     if url is None or not url.isprintable() or any(c in url for c in " <>\"'") or len(url) > 2000:
         return None
-    text = " ".join(alt.split())[:300] if isinstance(alt, str) else ""
+    text = " ".join(alt.split())[:MAX_IMAGE_ALT_CHARS] if isinstance(alt, str) else ""
     return Image(url, text or None)
 
 

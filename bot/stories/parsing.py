@@ -30,6 +30,7 @@ from bot.stories.markup_reading import (
     read_markdown_body,
     read_plain_text,
 )
+from bot.stories.story import MAX_IMAGE_ALT_CHARS, MAX_TITLE_CHARS
 from bot.stories.text_decoding import NotText, decode_text
 
 Markup = Literal["auto", "html", "markdown", "text"]
@@ -51,8 +52,6 @@ FRONT_MATTER_KEYS = (
     "image_alt",
     "language",
 )
-MAX_IMAGE_ALT_CHARS = 300
-MAX_TITLE_CHARS = 300
 _STORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 # Something that may be a tag: "<b>", "</i>", "<script src=...>", "<!-- -->"; is_markup_tag decides.
 _TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?\s*>|<!--")

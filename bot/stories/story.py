@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: The longest headline a story may have, from any door (longer ones are refused, or cut where a feed gives them).
+MAX_TITLE_CHARS = 300
+#: The longest alt text a story's picture keeps.
+MAX_IMAGE_ALT_CHARS = 300
+
 
 @dataclass(frozen=True, slots=True)
 class Story:

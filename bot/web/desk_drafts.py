@@ -26,7 +26,7 @@ from bot.rendering.renderer import PREFERENCES_URL_SENTINEL, UNSUBSCRIBE_URL_SEN
 from bot.rendering.social_posts import compose_post
 from bot.stories.intake import prepare_for
 from bot.stories.parsing import check_image_url, check_story_url
-from bot.stories.story import Story
+from bot.stories.story import MAX_TITLE_CHARS, Story
 from subscribers import deliveries, story_language_filters
 
 #: The form's fields, carried from Compose to Preview to Send as they were typed.
@@ -118,8 +118,8 @@ def story_from_form(newsroom: Newsroom, form: ComposeForm) -> tuple[Story, list[
             except StoryRejected as exc:
                 raise DraftProblem(name, str(exc)) from None
     if form.title:
-        if len(form.title) > 300:
-            raise DraftProblem("title", "the headline is longer than 300 characters")
+        if len(form.title) > MAX_TITLE_CHARS:
+            raise DraftProblem("title", f"the headline is longer than {MAX_TITLE_CHARS} characters")
         changes["title"] = " ".join(form.title.split())
     if form.publish_at:
         try:

@@ -38,10 +38,10 @@ from bot.app.errors import StoryRejected, TopicNotFound
 from bot.app.newsroom import Newsroom
 from bot.stories.corrections import StoryChangedMeanwhile, correct_story
 from bot.stories.intake import prepare_off_loop, publish_story
-from bot.stories.parsing import MAX_TITLE_CHARS, StoryDraft, check_story_url, parse_story
+from bot.stories.parsing import StoryDraft, check_story_url, parse_story
 from bot.stories.retagging import no_topic_warning
 from bot.stories.retraction import StoryRetracted
-from bot.stories.story import Story
+from bot.stories.story import MAX_TITLE_CHARS, Story
 from bot.web.app_state import newsroom_of
 from bot.web.story_requests import read_limited_body
 from subscribers import stories
