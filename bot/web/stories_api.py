@@ -30,10 +30,11 @@ from bot.languages.language_codes import EXAMPLES, language_code
 from bot.stories.intake import prepare_off_loop, publish_story
 from bot.stories.parsing import parse_story
 from bot.stories.retagging import no_topic_warning, retag_story
-from bot.stories.story import MAX_TITLE_CHARS, Story
+from bot.stories.story import Story
 from bot.web.app_state import newsroom_of
 from bot.web.story_requests import (
     STORY_RESPONSES,
+    Headline,
     Moment,
     StoryTextIn,
     Text,
@@ -68,9 +69,7 @@ class StoryIn(StoryTextIn):
         },
     )
 
-    title: Text | None = Field(
-        default=None, max_length=MAX_TITLE_CHARS, description="Headline; derived from the lead if absent."
-    )
+    title: Headline = None
     body: Text = Field(min_length=1, description="Plain text or Markdown (optional front matter); no HTML.")
     url: Text | None = Field(default=None, max_length=2000, description="Absolute http(s) link to the full story.")
     topics: list[Text] = Field(

@@ -14,10 +14,10 @@ from bot.app.newsroom import Newsroom
 from bot.stories.corrections import correct_story
 from bot.stories.parsing import parse_story
 from bot.stories.retraction import retract_story
-from bot.stories.story import MAX_TITLE_CHARS
 from bot.web.app_state import newsroom_of
 from bot.web.story_requests import (
     STORY_RESPONSES,
+    Headline,
     StoryTextIn,
     Text,
     answer_from,
@@ -40,9 +40,7 @@ class CorrectionIn(StoryTextIn):
         },
     )
 
-    title: Text | None = Field(
-        default=None, max_length=MAX_TITLE_CHARS, description="Headline; derived from the lead if absent."
-    )
+    title: Headline = None
     body: Text = Field(min_length=1, description="The corrected story, as for a new one.")
     url: Text | None = Field(default=None, max_length=2000, description="Absolute http(s) link; absent: kept.")
     topics: list[Text] = Field(

@@ -26,6 +26,7 @@ from bot.app.newsroom import Newsroom
 from bot.stories.corrections import StoryChangedMeanwhile
 from bot.stories.parsing import check_image_url, check_story_url, find_markup
 from bot.stories.retraction import StoryRetracted
+from bot.stories.story import MAX_TITLE_CHARS
 from bot.web.app_state import newsroom_of
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -48,6 +49,10 @@ def _valid_unicode(value: str) -> str:
 
 #: A string of the API's JSON: valid Unicode, checked before the field's own rules.
 Text = Annotated[str, AfterValidator(_valid_unicode)]
+#: A story's headline as every request model takes it; the intake derives one from the lead when it is absent.
+Headline = Annotated[
+    Text | None, Field(max_length=MAX_TITLE_CHARS, description="Headline; derived from the lead if absent.")
+]
 
 
 def _iso_text(value: object) -> object:
