@@ -65,7 +65,7 @@ def test_bad_setting_is_named_in_the_error(
 def test_an_unset_secret_key_means_the_stores_own_and_is_never_shown(clean_env: Path) -> None:
     settings = load_settings()
     assert settings.secret_key == ""
-    explicit = load_settings(secret_key="k" * 43, webhook_secret="hook-secret")
+    explicit = load_settings(secret_key="k" * 43, webhook_secret="hook-secret-" + "h" * 32)
     assert "k" * 43 not in repr(explicit) and "hook-secret" not in repr(explicit)
 
 
@@ -87,3 +87,12 @@ def test_a_short_or_public_secret_key_is_refused_in_one_line_naming_it(
     assert problem in message and "\n" not in message and value not in message
     monkeypatch.setenv("NEWSBOT_SECRET_KEY", "y" * 32)
     assert load_settings().secret_key == "y" * 32
+
+
+def test_a_guessable_webhook_secret_is_refused_at_start_up(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Telegram takes 1 to 256 characters; whoever guesses a short one can post updates as any user, editors too.
+    monkeypatch.setenv("NEWSBOT_WEBHOOK_SECRET", "hook")
+    with pytest.raises(ConfigurationError, match="NEWSBOT_WEBHOOK_SECRET: must be at least 32 characters, not 4"):
+        load_settings()
+    monkeypatch.setenv("NEWSBOT_WEBHOOK_SECRET", "w" * 32)
+    assert load_settings().webhook_secret == "w" * 32

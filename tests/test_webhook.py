@@ -84,7 +84,7 @@ async def test_a_malformed_update_with_the_right_secret_is_a_bad_request(
 
 
 async def test_a_configured_secret_is_used_instead_of_the_derived_one(settings: Settings, bot_api: FakeBotAPI) -> None:
-    chosen = "newsroom-chosen_secret-123"
+    chosen = "newsroom-chosen_secret-0123456789abcdef"
     live = live_settings(settings, bot_api, webhook_url=WEBHOOK_URL, webhook_secret=chosen)
     async with running_service(live) as service, httpx.AsyncClient(base_url=service.web_url) as client:
         assert bot_api.calls_to("setWebhook")[0]["secret_token"] == chosen

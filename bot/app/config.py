@@ -24,13 +24,23 @@ from subscribers.secret_names import feed_name
 
 #: The public example secret of earlier versions: refused as NEWSBOT_SECRET_KEY, so it never signs or verifies a link.
 DEVELOPMENT_SECRET = "newsbot-development-secret-change-me"
-#: The shortest NEWSBOT_SECRET_KEY accepted (``secrets.token_urlsafe(32)`` gives 43 characters).
+#: The shortest NEWSBOT_SECRET_KEY (and webhook secret) accepted (``secrets.token_urlsafe(32)`` gives 43 characters).
 MIN_SECRET_KEY_LENGTH = 32
 #: Weekday names for NEWSBOT_DIGEST_WEEKDAY, Monday first as in ISO 8601.
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: Telegram's broadcast limits in messages per second: free, and with `allow_paid_broadcast` (paid in Stars).
 FREE_TELEGRAM_RATE = 30.0
 PAID_TELEGRAM_RATE = 1000.0
+
+
+def _long_enough(secret: str, otherwise: str) -> str:
+    """A secret set by hand is at least as long as a signing key: anything shorter can be guessed."""
+    if secret and len(secret) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_KEY_LENGTH} characters, not {len(secret)} "
+            f'(python -c "import secrets; print(secrets.token_urlsafe(32))"), {otherwise}'
+        )
+    return secret
 
 
 class Settings(BaseSettings):
@@ -63,6 +73,13 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535)
     webhook_url: str = ""
     webhook_secret: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$", repr=False)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        # Whoever knows it can post updates as any Telegram user, an editor included: the signing key's length.
+        return _long_enough(value, "or empty to derive one from the signing secret")
+
     #: Email readers: confirmation links expire, repeated signups of one address wait, hard bounces add up.
     confirm_max_age: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
     signup_cooldown: int = Field(default=600, ge=0, le=7 * 24 * 3600)
@@ -96,12 +113,7 @@ class Settings(BaseSettings):
                 f"this is the public example value; set a random one ({generate}) or unset it to let newsbot "
                 "keep one in the store"
             )
-        if value and len(value) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f"must be at least {MIN_SECRET_KEY_LENGTH} characters, not {len(value)} ({generate}), or unset to "
-                "let newsbot keep a random one in the store"
-            )
-        return value
+        return _long_enough(value, "or unset to let newsbot keep a random one in the store")
 
     @field_validator("default_language")
     @classmethod
@@ -310,12 +322,7 @@ class Settings(BaseSettings):
     @classmethod
     def _ghost_webhook_secret(cls, value: str) -> str:
         # Anyone who guesses it can push stories to every reader, so it is held to the signing key's length.
-        if value and len(value) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f"must be at least {MIN_SECRET_KEY_LENGTH} characters, not {len(value)} "
-                '(python -c "import secrets; print(secrets.token_urlsafe(32))"), or empty to disable the Ghost webhook'
-            )
-        return value
+        return _long_enough(value, "or empty to disable the Ghost webhook")
 
     #: The outlet's postal address, shown in every email's footer (CAN-SPAM asks bulk senders for one).
     postal_address: str = ""
