@@ -31,6 +31,9 @@ _TELEGRAM, _EMAIL = ChannelName.TELEGRAM, ChannelName.EMAIL
 _TELEGRAM_DEFAULT, _EMAIL_DEFAULT = DEFAULT_CADENCE[_TELEGRAM], DEFAULT_CADENCE[_EMAIL]
 _ACTIVE, _PENDING = AddressStatus.ACTIVE, AddressStatus.PENDING
 CSV_COLUMNS = ("telegram_chat", "email", "topics", "confirmed", "telegram_cadence", "email_cadence")
+#: How a spreadsheet knows a formula (and "'", which hides one): an address may begin so, "=HYPERLINK(...)@x.org".
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 class TopicResolver(Protocol):
@@ -187,6 +190,17 @@ _CADENCE_COLUMNS = tuple((channel, f"{channel.value}_cadence") for channel in Ch
 PROGRESS_EVERY = 5_000
 
 
+def csv_cell(value: str) -> str:
+    """*value* as a cell of an exported CSV: one a spreadsheet would run as a formula is written behind a "'".
+
+    Chat ids ("-100...") are left as they are; :func:`read_subscribers_csv` takes the "'" off an address again, so
+    an export imports back unchanged.
+    """
+    if value.startswith(_FORMULA_STARTS) and not _WHOLE_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def read_subscribers_csv(
     text: str, taxonomy: TopicResolver, progress: Callable[[int], None] | None = None
 ) -> CsvImport:
@@ -234,10 +248,13 @@ def read_subscribers_csv(
                 cadences = {
                     channel: parse_cadence(cells[column]) for channel, column in cadence_columns if cells.get(column)
                 }
+                email = cells.get("email")
+                if email and email[0] == "'" and email[1:2] in _FORMULA_STARTS:
+                    email = email[1:]  # written so by csv_cell
                 subscriber = build_subscriber(
                     topics,
                     telegram_chat=cells.get("telegram_chat"),
-                    email=cells.get("email"),
+                    email=email,
                     topics=cells.get("topics", "").split(";"),
                     confirmed=confirmed in _TRUE,
                     cadences=cadences,

@@ -205,6 +205,27 @@ async def test_the_csv_export_imports_back_and_leaves_stopped_addresses_out(news
         assert (await list_audit_entries(conn))[0].action == "readers exported"
 
 
+async def test_an_address_a_spreadsheet_would_run_as_a_formula_is_exported_inert_and_imports_back(
+    newsroom: Newsroom,
+) -> None:
+    formula, quoted = "=cmd|'/c-calc'!a0@example.org", "'plus+tag@example.org"
+    await add_reader(newsroom, "local", telegram_chat="-1001234", email=formula)
+    await add_reader(newsroom, "local", email=quoted)
+    async with desk_client(newsroom, role="admin") as client:
+        export = await client.get("/desk/readers/export.csv")
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        # The chat id stays a number; each address is one leading "'" away from what a spreadsheet would run.
+        assert [(row["telegram_chat"], row["email"]) for row in rows] == [
+            ("-1001234", "'" + formula),
+            ("", "'" + quoted),
+        ]
+        done = await _import(client, export.text)
+    assert "1 new readers" not in done.text and "0 new readers, 2 existing ones updated" in done.text
+    async with newsroom.reader.connect() as conn:
+        stored = await conn.execute(select(addresses.c.address).where(addresses.c.channel == ChannelName.EMAIL.value))
+        assert sorted(stored.scalars()) == sorted([formula, quoted])
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

@@ -32,7 +32,7 @@ from subscribers import reader_stats, readers
 from subscribers.audit import add_audit_entry
 from subscribers.import_conflicts import ImportConflict
 from subscribers.import_owners import RefusedRows
-from subscribers.preferences import CSV_COLUMNS, RowError, read_subscribers_csv
+from subscribers.preferences import CSV_COLUMNS, RowError, csv_cell, read_subscribers_csv
 from subscribers.schema import AddressStatus, ChannelName
 
 router = APIRouter()
@@ -236,7 +236,7 @@ async def export_csv(
         writer.writerow(
             [
                 chat["address"] if chat else "",
-                mail["address"] if mail else "",
+                csv_cell(mail["address"]) if mail else "",
                 ";".join(view.topics),
                 ("yes" if mail["status"] == AddressStatus.ACTIVE.value else "no") if mail else "",
                 chat["cadence"] if chat else "",
