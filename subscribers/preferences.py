@@ -31,9 +31,8 @@ _TELEGRAM, _EMAIL = ChannelName.TELEGRAM, ChannelName.EMAIL
 _TELEGRAM_DEFAULT, _EMAIL_DEFAULT = DEFAULT_CADENCE[_TELEGRAM], DEFAULT_CADENCE[_EMAIL]
 _ACTIVE, _PENDING = AddressStatus.ACTIVE, AddressStatus.PENDING
 CSV_COLUMNS = ("telegram_chat", "email", "topics", "confirmed", "telegram_cadence", "email_cadence")
-#: How a spreadsheet knows a formula (and "'", which hides one): an address may begin so, "=HYPERLINK(...)@x.org".
+#: How a spreadsheet knows a formula (and "'", which hides one): an address may begin so, "=cmd|'/c'!a0@x.org".
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 class TopicResolver(Protocol):
@@ -190,15 +189,10 @@ _CADENCE_COLUMNS = tuple((channel, f"{channel.value}_cadence") for channel in Ch
 PROGRESS_EVERY = 5_000
 
 
-def csv_cell(value: str) -> str:
-    """*value* as a cell of an exported CSV: one a spreadsheet would run as a formula is written behind a "'".
-
-    Chat ids ("-100...") are left as they are; :func:`read_subscribers_csv` takes the "'" off an address again, so
-    an export imports back unchanged.
-    """
-    if value.startswith(_FORMULA_STARTS) and not _WHOLE_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+def csv_cell(address: str) -> str:
+    """An email address as a cell of an exported CSV: one a spreadsheet would run as a formula is written behind a
+    "'", which :func:`read_subscribers_csv` takes off again, so an export imports back unchanged."""
+    return "'" + address if address.startswith(_FORMULA_STARTS) else address
 
 
 def read_subscribers_csv(
